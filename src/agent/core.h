@@ -1,0 +1,58 @@
+/* Private to the agent's core files (agent.c, flags.c, registry.c, io.c): the agent instance and
+ * the scrape context. Collectors go through agent_int.h only. */
+#ifndef ODIN_AGENT_CORE_H
+#define ODIN_AGENT_CORE_H
+
+#include "agent/agent_int.h"
+
+#include <pthread.h>
+
+/* A flag as given on the command line. */
+typedef struct {
+    const agent_flag_def *def;
+    const char **values; /* heap array of borrowed argv strings */
+    size_t len;
+} agent_flag_value;
+
+typedef struct {
+    const agent_collector_def *def;
+    void *state;
+    bool enabled;
+} agent_collector;
+
+struct agent_scrape {
+    agent *ag;
+    odin_arena arena;
+    odin_map families; /* name -> agent_family_build */
+    odin_strbuf read_buf;
+};
+
+/* Owned by whoever called agent_new; freed by agent_free. Fields above `lock` are fixed after
+ * agent_new; the scrape context is used only with `lock` held. */
+struct agent {
+    agent_flag_value *flags; /* one entry per known flag, in definition order */
+    size_t nflags;
+    agent_collector *collectors;
+    size_t ncollectors;
+    const char *procfs, *sysfs, *rootfs, *udev;
+    double start_time_s;
+    pthread_mutex_t lock;
+    agent_scrape scrape;
+};
+
+/* flags.c */
+int agent_flags_parse(agent *ag, int argc, char **argv, odin_err *err);
+void agent_flags_free(agent *ag);
+void agent_flags_usage(odin_strbuf *out);
+
+/* registry.c */
+void agent_scrape_init(agent_scrape *sc, agent *ag);
+void agent_scrape_fini(agent_scrape *sc);
+void agent_scrape_begin(agent_scrape *sc);
+/* Sorts and renders every family emitted since begin. */
+void agent_scrape_render(agent_scrape *sc, odin_strbuf *out);
+
+/* process.c: process_* metrics of the agent itself, as client_golang's process collector. */
+void agent_process_collect(agent_scrape *sc, double start_time_s);
+
+#endif

@@ -1,0 +1,73 @@
+/* process_* metrics about the agent itself, under client_golang's names and help, read from
+ * /proc/self (the real one: these describe this process, not the --path.procfs tree). */
+#include "agent/core.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const agent_desc d_cpu = {"process_cpu_seconds_total",
+                                 "Total user and system CPU time spent in seconds.",
+                                 EXPFMT_COUNTER, {NULL}};
+static const agent_desc d_max_fds = {"process_max_fds", "Maximum number of open file descriptors.",
+                                     EXPFMT_GAUGE, {NULL}};
+static const agent_desc d_open_fds = {"process_open_fds", "Number of open file descriptors.",
+                                      EXPFMT_GAUGE, {NULL}};
+static const agent_desc d_rss = {"process_resident_memory_bytes", "Resident memory size in bytes.",
+                                 EXPFMT_GAUGE, {NULL}};
+static const agent_desc d_start = {"process_start_time_seconds",
+                                   "Start time of the process since unix epoch in seconds.",
+                                   EXPFMT_GAUGE, {NULL}};
+static const agent_desc d_vsize = {"process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                                   EXPFMT_GAUGE, {NULL}};
+static const agent_desc d_vmax = {"process_virtual_memory_max_bytes",
+                                  "Maximum amount of virtual memory available in bytes.",
+                                  EXPFMT_GAUGE, {NULL}};
+
+static double open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        return 0;
+    }
+    double n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] != '.') {
+            n++;
+        }
+    }
+    closedir(d);
+    return n - 1; /* the directory stream itself */
+}
+
+void agent_process_collect(agent_scrape *sc, double start_time_s)
+{
+    agent_emit(sc, &d_cpu, odin_cpu_seconds(), NULL);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        agent_emit(sc, &d_max_fds, rl.rlim_cur == RLIM_INFINITY ? 1.8446744073709552e19
+                                                                 : (double)rl.rlim_cur,
+                   NULL);
+    }
+    agent_emit(sc, &d_open_fds, open_fds(), NULL);
+    odin_str statm;
+    odin_err err = {0};
+    if (agent_read(sc, "/proc/self/statm", &statm, &err) == 0) {
+        odin_str pages_total = odin_str_field(&statm);
+        odin_str pages_rss = odin_str_field(&statm);
+        uint64_t vt = 0, rs = 0;
+        double page = (double)sysconf(_SC_PAGESIZE);
+        if (odin_parse_u64(pages_total, &vt) == 0 && odin_parse_u64(pages_rss, &rs) == 0) {
+            agent_emit(sc, &d_rss, (double)rs * page, NULL);
+            agent_emit(sc, &d_vsize, (double)vt * page, NULL);
+        }
+    }
+    agent_emit(sc, &d_start, start_time_s, NULL);
+    if (getrlimit(RLIMIT_AS, &rl) == 0) {
+        agent_emit(sc, &d_vmax, rl.rlim_cur == RLIM_INFINITY ? 1.8446744073709552e19
+                                                              : (double)rl.rlim_cur,
+                   NULL);
+    }
+}

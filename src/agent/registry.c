@@ -1,0 +1,179 @@
+/* The per-scrape family builder: collectors add samples in any order, render() sorts families by
+ * name and samples by label values (client_golang's gatherer does the same) and writes text. */
+#include "agent/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    expfmt_family f; /* first member: agent_family() hands out &b->f */
+    size_t cap;
+} agent_family_build;
+
+void agent_scrape_init(agent_scrape *sc, agent *ag)
+{
+    memset(sc, 0, sizeof(*sc));
+    sc->ag = ag;
+    odin_arena_init(&sc->arena, 256u << 20);
+    odin_map_init(&sc->families);
+    odin_strbuf_init(&sc->read_buf, 16u << 20);
+}
+
+void agent_scrape_fini(agent_scrape *sc)
+{
+    odin_arena_fini(&sc->arena);
+    odin_map_fini(&sc->families);
+    odin_strbuf_fini(&sc->read_buf);
+}
+
+void agent_scrape_begin(agent_scrape *sc)
+{
+    odin_arena_reset(&sc->arena);
+    /* the map's keys live in the arena just reset: clear it, keeping its table */
+    odin_map_clear(&sc->families);
+}
+
+agent *agent_scrape_agent(agent_scrape *sc)
+{
+    return sc->ag;
+}
+
+odin_arena *agent_scrape_arena(agent_scrape *sc)
+{
+    return &sc->arena;
+}
+
+/* Arena exhaustion is a broken cap, not bad input: 256 MiB of samples per scrape is beyond any
+ * host, so it is treated like allocator failure. */
+static void *scrape_alloc(agent_scrape *sc, size_t n)
+{
+    void *p = odin_arena_alloc(&sc->arena, n);
+    if (!p) {
+        odin_oom();
+    }
+    return p;
+}
+
+static odin_str scrape_copy(agent_scrape *sc, odin_str s)
+{
+    char *p = scrape_alloc(sc, s.len + 1);
+    memcpy(p, s.p, s.len);
+    p[s.len] = '\0';
+    return (odin_str){p, s.len};
+}
+
+const char *agent_strdup(agent_scrape *sc, odin_str s)
+{
+    return scrape_copy(sc, s).p;
+}
+
+bool agent_family_exists(agent_scrape *sc, odin_str name)
+{
+    return odin_map_get(&sc->families, name.p, name.len) != NULL;
+}
+
+static expfmt_family *family_get(agent_scrape *sc, odin_str name, odin_str help, bool has_help,
+                                 expfmt_type type, bool copy)
+{
+    agent_family_build *b = odin_map_get(&sc->families, name.p, name.len);
+    if (b) {
+        return &b->f;
+    }
+    b = scrape_alloc(sc, sizeof(*b));
+    memset(b, 0, sizeof(*b));
+    b->f.name = copy ? scrape_copy(sc, name) : name;
+    b->f.help = copy ? scrape_copy(sc, help) : help;
+    b->f.has_help = has_help;
+    b->f.type = type;
+    odin_map_put(&sc->families, b->f.name.p, b->f.name.len, b);
+    return &b->f;
+}
+
+expfmt_family *agent_family(agent_scrape *sc, odin_str name, odin_str help, bool has_help,
+                            expfmt_type type)
+{
+    return family_get(sc, name, help, has_help, type, true);
+}
+
+expfmt_sample *agent_family_add(agent_scrape *sc, expfmt_family *f)
+{
+    agent_family_build *b = (agent_family_build *)f;
+    if (b->f.len == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 4;
+        expfmt_sample *ns = scrape_alloc(sc, ncap * sizeof(*ns));
+        if (b->f.len) {
+            memcpy(ns, b->f.samples, b->f.len * sizeof(*ns));
+        }
+        b->f.samples = ns;
+        b->cap = ncap;
+    }
+    expfmt_sample *s = &b->f.samples[b->f.len++];
+    memset(s, 0, sizeof(*s));
+    s->suffix = "";
+    return s;
+}
+
+static void add_sample(agent_scrape *sc, expfmt_family *f, double value, size_t n,
+                       const char *const *names, const char *const *values, bool copy_names)
+{
+    expfmt_sample *s = agent_family_add(sc, f);
+    s->value = value;
+    if (n == 0) {
+        return;
+    }
+    odin_label *ls = scrape_alloc(sc, n * sizeof(*ls));
+    for (size_t i = 0; i < n; i++) {
+        odin_str nm = odin_str_c(names[i]);
+        ls[i].name = copy_names ? scrape_copy(sc, nm) : nm;
+        ls[i].value = scrape_copy(sc, odin_str_c(values[i] ? values[i] : ""));
+    }
+    odin_labels_sort(ls, n);
+    s->labels = (odin_labels){ls, n};
+}
+
+void agent_emit(agent_scrape *sc, const agent_desc *d, double value, const char *const *values)
+{
+    size_t n = 0;
+    while (n < ODIN_ARRAY_LEN(d->labels) && d->labels[n]) {
+        n++;
+    }
+    expfmt_family *f =
+        family_get(sc, odin_str_c(d->name), odin_str_c(d->help), true, d->type, false);
+    add_sample(sc, f, value, n, d->labels, values, false);
+}
+
+void agent_emit_dyn(agent_scrape *sc, const char *name, const char *help, expfmt_type type,
+                    double value, size_t nlabels, const char *const *names,
+                    const char *const *values)
+{
+    expfmt_family *f = family_get(sc, odin_str_c(name), odin_str_c(help), true, type, true);
+    add_sample(sc, f, value, nlabels, names, values, true);
+}
+
+static int family_cmp(const void *a, const void *b)
+{
+    const expfmt_family *x = *(const expfmt_family *const *)a;
+    const expfmt_family *y = *(const expfmt_family *const *)b;
+    return odin_str_cmp(x->name, y->name);
+}
+
+void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
+{
+    size_t n = sc->families.len;
+    if (n == 0) {
+        return;
+    }
+    expfmt_family **fs = scrape_alloc(sc, n * sizeof(*fs));
+    size_t pos = 0, i = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (odin_map_next(&sc->families, &pos, &k, &kl, &v)) {
+        fs[i++] = v;
+    }
+    qsort(fs, n, sizeof(*fs), family_cmp);
+    for (i = 0; i < n; i++) {
+        expfmt_sort_samples(fs[i]);
+        expfmt_write_family(out, fs[i]);
+    }
+}

@@ -1,0 +1,234 @@
+/* The toolkit every module uses: errors, strings, arenas, a hash map, label sets, logging, time and
+ * number formatting. Declarations only; each part lives in its own file in src/base/.
+ * Nothing here takes a lock unless its comment says so; the logger is safe from any thread. */
+#ifndef ODIN_BASE_BASE_H
+#define ODIN_BASE_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ODIN_PRINTF(fmt_idx, args_idx) __attribute__((format(printf, fmt_idx, args_idx)))
+#define ODIN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- Errors (err.c) ------------------------------------------------------------------------- */
+
+/* One status vocabulary for the whole program. Functions return 0 or one of these negated.
+ * New codes go last; none is renumbered. */
+typedef enum {
+    ODIN_OK = 0,
+    ODIN_ERR_PARSE = 1,       /* input text is malformed: fix the file or payload named in the message */
+    ODIN_ERR_INVALID = 2,     /* well-formed but not allowed (unknown flag, bad value, wrong type) */
+    ODIN_ERR_LIMIT = 3,       /* a configured cap was crossed (size, count, depth): raise it or shrink input */
+    ODIN_ERR_NOTFOUND = 4,    /* a named file, series or route does not exist */
+    ODIN_ERR_CONFLICT = 5,    /* out-of-order or duplicate sample, or a name already taken */
+    ODIN_ERR_IO = 6,          /* the OS refused a read, write or socket call; errno text is in the message */
+    ODIN_ERR_CORRUPT = 7,     /* on-disk data fails a check: the file is named, it is skipped or repaired */
+    ODIN_ERR_TIMEOUT = 8,     /* a deadline passed */
+    ODIN_ERR_CANCELED = 9,    /* shutdown or the caller asked to stop */
+    ODIN_ERR_UNAVAILABLE = 10, /* a needed facility is absent (library, device, kernel file) */
+    ODIN_ERR_INTERNAL = 11,   /* a bug: report it with the message */
+} odin_code;
+
+/* The detailed error a failing call leaves for its caller. Caller-owned, usually on the stack.
+ * Only the first failure is kept: later odin_err_set calls on a set error are ignored, so the
+ * innermost, most specific message wins (as curl's error buffer). */
+typedef struct {
+    int code;          /* odin_code, 0 when no error */
+    char msg[256];     /* "input:line:col: field: reason" */
+} odin_err;
+
+void odin_err_clear(odin_err *err);
+/* Sets code and message (printf-style) unless err already holds one; returns -code. err may be NULL. */
+int odin_err_set(odin_err *err, int code, const char *fmt, ...) ODIN_PRINTF(3, 4);
+/* Prepends context ("loading x: ") to an existing message. */
+void odin_err_prefix(odin_err *err, const char *fmt, ...) ODIN_PRINTF(2, 3);
+/* Sets ODIN_ERR_IO with "<what>: <strerror(errnum)>"; returns -ODIN_ERR_IO. */
+int odin_err_errno(odin_err *err, int errnum, const char *fmt, ...) ODIN_PRINTF(3, 4);
+const char *odin_code_name(int code);
+
+/* Logs and aborts; the only allocation failure that is not returned (STYLE.md 2.5). */
+_Noreturn void odin_oom(void);
+_Noreturn void odin_assert_fail(const char *file, int line, const char *expr);
+#define ODIN_ASSERT(x) ((x) ? (void)0 : odin_assert_fail(__FILE__, __LINE__, #x))
+
+/* malloc family that never returns NULL (odin_oom on failure). */
+void *odin_malloc(size_t n);
+void *odin_calloc(size_t count, size_t size);
+void *odin_realloc(void *p, size_t n);
+char *odin_strdup(const char *s);
+char *odin_strndup(const char *s, size_t n);
+
+/* ---- Strings (str.c) ------------------------------------------------------------------------ */
+
+/* Borrowed text: pointer plus length, not NUL-terminated, not owning. */
+typedef struct {
+    const char *p;
+    size_t len;
+} odin_str;
+
+#define ODIN_STR(lit) ((odin_str){(lit), sizeof(lit) - 1})
+odin_str odin_str_c(const char *s);
+bool odin_str_eq(odin_str a, odin_str b);
+bool odin_str_eq_c(odin_str a, const char *s);
+bool odin_str_has_prefix(odin_str s, const char *prefix);
+bool odin_str_has_suffix(odin_str s, const char *suffix);
+int odin_str_cmp(odin_str a, odin_str b); /* bytewise, shorter first on a common prefix */
+odin_str odin_str_trim(odin_str s);       /* strips ASCII whitespace at both ends */
+/* Splits off the text before the first `sep` (or all of s) and advances s past it. */
+odin_str odin_str_cut(odin_str *s, char sep);
+/* Splits off the next run of non-blank characters, skipping spaces and tabs; len 0 at the end. */
+odin_str odin_str_field(odin_str *s);
+
+/* Growable, capped, always NUL-terminated buffer. Heap-owned by the strbuf: free with _fini.
+ * When an append would pass `cap_bytes` (0 = 1 GiB) the buffer stays as it was, `overflow`
+ * is set, and the append is dropped; callers check odin_strbuf_ok() once at the end. */
+typedef struct {
+    char *p;
+    size_t len;
+    size_t alloc;
+    size_t cap_bytes;
+    bool overflow;
+} odin_strbuf;
+
+void odin_strbuf_init(odin_strbuf *b, size_t cap_bytes);
+void odin_strbuf_fini(odin_strbuf *b);
+void odin_strbuf_reset(odin_strbuf *b); /* len 0, keeps memory */
+bool odin_strbuf_ok(const odin_strbuf *b);
+void odin_strbuf_put(odin_strbuf *b, const void *p, size_t n);
+void odin_strbuf_puts(odin_strbuf *b, const char *s);
+void odin_strbuf_putc(odin_strbuf *b, char c);
+void odin_strbuf_putstr(odin_strbuf *b, odin_str s);
+void odin_strbuf_printf(odin_strbuf *b, const char *fmt, ...) ODIN_PRINTF(2, 3);
+void odin_strbuf_vprintf(odin_strbuf *b, const char *fmt, va_list ap) ODIN_PRINTF(2, 0);
+void odin_strbuf_put_i64(odin_strbuf *b, int64_t v);
+void odin_strbuf_put_u64(odin_strbuf *b, uint64_t v);
+/* Appends v as Go's strconv.FormatFloat(v, 'g', -1, 64) with Prometheus' special cases
+ * (NaN, +Inf, -Inf), the form every exposition format and API answer uses. */
+void odin_strbuf_put_double(odin_strbuf *b, double v);
+/* Ensures room for n more bytes and returns the write position; commit with _advance. */
+char *odin_strbuf_reserve(odin_strbuf *b, size_t n);
+void odin_strbuf_advance(odin_strbuf *b, size_t n);
+/* Takes the heap buffer out (caller frees); the strbuf is left empty. */
+char *odin_strbuf_take(odin_strbuf *b, size_t *len);
+
+/* ---- Numbers (num.c) ------------------------------------------------------------------------ */
+
+/* Formats v as Go's 'g' shortest round-trip into out (at least 32 bytes); returns the length. */
+size_t odin_format_double(double v, char *out);
+/* Parsers over (pointer, length): the whole text must be the number. 0 or -ODIN_ERR_PARSE /
+ * -ODIN_ERR_LIMIT (out of range). Doubles accept Go/Prometheus spellings: NaN, +Inf, -Inf, Inf. */
+int odin_parse_double(odin_str s, double *out);
+int odin_parse_i64(odin_str s, int64_t *out);
+int odin_parse_u64(odin_str s, uint64_t *out);
+/* Unsigned integer in base 16 (no 0x prefix). */
+int odin_parse_hex_u64(odin_str s, uint64_t *out);
+
+/* ---- Arena (arena.c) ------------------------------------------------------------------------ */
+
+/* Bump allocator for one unit of work (request, scrape, query). Memory comes in blocks that are
+ * kept across odin_arena_reset, so a reused arena stops calling malloc once warm.
+ * Growth is capped by `cap_bytes` (0 = unlimited): past it odin_arena_alloc returns NULL and
+ * sets `overflow`. Not thread-safe: one arena, one thread at a time. */
+typedef struct odin_arena_block odin_arena_block;
+typedef struct odin_arena_cleanup odin_arena_cleanup;
+typedef struct {
+    odin_arena_block *head;   /* block being filled */
+    odin_arena_block *spare;  /* blocks kept from before the last reset */
+    odin_arena_cleanup *cleanups;
+    size_t used_bytes;        /* bytes handed out since the last reset */
+    size_t held_bytes;        /* bytes of all blocks owned */
+    size_t cap_bytes;
+    bool overflow;
+} odin_arena;
+
+void odin_arena_init(odin_arena *a, size_t cap_bytes);
+void odin_arena_fini(odin_arena *a);
+/* Runs cleanups, rewinds; keeps up to one large block's worth of memory for reuse. */
+void odin_arena_reset(odin_arena *a);
+/* 16-byte aligned; NULL only when cap_bytes would be passed. */
+void *odin_arena_alloc(odin_arena *a, size_t n);
+void *odin_arena_zalloc(odin_arena *a, size_t n);
+char *odin_arena_strdup(odin_arena *a, const char *s);
+char *odin_arena_strndup(odin_arena *a, const char *s, size_t n);
+char *odin_arena_printf(odin_arena *a, const char *fmt, ...) ODIN_PRINTF(2, 3);
+char *odin_arena_vprintf(odin_arena *a, const char *fmt, va_list ap) ODIN_PRINTF(2, 0);
+/* Runs fn(arg) at the next reset or fini, latest first (for fds and handles). */
+void odin_arena_on_reset(odin_arena *a, void (*fn)(void *), void *arg);
+
+/* ---- Hash map (hashmap.c) ------------------------------------------------------------------- */
+
+/* Open-addressing map from byte-string keys to pointers. Keys are borrowed: the caller keeps
+ * them alive while they are in the map (usually they live in the value). Grows by doubling. */
+typedef struct {
+    struct odin_map_slot *slots;
+    size_t cap;  /* power of two */
+    size_t len;
+} odin_map;
+
+uint64_t odin_hash(const void *p, size_t n); /* 64-bit, seeded per process: not for disk formats */
+uint64_t odin_hash_stable(const void *p, size_t n, uint64_t seed); /* same result in every process */
+void odin_map_init(odin_map *m);
+void odin_map_fini(odin_map *m);
+void *odin_map_get(const odin_map *m, const void *key, size_t klen);
+/* Inserts or replaces; returns the previous value or NULL. */
+void *odin_map_put(odin_map *m, const void *key, size_t klen, void *value);
+void *odin_map_del(odin_map *m, const void *key, size_t klen);
+/* Removes every entry, keeping the table's memory. */
+void odin_map_clear(odin_map *m);
+/* Iteration: start with *pos = 0; returns false at the end. Do not modify the map meanwhile. */
+bool odin_map_next(const odin_map *m, size_t *pos, const void **key, size_t *klen, void **value);
+
+/* ---- Labels (labels.c) ---------------------------------------------------------------------- */
+
+typedef struct {
+    odin_str name;
+    odin_str value;
+} odin_label;
+
+/* A label set sorted by name, names unique. Storage belongs to whoever built it. */
+typedef struct {
+    odin_label *v;
+    size_t len;
+} odin_labels;
+
+/* Sorts by name (insertion sort: label sets are small). */
+void odin_labels_sort(odin_label *v, size_t n);
+int odin_labels_cmp(odin_labels a, odin_labels b);
+const odin_str *odin_labels_get(odin_labels ls, const char *name);
+bool odin_label_name_valid(odin_str s);  /* [a-zA-Z_][a-zA-Z0-9_]* */
+bool odin_metric_name_valid(odin_str s); /* [a-zA-Z_:][a-zA-Z0-9_:]* */
+/* Appends a label value with the exposition escapes: backslash, double quote, newline. */
+void odin_strbuf_put_label_value(odin_strbuf *b, odin_str v);
+
+/* ---- Logging (log.c) ------------------------------------------------------------------------ */
+
+typedef enum { ODIN_LOG_DEBUG, ODIN_LOG_INFO, ODIN_LOG_WARN, ODIN_LOG_ERROR } odin_log_level;
+
+/* Set once at start from --log.level; "debug", "info", "warn" or "error". */
+int odin_log_set_level(const char *name);
+bool odin_log_enabled(odin_log_level level);
+/* Writes one logfmt line to stderr: ts=... level=... component=... msg="..." then the fields, which
+ * the caller gives as alternating key and value C strings ending with NULL. Thread-safe. */
+void odin_log(odin_log_level level, const char *component, const char *msg, ...);
+/* Appends `key=value` to a line being built, quoting the value when logfmt needs it. */
+void odin_logfmt_pair(odin_strbuf *b, const char *key, const char *value);
+
+/* ---- Time (time.c) -------------------------------------------------------------------------- */
+
+int64_t odin_now_ms(void);      /* wall clock, ms since the epoch */
+double odin_now_s(void);        /* wall clock, seconds since the epoch with fractions */
+int64_t odin_mono_ns(void);     /* monotonic clock */
+double odin_cpu_seconds(void);  /* this process's user+system CPU time */
+/* RFC 3339 with milliseconds in UTC, as Prometheus prints times. out holds 32 bytes. */
+void odin_format_rfc3339(int64_t t_ms, char *out);
+/* Prometheus durations: 1h30m, 15s, 500ms, 2d, 1w, 1y (units y w d h m s ms, descending). */
+int odin_parse_duration_ms(odin_str s, int64_t *out_ms);
+
+/* ---- Files (file.c) ------------------------------------------------------------------------- */
+
+/* Reads a whole file into buf (reset first; NUL-terminated). Files over cap_bytes are an error. */
+int odin_read_file(const char *path, odin_strbuf *buf, size_t cap_bytes, odin_err *err);
+
+#endif

@@ -1,0 +1,67 @@
+/* The HTTP server every role serves through: libmicrohttpd underneath, a router by method and path
+ * prefix, gzip when the client accepts it, connection timeouts, and a stop that lets requests in
+ * flight finish. Handlers run on the server's worker threads (one by default); what a handler
+ * touches must be safe from those threads. */
+#ifndef ODIN_HTTP_HTTP_H
+#define ODIN_HTTP_HTTP_H
+
+#include "base/base.h"
+
+typedef struct http_server http_server;
+typedef struct http_request http_request;
+
+/* The response a handler fills. Body memory belongs to the response (the strbuf) and is freed by
+ * the server after sending. */
+typedef struct {
+    int status;                 /* default 200 */
+    const char *content_type;   /* static string; default "text/plain; charset=utf-8" */
+    odin_strbuf body;
+    bool no_gzip;               /* already-compressed or tiny bodies */
+    /* Extra headers: up to 8 name/value pairs of static or arena strings. */
+    const char *header_names[8];
+    const char *header_values[8];
+    size_t nheaders;
+} http_response;
+
+typedef void (*http_handler_fn)(void *ctx, http_request *req, http_response *resp);
+
+/* Request accessors: valid only during the handler call. */
+const char *http_request_method(const http_request *req);
+const char *http_request_path(const http_request *req);
+/* Query-string or form-body (application/x-www-form-urlencoded) parameter, first value; NULL if
+ * absent. The form body is read before the handler runs, up to the server's body cap. */
+const char *http_request_param(const http_request *req, const char *name);
+/* All values of a repeated parameter (match[]=...): fills up to max, returns the count. */
+size_t http_request_params(const http_request *req, const char *name, const char **out, size_t max);
+const char *http_request_header(const http_request *req, const char *name);
+const char *http_request_body(const http_request *req, size_t *len);
+/* Per-request arena, reset after the response is sent. */
+odin_arena *http_request_arena(http_request *req);
+
+void http_response_header(http_response *resp, const char *name, const char *value);
+
+typedef struct {
+    const char *listen_address; /* "host:port", ":port" or "[v6]:port" */
+    int threads;                /* worker threads, 0 = 1 */
+    int timeout_s;              /* idle connection timeout, 0 = 30 */
+    size_t max_body_bytes;      /* request body cap, 0 = 16 MiB */
+} http_server_opts;
+
+/* Binds and starts serving. NULL with err naming the address on failure. */
+http_server *http_server_start(const http_server_opts *opts, odin_err *err);
+/* Routes: exact path, or a prefix when `path` ends in '*'. method NULL matches any method.
+ * Register before the first request arrives (routes are not locked). Unmatched paths get 404. */
+void http_server_route(http_server *s, const char *method, const char *path, http_handler_fn fn,
+                       void *ctx);
+/* The port actually bound (useful with port 0). */
+int http_server_port(const http_server *s);
+/* Stops accepting, waits for requests in flight, frees everything. NULL is fine. */
+void http_server_stop(http_server *s);
+
+/* Blocks until SIGTERM or SIGINT (or SIGHUP when want_hup) arrives; returns the signal number.
+ * Call http_signals_block() first thing in main, before any thread starts, so only the waiter
+ * receives them. */
+void http_signals_block(void);
+int http_signals_wait(bool want_hup);
+
+#endif

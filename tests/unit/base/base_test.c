@@ -1,0 +1,293 @@
+/* Unit tests for src/base/: float formatting against Go's strconv output, number and duration
+ * parsing, strbuf caps, arenas, the hash map and label helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "base/base.h"
+
+#include <math.h>
+#include <string.h>
+
+static void test_format_double(void **state)
+{
+    (void)state;
+    /* expected strings are what Go's strconv.FormatFloat(v, 'g', -1, 64) prints, with
+     * client_golang's special cases (0, NaN, +Inf, -Inf) */
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0, "0"},
+        {-0.0, "0"},
+        {1, "1"},
+        {-1, "-1"},
+        {1150976, "1.150976e+06"},
+        {44105502, "4.4105502e+07"},
+        {1e6, "1e+06"},
+        {999999, "999999"},
+        {118821.284256, "118821.284256"},
+        {1.305e-06, "1.305e-06"},
+        {0.0001, "0.0001"},
+        {0.00001, "1e-05"},
+        {2.6326129999999996, "2.6326129999999996"},
+        {0.1, "0.1"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {1.6495439872e+10, "1.6495439872e+10"},
+        {123456789012345678.0, "1.2345678901234568e+17"},
+        {1.8446744073709552e19, "1.8446744073709552e+19"},
+        {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {-3.5, "-3.5"},
+        {100, "100"},
+        {12345.5, "12345.5"},
+        {1e21, "1e+21"},
+        {1e100, "1e+100"},
+        {0.000123, "0.000123"},
+    };
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(cases); i++) {
+        char buf[40];
+        odin_format_double(cases[i].v, buf);
+        if (strcmp(buf, cases[i].want) != 0) {
+            fail_msg("case %zu: got %s want %s", i, buf, cases[i].want);
+        }
+    }
+    char buf[40];
+    odin_format_double(NAN, buf);
+    assert_string_equal(buf, "NaN");
+    odin_format_double(INFINITY, buf);
+    assert_string_equal(buf, "+Inf");
+    odin_format_double(-INFINITY, buf);
+    assert_string_equal(buf, "-Inf");
+}
+
+static void test_format_roundtrip(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof(v));
+        if (isnan(v) || isinf(v)) {
+            continue;
+        }
+        char buf[40];
+        size_t n = odin_format_double(v, buf);
+        double back;
+        assert_int_equal(odin_parse_double((odin_str){buf, n}, &back), 0);
+        if (v != 0 && back != v) {
+            fail_msg("%s does not read back as %a", buf, v);
+        }
+    }
+}
+
+static void test_parse_numbers(void **state)
+{
+    (void)state;
+    double d;
+    assert_int_equal(odin_parse_double(ODIN_STR("1.5e3"), &d), 0);
+    assert_true(d == 1500);
+    assert_int_equal(odin_parse_double(ODIN_STR("+Inf"), &d), 0);
+    assert_true(isinf(d) && d > 0);
+    assert_int_equal(odin_parse_double(ODIN_STR("-Inf"), &d), 0);
+    assert_true(isinf(d) && d < 0);
+    assert_int_equal(odin_parse_double(ODIN_STR("NaN"), &d), 0);
+    assert_true(isnan(d));
+    assert_int_equal(odin_parse_double(ODIN_STR(" 1"), &d), -ODIN_ERR_PARSE);
+    assert_int_equal(odin_parse_double(ODIN_STR("1x"), &d), -ODIN_ERR_PARSE);
+    assert_int_equal(odin_parse_double(ODIN_STR(""), &d), -ODIN_ERR_PARSE);
+    int64_t i;
+    assert_int_equal(odin_parse_i64(ODIN_STR("-9223372036854775808"), &i), 0);
+    assert_true(i == INT64_MIN);
+    assert_int_equal(odin_parse_i64(ODIN_STR("9223372036854775808"), &i), -ODIN_ERR_LIMIT);
+    uint64_t u;
+    assert_int_equal(odin_parse_u64(ODIN_STR("18446744073709551615"), &u), 0);
+    assert_true(u == UINT64_MAX);
+    assert_int_equal(odin_parse_u64(ODIN_STR("18446744073709551616"), &u), -ODIN_ERR_LIMIT);
+    assert_int_equal(odin_parse_u64(ODIN_STR("12a"), &u), -ODIN_ERR_PARSE);
+    assert_int_equal(odin_parse_hex_u64(ODIN_STR("00000a3F"), &u), 0);
+    assert_true(u == 0xa3f);
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        int rc;
+        int64_t ms;
+    } cases[] = {
+        {"15s", 0, 15000},        {"1m30s", 0, 90000}, {"5m", 0, 300000},
+        {"2h", 0, 7200000},       {"1d", 0, 86400000}, {"1w", 0, 604800000},
+        {"1y", 0, 31536000000},   {"500ms", 0, 500},   {"0", 0, 0},
+        {"1h1h", -ODIN_ERR_PARSE, 0}, {"30s1m", -ODIN_ERR_PARSE, 0}, {"5", -ODIN_ERR_PARSE, 0},
+        {"", -ODIN_ERR_PARSE, 0}, {"1x", -ODIN_ERR_PARSE, 0}, {"-1s", -ODIN_ERR_PARSE, 0},
+    };
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(cases); i++) {
+        int64_t ms = -1;
+        int rc = odin_parse_duration_ms(odin_str_c(cases[i].in), &ms);
+        if (rc != cases[i].rc || (rc == 0 && ms != cases[i].ms)) {
+            fail_msg("%s: rc %d ms %lld", cases[i].in, rc, (long long)ms);
+        }
+    }
+}
+
+static void test_strbuf_cap(void **state)
+{
+    (void)state;
+    odin_strbuf b;
+    odin_strbuf_init(&b, 10);
+    odin_strbuf_puts(&b, "12345");
+    odin_strbuf_puts(&b, "67890");
+    assert_true(odin_strbuf_ok(&b));
+    odin_strbuf_putc(&b, 'x');
+    assert_false(odin_strbuf_ok(&b));
+    assert_int_equal(b.len, 10);
+    assert_string_equal(b.p, "1234567890");
+    odin_strbuf_reset(&b);
+    odin_strbuf_printf(&b, "%d-%s", 42, "ok");
+    odin_strbuf_put_i64(&b, -7);
+    assert_string_equal(b.p, "42-ok-7");
+    odin_strbuf_fini(&b);
+}
+
+static int cleanup_calls;
+static void count_cleanup(void *arg)
+{
+    (void)arg;
+    cleanup_calls++;
+}
+
+static void test_arena(void **state)
+{
+    (void)state;
+    odin_arena a;
+    odin_arena_init(&a, 1 << 20);
+    char *s = odin_arena_printf(&a, "%s/%d", "proc", 7);
+    assert_string_equal(s, "proc/7");
+    for (int i = 0; i < 1000; i++) {
+        char *p = odin_arena_alloc(&a, 100);
+        assert_non_null(p);
+        assert_true(((uintptr_t)p & 15) == 0);
+        memset(p, 0xab, 100);
+    }
+    odin_arena_on_reset(&a, count_cleanup, NULL);
+    odin_arena_reset(&a);
+    assert_int_equal(cleanup_calls, 1);
+    assert_null(odin_arena_alloc(&a, 2 << 20));
+    assert_true(a.overflow);
+    odin_arena_reset(&a);
+    assert_non_null(odin_arena_alloc(&a, 1000));
+    odin_arena_fini(&a);
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    odin_map m;
+    odin_map_init(&m);
+    static char keys[2000][8];
+    for (int i = 0; i < 2000; i++) {
+        keys[i][0] = (char)('a' + i % 26);
+        keys[i][1] = (char)('0' + (i / 26) % 10);
+        keys[i][2] = (char)('0' + (i / 260) % 10);
+        keys[i][3] = (char)('0' + i / 2600);
+        assert_null(odin_map_put(&m, keys[i], 4, keys[i]));
+    }
+    assert_int_equal(m.len, 2000);
+    for (int i = 0; i < 2000; i += 2) {
+        assert_ptr_equal(odin_map_del(&m, keys[i], 4), keys[i]);
+    }
+    for (int i = 0; i < 2000; i++) {
+        void *v = odin_map_get(&m, keys[i], 4);
+        if (i % 2) {
+            assert_ptr_equal(v, keys[i]);
+        } else {
+            assert_null(v);
+        }
+    }
+    size_t pos = 0, n = 0, kl;
+    const void *k;
+    void *v;
+    while (odin_map_next(&m, &pos, &k, &kl, &v)) {
+        n++;
+    }
+    assert_int_equal(n, 1000);
+    odin_map_clear(&m);
+    assert_null(odin_map_get(&m, keys[1], 4));
+    odin_map_fini(&m);
+}
+
+static void test_labels(void **state)
+{
+    (void)state;
+    odin_label v[] = {{ODIN_STR("zone"), ODIN_STR("a")},
+                      {ODIN_STR("cpu"), ODIN_STR("1")},
+                      {ODIN_STR("mode"), ODIN_STR("idle")}};
+    odin_labels_sort(v, 3);
+    assert_true(odin_str_eq_c(v[0].name, "cpu"));
+    assert_true(odin_str_eq_c(v[2].name, "zone"));
+    odin_labels ls = {v, 3};
+    assert_true(odin_str_eq_c(*odin_labels_get(ls, "mode"), "idle"));
+    assert_null(odin_labels_get(ls, "nope"));
+    assert_true(odin_label_name_valid(ODIN_STR("_a1")));
+    assert_false(odin_label_name_valid(ODIN_STR("1a")));
+    assert_false(odin_label_name_valid(ODIN_STR("a:b")));
+    assert_true(odin_metric_name_valid(ODIN_STR("a:b_c")));
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    odin_strbuf_put_label_value(&b, ODIN_STR("a\\b\"c\nd"));
+    assert_string_equal(b.p, "a\\\\b\\\"c\\nd");
+    odin_strbuf_fini(&b);
+}
+
+static void test_err(void **state)
+{
+    (void)state;
+    odin_err err = {0};
+    assert_int_equal(odin_err_set(&err, ODIN_ERR_PARSE, "%s:%d: bad", "x.yml", 3), -ODIN_ERR_PARSE);
+    odin_err_set(&err, ODIN_ERR_IO, "later");
+    assert_string_equal(err.msg, "x.yml:3: bad");
+    odin_err_prefix(&err, "loading %s: ", "config");
+    assert_string_equal(err.msg, "loading config: x.yml:3: bad");
+    assert_int_equal(err.code, ODIN_ERR_PARSE);
+    odin_err_clear(&err);
+    odin_err_errno(&err, 2, "open %s", "/nope");
+    assert_string_equal(err.msg, "open /nope: No such file or directory");
+}
+
+static void test_str(void **state)
+{
+    (void)state;
+    odin_str s = ODIN_STR("  cpu0 12 34\t 56  ");
+    assert_true(odin_str_eq_c(odin_str_field(&s), "cpu0"));
+    assert_true(odin_str_eq_c(odin_str_field(&s), "12"));
+    assert_true(odin_str_eq_c(odin_str_field(&s), "34"));
+    assert_true(odin_str_eq_c(odin_str_field(&s), "56"));
+    assert_int_equal(odin_str_field(&s).len, 0);
+    odin_str t = ODIN_STR("a:b:c");
+    assert_true(odin_str_eq_c(odin_str_cut(&t, ':'), "a"));
+    assert_true(odin_str_eq_c(odin_str_cut(&t, ':'), "b"));
+    assert_true(odin_str_eq_c(odin_str_cut(&t, ':'), "c"));
+    assert_int_equal(t.len, 0);
+    assert_true(odin_str_eq_c(odin_str_trim(ODIN_STR(" x \n")), "x"));
+    assert_true(odin_str_cmp(ODIN_STR("ab"), ODIN_STR("abc")) < 0);
+    assert_true(odin_str_cmp(ODIN_STR("B"), ODIN_STR("a")) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_double), cmocka_unit_test(test_format_roundtrip),
+        cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_strbuf_cap),    cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_map),           cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_err),           cmocka_unit_test(test_str),
+    };
+    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
