@@ -25,6 +25,48 @@ static const agent_desc d_vmax = {"process_virtual_memory_max_bytes",
                                   "Maximum amount of virtual memory available in bytes.",
                                   EXPFMT_GAUGE, {NULL}};
 
+static const agent_desc d_net_rx = {"process_network_receive_bytes_total",
+                                    "Number of bytes received by the process over the network.",
+                                    EXPFMT_COUNTER, {NULL}};
+static const agent_desc d_net_tx = {"process_network_transmit_bytes_total",
+                                    "Number of bytes sent by the process over the network.",
+                                    EXPFMT_COUNTER, {NULL}};
+
+/* client_golang takes these from the IpExt InOctets/OutOctets of the process's network namespace
+ * (/proc/self/net/netstat): a header line of names, then a line of values. */
+static void network_bytes(agent_scrape *sc)
+{
+    odin_str text;
+    odin_err err = {0};
+    if (agent_read(sc, "/proc/self/net/netstat", &text, &err) < 0) {
+        return;
+    }
+    while (text.len) {
+        odin_str names = odin_str_cut(&text, '\n');
+        odin_str values = odin_str_cut(&text, '\n');
+        if (!odin_str_has_prefix(names, "IpExt:")) {
+            continue;
+        }
+        odin_str_field(&names);
+        odin_str_field(&values);
+        for (;;) {
+            odin_str n = odin_str_field(&names), v = odin_str_field(&values);
+            if (n.len == 0 || v.len == 0) {
+                return;
+            }
+            double d;
+            if (odin_parse_double(v, &d) < 0) {
+                continue;
+            }
+            if (odin_str_eq_c(n, "InOctets")) {
+                agent_emit(sc, &d_net_rx, d, NULL);
+            } else if (odin_str_eq_c(n, "OutOctets")) {
+                agent_emit(sc, &d_net_tx, d, NULL);
+            }
+        }
+    }
+}
+
 static double open_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -64,6 +106,7 @@ void agent_process_collect(agent_scrape *sc, double start_time_s)
             agent_emit(sc, &d_vsize, (double)vt * page, NULL);
         }
     }
+    network_bytes(sc);
     agent_emit(sc, &d_start, start_time_s, NULL);
     if (getrlimit(RLIMIT_AS, &rl) == 0) {
         agent_emit(sc, &d_vmax, rl.rlim_cur == RLIM_INFINITY ? 1.8446744073709552e19

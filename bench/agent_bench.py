@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""bench/agent: CPU per scrape and RSS of `odin agent` against Debian's node_exporter 1.5, run side by
+side on this machine with the same collectors (those both have and enable by default), plain and gzip.
+
+    python3 bench/agent_bench.py [--scrapes N] [--odin build/odin] [--write bench/RESULTS.md]
+
+CPU is the process's utime+stime (from /proc/<pid>/stat) over N scrapes, after a warm-up; RSS is VmRSS
+after the run. Prints a table of absolute numbers and ratios (node_exporter / odin)."""
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+import odintest  # noqa: E402
+
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def scrape(url, gzip):
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip else {})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return len(r.read())
+
+
+def collectors(odin):
+    """Default-on collectors of odin that node_exporter 1.5 also has."""
+    help_text = subprocess.run([odin, "agent", "--help"], capture_output=True, text=True).stdout
+    ours = []
+    lines = help_text.splitlines()
+    for i, line in enumerate(lines):
+        line = line.strip()
+        if line.startswith("--[no-]collector.") and "." not in line[len("--[no-]collector."):]:
+            name = line[len("--[no-]collector."):]
+            if i + 1 < len(lines) and "default: enabled" in lines[i + 1]:
+                ours.append(name)
+    ne_help = subprocess.run([NODE_EXPORTER, "--help"], capture_output=True, text=True)
+    ne_text = ne_help.stdout + ne_help.stderr
+    return [c for c in ours if "--[no-]collector.%s " % c in ne_text]
+
+
+def measure(proc, url, n, gzip):
+    for _ in range(5):
+        scrape(url, gzip)
+    c0 = cpu_seconds(proc.proc.pid)
+    t0 = time.time()
+    size = 0
+    for _ in range(n):
+        size = scrape(url, gzip)
+    wall = time.time() - t0
+    cpu = cpu_seconds(proc.proc.pid) - c0
+    return {"cpu_ms": cpu * 1000 / n, "wall_ms": wall * 1000 / n, "bytes": size,
+            "rss_kib": rss_kib(proc.proc.pid)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scrapes", type=int, default=300)
+    ap.add_argument("--odin", default=os.path.join(odintest.source_dir(), "build", "odin"))
+    ap.add_argument("--write", help="append the result table to this markdown file")
+    args = ap.parse_args()
+    if not os.path.exists(NODE_EXPORTER):
+        print("node_exporter not installed (scripts/setup)")
+        return 1
+    cols = collectors(args.odin)
+    flags = ["--collector.disable-defaults"] + ["--collector." + c for c in cols]
+    ne_port = odintest.free_port()
+    rows = []
+    with odintest.Process([NODE_EXPORTER, "--web.listen-address=127.0.0.1:%d" % ne_port] + flags,
+                          ne_port, "/") as ne, \
+            odintest.Agent(args.odin, ["agent"] + flags) as ag:
+        for gzip in (False, True):
+            theirs = measure(ne, ne.url("/metrics"), args.scrapes, gzip)
+            ours = measure(ag, ag.url("/metrics"), args.scrapes, gzip)
+            rows.append(("gzip" if gzip else "plain", theirs, ours))
+    out = []
+    out.append("Collectors (%d): %s" % (len(cols), " ".join(cols)))
+    out.append("")
+    out.append("| encoding | node_exporter CPU/scrape | odin CPU/scrape | CPU ratio | "
+               "node_exporter RSS | odin RSS | RSS ratio | bytes (ne / odin) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for enc, t, o in rows:
+        out.append("| %s | %.3f ms | %.3f ms | %.1fx | %.1f MiB | %.1f MiB | %.1fx | %d / %d |" % (
+            enc, t["cpu_ms"], o["cpu_ms"], t["cpu_ms"] / max(o["cpu_ms"], 1e-6),
+            t["rss_kib"] / 1024, o["rss_kib"] / 1024, t["rss_kib"] / max(o["rss_kib"], 1),
+            t["bytes"], o["bytes"]))
+    text = "\n".join(out)
+    print(text)
+    if args.write:
+        with open(args.write, "a") as f:
+            f.write("\n## bench/agent: odin agent vs node_exporter 1.5 (%s)\n\n" %
+                    datetime.date.today().isoformat())
+            f.write("Command: `python3 bench/agent_bench.py --scrapes %d` on this 2-core machine; "
+                    "CPU is utime+stime over the scrapes (HZ=%d, so small numbers are coarse).\n\n"
+                    % (args.scrapes, CLK_TCK))
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
