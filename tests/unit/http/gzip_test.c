@@ -1,0 +1,98 @@
+/* Tests for src/http/gzip.c: Accept-Encoding negotiation and the gzip encoder (checked by
+ * inflating with zlib). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/http_int.h"
+#include "http_test.h"
+
+typedef struct {
+    const char *header;
+    bool want;
+} accept_case;
+
+static void test_accepts_gzip(void **state)
+{
+    (void)state;
+    static const accept_case cases[] = {
+        {NULL, false},
+        {"", false},
+        {"gzip", true},
+        {"GZIP", true},
+        {" gzip ", true},
+        {"x-gzip", true},
+        {"*", true},
+        {"gzip, deflate, br", true},
+        {"deflate, gzip;q=1.0, *;q=0.5", true},
+        {"gzip;q=0.5", true},
+        {"gzip; q=0.001", true},
+        {"gzip;q=0", false},
+        {"gzip; q=0.000", false},
+        {"gzip;Q=0.0", false},
+        {"identity, *;q=0", false},
+        {"br", false},
+        {"deflate,br", false},
+        {"gzipx", false},
+        {"xgzip", false},
+    };
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(cases); i++) {
+        bool got = http_accepts_gzip(cases[i].header);
+        if (got != cases[i].want) {
+            fail_msg("\"%s\": got %d, want %d", cases[i].header ? cases[i].header : "(null)", got,
+                     cases[i].want);
+        }
+    }
+}
+
+static void roundtrip(const char *in, size_t len)
+{
+    size_t zlen = 0;
+    char *z = http_gzip(in, len, &zlen);
+    assert_non_null(z);
+    /* gzip magic and deflate method. */
+    assert_true(zlen >= 18);
+    assert_int_equal((unsigned char)z[0], 0x1f);
+    assert_int_equal((unsigned char)z[1], 0x8b);
+    assert_int_equal(z[2], 8);
+    char *out = NULL;
+    size_t out_len = 0;
+    assert_true(test_gunzip(z, zlen, &out, &out_len));
+    assert_int_equal(out_len, len);
+    if (len > 0) {
+        assert_memory_equal(out, in, len);
+    }
+    free(out);
+    free(z);
+}
+
+static void test_gzip_roundtrip(void **state)
+{
+    (void)state;
+    roundtrip("", 0);
+    roundtrip("a", 1);
+    size_t n = 300000;
+    char *buf = odin_malloc(n);
+    uint32_t x = 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525 + 1013904223;
+        /* Half text, half noise: both the compressible and the stored paths of deflate. */
+        buf[i] = i < n / 2 ? (char)('a' + i % 7) : (char)(x >> 24);
+    }
+    roundtrip(buf, n);
+    free(buf);
+}
+
+int http_gzip_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepts_gzip),
+        cmocka_unit_test(test_gzip_roundtrip),
+    };
+    return cmocka_run_group_tests_name("http_gzip", tests, NULL, NULL);
+}
