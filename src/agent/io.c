@@ -41,6 +41,7 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
 
 int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
 {
+    *out = (odin_str){"", 0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -135,6 +136,8 @@ static int name_cmp(const void *a, const void *b)
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err)
 {
+    *names = NULL;
+    *n = 0;
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
