@@ -139,6 +139,10 @@ int odin_parse_double(odin_str s, double *out)
           c == 'I' || c == 'i')) {
         return -ODIN_ERR_PARSE;
     }
+    /* Go, like Prometheus, takes hex floats only with a 'p' exponent; strtod also takes 0x10 */
+    if ((strchr(buf, 'x') || strchr(buf, 'X')) && !strchr(buf, 'p') && !strchr(buf, 'P')) {
+        return -ODIN_ERR_PARSE;
+    }
     char *end;
     errno = 0;
     double v = strtod(buf, &end);
