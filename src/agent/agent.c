@@ -99,6 +99,16 @@ void agent_free(agent *ag)
     free(ag);
 }
 
+bool agent_collector_enabled(const agent *ag, const char *name)
+{
+    for (size_t i = 0; i < ag->ncollectors; i++) {
+        if (strcmp(ag->collectors[i].def->name, name) == 0) {
+            return ag->collectors[i].enabled;
+        }
+    }
+    return false;
+}
+
 static void run_collector(agent_scrape *sc, agent_collector *c)
 {
     odin_err err = {0};

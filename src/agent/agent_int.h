@@ -50,6 +50,10 @@ bool agent_flag_bool(const agent *ag, const char *name);
  * *out points into the agent and stays valid for its lifetime. */
 size_t agent_flag_all(const agent *ag, const char *name, const char *const **out);
 
+/* True when the named collector is enabled in this agent (some collectors change what they emit
+ * when another one runs, as node_exporter's cpu and cpufreq do). */
+bool agent_collector_enabled(const agent *ag, const char *name);
+
 /* ---- Emitting samples (registry.c) ---------------------------------------------------------- */
 
 /* A metric described once, as client_golang's Desc: name, help, type, label names.

@@ -131,14 +131,24 @@ static void add_sample(agent_scrape *sc, expfmt_family *f, double value, size_t 
     s->labels = (odin_labels){ls, n};
 }
 
+/* client_golang refuses a metric whose family was already gathered with another help or type;
+ * the first one stays, the newcomer is dropped. */
+static bool family_consistent(const expfmt_family *f, odin_str help, expfmt_type type)
+{
+    return f->type == type && (!f->has_help || odin_str_eq(f->help, help));
+}
+
 void agent_emit(agent_scrape *sc, const agent_desc *d, double value, const char *const *values)
 {
     size_t n = 0;
     while (n < ODIN_ARRAY_LEN(d->labels) && d->labels[n]) {
         n++;
     }
-    expfmt_family *f =
-        family_get(sc, odin_str_c(d->name), odin_str_c(d->help), true, d->type, false);
+    odin_str help = odin_str_c(d->help);
+    expfmt_family *f = family_get(sc, odin_str_c(d->name), help, true, d->type, false);
+    if (!family_consistent(f, help, d->type)) {
+        return;
+    }
     add_sample(sc, f, value, n, d->labels, values, false);
 }
 
@@ -147,7 +157,40 @@ void agent_emit_dyn(agent_scrape *sc, const char *name, const char *help, expfmt
                     const char *const *values)
 {
     expfmt_family *f = family_get(sc, odin_str_c(name), odin_str_c(help), true, type, true);
+    if (!family_consistent(f, odin_str_c(help), type)) {
+        return;
+    }
     add_sample(sc, f, value, nlabels, names, values, true);
+}
+
+static bool same_series(const expfmt_sample *a, const expfmt_sample *b)
+{
+    return odin_labels_cmp(a->labels, b->labels) == 0 && strcmp(a->suffix, b->suffix) == 0 &&
+           odin_str_eq(a->extra.name, b->extra.name) && odin_str_eq(a->extra.value, b->extra.value);
+}
+
+/* A series collected twice is an error in client_golang, which keeps the first; sorting is
+ * stable, so equal series are adjacent and in emission order. Histogram parts of one label set
+ * (buckets, _sum, _count) differ by suffix or bucket label and all stay. */
+static void drop_duplicates(expfmt_family *f)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < f->len; r++) {
+        bool dup = false;
+        for (size_t k = w; k > 0; k--) {
+            if (odin_labels_cmp(f->samples[k - 1].labels, f->samples[r].labels) != 0) {
+                break;
+            }
+            if (same_series(&f->samples[k - 1], &f->samples[r])) {
+                dup = true;
+                break;
+            }
+        }
+        if (!dup) {
+            f->samples[w++] = f->samples[r];
+        }
+    }
+    f->len = w;
 }
 
 static int family_cmp(const void *a, const void *b)
@@ -174,6 +217,7 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
     qsort(fs, n, sizeof(*fs), family_cmp);
     for (i = 0; i < n; i++) {
         expfmt_sort_samples(fs[i]);
+        drop_duplicates(fs[i]);
         expfmt_write_family(out, fs[i]);
     }
 }

@@ -618,8 +618,8 @@ static void emit_all(agent_scrape *sc, fs_mount *ms, size_t n)
 static int filesystem_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     fs_shared *sh = state;
-    fs_mount *ms;
-    size_t n;
+    fs_mount *ms = NULL;
+    size_t n = 0;
     int rc = read_mounts(sc, sh, &ms, &n, err);
     if (rc < 0) {
         return rc;

@@ -528,8 +528,8 @@ static int mdadm_collect(agent_scrape *sc, void *state, odin_err *err)
     if (rc < 0) {
         return rc;
     }
-    md_stat *mds;
-    size_t n;
+    md_stat *mds = NULL;
+    size_t n = 0;
     rc = parse_mdstat(sc, text, path, &mds, &n, err);
     if (rc < 0) {
         return rc;

@@ -1,10 +1,11 @@
 /* Unit tests for src/agent/cpu_util.c: the kernel cpu-list format (sysfs isolated/offline) and the
  * cpuN directory test. The collectors themselves are checked against node_exporter's fixtures. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "agent/cpu_util.h"
 
@@ -48,6 +49,7 @@ static void test_cpu_dir(void **state)
     assert_false(cpu_util_is_cpu_dir("isolated"));
 }
 
+int agent_cpu_tests(void);
 int agent_cpu_tests(void)
 {
     const struct CMUnitTest tests[] = {
