@@ -64,4 +64,28 @@ void http_server_stop(http_server *s);
 void http_signals_block(void);
 int http_signals_wait(bool want_hup);
 
+/* ---- Client settings (client.c) -------------------------------------------------------------- */
+
+/* Prometheus' HTTP client configuration (tls_config, basic_auth, authorization, bearer_token[_file],
+ * proxy_url, follow_redirects), shared by scraping, discovery, alerting and remote write.
+ * Strings are owned (heap) and freed by http_client_config_fini. */
+typedef struct {
+    char *ca_file, *cert_file, *key_file, *server_name;
+    bool insecure_skip_verify;
+    char *min_version;              /* "TLS12", "TLS13" */
+} http_tls_config;
+
+typedef struct {
+    http_tls_config tls;
+    bool has_basic_auth;
+    char *basic_username, *basic_password, *basic_password_file;
+    bool has_authorization;         /* also set for bearer_token / bearer_token_file */
+    char *auth_type;                /* default "Bearer" */
+    char *auth_credentials, *auth_credentials_file;
+    char *proxy_url;
+    bool follow_redirects;          /* default true */
+} http_client_config;
+
+void http_client_config_fini(http_client_config *c);
+
 #endif

@@ -1,0 +1,227 @@
+/* Opening and closing the database, the appender transaction, and statistics. */
+#include "tsdb/db_int.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+double tsdb_stale_nan(void)
+{
+    uint64_t b = TSDB_STALE_NAN_BITS;
+    double v;
+    memcpy(&v, &b, 8);
+    return v;
+}
+
+bool tsdb_is_stale(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    return b == TSDB_STALE_NAN_BITS;
+}
+
+enum { TWO_HOURS_MS = 2 * 3600 * 1000 };
+
+tsdb *tsdb_open(const tsdb_opts *opts, odin_err *err)
+{
+    (void)err;
+    tsdb *db = odin_calloc(1, sizeof(*db));
+    db->opts = *opts;
+    if (db->opts.block_range_ms <= 0) {
+        db->opts.block_range_ms = TWO_HOURS_MS;
+    }
+    if (db->opts.retention_ms <= 0 && db->opts.retention_bytes == 0) {
+        db->opts.retention_ms = 15LL * 24 * 3600 * 1000;
+    }
+    if (db->opts.wal_segment_bytes == 0) {
+        db->opts.wal_segment_bytes = 128u << 20;
+    }
+    if (db->opts.wal_fsync_ms < 0) {
+        db->opts.wal_fsync_ms = 1000;
+    }
+    db->dir = opts->dir ? odin_strdup(opts->dir) : NULL;
+    head_init(&db->head, db->opts.block_range_ms);
+    pthread_mutex_init(&db->wal_lock, NULL);
+    if (tsdb_wal_start(db, err) < 0) {
+        tsdb_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void tsdb_close(tsdb *db)
+{
+    if (!db) {
+        return;
+    }
+    tsdb_wal_stop(db);
+    head_fini(&db->head);
+    pthread_mutex_destroy(&db->wal_lock);
+    free(db->dir);
+    free(db);
+}
+
+void tsdb_get_stats(tsdb *db, tsdb_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&db->head.map_lock);
+    out->head_series = db->head.nseries;
+    pthread_rwlock_unlock(&db->head.map_lock);
+    out->head_chunks = atomic_load(&db->head.nchunks);
+    out->head_min_t = atomic_load(&db->head.min_t);
+    out->head_max_t = atomic_load(&db->head.max_t);
+    out->samples_appended = atomic_load(&db->samples_appended);
+    out->out_of_order_samples = atomic_load(&db->out_of_order);
+    out->out_of_bounds_samples = atomic_load(&db->out_of_bounds);
+    out->duplicate_samples = atomic_load(&db->duplicates);
+    out->wal_corruptions = atomic_load(&db->wal_corruptions);
+}
+
+/* ---- appender ---- */
+
+struct tsdb_appender {
+    tsdb *db;
+    tsdb_pending_sample *samples;
+    size_t len, cap;
+    head_series **created; /* series first seen in this transaction, for the WAL series record */
+    size_t ncreated, cap_created;
+};
+
+tsdb_appender *tsdb_appender_new(tsdb *db)
+{
+    tsdb_appender *a = odin_calloc(1, sizeof(*a));
+    a->db = db;
+    return a;
+}
+
+static void appender_free(tsdb_appender *a)
+{
+    free(a->samples);
+    free(a->created);
+    free(a);
+}
+
+void tsdb_appender_rollback(tsdb_appender *a)
+{
+    if (a) {
+        appender_free(a);
+    }
+}
+
+static int check_labels(odin_labels ls, odin_err *err)
+{
+    if (ls.len == 0) {
+        return odin_err_set(err, ODIN_ERR_INVALID, "empty label set");
+    }
+    for (size_t i = 0; i < ls.len; i++) {
+        if (ls.v[i].name.len == 0) {
+            return odin_err_set(err, ODIN_ERR_INVALID, "empty label name");
+        }
+        if (i && odin_str_cmp(ls.v[i - 1].name, ls.v[i].name) >= 0) {
+            return odin_err_set(err, ODIN_ERR_INVALID,
+                                "label names not sorted or duplicated: \"%.*s\"",
+                                (int)(ls.v[i].name.len > 64 ? 64 : ls.v[i].name.len),
+                                ls.v[i].name.p);
+        }
+    }
+    return 0;
+}
+
+/* Prometheus rejects at Append time what the series already makes impossible, so scrapes can
+ * count each kind; commit checks again for samples of the same transaction. */
+static int precheck(head *h, head_series *s, int64_t t, double v, int *kind, odin_err *err)
+{
+    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_lock(mu);
+    int64_t last_t = s->last_t;
+    double last_v = s->last_v;
+    pthread_mutex_unlock(mu);
+    if (last_t == INT64_MIN || t > last_t) {
+        return 0;
+    }
+    if (t < last_t) {
+        *kind = 1;
+        return odin_err_set(err, ODIN_ERR_CONFLICT, "out of order sample");
+    }
+    uint64_t a, b;
+    memcpy(&a, &v, 8);
+    memcpy(&b, &last_v, 8);
+    if (a != b) {
+        *kind = 2;
+        return odin_err_set(err, ODIN_ERR_CONFLICT, "duplicate sample for timestamp");
+    }
+    return 0;
+}
+
+static void count_rejected(tsdb *db, int kind)
+{
+    atomic_fetch_add(kind == 1 ? &db->out_of_order : &db->duplicates, 1);
+}
+
+int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, double v,
+                odin_err *err)
+{
+    head *h = &a->db->head;
+    head_series *s = (ref && *ref) ? head_by_ref(h, *ref) : NULL;
+    if (!s) {
+        int rc = check_labels(ls, err);
+        if (rc < 0) {
+            return rc;
+        }
+        bool created;
+        s = head_get_or_create(h, ls, &created);
+        if (created) {
+            if (a->ncreated == a->cap_created) {
+                a->cap_created = a->cap_created ? a->cap_created * 2 : 16;
+                a->created = odin_realloc(a->created, a->cap_created * sizeof(*a->created));
+            }
+            a->created[a->ncreated++] = s;
+        }
+        if (ref) {
+            *ref = s->ref;
+        }
+    }
+    int kind = 0;
+    int rc = precheck(&a->db->head, s, t, v, &kind, err);
+    if (rc < 0) {
+        count_rejected(a->db, kind);
+        return rc;
+    }
+    if (a->len == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->samples = odin_realloc(a->samples, a->cap * sizeof(*a->samples));
+    }
+    a->samples[a->len++] = (tsdb_pending_sample){s, t, v};
+    return 0;
+}
+
+int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
+{
+    tsdb *db = a->db;
+    int rc = tsdb_wal_log_commit(db, a->created, a->ncreated, a->samples, a->len, err);
+    if (rc < 0) {
+        appender_free(a);
+        return rc;
+    }
+    uint64_t ok = 0, ooo = 0, dup = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        int kind = 0;
+        int rc2 = head_series_append(&db->head, a->samples[i].s, a->samples[i].t,
+                                     a->samples[i].v, &kind);
+        if (rc2 < 0) {
+            if (kind == 1) {
+                ooo++;
+            } else {
+                dup++;
+            }
+            continue;
+        }
+        ok += rc2 == 0;
+    }
+    atomic_fetch_add(&db->samples_appended, ok);
+    atomic_fetch_add(&db->out_of_order, ooo);
+    atomic_fetch_add(&db->duplicates, dup);
+    appender_free(a);
+    return 0;
+}

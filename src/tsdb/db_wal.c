@@ -1,0 +1,214 @@
+/* The database's use of the WAL: every commit is logged before its samples become visible, and
+ * opening replays the log into the head. A torn or corrupt tail is cut at the last good record and
+ * logged, so the server always starts. */
+#include "tsdb/db_int.h"
+#include "tsdb/wal.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int ensure_dir(const char *path, odin_err *err)
+{
+    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
+        return 0;
+    }
+    return odin_err_errno(err, errno, "mkdir %s", path);
+}
+
+/* WAL refs are the writer's own (ours, or Prometheus' when migrating), so replay maps them to head
+ * series as their Series records arrive; a later record for the same ref redefines it. */
+typedef struct {
+    tsdb *db;
+    odin_map refs; /* 8-byte wal ref -> head_series */
+    odin_arena arena;
+    uint64_t series, samples, skipped;
+} replay;
+
+static void replay_series(replay *r, const uint8_t *rec, size_t len, odin_err *err)
+{
+    wal_series *s;
+    size_t n;
+    if (wal_decode_series(rec, len, &r->arena, &s, &n, err) < 0) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        odin_labels_sort(s[i].labels.v, s[i].labels.len);
+        bool created;
+        head_series *hs = head_get_or_create(&r->db->head, s[i].labels, &created);
+        uint64_t *key = odin_arena_alloc(&r->arena, sizeof(*key));
+        if (!key) {
+            odin_oom();
+        }
+        *key = s[i].ref;
+        odin_map_put(&r->refs, key, sizeof(*key), hs);
+        r->series++;
+    }
+}
+
+static void replay_samples(replay *r, const uint8_t *rec, size_t len, odin_err *err)
+{
+    wal_sample *s;
+    size_t n;
+    if (wal_decode_samples(rec, len, &r->arena, &s, &n, err) < 0) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        head_series *hs = odin_map_get(&r->refs, &s[i].ref, sizeof(s[i].ref));
+        int kind;
+        if (!hs || head_series_append(&r->db->head, hs, s[i].t, s[i].v, &kind) < 0) {
+            r->skipped++;
+            continue;
+        }
+        r->samples++;
+    }
+}
+
+static int replay_wal(tsdb *db, const char *dir, odin_err *err)
+{
+    odin_err rerr = {0};
+    wal_reader *rd = wal_reader_open(dir, &rerr);
+    if (!rd) {
+        if (rerr.code == ODIN_ERR_NOTFOUND) {
+            return 0;
+        }
+        odin_err_set(err, rerr.code, "%s", rerr.msg);
+        return -rerr.code;
+    }
+    replay r = {.db = db};
+    odin_map_init(&r.refs);
+    odin_arena_init(&r.arena, 0);
+    const uint8_t *rec;
+    size_t len;
+    int rc;
+    while ((rc = wal_reader_next(rd, &rec, &len, &rerr)) > 0) {
+        odin_err derr = {0};
+        if (len && rec[0] == WAL_REC_SERIES) {
+            replay_series(&r, rec, len, &derr);
+        } else if (len && rec[0] == WAL_REC_SAMPLES) {
+            replay_samples(&r, rec, len, &derr);
+        }
+        if (derr.code) {
+            odin_log(ODIN_LOG_WARN, "tsdb", "skipping undecodable WAL record", "err", derr.msg,
+                     NULL);
+        }
+    }
+    if (rc < 0) {
+        int seg;
+        uint64_t off;
+        wal_reader_position(rd, &seg, &off);
+        odin_log(ODIN_LOG_WARN, "tsdb", "WAL corruption: cutting at the last good record", "err",
+                 rerr.msg, NULL);
+        atomic_fetch_add(&db->wal_corruptions, 1);
+        odin_err rep = {0};
+        if (wal_repair(dir, seg, off, &rep) < 0) {
+            odin_log(ODIN_LOG_ERROR, "tsdb", "WAL repair failed", "err", rep.msg, NULL);
+        }
+    }
+    wal_reader_close(rd);
+    char buf[3][32];
+    odin_strbuf nums;
+    odin_strbuf_init(&nums, 0);
+    uint64_t vals[3] = {r.series, r.samples, r.skipped};
+    for (int i = 0; i < 3; i++) {
+        odin_strbuf_reset(&nums);
+        odin_strbuf_put_u64(&nums, vals[i]);
+        memcpy(buf[i], nums.p, nums.len + 1);
+    }
+    odin_strbuf_fini(&nums);
+    odin_log(ODIN_LOG_INFO, "tsdb", "WAL replay completed", "series", buf[0], "samples", buf[1],
+             "skipped", buf[2], NULL);
+    odin_map_fini(&r.refs);
+    odin_arena_fini(&r.arena);
+    return 0;
+}
+
+/* After replay, every live series is logged again under its head ref, so the WAL from here on
+ * never depends on refs of an earlier writer. */
+static int log_all_series(tsdb *db, odin_err *err)
+{
+    head *h = &db->head;
+    odin_strbuf rec;
+    odin_strbuf_init(&rec, 0);
+    int rc = 0;
+    enum { BATCH = 1000 };
+    wal_series batch[BATCH];
+    size_t nb = 0;
+    for (size_t i = 0; i < h->nseries && rc == 0; i++) {
+        batch[nb++] = (wal_series){h->series[i]->ref, h->series[i]->labels};
+        if (nb == BATCH || i + 1 == h->nseries) {
+            odin_strbuf_reset(&rec);
+            wal_encode_series(&rec, batch, nb);
+            rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+            nb = 0;
+        }
+    }
+    odin_strbuf_fini(&rec);
+    return rc;
+}
+
+int tsdb_wal_start(tsdb *db, odin_err *err)
+{
+    if (!db->dir) {
+        return 0;
+    }
+    if (ensure_dir(db->dir, err) < 0) {
+        return -ODIN_ERR_IO;
+    }
+    char *wdir = odin_malloc(strlen(db->dir) + 5);
+    memcpy(wdir, db->dir, strlen(db->dir));
+    memcpy(wdir + strlen(db->dir), "/wal", 5);
+    int rc = replay_wal(db, wdir, err);
+    if (rc == 0) {
+        wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
+                       .fsync_ms = db->opts.wal_fsync_ms};
+        db->wal = wal_open(wdir, &wo, err);
+        rc = db->wal ? log_all_series(db, err) : -ODIN_ERR_IO;
+    }
+    free(wdir);
+    return rc;
+}
+
+void tsdb_wal_stop(tsdb *db)
+{
+    if (db->wal) {
+        wal_close(db->wal);
+        db->wal = NULL;
+    }
+}
+
+int tsdb_wal_log_commit(tsdb *db, head_series *const *created, size_t ncreated,
+                        const tsdb_pending_sample *samples, size_t n, odin_err *err)
+{
+    if (!db->wal || (n == 0 && ncreated == 0)) {
+        return 0;
+    }
+    odin_strbuf rec;
+    odin_strbuf_init(&rec, 0);
+    int rc = 0;
+    pthread_mutex_lock(&db->wal_lock);
+    if (ncreated) {
+        wal_series *ws = odin_malloc(ncreated * sizeof(*ws));
+        for (size_t i = 0; i < ncreated; i++) {
+            ws[i] = (wal_series){created[i]->ref, created[i]->labels};
+        }
+        wal_encode_series(&rec, ws, ncreated);
+        free(ws);
+        rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+    }
+    if (rc == 0 && n) {
+        wal_sample *ss = odin_malloc(n * sizeof(*ss));
+        for (size_t i = 0; i < n; i++) {
+            ss[i] = (wal_sample){samples[i].s->ref, samples[i].t, samples[i].v};
+        }
+        odin_strbuf_reset(&rec);
+        wal_encode_samples(&rec, ss, n);
+        free(ss);
+        rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+    }
+    pthread_mutex_unlock(&db->wal_lock);
+    odin_strbuf_fini(&rec);
+    return rc;
+}

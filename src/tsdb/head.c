@@ -1,0 +1,285 @@
+/* The head: series registry, interned symbols, postings, and chunk cutting as Prometheus does it
+ * (about 120 samples a chunk, never across a chunk-range boundary), so on-disk blocks cut from it
+ * compress like Prometheus' own. */
+#include "tsdb/head.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SAMPLES_PER_CHUNK = 120 };
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+    return odin_hash_stable(p, n, h * 0x9E3779B97F4A7C15ULL + 1);
+}
+
+uint64_t head_labels_hash(odin_labels ls)
+{
+    uint64_t h = 0x243F6A8885A308D3ULL;
+    for (size_t i = 0; i < ls.len; i++) {
+        h = mix(h, ls.v[i].name.p, ls.v[i].name.len);
+        h = mix(h, ls.v[i].value.p, ls.v[i].value.len);
+    }
+    return h;
+}
+
+void head_init(head *h, int64_t chunk_range_ms)
+{
+    memset(h, 0, sizeof(*h));
+    h->chunk_range_ms = chunk_range_ms;
+    pthread_rwlock_init(&h->map_lock, NULL);
+    odin_map_init(&h->by_hash);
+    odin_map_init(&h->collide);
+    odin_map_init(&h->symbols);
+    odin_map_init(&h->postings);
+    odin_map_init(&h->values);
+    for (int i = 0; i < HEAD_STRIPES; i++) {
+        pthread_mutex_init(&h->stripes[i], NULL);
+    }
+    atomic_store(&h->min_t, INT64_MAX);
+    atomic_store(&h->max_t, INT64_MIN);
+}
+
+static void free_map_values(odin_map *m, bool postings)
+{
+    size_t pos = 0, kl;
+    const void *k;
+    void *v;
+    while (odin_map_next(m, &pos, &k, &kl, &v)) {
+        if (postings) {
+            free(((head_postings *)v)->refs);
+        }
+        free(v);
+    }
+    odin_map_fini(m);
+}
+
+void head_fini(head *h)
+{
+    for (size_t i = 0; i < h->nseries; i++) {
+        head_series *s = h->series[i];
+        for (uint32_t c = 0; c < s->nchunks; c++) {
+            free(s->chunks[c].b);
+        }
+        free(s->chunks);
+        if (s->has_open) {
+            xor_chunk_fini(&s->open);
+        }
+        free(s->labels.v);
+        free(s);
+    }
+    free(h->series);
+    free(h->all.refs);
+    odin_map_fini(&h->by_hash);
+    odin_map_fini(&h->collide);
+    free_map_values(&h->postings, true);
+    free_map_values(&h->values, true);
+    free_map_values(&h->symbols, false);
+    pthread_rwlock_destroy(&h->map_lock);
+    for (int i = 0; i < HEAD_STRIPES; i++) {
+        pthread_mutex_destroy(&h->stripes[i]);
+    }
+}
+
+static odin_str intern_locked(head *h, odin_str s)
+{
+    head_sym *sym = odin_map_get(&h->symbols, s.p, s.len);
+    if (!sym) {
+        sym = odin_malloc(sizeof(*sym) + s.len + 1);
+        sym->len = (uint32_t)s.len;
+        memcpy(sym->s, s.p, s.len);
+        sym->s[s.len] = '\0';
+        odin_map_put(&h->symbols, sym->s, sym->len, sym);
+    }
+    return (odin_str){sym->s, sym->len};
+}
+
+static void postings_add(head_postings *p, uint64_t ref)
+{
+    if (p->len == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 4;
+        p->refs = odin_realloc(p->refs, p->cap * sizeof(*p->refs));
+    }
+    p->refs[p->len++] = ref;
+}
+
+/* Postings keys are "name\xffvalue": 0xff never occurs in UTF-8 text. */
+static void index_series_locked(head *h, head_series *s)
+{
+    odin_strbuf key;
+    odin_strbuf_init(&key, 0);
+    for (size_t i = 0; i < s->labels.len; i++) {
+        const odin_label *l = &s->labels.v[i];
+        odin_strbuf_reset(&key);
+        odin_strbuf_putstr(&key, l->name);
+        odin_strbuf_putc(&key, '\xff');
+        odin_strbuf_putstr(&key, l->value);
+        head_postings *p = odin_map_get(&h->postings, key.p, key.len);
+        if (!p) {
+            p = odin_calloc(1, sizeof(*p));
+            /* the key must outlive the map entry: intern it like any symbol */
+            odin_str k = intern_locked(h, (odin_str){key.p, key.len});
+            odin_map_put(&h->postings, k.p, k.len, p);
+            head_postings *vals = odin_map_get(&h->values, l->name.p, l->name.len);
+            if (!vals) {
+                vals = odin_calloc(1, sizeof(*vals));
+                odin_map_put(&h->values, l->name.p, l->name.len, vals);
+            }
+            /* value symbols are stored as pointers in a refs array */
+            postings_add(vals, (uint64_t)(uintptr_t)l->value.p);
+        }
+        postings_add(p, s->ref);
+    }
+    postings_add(&h->all, s->ref);
+    odin_strbuf_fini(&key);
+}
+
+static bool labels_equal(odin_labels a, odin_labels b)
+{
+    return odin_labels_cmp(a, b) == 0;
+}
+
+static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
+{
+    head_series *s = odin_map_get(&h->by_hash, &hash, sizeof(hash));
+    if (s && labels_equal(s->labels, ls)) {
+        return s;
+    }
+    if (!s || h->collide.len == 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < h->nseries; i++) {
+        head_series *c = h->series[i];
+        if (c->hash == hash && labels_equal(c->labels, ls)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
+{
+    uint64_t hash = head_labels_hash(ls);
+    *created = false;
+    pthread_rwlock_rdlock(&h->map_lock);
+    head_series *s = lookup_locked(h, ls, hash);
+    pthread_rwlock_unlock(&h->map_lock);
+    if (s) {
+        return s;
+    }
+    pthread_rwlock_wrlock(&h->map_lock);
+    s = lookup_locked(h, ls, hash);
+    if (s) {
+        pthread_rwlock_unlock(&h->map_lock);
+        return s;
+    }
+    s = odin_calloc(1, sizeof(*s));
+    s->ref = h->nseries + 1;
+    s->hash = hash;
+    s->last_t = INT64_MIN;
+    s->labels.v = odin_malloc((ls.len ? ls.len : 1) * sizeof(odin_label));
+    s->labels.len = ls.len;
+    for (size_t i = 0; i < ls.len; i++) {
+        s->labels.v[i].name = intern_locked(h, ls.v[i].name);
+        s->labels.v[i].value = intern_locked(h, ls.v[i].value);
+    }
+    if (h->nseries == h->cap_series) {
+        h->cap_series = h->cap_series ? h->cap_series * 2 : 1024;
+        h->series = odin_realloc(h->series, h->cap_series * sizeof(*h->series));
+    }
+    h->series[h->nseries++] = s;
+    if (odin_map_get(&h->by_hash, &s->hash, sizeof(s->hash))) {
+        /* a 64-bit collision: keep the first in the map, find the rest by scan (flagged) */
+        odin_map_put(&h->collide, &s->ref, sizeof(s->ref), s);
+    } else {
+        odin_map_put(&h->by_hash, &s->hash, sizeof(s->hash), s);
+    }
+    index_series_locked(h, s);
+    pthread_rwlock_unlock(&h->map_lock);
+    *created = true;
+    return s;
+}
+
+head_series *head_by_ref(head *h, uint64_t ref)
+{
+    pthread_rwlock_rdlock(&h->map_lock);
+    head_series *s = (ref >= 1 && ref <= h->nseries) ? h->series[ref - 1] : NULL;
+    pthread_rwlock_unlock(&h->map_lock);
+    return s;
+}
+
+/* Prometheus' computeChunkEndTime: once a quarter of the target is in, predict when the chunk
+ * will hold SAMPLES_PER_CHUNK samples and spread the rest of the range evenly. */
+static int64_t chunk_end_time(int64_t start, int64_t cur, int64_t max)
+{
+    int64_t n = (max - start) / ((cur - start + 1) * 4);
+    if (n <= 1) {
+        return max;
+    }
+    return start + (max - start) / n;
+}
+
+static int64_t range_end(int64_t t, int64_t range)
+{
+    int64_t r = t - (t % range + range) % range;
+    return r + range;
+}
+
+static void cut_open(head *h, head_series *s)
+{
+    xor_chunk_compact(&s->open);
+    if (s->nchunks == s->cap_chunks) {
+        s->cap_chunks = s->cap_chunks ? s->cap_chunks * 2 : 2;
+        s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
+    }
+    s->chunks[s->nchunks++] = (head_chunk){s->open_mint, s->last_t, s->open.b, s->open.len};
+    s->open.b = NULL;
+    s->has_open = false;
+    atomic_fetch_add(&h->nchunks, 1);
+}
+
+int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
+{
+    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_lock(mu);
+    if (s->last_t != INT64_MIN && t <= s->last_t) {
+        uint64_t a, b;
+        memcpy(&a, &v, 8);
+        memcpy(&b, &s->last_v, 8);
+        int rc = 1; /* same timestamp, same bits: accepted as a no-op, as Prometheus */
+        if (t < s->last_t) {
+            *kind = 1;
+            rc = -ODIN_ERR_CONFLICT;
+        } else if (a != b) {
+            *kind = 2;
+            rc = -ODIN_ERR_CONFLICT;
+        }
+        pthread_mutex_unlock(mu);
+        return rc;
+    }
+    if (s->has_open && (t >= s->next_at || s->open.n >= TSDB_CHUNK_MAX_SAMPLES ||
+                        s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
+        cut_open(h, s);
+    }
+    if (!s->has_open) {
+        xor_chunk_init(&s->open);
+        s->has_open = true;
+        s->open_mint = t;
+        s->next_at = range_end(t, h->chunk_range_ms);
+    }
+    xor_chunk_append(&s->open, t, v);
+    if (s->open.n == SAMPLES_PER_CHUNK / 4) {
+        s->next_at = chunk_end_time(s->open_mint, t, s->next_at);
+    }
+    s->last_t = t;
+    s->last_v = v;
+    pthread_mutex_unlock(mu);
+    int64_t cur = atomic_load(&h->min_t);
+    while (t < cur && !atomic_compare_exchange_weak(&h->min_t, &cur, t)) {
+    }
+    cur = atomic_load(&h->max_t);
+    while (t > cur && !atomic_compare_exchange_weak(&h->max_t, &cur, t)) {
+    }
+    return 0;
+}

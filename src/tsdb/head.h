@@ -1,0 +1,80 @@
+/* Private to src/tsdb/: the head, the in-memory part of the database holding recent samples.
+ *
+ * Series are found by label-set hash (map lock) and by ref (the refs array, append-only). Each
+ * series' chunks and last sample are guarded by the stripe mutex `stripes[ref % HEAD_STRIPES]`.
+ * Lock order: map_lock before any stripe; never two stripes at once. */
+#ifndef ODIN_TSDB_HEAD_H
+#define ODIN_TSDB_HEAD_H
+
+#include "tsdb/chunk.h"
+
+#include <pthread.h>
+
+enum { HEAD_STRIPES = 1024 };
+
+/* An interned string: shared by every series and posting that uses it, freed with the head. */
+typedef struct head_sym {
+    uint32_t len;
+    char s[];
+} head_sym;
+
+/* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock. */
+typedef struct {
+    int64_t mint, maxt;
+    uint8_t *b;   /* owned; encoded bytes with the count header */
+    uint32_t len;
+} head_chunk;
+
+/* Owned by the head, freed by head_fini. `ref`, `labels` and `hash` never change once the series is
+ * published; everything after them is guarded by the series' stripe. */
+typedef struct head_series {
+    uint64_t ref;
+    uint64_t hash;
+    odin_labels labels; /* label array owned by the series; strings interned */
+    head_chunk *chunks;
+    uint32_t nchunks, cap_chunks;
+    xor_chunk open;
+    bool has_open;
+    int64_t open_mint;
+    int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
+    int64_t last_t;     /* INT64_MIN before the first sample */
+    double last_v;
+} head_series;
+
+typedef struct {
+    uint64_t *refs;
+    size_t len, cap;
+} head_postings;
+
+typedef struct {
+    /* fixed after init */
+    int64_t chunk_range_ms;
+    /* guarded by map_lock (writers add series, readers look up and select) */
+    pthread_rwlock_t map_lock;
+    odin_map by_hash;       /* labels hash (8 bytes) -> head_series (collisions chained via
+                               a small list in collide) */
+    odin_map collide;       /* labels text -> head_series, used only when hashes collide */
+    odin_map symbols;       /* string -> head_sym */
+    odin_map postings;      /* "name\xffvalue" -> head_postings */
+    odin_map values;        /* name -> head_postings of value symbols (as pointers) */
+    head_series **series;   /* by ref - 1 */
+    size_t nseries, cap_series;
+    head_postings all;
+    /* guarded by the stripes */
+    pthread_mutex_t stripes[HEAD_STRIPES];
+    /* atomics */
+    _Atomic int64_t min_t, max_t;
+    _Atomic uint64_t nchunks;
+} head;
+
+void head_init(head *h, int64_t chunk_range_ms);
+void head_fini(head *h);
+/* Finds or creates the series for sorted labels; returns it with *created telling which. */
+head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
+head_series *head_by_ref(head *h, uint64_t ref);
+/* Appends under the series' stripe lock; checks order. 0, or -ODIN_ERR_CONFLICT with kind set
+ * to 1 out of order, 2 duplicate. Equal timestamp and identical bits is a no-op that returns 1. */
+int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind);
+uint64_t head_labels_hash(odin_labels ls);
+
+#endif

@@ -1,0 +1,129 @@
+/* The embedded time-series database: a head of recent samples in compressed chunks, a write-ahead
+ * log, persisted blocks in Prometheus' layout, retention, and a querier that merges them.
+ *
+ * Samples enter through one door, the appender (a transaction used by one thread), and leave through
+ * another, the querier (a read view over [mint, maxt]). Everything else here is status and admin.
+ *
+ * Threads: a tsdb is safe for concurrent use by any number of appenders and queriers. Inside, the
+ * head's series map and postings are guarded by an rwlock, each series' samples by a striped mutex
+ * (lock order: map lock, then stripe). Queriers hold a reference on the blocks they read, so
+ * retention can drop a block while a query still uses it.
+ *
+ * Ownership: tsdb_open returns an object freed by tsdb_close; appenders are freed by commit or
+ * rollback; queriers by tsdb_querier_close, which also frees every series set it returned. */
+#ifndef ODIN_TSDB_TSDB_H
+#define ODIN_TSDB_TSDB_H
+
+#include "base/base.h"
+
+typedef struct tsdb tsdb;
+typedef struct tsdb_appender tsdb_appender;
+typedef struct tsdb_querier tsdb_querier;
+typedef struct tsdb_series_set tsdb_series_set;
+typedef struct tsdb_regex tsdb_regex;
+
+/* The stale marker: a NaN no arithmetic produces (Prometheus' value.StaleNaN). */
+#define TSDB_STALE_NAN_BITS 0x7ff0000000000002ULL
+double tsdb_stale_nan(void);
+bool tsdb_is_stale(double v);
+
+typedef struct {
+    const char *dir;              /* data directory; NULL keeps everything in memory (tests) */
+    int64_t retention_ms;         /* 0 = 15d unless retention_bytes is set */
+    uint64_t retention_bytes;     /* 0 = no size limit */
+    int64_t block_range_ms;       /* head cut size, default 2h */
+    int64_t max_block_range_ms;   /* largest compacted block, default min(10% retention, 31d) */
+    int64_t wal_fsync_ms;         /* bound on what a power cut loses; default 1000, 0 = every commit */
+    uint64_t wal_segment_bytes;   /* default 128 MiB */
+} tsdb_opts;
+
+/* Opens or creates the data directory, loads blocks and replays the WAL (a torn or corrupt tail is
+ * cut at the last good record and logged). NULL with err when the directory cannot be used. */
+tsdb *tsdb_open(const tsdb_opts *opts, odin_err *err);
+/* Flushes the WAL, stops background work and frees everything. NULL is fine. */
+void tsdb_close(tsdb *db);
+
+/* ---- Appending ------------------------------------------------------------------------------- */
+
+/* A write transaction. Labels are copied (interned) on first sight of a series; callers keep the
+ * returned ref and pass it back on the next append of the same series to skip the label lookup
+ * (0 means unknown). Samples become visible to queriers and durable in the WAL on commit. */
+tsdb_appender *tsdb_appender_new(tsdb *db);
+/* Checks the sample against the series (out of bounds, out of order, duplicate timestamp with a
+ * different value are -ODIN_ERR_CONFLICT with err saying which, as Prometheus' errors). Labels must
+ * be sorted by name with unique names and a non-empty __name__ or at least one label. */
+int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, double v,
+                odin_err *err);
+/* Writes the WAL record and publishes the samples; frees the appender either way. */
+int tsdb_appender_commit(tsdb_appender *a, odin_err *err);
+void tsdb_appender_rollback(tsdb_appender *a);
+
+/* ---- Matching -------------------------------------------------------------------------------- */
+
+typedef enum { TSDB_MATCH_EQ, TSDB_MATCH_NEQ, TSDB_MATCH_RE, TSDB_MATCH_NRE } tsdb_match_type;
+
+/* A label matcher. Regexes are fully anchored, as Prometheus', and compiled once at init.
+ * A matcher is used by one thread at a time (it holds the regex engine's match scratch). */
+typedef struct {
+    tsdb_match_type type;
+    char *name;   /* owned */
+    char *value;  /* owned */
+    tsdb_regex *re;
+} tsdb_matcher;
+
+int tsdb_matcher_init(tsdb_matcher *m, tsdb_match_type type, odin_str name, odin_str value,
+                      odin_err *err);
+void tsdb_matcher_fini(tsdb_matcher *m);
+bool tsdb_matcher_matches(const tsdb_matcher *m, odin_str value);
+
+/* ---- Querying -------------------------------------------------------------------------------- */
+
+/* A read view of samples with mint <= t <= maxt (ms, inclusive). */
+tsdb_querier *tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt);
+void tsdb_querier_close(tsdb_querier *q);
+
+/* Series matching all matchers, sorted by label set. At least one matcher must not match the empty
+ * string (as Prometheus requires); otherwise -ODIN_ERR_INVALID. Freed with the querier. */
+tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                                     odin_err *err);
+/* Advances to the next series; false at the end. */
+bool tsdb_series_next(tsdb_series_set *s);
+/* Labels of the current series; valid until the querier is closed. */
+odin_labels tsdb_series_labels(const tsdb_series_set *s);
+
+/* Iterates the current series' samples in time order within the querier's range. */
+typedef struct {
+    struct tsdb_iter_state *st;
+} tsdb_iter;
+
+void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it);
+/* Next sample; false at the end. Stale markers are returned like any sample (tsdb_is_stale). */
+bool tsdb_iter_next(tsdb_iter *it, int64_t *t, double *v);
+
+/* Sorted unique label names of series matching ms (all series when n == 0); strings live until the
+ * querier is closed. */
+int tsdb_querier_label_names(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                             const odin_str **out, size_t *count, odin_err *err);
+int tsdb_querier_label_values(tsdb_querier *q, const char *name, const tsdb_matcher *ms, size_t n,
+                              const odin_str **out, size_t *count, odin_err *err);
+
+/* ---- Status ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t head_series;
+    uint64_t head_chunks;
+    int64_t head_min_t, head_max_t;     /* INT64_MAX / INT64_MIN when empty */
+    uint64_t samples_appended;
+    uint64_t out_of_order_samples;
+    uint64_t out_of_bounds_samples;
+    uint64_t duplicate_samples;
+    uint64_t wal_fsyncs;
+    uint64_t wal_corruptions;
+    uint64_t compactions;
+    uint64_t blocks;
+    uint64_t storage_bytes;
+} tsdb_stats;
+
+void tsdb_get_stats(tsdb *db, tsdb_stats *out);
+
+#endif

@@ -1,0 +1,132 @@
+/* Private to src/tsdb/: the write-ahead log in Prometheus' on-disk format (wal/ segments named
+ * %08d, 32 KiB pages, fragments with a 7-byte header: type, length BE16, CRC32C BE32), so that
+ * Odin replays a Prometheus WAL on migration and Prometheus replays ours. Records are written
+ * uncompressed; snappy-compressed fragments (type bit 3) are read.
+ *
+ * Threads: one writer at a time (the tsdb serializes commits under its wal lock); readers are
+ * independent objects over closed or open segments. */
+#ifndef ODIN_TSDB_WAL_H
+#define ODIN_TSDB_WAL_H
+
+#include "tsdb/tsdb.h"
+
+typedef struct tsdb_wal tsdb_wal;
+
+typedef struct {
+    uint64_t segment_bytes; /* default 128 MiB */
+    int64_t fsync_ms;       /* 0: fsync every record before wal_log returns; else a background
+                               flusher fsyncs at most this long after a write */
+} wal_opts;
+
+/* Opens <dir> (created if missing) for appending: writing continues in a new segment after the
+ * last existing one. NULL with err. */
+tsdb_wal *wal_open(const char *dir, const wal_opts *opts, odin_err *err);
+void wal_close(tsdb_wal *w); /* flushes and fsyncs */
+/* Appends one record (split into fragments across pages as Prometheus does). When it returns 0
+ * the record is in the OS (and on disk when fsync_ms is 0). */
+int wal_log(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err);
+int wal_sync(tsdb_wal *w, odin_err *err);
+/* Starts a new segment; returns its number. */
+int wal_next_segment(tsdb_wal *w, int *seg, odin_err *err);
+/* First and last segment numbers present (-1 when none). */
+void wal_segment_range(const char *dir, int *first, int *last);
+uint64_t wal_fsyncs(const tsdb_wal *w);
+
+/* Reads every record of <dir>: the newest checkpoint.N directory first, then segments after N, in
+ * order. A torn or corrupt tail (bad CRC, short fragment, broken fragment sequence) ends the read
+ * at the last good record: `corrupt` is set with the segment and offset in err, and
+ * wal_repair() then truncates that segment there and deletes later ones. */
+typedef struct wal_reader wal_reader;
+
+wal_reader *wal_reader_open(const char *dir, odin_err *err);
+/* 1 with *rec and *len (valid until the next call), 0 at the end, negative on corruption. */
+int wal_reader_next(wal_reader *r, const uint8_t **rec, size_t *len, odin_err *err);
+/* Where the last good record ended: segment number and byte offset. Before the first record of a
+ * segment it is (that segment, 0). */
+void wal_reader_position(const wal_reader *r, int *segment, uint64_t *offset);
+/* The directory holding the segment wal_reader_position() names: the checkpoint directory while
+ * the checkpoint is read, else the WAL directory. Pass it to wal_repair. Valid until close. */
+const char *wal_reader_dir(const wal_reader *r);
+void wal_reader_close(wal_reader *r);
+int wal_repair(const char *dir, int segment, uint64_t offset, odin_err *err);
+
+/* Page and fragment geometry (Prometheus wlog), and the largest record either side accepts. */
+enum {
+    WAL_PAGE_BYTES = 32 * 1024,
+    WAL_FRAGMENT_HEADER_BYTES = 7,
+    WAL_MAX_RECORD_BYTES = 256 * 1024 * 1024,
+};
+
+/* Record encoding (Prometheus record package). Types: */
+enum {
+    WAL_REC_SERIES = 1,
+    WAL_REC_SAMPLES = 2,
+    WAL_REC_TOMBSTONES = 3,
+    WAL_REC_EXEMPLARS = 4,
+    WAL_REC_MMAP_MARKERS = 5,
+    WAL_REC_METADATA = 6,
+};
+
+typedef struct {
+    uint64_t ref;
+    odin_labels labels;
+} wal_series;
+
+typedef struct {
+    uint64_t ref;
+    int64_t t;
+    double v;
+} wal_sample;
+
+/* Encoders append to out. */
+void wal_encode_series(odin_strbuf *out, const wal_series *s, size_t n);
+void wal_encode_samples(odin_strbuf *out, const wal_sample *s, size_t n);
+/* Decoders fill arena memory (labels point into rec unless the arena copies: they copy). Return
+ * the count, or -ODIN_ERR_CORRUPT with err. */
+int wal_decode_series(const uint8_t *rec, size_t len, odin_arena *a, wal_series **out,
+                      size_t *n, odin_err *err);
+int wal_decode_samples(const uint8_t *rec, size_t len, odin_arena *a, wal_sample **out,
+                       size_t *n, odin_err *err);
+
+/* The record's type byte (WAL_REC_*), or -1 for an empty record. */
+int wal_record_type(const uint8_t *rec, size_t len);
+
+/* Tombstones: one interval per entry (Prometheus writes one entry per interval). */
+typedef struct {
+    uint64_t ref;
+    int64_t mint, maxt;
+} wal_tombstone;
+
+void wal_encode_tombstones(odin_strbuf *out, const wal_tombstone *s, size_t n);
+int wal_decode_tombstones(const uint8_t *rec, size_t len, odin_arena *a, wal_tombstone **out,
+                          size_t *n, odin_err *err);
+
+/* Metadata: the metric type is Prometheus' record.MetricType byte (0 unknown, 1 counter, 2 gauge,
+ * 3 histogram, 4 gaugehistogram, 5 summary, 6 info, 7 stateset). Unknown fields are skipped;
+ * unit and help are copied into the arena (empty when absent). */
+typedef struct {
+    uint64_t ref;
+    uint8_t type;
+    odin_str unit;
+    odin_str help;
+} wal_metadata;
+
+void wal_encode_metadata(odin_strbuf *out, const wal_metadata *m, size_t n);
+int wal_decode_metadata(const uint8_t *rec, size_t len, odin_arena *a, wal_metadata **out,
+                        size_t *n, odin_err *err);
+
+/* Exemplars are not kept: this checks an Exemplars record and counts its entries. */
+int wal_count_exemplars(const uint8_t *rec, size_t len, size_t *n, odin_err *err);
+
+/* CRC-32C (Castagnoli), as every Prometheus format uses; crc is the previous result (0 to start),
+ * as Go's crc32.Update. tsdb_crc32c uses SSE4.2 when the CPU has it; _sw is the portable table
+ * loop (exported so tests compare the two). */
+uint32_t tsdb_crc32c(uint32_t crc, const void *p, size_t n);
+uint32_t tsdb_crc32c_sw(uint32_t crc, const void *p, size_t n);
+
+/* Decompresses one snappy block (the raw format, no framing) into out, which is reset first; out's
+ * cap bounds the result. -ODIN_ERR_CORRUPT with err on any malformed or out-of-bounds input,
+ * -ODIN_ERR_LIMIT when the declared length passes out's cap. */
+int tsdb_snappy_decode(const uint8_t *src, size_t len, odin_strbuf *out, odin_err *err);
+
+#endif

@@ -1,0 +1,365 @@
+/* XOR chunk encoding and decoding, compatible with Prometheus' chunkenc (encoding 1). */
+#include "tsdb/chunk.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+size_t tsdb_put_uvarint(uint8_t *out, uint64_t v)
+{
+    size_t i = 0;
+    while (v >= 0x80) {
+        out[i++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[i++] = (uint8_t)v;
+    return i;
+}
+
+size_t tsdb_put_varint(uint8_t *out, int64_t v)
+{
+    uint64_t u = (uint64_t)v << 1;
+    if (v < 0) {
+        u = ~u;
+    }
+    return tsdb_put_uvarint(out, u);
+}
+
+int tsdb_get_uvarint(const uint8_t *b, size_t len, uint64_t *v, size_t *n)
+{
+    uint64_t x = 0;
+    unsigned s = 0;
+    for (size_t i = 0; i < len && i < 10; i++) {
+        uint8_t c = b[i];
+        if (c < 0x80) {
+            if (i == 9 && c > 1) {
+                return -1;
+            }
+            *v = x | (uint64_t)c << s;
+            *n = i + 1;
+            return 0;
+        }
+        x |= (uint64_t)(c & 0x7f) << s;
+        s += 7;
+    }
+    return -1;
+}
+
+int tsdb_get_varint(const uint8_t *b, size_t len, int64_t *v, size_t *n)
+{
+    uint64_t u;
+    if (tsdb_get_uvarint(b, len, &u, n) < 0) {
+        return -1;
+    }
+    int64_t x = (int64_t)(u >> 1);
+    if (u & 1) {
+        x = ~x;
+    }
+    *v = x;
+    return 0;
+}
+
+/* ---- writer ---- */
+
+void xor_chunk_init(xor_chunk *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->cap = 32;
+    c->b = odin_malloc(c->cap);
+    c->b[0] = c->b[1] = 0;
+    c->len = 2;
+    c->leading = 0xff;
+}
+
+void xor_chunk_fini(xor_chunk *c)
+{
+    free(c->b);
+    c->b = NULL;
+}
+
+void xor_chunk_compact(xor_chunk *c)
+{
+    if (c->cap > c->len) {
+        c->b = odin_realloc(c->b, c->len);
+        c->cap = c->len;
+    }
+}
+
+static void ensure(xor_chunk *c, size_t extra)
+{
+    if (c->len + extra > c->cap) {
+        size_t ncap = c->cap * 2;
+        while (ncap < c->len + extra) {
+            ncap *= 2;
+        }
+        c->b = odin_realloc(c->b, ncap);
+        c->cap = (uint32_t)ncap;
+    }
+}
+
+static void write_bits(xor_chunk *c, uint64_t v, int nbits)
+{
+    ensure(c, 9);
+    while (nbits > 0) {
+        if (c->bits_free == 0) {
+            c->b[c->len++] = 0;
+            c->bits_free = 8;
+        }
+        int take = nbits < c->bits_free ? nbits : c->bits_free;
+        uint8_t part = (uint8_t)((v >> (nbits - take)) & ((1u << take) - 1));
+        c->b[c->len - 1] |= (uint8_t)(part << (c->bits_free - take));
+        c->bits_free = (uint8_t)(c->bits_free - take);
+        nbits -= take;
+    }
+}
+
+static void write_bytes(xor_chunk *c, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        write_bits(c, p[i], 8);
+    }
+}
+
+static int clz64(uint64_t x)
+{
+    return x ? __builtin_clzll(x) : 64;
+}
+
+static int ctz64(uint64_t x)
+{
+    return x ? __builtin_ctzll(x) : 64;
+}
+
+static uint64_t fbits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+
+static void write_value(xor_chunk *c, double v)
+{
+    uint64_t delta = fbits(v) ^ fbits(c->v);
+    if (delta == 0) {
+        write_bits(c, 0, 1);
+        return;
+    }
+    write_bits(c, 1, 1);
+    int lead = clz64(delta), trail = ctz64(delta);
+    if (lead >= 32) {
+        lead = 31; /* 5 bits hold at most 31 */
+    }
+    if (c->leading != 0xff && lead >= c->leading && trail >= c->trailing) {
+        write_bits(c, 0, 1);
+        write_bits(c, delta >> c->trailing, 64 - c->leading - c->trailing);
+        return;
+    }
+    c->leading = (uint8_t)lead;
+    c->trailing = (uint8_t)trail;
+    write_bits(c, 1, 1);
+    write_bits(c, (uint64_t)lead, 5);
+    int sig = 64 - lead - trail;
+    write_bits(c, (uint64_t)(sig & 63), 6); /* 64 is written as 0 */
+    write_bits(c, delta >> trail, sig);
+}
+
+static bool bit_range(int64_t x, int nbits)
+{
+    return -((1LL << (nbits - 1)) - 1) <= x && x <= (1LL << (nbits - 1));
+}
+
+void xor_chunk_append(xor_chunk *c, int64_t t, double v)
+{
+    uint8_t tmp[10];
+    if (c->n == 0) {
+        write_bytes(c, tmp, tsdb_put_varint(tmp, t));
+        write_bits(c, fbits(v), 64);
+    } else if (c->n == 1) {
+        uint64_t td = (uint64_t)(t - c->t);
+        write_bytes(c, tmp, tsdb_put_uvarint(tmp, td));
+        write_value(c, v);
+        c->t_delta = td;
+    } else {
+        uint64_t td = (uint64_t)(t - c->t);
+        int64_t dod = (int64_t)(td - c->t_delta);
+        if (dod == 0) {
+            write_bits(c, 0, 1);
+        } else if (bit_range(dod, 14)) {
+            write_bits(c, 0x2, 2);
+            write_bits(c, (uint64_t)dod, 14);
+        } else if (bit_range(dod, 17)) {
+            write_bits(c, 0x6, 3);
+            write_bits(c, (uint64_t)dod, 17);
+        } else if (bit_range(dod, 20)) {
+            write_bits(c, 0xe, 4);
+            write_bits(c, (uint64_t)dod, 20);
+        } else {
+            write_bits(c, 0xf, 4);
+            write_bits(c, (uint64_t)dod, 64);
+        }
+        write_value(c, v);
+        c->t_delta = td;
+    }
+    c->t = t;
+    c->v = v;
+    c->n++;
+    c->b[0] = (uint8_t)(c->n >> 8);
+    c->b[1] = (uint8_t)c->n;
+}
+
+/* ---- reader ---- */
+
+void xor_iter_init(xor_iter *it, const uint8_t *b, size_t len)
+{
+    memset(it, 0, sizeof(*it));
+    it->b = b;
+    it->len = len;
+    it->leading = 0xff;
+    if (len < 2) {
+        it->err = len != 0;
+        return;
+    }
+    it->n = (uint16_t)(b[0] << 8 | b[1]);
+    it->pos_bits = 16;
+}
+
+static bool read_bits(xor_iter *it, int nbits, uint64_t *out)
+{
+    if (it->pos_bits + (size_t)nbits > it->len * 8) {
+        it->err = true;
+        return false;
+    }
+    uint64_t v = 0;
+    while (nbits > 0) {
+        size_t byte = it->pos_bits >> 3;
+        int off = (int)(it->pos_bits & 7);
+        int avail = 8 - off;
+        int take = nbits < avail ? nbits : avail;
+        uint8_t part = (uint8_t)((it->b[byte] >> (avail - take)) & ((1u << take) - 1));
+        v = (v << take) | part;
+        it->pos_bits += (size_t)take;
+        nbits -= take;
+    }
+    *out = v;
+    return true;
+}
+
+static bool read_uvarint_bits(xor_iter *it, uint64_t *out)
+{
+    uint64_t x = 0;
+    for (unsigned s = 0; s < 70; s += 7) {
+        uint64_t byte;
+        if (!read_bits(it, 8, &byte)) {
+            return false;
+        }
+        if (byte < 0x80) {
+            *out = x | byte << s;
+            return true;
+        }
+        x |= (byte & 0x7f) << s;
+    }
+    it->err = true;
+    return false;
+}
+
+static bool read_value(xor_iter *it)
+{
+    uint64_t bit;
+    if (!read_bits(it, 1, &bit)) {
+        return false;
+    }
+    if (bit == 0) {
+        return true;
+    }
+    if (!read_bits(it, 1, &bit)) {
+        return false;
+    }
+    uint64_t lead, sig, v;
+    if (bit == 1) {
+        if (!read_bits(it, 5, &lead) || !read_bits(it, 6, &sig)) {
+            return false;
+        }
+        if (sig == 0) {
+            sig = 64;
+        }
+        if (lead + sig > 64) {
+            it->err = true;
+            return false;
+        }
+        it->leading = (uint8_t)lead;
+        it->trailing = (uint8_t)(64 - lead - sig);
+    } else if (it->leading == 0xff) {
+        it->err = true; /* reuse of a window never set */
+        return false;
+    }
+    int nbits = 64 - it->leading - it->trailing;
+    if (!read_bits(it, nbits, &v)) {
+        return false;
+    }
+    it->vbits ^= it->trailing < 64 ? v << it->trailing : 0;
+    return true;
+}
+
+static bool read_dod(xor_iter *it, int64_t *dod)
+{
+    int prefix = 0;
+    for (; prefix < 4; prefix++) {
+        uint64_t bit;
+        if (!read_bits(it, 1, &bit)) {
+            return false;
+        }
+        if (bit == 0) {
+            break;
+        }
+    }
+    static const int widths[] = {0, 14, 17, 20, 64};
+    int w = widths[prefix];
+    if (w == 0) {
+        *dod = 0;
+        return true;
+    }
+    uint64_t bits;
+    if (!read_bits(it, w, &bits)) {
+        return false;
+    }
+    if (w < 64 && bits > (1ULL << (w - 1))) {
+        *dod = (int64_t)bits - (int64_t)(1ULL << w);
+    } else {
+        *dod = (int64_t)bits;
+    }
+    return true;
+}
+
+bool xor_iter_next(xor_iter *it, int64_t *t, double *v)
+{
+    if (it->err || it->read >= it->n) {
+        return false;
+    }
+    if (it->read == 0) {
+        /* t0 is a zig-zag varint written byte by byte */
+        uint64_t u;
+        if (!read_uvarint_bits(it, &u) || !read_bits(it, 64, &it->vbits)) {
+            return false;
+        }
+        int64_t x = (int64_t)(u >> 1);
+        it->t = (u & 1) ? ~x : x;
+    } else if (it->read == 1) {
+        if (!read_uvarint_bits(it, &it->t_delta) || !read_value(it)) {
+            return false;
+        }
+        it->t += (int64_t)it->t_delta;
+    } else {
+        int64_t dod;
+        if (!read_dod(it, &dod)) {
+            return false;
+        }
+        it->t_delta = (uint64_t)((int64_t)it->t_delta + dod);
+        if (!read_value(it)) {
+            return false;
+        }
+        it->t += (int64_t)it->t_delta;
+    }
+    it->read++;
+    *t = it->t;
+    memcpy(v, &it->vbits, 8);
+    return true;
+}

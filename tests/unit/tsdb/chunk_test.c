@@ -1,0 +1,277 @@
+/* Unit tests for the XOR chunk codec, the head and the querier: round trips with edge values, chunk
+ * cutting, matcher semantics, ordering, conflicts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tsdb/chunk.h"
+#include "tsdb/db_int.h"
+
+#include <math.h>
+#include <string.h>
+
+int tsdb_chunk_tests(void);
+
+static uint64_t bits_of(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    return b;
+}
+
+static double from_bits(uint64_t b)
+{
+    double v;
+    memcpy(&v, &b, 8);
+    return v;
+}
+
+static void roundtrip(const int64_t *ts, const double *vs, size_t n)
+{
+    xor_chunk c;
+    xor_chunk_init(&c);
+    for (size_t i = 0; i < n; i++) {
+        xor_chunk_append(&c, ts[i], vs[i]);
+    }
+    xor_iter it;
+    xor_iter_init(&it, c.b, c.len);
+    int64_t t;
+    double v;
+    size_t i = 0;
+    while (xor_iter_next(&it, &t, &v)) {
+        assert_true(i < n);
+        if (t != ts[i] || bits_of(v) != bits_of(vs[i])) {
+            fail_msg("sample %zu: got (%lld, %a) want (%lld, %a)", i, (long long)t, v,
+                     (long long)ts[i], vs[i]);
+        }
+        i++;
+    }
+    assert_false(it.err);
+    assert_int_equal(i, n);
+    xor_chunk_fini(&c);
+}
+
+static void test_xor_edge_values(void **state)
+{
+    (void)state;
+    int64_t ts[] = {-5, 0, 0, 1, 15000, 30000, 30001, 1700000000000LL, 1700000000000LL + 1,
+                    INT64_MAX / 4, -(INT64_MAX / 4), 7, 7 + 8192, 7 + 8192 + 8193 + 65536};
+    double vs[] = {0.0, -0.0, NAN, from_bits(0x7ff0000000000002ULL), INFINITY, -INFINITY,
+                   1e308, -1e-308, 5e-324, 42, 42, 42.5, from_bits(0xfff8000000000001ULL),
+                   3.141592653589793};
+    roundtrip(ts, vs, ODIN_ARRAY_LEN(ts));
+}
+
+static void test_xor_random(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static int64_t ts[N];
+    static double vs[N];
+    uint64_t x = 88172645463325252ULL;
+    int64_t t = 1600000000000LL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t += (int64_t)(x % 3 == 0 ? 15000 : x % 100000);
+        ts[i] = t;
+        vs[i] = (x & 4) ? (double)(x % 1000) : from_bits(x);
+    }
+    roundtrip(ts, vs, N);
+}
+
+static void test_xor_corrupt_is_bounded(void **state)
+{
+    (void)state;
+    xor_chunk c;
+    xor_chunk_init(&c);
+    for (int i = 0; i < 100; i++) {
+        xor_chunk_append(&c, i * 15000, i * 1.5);
+    }
+    /* every truncation ends early without reading past the end */
+    for (uint32_t cut = 0; cut < c.len; cut++) {
+        xor_iter it;
+        xor_iter_init(&it, c.b, cut);
+        int64_t t;
+        double v;
+        int n = 0;
+        while (xor_iter_next(&it, &t, &v)) {
+            n++;
+        }
+        assert_true(n < 100);
+    }
+    xor_chunk_fini(&c);
+}
+
+static void test_varints(void **state)
+{
+    (void)state;
+    int64_t vals[] = {0, 1, -1, 63, -64, 64, INT64_MAX, INT64_MIN, 1700000000000LL};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(vals); i++) {
+        uint8_t b[10];
+        size_t n = tsdb_put_varint(b, vals[i]), m;
+        int64_t back;
+        assert_int_equal(tsdb_get_varint(b, n, &back, &m), 0);
+        assert_int_equal(m, n);
+        assert_true(back == vals[i]);
+        assert_int_equal(tsdb_get_varint(b, n - 1, &back, &m), -1);
+    }
+}
+
+static odin_labels mk(odin_label *buf, const char *const *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        buf[i].name = odin_str_c(kv[2 * i]);
+        buf[i].value = odin_str_c(kv[2 * i + 1]);
+    }
+    odin_labels_sort(buf, n);
+    return (odin_labels){buf, n};
+}
+
+static void add(tsdb *db, const char *const *kv, size_t n, int64_t t, double v)
+{
+    odin_label buf[8];
+    tsdb_appender *a = tsdb_appender_new(db);
+    odin_err err = {0};
+    assert_int_equal(tsdb_append(a, NULL, mk(buf, kv, n), t, v, &err), 0);
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+}
+
+static size_t select_count(tsdb *db, tsdb_match_type type, const char *name, const char *value)
+{
+    tsdb_matcher m[2];
+    odin_err err = {0};
+    assert_int_equal(tsdb_matcher_init(&m[0], TSDB_MATCH_EQ, ODIN_STR("__name__"),
+                                       ODIN_STR("up"), &err), 0);
+    assert_int_equal(tsdb_matcher_init(&m[1], type, odin_str_c(name), odin_str_c(value), &err), 0);
+    tsdb_querier *q = tsdb_querier_open(db, 0, INT64_MAX);
+    tsdb_series_set *s = tsdb_querier_select(q, m, 2, &err);
+    assert_non_null(s);
+    size_t n = 0;
+    odin_labels prev = {NULL, 0};
+    while (tsdb_series_next(s)) {
+        odin_labels ls = tsdb_series_labels(s);
+        if (n) {
+            assert_true(odin_labels_cmp(prev, ls) < 0);
+        }
+        prev = ls;
+        n++;
+    }
+    tsdb_querier_close(q);
+    tsdb_matcher_fini(&m[0]);
+    tsdb_matcher_fini(&m[1]);
+    return n;
+}
+
+static void test_head_select(void **state)
+{
+    (void)state;
+    tsdb_opts o = {0};
+    odin_err err = {0};
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    const char *s1[] = {"__name__", "up", "job", "node", "instance", "a:9100"};
+    const char *s2[] = {"__name__", "up", "job", "node", "instance", "b:9100"};
+    const char *s3[] = {"__name__", "up", "job", "gpu", "instance", "a:9400"};
+    const char *s4[] = {"__name__", "up", "instance", "c:1"};
+    add(db, s3, 3, 1000, 1);
+    add(db, s1, 3, 1000, 1);
+    add(db, s2, 3, 1000, 0);
+    add(db, s4, 2, 1000, 1);
+    assert_int_equal(select_count(db, TSDB_MATCH_EQ, "job", "node"), 2);
+    assert_int_equal(select_count(db, TSDB_MATCH_NEQ, "job", "node"), 2); /* gpu and no job */
+    assert_int_equal(select_count(db, TSDB_MATCH_RE, "job", "no.*"), 2);
+    assert_int_equal(select_count(db, TSDB_MATCH_RE, "job", "no"), 0);   /* anchored */
+    assert_int_equal(select_count(db, TSDB_MATCH_NRE, "job", "node|gpu"), 1);
+    assert_int_equal(select_count(db, TSDB_MATCH_EQ, "job", ""), 1);
+    assert_int_equal(select_count(db, TSDB_MATCH_RE, "instance", "a:.*"), 2);
+    assert_int_equal(select_count(db, TSDB_MATCH_RE, "job", ".*"), 4);
+
+    tsdb_querier *q = tsdb_querier_open(db, 0, INT64_MAX);
+    const odin_str *vals;
+    size_t n;
+    assert_int_equal(tsdb_querier_label_values(q, "job", NULL, 0, &vals, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_true(odin_str_eq_c(vals[0], "gpu") && odin_str_eq_c(vals[1], "node"));
+    assert_int_equal(tsdb_querier_label_names(q, NULL, 0, &vals, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_true(odin_str_eq_c(vals[0], "__name__"));
+    tsdb_matcher empty;
+    assert_int_equal(tsdb_matcher_init(&empty, TSDB_MATCH_RE, ODIN_STR("job"), ODIN_STR(".*"),
+                                       &err), 0);
+    assert_null(tsdb_querier_select(q, &empty, 1, &err));
+    assert_int_equal(err.code, ODIN_ERR_INVALID);
+    tsdb_matcher_fini(&empty);
+    tsdb_querier_close(q);
+    tsdb_close(db);
+}
+
+static void test_head_samples_and_conflicts(void **state)
+{
+    (void)state;
+    tsdb_opts o = {0};
+    odin_err err = {0};
+    tsdb *db = tsdb_open(&o, &err);
+    const char *kv[] = {"__name__", "m"};
+    odin_label buf[1];
+    uint64_t ref = 0;
+    /* 1000 samples at 15 s: several chunks, cut before each 2 h boundary */
+    for (int i = 0; i < 1000; i++) {
+        tsdb_appender *a = tsdb_appender_new(db);
+        assert_int_equal(tsdb_append(a, &ref, mk(buf, kv, 1), i * 15000LL, i, &err), 0);
+        assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    }
+    assert_true(ref != 0);
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_int_equal(tsdb_append(a, &ref, mk(buf, kv, 1), 0, 5, &err), -ODIN_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "out of order"));
+    odin_err_clear(&err);
+    assert_int_equal(tsdb_append(a, &ref, mk(buf, kv, 1), 999 * 15000LL, 5, &err),
+                     -ODIN_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "duplicate"));
+    odin_err_clear(&err);
+    assert_int_equal(tsdb_append(a, &ref, mk(buf, kv, 1), 999 * 15000LL, 999, &err), 0);
+    tsdb_appender_commit(a, &err);
+
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.head_series, 1);
+    assert_int_equal(st.samples_appended, 1000);
+    assert_true(st.head_chunks >= 5);
+    assert_int_equal(st.out_of_order_samples, 1);
+    assert_int_equal(st.duplicate_samples, 1);
+
+    tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err);
+    tsdb_querier *q = tsdb_querier_open(db, 7200000 - 30000, 7200000 + 30000);
+    tsdb_series_set *s = tsdb_querier_select(q, &m, 1, &err);
+    assert_true(tsdb_series_next(s));
+    tsdb_iter it;
+    tsdb_series_iter(s, &it);
+    int64_t t;
+    double v;
+    int n = 0;
+    while (tsdb_iter_next(&it, &t, &v)) {
+        assert_true(t >= 7200000 - 30000 && t <= 7200000 + 30000);
+        assert_true(v == (double)(t / 15000));
+        n++;
+    }
+    assert_int_equal(n, 5);
+    assert_false(tsdb_series_next(s));
+    tsdb_querier_close(q);
+    tsdb_matcher_fini(&m);
+    tsdb_close(db);
+}
+
+int tsdb_chunk_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xor_edge_values),   cmocka_unit_test(test_xor_random),
+        cmocka_unit_test(test_xor_corrupt_is_bounded), cmocka_unit_test(test_varints),
+        cmocka_unit_test(test_head_select),       cmocka_unit_test(test_head_samples_and_conflicts),
+    };
+    return cmocka_run_group_tests_name("tsdb_chunk_head", tests, NULL, NULL);
+}
