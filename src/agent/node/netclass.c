@@ -1,0 +1,241 @@
+/* netclass: node_network_{info,up,mtu_bytes,speed_bytes,carrier,...}{device} from the attribute
+ * files of <sysfs>/class/net/<iface>/, as node_exporter's sysfs path (the default). */
+#include "agent/sysfs_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const agent_flag_def netclass_flags[] = {
+    {"collector.netclass.ignored-devices", "^$",
+     "Regexp of net devices to ignore for netclass collector.", false, false},
+    {"collector.netclass.ignore-invalid-speed", "false",
+     "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.", true,
+     false},
+    {NULL, NULL, NULL, false, false},
+};
+
+/* Integer attributes, in the order node_exporter pushes them. */
+enum {
+    A_ADDR_ASSIGN_TYPE,
+    A_CARRIER,
+    A_CARRIER_CHANGES,
+    A_CARRIER_UP,
+    A_CARRIER_DOWN,
+    A_DEV_ID,
+    A_DORMANT,
+    A_FLAGS,
+    A_IFINDEX,
+    A_IFLINK,
+    A_LINK_MODE,
+    A_MTU,
+    A_NAME_ASSIGN_TYPE,
+    A_NETDEV_GROUP,
+    A_SPEED,
+    A_TX_QUEUE_LEN,
+    A_TYPE,
+    A_NUM,
+};
+
+typedef struct {
+    const char *file;
+    const char *metric; /* NULL: parsed but not exported on its own */
+    expfmt_type type;
+} nc_attr;
+
+static const nc_attr attrs[A_NUM] = {
+    [A_ADDR_ASSIGN_TYPE] = {"addr_assign_type", "address_assign_type", EXPFMT_GAUGE},
+    [A_CARRIER] = {"carrier", "carrier", EXPFMT_GAUGE},
+    [A_CARRIER_CHANGES] = {"carrier_changes", "carrier_changes_total", EXPFMT_COUNTER},
+    [A_CARRIER_UP] = {"carrier_up_count", "carrier_up_changes_total", EXPFMT_COUNTER},
+    [A_CARRIER_DOWN] = {"carrier_down_count", "carrier_down_changes_total", EXPFMT_COUNTER},
+    [A_DEV_ID] = {"dev_id", "device_id", EXPFMT_GAUGE},
+    [A_DORMANT] = {"dormant", "dormant", EXPFMT_GAUGE},
+    [A_FLAGS] = {"flags", "flags", EXPFMT_GAUGE},
+    [A_IFINDEX] = {"ifindex", "iface_id", EXPFMT_GAUGE},
+    [A_IFLINK] = {"iflink", "iface_link", EXPFMT_GAUGE},
+    [A_LINK_MODE] = {"link_mode", "iface_link_mode", EXPFMT_GAUGE},
+    [A_MTU] = {"mtu", "mtu_bytes", EXPFMT_GAUGE},
+    [A_NAME_ASSIGN_TYPE] = {"name_assign_type", "name_assign_type", EXPFMT_GAUGE},
+    [A_NETDEV_GROUP] = {"netdev_group", "net_dev_group", EXPFMT_GAUGE},
+    [A_SPEED] = {"speed", "speed_bytes", EXPFMT_GAUGE},
+    [A_TX_QUEUE_LEN] = {"tx_queue_len", "transmit_queue_length", EXPFMT_GAUGE},
+    [A_TYPE] = {"type", "protocol_type", EXPFMT_GAUGE},
+};
+
+enum { S_ADDRESS, S_BROADCAST, S_DUPLEX, S_IFALIAS, S_OPERSTATE, S_NUM };
+static const char *const str_files[S_NUM] = {"address", "broadcast", "duplex", "ifalias",
+                                             "operstate"};
+
+typedef struct {
+    const char *name;
+    bool has[A_NUM];
+    int64_t num[A_NUM];
+    const char *str[S_NUM];
+} nc_iface;
+
+typedef struct {
+    agent_regex *ignored;
+    bool ignore_invalid_speed;
+} nc_state;
+
+static const agent_desc d_up = {"node_network_up",
+                                "Value is 1 if operstate is 'up', 0 otherwise.",
+                                EXPFMT_GAUGE,
+                                {"device", NULL}};
+static const agent_desc d_info = {
+    "node_network_info",
+    "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+    EXPFMT_GAUGE,
+    {"device", "address", "broadcast", "duplex", "operstate", "adminstate", "ifalias", NULL}};
+
+static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_err *err)
+{
+    const char **files;
+    size_t n;
+    int rc = agent_list_dir(sc, dir, &files, &n, err);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int s = 0; s < S_NUM; s++) {
+        ifc->str[s] = "";
+    }
+    for (size_t i = 0; i < n; i++) {
+        int a = -1, s = -1;
+        for (int k = 0; k < A_NUM && a < 0; k++) {
+            if (strcmp(attrs[k].file, files[i]) == 0) {
+                a = k;
+            }
+        }
+        for (int k = 0; k < S_NUM && a < 0 && s < 0; k++) {
+            if (strcmp(str_files[k], files[i]) == 0) {
+                s = k;
+            }
+        }
+        const char *path = agent_sysfs_join(sc, dir, files[i]);
+        if (agent_sysfs_lstat_type(path) != AGENT_FT_REG) {
+            continue;
+        }
+        /* procfs reads every regular file, known or not, and fails on a hard read error. */
+        odin_str value;
+        int e;
+        if (agent_sysfs_read(sc, path, &value, &e) < 0) {
+            if (agent_sysfs_ignorable(e)) {
+                continue;
+            }
+            return odin_err_errno(err, e, "failed to read file %s", path);
+        }
+        if (a >= 0) {
+            ifc->has[a] = agent_sysfs_parse_i64(value, &ifc->num[a]) == 0;
+        } else if (s >= 0) {
+            ifc->str[s] = value.p;
+        }
+    }
+    return 0;
+}
+
+static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc)
+{
+    const char *dev[1] = {ifc->name};
+    agent_emit(sc, &d_up, strcmp(ifc->str[S_OPERSTATE], "up") == 0 ? 1.0 : 0.0, dev);
+    const char *admin = !ifc->has[A_FLAGS] ? "unknown" : (ifc->num[A_FLAGS] & 1) ? "up" : "down";
+    const char *info[7] = {ifc->name,          ifc->str[S_ADDRESS],   ifc->str[S_BROADCAST],
+                           ifc->str[S_DUPLEX], ifc->str[S_OPERSTATE], admin,
+                           ifc->str[S_IFALIAS]};
+    agent_emit(sc, &d_info, 1.0, info);
+    static const char *const lname[1] = {"device"};
+    odin_arena *ar = agent_scrape_arena(sc);
+    for (int a = 0; a < A_NUM; a++) {
+        if (!ifc->has[a]) {
+            continue;
+        }
+        double v = (double)ifc->num[a];
+        if (a == A_SPEED) {
+            /* Some devices report -1 when the speed is unknown. */
+            if (ifc->num[a] < 0 && st->ignore_invalid_speed) {
+                continue;
+            }
+            /* int64 arithmetic as in Go: wraps on overflow, truncates toward zero */
+            int64_t bits = (int64_t)((uint64_t)ifc->num[a] * 1000u * 1000u);
+            v = (double)(bits / 8);
+        }
+        const char *name = odin_arena_printf(ar, "node_network_%s", attrs[a].metric);
+        const char *help = odin_arena_printf(ar, "Network device property: %s", attrs[a].metric);
+        agent_emit_dyn(sc, name, help, attrs[a].type, v, 1, lname, dev);
+    }
+}
+
+static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
+{
+    nc_state *st = state;
+    const char *base = agent_path(sc, AGENT_SYS, "class/net");
+    const char **names;
+    size_t n;
+    int rc = agent_list_dir(sc, base, &names, &n, err);
+    if (rc == -ODIN_ERR_NOTFOUND) {
+        return -ODIN_ERR_UNAVAILABLE;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    nc_iface *ifs = odin_arena_zalloc(agent_scrape_arena(sc), (n + 1) * sizeof(*ifs));
+    if (!ifs) {
+        odin_oom();
+    }
+    size_t nif = 0;
+    /* Every interface is read before any is emitted: a hard read error fails the collector. */
+    for (size_t i = 0; i < n; i++) {
+        const char *dir = agent_sysfs_join(sc, base, names[i]);
+        if (agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
+            continue; /* bonding_masters */
+        }
+        if (st->ignored && agent_regex_match(st->ignored, names[i], strlen(names[i]))) {
+            continue;
+        }
+        ifs[nif].name = names[i];
+        rc = parse_iface(sc, dir, &ifs[nif], err);
+        if (rc == -ODIN_ERR_NOTFOUND) {
+            return -ODIN_ERR_UNAVAILABLE;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+        nif++;
+    }
+    for (size_t i = 0; i < nif; i++) {
+        emit_iface(sc, st, &ifs[i]);
+    }
+    return 0;
+}
+
+static int netclass_init(agent *ag, void **state, odin_err *err)
+{
+    nc_state *st = odin_calloc(1, sizeof(*st));
+    const char *pat = agent_flag(ag, "collector.netclass.ignored-devices");
+    if (pat && !(st->ignored = agent_regex_new(pat, false, err))) {
+        free(st);
+        odin_err_prefix(err, "collector.netclass.ignored-devices: ");
+        return -ODIN_ERR_INVALID;
+    }
+    st->ignore_invalid_speed = agent_flag_bool(ag, "collector.netclass.ignore-invalid-speed");
+    *state = st;
+    return 0;
+}
+
+static void netclass_fini(void *state)
+{
+    nc_state *st = state;
+    if (st) {
+        agent_regex_free(st->ignored);
+        free(st);
+    }
+}
+
+const agent_collector_def agent_collector_netclass = {
+    .name = "netclass",
+    .default_on = true,
+    .flags = netclass_flags,
+    .init = netclass_init,
+    .collect = netclass_collect,
+    .fini = netclass_fini,
+};

@@ -1,0 +1,326 @@
+/* Readers and parsers shared by the sysfs-class collectors; each mirrors one prometheus/procfs or
+ * Go standard library behaviour that the output depends on. */
+#include "agent/sysfs_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int agent_sysfs_read(agent_scrape *sc, const char *path, odin_str *out, int *errnum)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *errnum = errno ? errno : EIO;
+        return -1;
+    }
+    char buf[128];
+    ssize_t n;
+    do {
+        n = read(fd, buf, sizeof(buf));
+    } while (n < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        *errnum = e ? e : EIO;
+        return -1;
+    }
+    size_t a = 0, b = (size_t)n;
+    while (a < b && is_space(buf[a])) {
+        a++;
+    }
+    while (b > a && is_space(buf[b - 1])) {
+        b--;
+    }
+    out->p = agent_strdup(sc, (odin_str){buf + a, b - a});
+    out->len = b - a;
+    return 0;
+}
+
+int agent_sysfs_read_all(agent_scrape *sc, const char *path, odin_str *out, int *errnum)
+{
+    odin_err err;
+    odin_err_clear(&err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *errnum = errno ? errno : EIO;
+        return -1;
+    }
+    close(fd);
+    if (agent_read(sc, path, out, &err) < 0) {
+        *errnum = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+bool agent_sysfs_ignorable(int errnum)
+{
+    return errnum == ENOENT || errnum == EACCES || errnum == EPERM || errnum == EOPNOTSUPP ||
+           errnum == EINVAL;
+}
+
+static int digit_val(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A' + 10;
+    }
+    return 99;
+}
+
+/* Unsigned magnitude of a base-0 Go integer literal without sign. */
+static int parse_base0(odin_str s, uint64_t *out)
+{
+    if (s.len == 0) {
+        return -ODIN_ERR_PARSE;
+    }
+    unsigned base = 10;
+    size_t i = 0;
+    bool prefix = false; /* an 0x/0o/0b prefix: an underscore may follow it */
+    if (s.p[0] == '0') {
+        if (s.len >= 2 && (s.p[1] == 'x' || s.p[1] == 'X')) {
+            base = 16, i = 2, prefix = true;
+        } else if (s.len >= 2 && (s.p[1] == 'o' || s.p[1] == 'O')) {
+            base = 8, i = 2, prefix = true;
+        } else if (s.len >= 2 && (s.p[1] == 'b' || s.p[1] == 'B')) {
+            base = 2, i = 2, prefix = true;
+        } else {
+            base = 8, i = 1;
+            if (s.len == 1) {
+                *out = 0;
+                return 0;
+            }
+            prefix = true; /* the leading 0 is a digit as well */
+        }
+    }
+    uint64_t v = 0;
+    bool any = false, last_digit = prefix, limit = false;
+    for (; i < s.len; i++) {
+        char c = s.p[i];
+        if (c == '_') {
+            if (!last_digit || i + 1 >= s.len || s.p[i + 1] == '_') {
+                return -ODIN_ERR_PARSE;
+            }
+            last_digit = false;
+            continue;
+        }
+        unsigned d = (unsigned)digit_val(c);
+        if (d >= base) {
+            return -ODIN_ERR_PARSE;
+        }
+        if (v > (UINT64_MAX - d) / base) {
+            limit = true;
+        } else {
+            v = v * base + d;
+        }
+        any = true;
+        last_digit = true;
+    }
+    if (!any) {
+        return -ODIN_ERR_PARSE;
+    }
+    if (limit) {
+        return -ODIN_ERR_LIMIT;
+    }
+    *out = v;
+    return 0;
+}
+
+int agent_sysfs_parse_u64(odin_str s, uint64_t *out)
+{
+    return parse_base0(s, out);
+}
+
+int agent_sysfs_parse_i64(odin_str s, int64_t *out)
+{
+    bool neg = false;
+    if (s.len && (s.p[0] == '+' || s.p[0] == '-')) {
+        neg = s.p[0] == '-';
+        s.p++;
+        s.len--;
+    }
+    uint64_t u;
+    int rc = parse_base0(s, &u);
+    if (rc < 0) {
+        return rc;
+    }
+    if (neg ? u > (uint64_t)INT64_MAX + 1 : u > (uint64_t)INT64_MAX) {
+        return -ODIN_ERR_LIMIT;
+    }
+    *out = neg ? (int64_t)(0 - u) : (int64_t)u;
+    return 0;
+}
+
+agent_ftype agent_sysfs_lstat_type(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        return AGENT_FT_NONE;
+    }
+    if (S_ISREG(st.st_mode)) {
+        return AGENT_FT_REG;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return AGENT_FT_DIR;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        return AGENT_FT_LINK;
+    }
+    return AGENT_FT_OTHER;
+}
+
+bool agent_sysfs_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool agent_sysfs_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+const char *agent_sysfs_join(agent_scrape *sc, const char *dir, const char *name)
+{
+    char *p = odin_arena_printf(agent_scrape_arena(sc), "%s/%s", dir, name);
+    if (!p) {
+        odin_oom();
+    }
+    return p;
+}
+
+const char *agent_sysfs_clean_path(agent_scrape *sc, const char *path)
+{
+    size_t n = strlen(path);
+    if (n == 0) {
+        return ".";
+    }
+    char *out = odin_arena_alloc(agent_scrape_arena(sc), n + 2);
+    if (!out) {
+        odin_oom();
+    }
+    bool rooted = path[0] == '/';
+    size_t r = 0, w = 0, dotdot = 0;
+    if (rooted) {
+        out[w++] = '/';
+        r = 1;
+        dotdot = 1;
+    }
+    while (r < n) {
+        if (path[r] == '/') {
+            r++;
+        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
+            r++;
+        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
+            r += 2;
+            if (w > dotdot) {
+                w--;
+                while (w > dotdot && out[w] != '/') {
+                    w--;
+                }
+            } else if (!rooted) {
+                if (w > 0) {
+                    out[w++] = '/';
+                }
+                out[w++] = '.';
+                out[w++] = '.';
+                dotdot = w;
+            }
+        } else {
+            if ((rooted && w != 1) || (!rooted && w != 0)) {
+                out[w++] = '/';
+            }
+            for (; r < n && path[r] != '/'; r++) {
+                out[w++] = path[r];
+            }
+        }
+    }
+    if (w == 0) {
+        out[w++] = '.';
+    }
+    out[w] = '\0';
+    return out;
+}
+
+size_t agent_sysfs_utf8_len(const unsigned char *s, size_t n, bool *valid)
+{
+    unsigned char c = s[0];
+    *valid = true;
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0) {
+            lo = 0xA0;
+        } else if (c == 0xED) {
+            hi = 0x9F;
+        }
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0) {
+            lo = 0x90;
+        } else if (c == 0xF4) {
+            hi = 0x8F;
+        }
+    } else {
+        *valid = false;
+        return 1;
+    }
+    if (n < need || s[1] < lo || s[1] > hi) {
+        *valid = false;
+        return 1;
+    }
+    for (size_t i = 2; i < need; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            *valid = false;
+            return 1;
+        }
+    }
+    return need;
+}
+
+const char *agent_sysfs_valid_utf8(agent_scrape *sc, odin_str s)
+{
+    /* each invalid byte may become 3 bytes at most */
+    char *out = odin_arena_alloc(agent_scrape_arena(sc), s.len * 3 + 1);
+    if (!out) {
+        odin_oom();
+    }
+    const unsigned char *p = (const unsigned char *)s.p;
+    size_t w = 0;
+    bool in_bad = false;
+    for (size_t i = 0; i < s.len;) {
+        bool ok;
+        size_t l = agent_sysfs_utf8_len(p + i, s.len - i, &ok);
+        if (ok) {
+            memcpy(out + w, p + i, l);
+            w += l;
+            in_bad = false;
+        } else if (!in_bad) {
+            memcpy(out + w, "\xEF\xBF\xBD", 3);
+            w += 3;
+            in_bad = true;
+        }
+        i += l;
+    }
+    out[w] = '\0';
+    return out;
+}
