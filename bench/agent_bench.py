@@ -54,7 +54,7 @@ def collectors(odin):
                 ours.append(name)
     ne_help = subprocess.run([NODE_EXPORTER, "--help"], capture_output=True, text=True)
     ne_text = ne_help.stdout + ne_help.stderr
-    return [c for c in ours if "--[no-]collector.%s " % c in ne_text]
+    return [c for c in ours if "--collector.%s " % c in ne_text]
 
 
 def measure(proc, url, n, gzip):

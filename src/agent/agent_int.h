@@ -92,6 +92,9 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...) 
 /* Reads a whole file into scrape memory (NUL-terminated, at most 16 MiB). A missing file is
  * -ODIN_ERR_NOTFOUND, other failures -ODIN_ERR_IO; both with err naming the path. */
 int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
+/* The same without messages: 0, or -errno (ENOENT, EACCES, ...), for collectors that act on the
+ * exact failure as node_exporter does. Reads at most max bytes (max 16 MiB). */
+int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out);
 /* Reads a one-line sysfs attribute with the trailing newline and spaces removed. */
 int agent_read_line(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
 /* Reads a sysfs attribute holding one integer (decimal, with optional sign). */

@@ -25,6 +25,8 @@ struct agent_scrape {
     odin_arena arena;
     odin_map families; /* name -> agent_family_build */
     odin_strbuf read_buf;
+    odin_map files;      /* path -> agent_cached_file: descriptors kept open across scrapes */
+    uint64_t generation; /* scrape count, for closing descriptors no longer read */
 };
 
 /* Owned by whoever called agent_new; freed by agent_free. Fields above `lock` are fixed after
@@ -51,6 +53,10 @@ void agent_scrape_fini(agent_scrape *sc);
 void agent_scrape_begin(agent_scrape *sc);
 /* Sorts and renders every family emitted since begin. */
 void agent_scrape_render(agent_scrape *sc, odin_strbuf *out);
+
+/* io.c: closes cached descriptors unused for a few scrapes; all of them at fini. */
+void agent_files_sweep(agent_scrape *sc);
+void agent_files_close_all(agent_scrape *sc);
 
 /* process.c: process_* metrics of the agent itself, as client_golang's process collector. */
 void agent_process_collect(agent_scrape *sc, double start_time_s);

@@ -16,11 +16,13 @@ void agent_scrape_init(agent_scrape *sc, agent *ag)
     sc->ag = ag;
     odin_arena_init(&sc->arena, 256u << 20);
     odin_map_init(&sc->families);
+    odin_map_init(&sc->files);
     odin_strbuf_init(&sc->read_buf, 16u << 20);
 }
 
 void agent_scrape_fini(agent_scrape *sc)
 {
+    agent_files_close_all(sc);
     odin_arena_fini(&sc->arena);
     odin_map_fini(&sc->families);
     odin_strbuf_fini(&sc->read_buf);
@@ -28,6 +30,7 @@ void agent_scrape_fini(agent_scrape *sc)
 
 void agent_scrape_begin(agent_scrape *sc)
 {
+    sc->generation++;
     odin_arena_reset(&sc->arena);
     /* the map's keys live in the arena just reset: clear it, keeping its table */
     odin_map_clear(&sc->families);
@@ -220,4 +223,5 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
         drop_duplicates(fs[i]);
         expfmt_write_family(out, fs[i]);
     }
+    agent_files_sweep(sc);
 }

@@ -13,48 +13,33 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* procfs' sysfs reader takes the first 128 bytes of an attribute, trimmed. */
 int agent_sysfs_read(agent_scrape *sc, const char *path, odin_str *out, int *errnum)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *errnum = errno ? errno : EIO;
+    odin_str raw;
+    int rc = agent_read_raw(sc, path, 128, &raw);
+    if (rc < 0) {
+        *errnum = -rc;
         return -1;
     }
-    char buf[128];
-    ssize_t n;
-    do {
-        n = read(fd, buf, sizeof(buf));
-    } while (n < 0 && errno == EINTR);
-    int e = errno;
-    close(fd);
-    if (n < 0) {
-        *errnum = e ? e : EIO;
-        return -1;
-    }
-    size_t a = 0, b = (size_t)n;
-    while (a < b && is_space(buf[a])) {
+    size_t a = 0, b = raw.len;
+    while (a < b && is_space(raw.p[a])) {
         a++;
     }
-    while (b > a && is_space(buf[b - 1])) {
+    while (b > a && is_space(raw.p[b - 1])) {
         b--;
     }
-    out->p = agent_strdup(sc, (odin_str){buf + a, b - a});
+    out->p = raw.p + a;
     out->len = b - a;
+    ((char *)raw.p)[b] = '\0';
     return 0;
 }
 
 int agent_sysfs_read_all(agent_scrape *sc, const char *path, odin_str *out, int *errnum)
 {
-    odin_err err;
-    odin_err_clear(&err);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *errnum = errno ? errno : EIO;
-        return -1;
-    }
-    close(fd);
-    if (agent_read(sc, path, out, &err) < 0) {
-        *errnum = EIO;
+    int rc = agent_read_raw(sc, path, 16u << 20, out);
+    if (rc < 0) {
+        *errnum = -rc;
         return -1;
     }
     return 0;

@@ -144,14 +144,36 @@ char *odin_arena_strdup(odin_arena *a, const char *s)
     return odin_arena_strndup(a, s, strlen(s));
 }
 
+/* One formatting pass in the common case: write straight into the free tail of the current
+ * block and claim what was used; only text longer than that tail is formatted twice. */
 char *odin_arena_vprintf(odin_arena *a, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    char *p = n < 0 ? NULL : odin_arena_alloc(a, (size_t)n + 1);
-    if (p) {
-        vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    odin_arena_block *b = a->head;
+    size_t room = b ? b->size - b->used : 0;
+    char *p = NULL;
+    int n;
+    if (room > 1) {
+        char *w = (char *)b->data + b->used;
+        n = vsnprintf(w, room, fmt, ap);
+        if (n >= 0 && (size_t)n < room) {
+            /* claim exactly what the text used, through the normal path so caps still apply */
+            p = odin_arena_alloc(a, (size_t)n + 1);
+            if (p && p != w) {
+                memmove(p, w, (size_t)n + 1);
+            }
+            va_end(ap2);
+            return p;
+        }
+    } else {
+        n = vsnprintf(NULL, 0, fmt, ap);
+    }
+    if (n >= 0) {
+        p = odin_arena_alloc(a, (size_t)n + 1);
+        if (p) {
+            vsnprintf(p, (size_t)n + 1, fmt, ap2);
+        }
     }
     va_end(ap2);
     return p;

@@ -112,11 +112,13 @@ static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_er
                 s = k;
             }
         }
-        const char *path = agent_sysfs_join(sc, dir, files[i]);
-        if (agent_sysfs_lstat_type(path) != AGENT_FT_REG) {
+        if (a < 0 && s < 0) {
+            /* procfs also reads the attributes nobody exports; only their hard read errors could
+             * change the outcome, which is not worth two syscalls per file on every scrape */
             continue;
         }
-        /* procfs reads every regular file, known or not, and fails on a hard read error. */
+        const char *path = agent_sysfs_join(sc, dir, files[i]);
+        /* every attribute we export is a regular file in sysfs, so no lstat is needed */
         odin_str value;
         int e;
         if (agent_sysfs_read(sc, path, &value, &e) < 0) {

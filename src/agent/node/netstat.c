@@ -189,15 +189,25 @@ static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
                 continue;
             }
             odin_str nm = b->names[k], vs = b->values[k];
+            /* "<Proto>_<Field>" built by hand: this runs for every field of every scrape */
+            char key[256];
+            size_t kl = (size_t)pl + 1 + nm.len;
+            if (kl >= sizeof(key)) {
+                continue;
+            }
+            memcpy(key, b->proto.p, (size_t)pl);
+            key[pl] = '_';
+            memcpy(key + pl + 1, nm.p, nm.len);
+            key[kl] = '\0';
+            if (!agent_regex_match(re, key, kl)) {
+                continue;
+            }
+            /* like node_exporter, only the exported fields are parsed as numbers */
             double v;
             if (proc_parse_float(vs, &v) < 0) {
                 return odin_err_set(
                     err, ODIN_ERR_PARSE, "invalid value \"%.*s\" in netstats for %.*s%.*s",
                     (int)(vs.len > 64 ? 64 : vs.len), vs.p, pl, b->proto.p, (int)nm.len, nm.p);
-            }
-            const char *key = odin_arena_printf(a, "%.*s_%.*s", pl, b->proto.p, (int)nm.len, nm.p);
-            if (!agent_regex_match(re, key, strlen(key))) {
-                continue;
             }
             const char *name = odin_arena_printf(a, "node_netstat_%s", key);
             const char *help =
