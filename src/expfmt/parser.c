@@ -1,0 +1,1051 @@
+/* Pull parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0 text: one entry per call,
+ * zero copies unless a label value or help text holds escapes. What it accepts follows
+ * Prometheus' textparse (promparse.go, openmetricsparse.go); family semantics (suffixes, bucket
+ * order, `le` spelling) are left to the scrape loop, as in Prometheus. */
+#include "expfmt/expfmt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    DEFAULT_MAX_LABELS = 256,
+    DEFAULT_MAX_LINE_BYTES = 1 << 20,
+    SMALL_LABEL_SET = 16, /* up to here duplicates are found by comparing pairs */
+    QUOTE_BYTES = 32,     /* offending text quoted in messages is cut to this many input bytes */
+};
+
+struct expfmt_parser {
+    const char *buf; /* borrowed, not NUL-terminated */
+    size_t len;
+    size_t pos;  /* start of the next line */
+    size_t line; /* 1-based number of the line at pos */
+    bool om;
+    int status; /* 0 while parsing, 1 after the end, the negative code after an error */
+    size_t max_labels;
+    size_t max_line_bytes;
+    /* Scratch reused across calls: grows to the largest label set and line seen, never shrinks,
+     * so a warm parser makes no allocation per line. */
+    odin_label *labels;
+    size_t labels_cap;
+    char *scratch; /* unescaped label values and help text of the current line */
+    size_t scratch_cap;
+    uint16_t *dup_slots; /* open-addressing set of label indices + 1 for large label sets */
+    size_t dup_cap;
+};
+
+/* The line being parsed. Every read is bounded by `end`, which is the line's '\n' or the end of
+ * the input, so no scan can leave the buffer. */
+typedef struct {
+    expfmt_parser *p;
+    const char *start;
+    const char *end;
+    char *out; /* scratch write position; NULL until the line's first escape */
+    size_t line;
+    odin_err *err;
+} line_ctx;
+
+/* ---- Character classes ----------------------------------------------------------------------- */
+
+static inline bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline bool is_digit(char c)
+{
+    return (unsigned char)(c - '0') < 10;
+}
+
+static inline bool is_alpha_(char c)
+{
+    return (unsigned char)((c | 0x20) - 'a') < 26 || c == '_';
+}
+
+static inline bool is_lname_cont(char c)
+{
+    return is_alpha_(c) || is_digit(c);
+}
+
+static inline bool is_mname_start(char c)
+{
+    return is_alpha_(c) || c == ':';
+}
+
+static inline bool is_mname_cont(char c)
+{
+    return is_alpha_(c) || is_digit(c) || c == ':';
+}
+
+static const char *skip_blank(const char *s, const char *end)
+{
+    while (s < end && is_blank(*s)) {
+        s++;
+    }
+    return s;
+}
+
+static const char *skip_token(const char *s, const char *end, bool tab_ends)
+{
+    while (s < end && *s != ' ' && !(tab_ends && *s == '\t')) {
+        s++;
+    }
+    return s;
+}
+
+/* ---- Errors ---------------------------------------------------------------------------------- */
+
+/* Writes s[0..n) as a double-quoted string with C escapes, cut to QUOTE_BYTES input bytes.
+ * out must hold QUOTE_BYTES * 4 + 8 bytes. Hand-written because snprintf belongs to base/. */
+static void quote(char *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n && i < QUOTE_BYTES; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c >= 0x20 && c < 0x7f) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o++] = '"';
+    if (n > QUOTE_BYTES) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+static size_t col_of(const line_ctx *c, const char *at)
+{
+    return (size_t)(at - c->start) + 1;
+}
+
+/* "LINE:COL: reason, got TOKEN", TOKEN being the text at `at` up to the next blank. */
+static int fail_tok(const line_ctx *c, const char *at, const char *reason)
+{
+    char q[QUOTE_BYTES * 4 + 8];
+    if (at >= c->end) {
+        return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s, got end of line", c->line,
+                            col_of(c, at), reason);
+    }
+    const char *t = at + 1;
+    while (t < c->end && !is_blank(*t)) {
+        t++;
+    }
+    quote(q, at, (size_t)(t - at));
+    return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s, got %s", c->line, col_of(c, at),
+                        reason, q);
+}
+
+/* "LINE:COL: reason" followed by the quoted value when val.p is set. */
+static int fail_val(const line_ctx *c, const char *at, const char *reason, odin_str val)
+{
+    char q[QUOTE_BYTES * 4 + 8];
+    if (val.p == NULL) {
+        return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s", c->line, col_of(c, at), reason);
+    }
+    quote(q, val.p, val.len);
+    return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s %s", c->line, col_of(c, at), reason,
+                        q);
+}
+
+/* ---- Numbers --------------------------------------------------------------------------------- */
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static size_t prefix_len_nocase(const char *s, size_t n, const char *word)
+{
+    size_t i = 0;
+    while (i < n && word[i] != '\0' && (s[i] | 0x20) == word[i]) {
+        i++;
+    }
+    return i;
+}
+
+/* Go's strconv.ParseFloat special values: [+-]inf, [+-]infinity, nan, any case (no sign on nan). */
+static bool parse_special(const char *s, size_t n, double *out)
+{
+    bool neg = false;
+    size_t sign = 0;
+    if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+        neg = s[0] == '-';
+        sign = 1;
+    }
+    size_t k = prefix_len_nocase(s + sign, n - sign, "infinity");
+    if ((k == 3 || k == 8) && sign + k == n) {
+        *out = neg ? -INFINITY : INFINITY;
+        return true;
+    }
+    if (sign == 0 && n == 3 && prefix_len_nocase(s, n, "nan") == 3) {
+        *out = NAN;
+        return true;
+    }
+    return false;
+}
+
+/* Parses a sample value, timestamp or exemplar value as Prometheus does: Go's ParseFloat minus
+ * 'p', 'P' and '_' (textparse's parseFloat), which leaves decimal forms and the special words.
+ * The grammar is checked here; a value with at most 19 significant digits and a small exponent
+ * is computed exactly (Clinger's fast path: both operands exact, one rounding), the rest go to
+ * base's parser. Overflow is an error, as in Go. */
+static bool parse_value(const char *s, size_t n, double *out)
+{
+    const char *q = s;
+    const char *end = s + n;
+    bool neg = false;
+    if (q < end && (*q == '+' || *q == '-')) {
+        neg = *q == '-';
+        q++;
+    }
+    if (q == end) {
+        return false;
+    }
+    if (!is_digit(*q) && *q != '.') {
+        return parse_special(s, n, out);
+    }
+    uint64_t mant = 0;
+    int ndig = 0;
+    int dexp = 0;
+    bool inexact = false;
+    bool any = false;
+    for (; q < end && is_digit(*q); q++) {
+        any = true;
+        if (ndig < 19) {
+            mant = mant * 10 + (uint64_t)(*q - '0');
+            ndig += mant != 0;
+        } else {
+            dexp++;
+            inexact |= *q != '0';
+        }
+    }
+    if (q < end && *q == '.') {
+        for (q++; q < end && is_digit(*q); q++) {
+            any = true;
+            if (ndig < 19) {
+                mant = mant * 10 + (uint64_t)(*q - '0');
+                ndig += mant != 0;
+                dexp--;
+            } else {
+                inexact |= *q != '0';
+            }
+        }
+    }
+    if (!any) {
+        return false;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        bool eneg = false;
+        if (q < end && (*q == '+' || *q == '-')) {
+            eneg = *q == '-';
+            q++;
+        }
+        if (q == end || !is_digit(*q)) {
+            return false;
+        }
+        int e = 0;
+        for (; q < end && is_digit(*q); q++) {
+            if (e < 100000) {
+                e = e * 10 + (*q - '0');
+            }
+        }
+        dexp += eneg ? -e : e;
+    }
+    if (q != end) {
+        return false;
+    }
+    if (mant == 0 && !inexact) {
+        *out = neg ? -0.0 : 0.0;
+        return true;
+    }
+    if (!inexact && mant <= (UINT64_C(1) << 53) && dexp >= -22 && dexp <= 22) {
+        double v = (double)mant;
+        v = dexp < 0 ? v / pow10_exact[-dexp] : v * pow10_exact[dexp];
+        *out = neg ? -v : v;
+        return true;
+    }
+    double v;
+    if (odin_parse_double((odin_str){s, n}, &v) != 0 || isinf(v) || isnan(v)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Canonical NaN, so no parsed value can carry the stale-marker bit pattern (matches Prometheus:
+ * textparse stores value.NormalNaN). */
+static double normal_nan(void)
+{
+    union {
+        uint64_t u;
+        double d;
+    } v = {.u = UINT64_C(0x7ff8000000000001)};
+    return v.d;
+}
+
+/* 0.0.4 timestamps: decimal digits only (promlex.l's {D}+), int64 milliseconds. */
+static bool parse_ms(const char *s, size_t n, int64_t *out)
+{
+    if (n == 0) {
+        return false;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i])) {
+            return false;
+        }
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_C(0x7fffffffffffffff) - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+/* OpenMetrics timestamps: float seconds, truncated to ms as Prometheus does (int64(ts * 1000)). */
+static bool parse_seconds_ms(const char *s, size_t n, int64_t *out)
+{
+    double ts;
+    if (!parse_value(s, n, &ts) || isnan(ts) || isinf(ts)) {
+        return false;
+    }
+    double ms = ts * 1000.0;
+    if (!(ms > -9223372036854775808.0 && ms < 9223372036854775808.0)) {
+        return false;
+    }
+    *out = (int64_t)ms;
+    return true;
+}
+
+/* ---- UTF-8 ----------------------------------------------------------------------------------- */
+
+/* Go's utf8.Valid: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static bool utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        /* Help texts are long and mostly ASCII: skip eight ASCII bytes at a time. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & UINT64_C(0x8080808080808080)) {
+                break;
+            }
+            i += 8;
+        }
+        if (i == n) {
+            break;
+        }
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned lo = 0x80;
+        unsigned hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80;
+            hi = c == 0xed ? 0x9f : 0xbf;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf;
+        } else {
+            return false;
+        }
+        if (n - i <= need || s[i + 1] < lo || s[i + 1] > hi) {
+            return false;
+        }
+        for (size_t k = 2; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                return false;
+            }
+        }
+        i += need + 1;
+    }
+    return true;
+}
+
+/* ---- Scratch --------------------------------------------------------------------------------- */
+
+/* Unescaped text of one line is never longer than the line, so sizing the scratch once per line
+ * keeps every pointer already handed out for the line valid. */
+static char *line_scratch(line_ctx *c)
+{
+    if (c->out != NULL) {
+        return c->out;
+    }
+    expfmt_parser *p = c->p;
+    size_t need = (size_t)(c->end - c->start);
+    if (p->scratch_cap < need) {
+        size_t cap = p->scratch_cap ? p->scratch_cap : 256;
+        while (cap < need) {
+            cap *= 2;
+        }
+        free(p->scratch);
+        p->scratch = odin_malloc(cap);
+        p->scratch_cap = cap;
+    }
+    c->out = p->scratch;
+    return c->out;
+}
+
+/* Copies s[0..n) into scratch replacing the escapes \\, \n and (OpenMetrics help, all label
+ * values) \"; any other backslash pair stays as written, as Go's strings.Replacer leaves it. */
+static odin_str unescape(line_ctx *c, const char *s, size_t n, bool quote_escape)
+{
+    char *o = line_scratch(c);
+    char *first = o;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '\\' && i + 1 < n) {
+            char x = s[i + 1];
+            if (x == '\\' || x == 'n' || (x == '"' && quote_escape)) {
+                *o++ = x == 'n' ? '\n' : x;
+                i++;
+                continue;
+            }
+        }
+        *o++ = ch;
+    }
+    c->out = o;
+    return (odin_str){first, (size_t)(o - first)};
+}
+
+static void labels_reserve(expfmt_parser *p, size_t n)
+{
+    if (n <= p->labels_cap) {
+        return;
+    }
+    size_t cap = p->labels_cap ? p->labels_cap * 2 : 16;
+    if (cap > p->max_labels) {
+        cap = p->max_labels;
+    }
+    p->labels = odin_realloc(p->labels, cap * sizeof(*p->labels));
+    p->labels_cap = cap;
+}
+
+/* ---- Labels ---------------------------------------------------------------------------------- */
+
+static uint32_t name_hash(odin_str s)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < s.len; i++) {
+        h = (h ^ (unsigned char)s.p[i]) * 16777619u;
+    }
+    return h;
+}
+
+static bool str_eq(odin_str a, odin_str b)
+{
+    return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+}
+
+/* Returns the first label whose name repeats an earlier one, or NULL. Label sets of exposition
+ * text are small: pairs are compared up to SMALL_LABEL_SET, a hash set past it keeps a 256-label
+ * line from costing 32k comparisons. */
+static const odin_label *find_duplicate(expfmt_parser *p, const odin_label *v, size_t n)
+{
+    if (n <= SMALL_LABEL_SET) {
+        for (size_t i = 1; i < n; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (str_eq(v[i].name, v[j].name)) {
+                    return &v[i];
+                }
+            }
+        }
+        return NULL;
+    }
+    size_t cap = 64;
+    while (cap < 2 * n) {
+        cap *= 2;
+    }
+    if (p->dup_cap < cap) {
+        free(p->dup_slots);
+        p->dup_slots = odin_malloc(cap * sizeof(*p->dup_slots));
+        p->dup_cap = cap;
+    }
+    memset(p->dup_slots, 0, cap * sizeof(*p->dup_slots));
+    for (size_t i = 0; i < n; i++) {
+        size_t k = name_hash(v[i].name) & (cap - 1);
+        while (p->dup_slots[k] != 0) {
+            if (str_eq(v[p->dup_slots[k] - 1].name, v[i].name)) {
+                return &v[i];
+            }
+            k = (k + 1) & (cap - 1);
+        }
+        p->dup_slots[k] = (uint16_t)(i + 1);
+    }
+    return NULL;
+}
+
+/* Parses `name="value",...}` from *sp, just past the opening brace, and leaves *sp after the
+ * closing one; returns 0 or a negative code. With `e` set the labels are stored in it, otherwise
+ * (exemplars) only checked. 0.0.4 allows blanks around every token and, as Prometheus' promparse
+ * does, a missing comma between pairs; OpenMetrics allows neither. Both allow a trailing comma.
+ * Unlike promlex.l, a raw newline inside a 0.0.4 label value is an error (lines are split first),
+ * and names are the classic charset only (no quoted UTF-8 names of Prometheus 3). */
+static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
+{
+    const bool om = c->p->om;
+    const char *end = c->end;
+    const char *s = *sp;
+    for (;;) {
+        if (!om) {
+            s = skip_blank(s, end);
+        }
+        if (s < end && *s == '}') {
+            *sp = s + 1;
+            return 0;
+        }
+        if (s == end || !is_alpha_(*s)) {
+            return fail_tok(c, s, "expected label name or '}'");
+        }
+        const char *name = s;
+        while (s < end && is_lname_cont(*s)) {
+            s++;
+        }
+        odin_str lname = {name, (size_t)(s - name)};
+        if (!om) {
+            s = skip_blank(s, end);
+        }
+        if (s == end || *s != '=') {
+            return fail_tok(c, s, "expected '=' after label name");
+        }
+        s++;
+        if (!om) {
+            s = skip_blank(s, end);
+        }
+        if (s == end || *s != '"') {
+            return fail_tok(c, s, "expected '\"' to open label value");
+        }
+        const char *open = s++;
+        unsigned char high = 0;
+        bool escaped = false;
+        while (s < end && *s != '"') {
+            if (*s == '\\') {
+                escaped = true;
+                s++;
+                if (s == end) {
+                    break;
+                }
+            }
+            high |= (unsigned char)*s;
+            s++;
+        }
+        if (s == end) {
+            return fail_val(c, open, "unterminated label value", (odin_str){0});
+        }
+        odin_str value = {open + 1, (size_t)(s - open - 1)};
+        s++;
+        /* The raw text is checked: escapes only replace ASCII with ASCII, so it is valid exactly
+         * when the unescaped value is. */
+        if ((high & 0x80) && !utf8_valid(value.p, value.len)) {
+            return fail_val(c, open + 1, "invalid UTF-8 in label value", value);
+        }
+        if (e != NULL) {
+            if (e->nlabels == c->p->max_labels) {
+                return odin_err_set(c->err, ODIN_ERR_LIMIT, "%zu:%zu: more than %zu labels",
+                                    c->line, col_of(c, name), c->p->max_labels);
+            }
+            labels_reserve(c->p, e->nlabels + 1);
+            if (escaped) {
+                value = unescape(c, value.p, value.len, true);
+            }
+            c->p->labels[e->nlabels++] = (odin_label){lname, value};
+        }
+        if (!om) {
+            s = skip_blank(s, end);
+        }
+        if (s < end && *s == ',') {
+            s++;
+            continue;
+        }
+        if (s < end && (*s == '}' || (!om && is_alpha_(*s)))) {
+            continue;
+        }
+        return fail_tok(c, s, "expected ',' or '}' after label value");
+    }
+}
+
+/* ---- Samples --------------------------------------------------------------------------------- */
+
+static const char *scan_metric_name(const char *s, const char *end)
+{
+    while (s < end && is_mname_cont(*s)) {
+        s++;
+    }
+    return s;
+}
+
+static int check_labels(line_ctx *c, expfmt_entry *e)
+{
+    e->labels = c->p->labels;
+    const odin_label *dup = find_duplicate(c->p, e->labels, e->nlabels);
+    if (dup != NULL) {
+        return fail_val(c, dup->name.p, "duplicate label name", dup->name);
+    }
+    return 1;
+}
+
+static int parse_sample_value(line_ctx *c, const char *v, const char *ve, expfmt_entry *e)
+{
+    if (v == ve) {
+        return fail_tok(c, v, "expected value after metric");
+    }
+    if (!parse_value(v, (size_t)(ve - v), &e->value)) {
+        return fail_val(c, v, "invalid value", (odin_str){v, (size_t)(ve - v)});
+    }
+    if (isnan(e->value)) {
+        e->value = normal_nan();
+    }
+    return 1;
+}
+
+/* name[{labels}] value [timestamp], blanks as promlex.l allows them. */
+static int prom_sample(line_ctx *c, const char *s, expfmt_entry *e)
+{
+    const char *end = c->end;
+    const char *name_end = scan_metric_name(s, end);
+    e->kind = EXPFMT_ENTRY_SAMPLE;
+    e->name = (odin_str){s, (size_t)(name_end - s)};
+    s = skip_blank(name_end, end);
+    if (s < end && *s == '{') {
+        s++;
+        int rc = parse_labels(c, &s, e);
+        if (rc < 0) {
+            return rc;
+        }
+        s = skip_blank(s, end);
+    } else if (s == name_end && s < end) {
+        return fail_tok(c, s, "invalid character in metric name");
+    }
+    const char *v = s;
+    s = skip_token(s, end, true);
+    int rc = parse_sample_value(c, v, s, e);
+    if (rc < 0) {
+        return rc;
+    }
+    s = skip_blank(s, end);
+    if (s < end) {
+        const char *t = s;
+        s = skip_token(s, end, true);
+        if (!parse_ms(t, (size_t)(s - t), &e->t_ms)) {
+            return fail_val(c, t, "invalid timestamp", (odin_str){t, (size_t)(s - t)});
+        }
+        e->has_t = true;
+        s = skip_blank(s, end);
+        if (s < end) {
+            return fail_tok(c, s, "unexpected text after timestamp");
+        }
+    }
+    return check_labels(c, e);
+}
+
+/* ` # {labels} value [timestamp]` after an OpenMetrics sample, `s` at the '#': checked, dropped. */
+static int om_exemplar(line_ctx *c, const char *s)
+{
+    const char *end = c->end;
+    if (end - s < 3 || s[1] != ' ' || s[2] != '{') {
+        return fail_tok(c, s, "expected '# {' to open exemplar");
+    }
+    s += 3;
+    int rc = parse_labels(c, &s, NULL);
+    if (rc < 0) {
+        return rc;
+    }
+    if (s == end || *s != ' ') {
+        return fail_tok(c, s, "expected ' ' and value after exemplar labels");
+    }
+    const char *v = ++s;
+    s = skip_token(s, end, false);
+    double val;
+    if (v == s) {
+        return fail_tok(c, v, "expected exemplar value");
+    }
+    if (!parse_value(v, (size_t)(s - v), &val)) {
+        return fail_val(c, v, "invalid exemplar value", (odin_str){v, (size_t)(s - v)});
+    }
+    if (s == end) {
+        return 1;
+    }
+    const char *t = ++s;
+    s = skip_token(s, end, false);
+    int64_t t_ms;
+    if (!parse_seconds_ms(t, (size_t)(s - t), &t_ms)) {
+        return fail_val(c, t, "invalid exemplar timestamp", (odin_str){t, (size_t)(s - t)});
+    }
+    if (s < end) {
+        return fail_tok(c, s, "unexpected text after exemplar timestamp");
+    }
+    return 1;
+}
+
+/* name[{labels}] value [timestamp] [# exemplar], single spaces as openmetricslex.l requires. */
+static int om_sample(line_ctx *c, const char *s, expfmt_entry *e)
+{
+    const char *end = c->end;
+    const char *name_end = scan_metric_name(s, end);
+    e->kind = EXPFMT_ENTRY_SAMPLE;
+    e->name = (odin_str){s, (size_t)(name_end - s)};
+    s = name_end;
+    if (s < end && *s == '{') {
+        s++;
+        int rc = parse_labels(c, &s, e);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    if (s == end || *s != ' ') {
+        return fail_tok(c, s,
+                        s == name_end ? "invalid character in metric name"
+                                      : "expected ' ' and value after labels");
+    }
+    const char *v = ++s;
+    s = skip_token(s, end, false);
+    int rc = parse_sample_value(c, v, s, e);
+    if (rc < 0 || s == end) {
+        return rc < 0 ? rc : check_labels(c, e);
+    }
+    s++; /* the space after the value */
+    if (s < end && *s != '#') {
+        const char *t = s;
+        s = skip_token(s, end, false);
+        if (t == s) {
+            return fail_tok(c, t, "expected timestamp");
+        }
+        if (!parse_seconds_ms(t, (size_t)(s - t), &e->t_ms)) {
+            return fail_val(c, t, "invalid timestamp", (odin_str){t, (size_t)(s - t)});
+        }
+        e->has_t = true;
+        if (s == end) {
+            return check_labels(c, e);
+        }
+        s++;
+    }
+    if (s == end) {
+        return fail_val(c, s - 1, "trailing space at end of line", (odin_str){0});
+    }
+    if (*s != '#') {
+        return fail_tok(c, s, "expected exemplar or end of line after timestamp");
+    }
+    rc = om_exemplar(c, s);
+    return rc < 0 ? rc : check_labels(c, e);
+}
+
+/* ---- Metadata -------------------------------------------------------------------------------- */
+
+static const char *kind_word(expfmt_entry_kind k)
+{
+    switch (k) {
+    case EXPFMT_ENTRY_HELP:
+        return "HELP";
+    case EXPFMT_ENTRY_TYPE:
+        return "TYPE";
+    default:
+        return "UNIT";
+    }
+}
+
+/* The metric name and text of `# HELP|TYPE|UNIT name text`, `s` at the name. The caller has
+ * cut the separator after the keyword; the one after the name is cut here (textparse keeps
+ * any further blanks as part of the text). */
+static int parse_meta(line_ctx *c, const char *s, expfmt_entry *e)
+{
+    const char *end = c->end;
+    const bool om = c->p->om;
+    if (s == end || !is_mname_start(*s)) {
+        return fail_tok(c, s,
+                        e->kind == EXPFMT_ENTRY_HELP   ? "expected metric name after HELP"
+                        : e->kind == EXPFMT_ENTRY_TYPE ? "expected metric name after TYPE"
+                                                       : "expected metric name after UNIT");
+    }
+    const char *name_end = scan_metric_name(s, end);
+    e->name = (odin_str){s, (size_t)(name_end - s)};
+    s = name_end;
+    if (s < end && !(om ? *s == ' ' : is_blank(*s))) {
+        return fail_tok(c, s, "invalid character in metric name");
+    }
+    if (s == end && om) {
+        return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: expected text after %s name", c->line,
+                            col_of(c, s), kind_word(e->kind));
+    }
+    const char *text = s < end ? s + 1 : s;
+    odin_str t = {text, (size_t)(end - text)};
+    switch (e->kind) {
+    case EXPFMT_ENTRY_TYPE:
+        if (expfmt_type_parse(t, om, &e->type) != 0) {
+            return fail_val(c, text, "invalid metric type", t);
+        }
+        return 1;
+    case EXPFMT_ENTRY_UNIT:
+        if (t.len > 0 && !(e->name.len > t.len && e->name.p[e->name.len - t.len - 1] == '_' &&
+                           memcmp(e->name.p + e->name.len - t.len, t.p, t.len) == 0)) {
+            return fail_val(c, text, "unit is not a suffix of the metric name:", t);
+        }
+        e->text = t;
+        return 1;
+    default:
+        if (!utf8_valid(t.p, t.len)) {
+            return fail_val(c, text, "invalid UTF-8 in help text", t);
+        }
+        e->text = memchr(t.p, '\\', t.len) != NULL ? unescape(c, t.p, t.len, om) : t;
+        return 1;
+    }
+}
+
+/* `#` lines of 0.0.4: HELP and TYPE after blanks, anything else is a comment (promlex.l). */
+static int prom_comment(line_ctx *c, const char *s, expfmt_entry *e)
+{
+    const char *end = c->end;
+    const char *h = s + 1;
+    if (h < end && is_blank(*h)) {
+        h = skip_blank(h, end);
+        if (end - h > 4 && is_blank(h[4])) {
+            if (memcmp(h, "HELP", 4) == 0) {
+                e->kind = EXPFMT_ENTRY_HELP;
+            } else if (memcmp(h, "TYPE", 4) == 0) {
+                e->kind = EXPFMT_ENTRY_TYPE;
+            }
+        }
+        if (e->kind != EXPFMT_ENTRY_EOF) {
+            return parse_meta(c, skip_blank(h + 4, end), e);
+        }
+    }
+    e->kind = EXPFMT_ENTRY_COMMENT;
+    e->text = (odin_str){s, (size_t)(end - s)};
+    return 1;
+}
+
+static int prom_line(line_ctx *c, expfmt_entry *e)
+{
+    const char *s = skip_blank(c->start, c->end);
+    if (s == c->end) {
+        return 0;
+    }
+    if (*s == '#') {
+        return prom_comment(c, s, e);
+    }
+    if (is_mname_start(*s)) {
+        return prom_sample(c, s, e);
+    }
+    return fail_tok(c, s, "expected metric name or '#'");
+}
+
+enum { OM_EOF = 2 };
+
+static int om_line(line_ctx *c, expfmt_entry *e)
+{
+    const char *s = c->start;
+    const char *end = c->end;
+    size_t n = (size_t)(end - s);
+    if (n == 0) {
+        return fail_val(c, s, "empty line (not allowed in OpenMetrics)", (odin_str){0});
+    }
+    if (*s != '#') {
+        if (is_mname_start(*s)) {
+            return om_sample(c, s, e);
+        }
+        return fail_tok(c, s, "expected metric name or '#'");
+    }
+    if (n == 5 && memcmp(s, "# EOF", 5) == 0) {
+        return OM_EOF;
+    }
+    if (n >= 7 && s[1] == ' ' && s[6] == ' ') {
+        if (memcmp(s + 2, "HELP", 4) == 0) {
+            e->kind = EXPFMT_ENTRY_HELP;
+        } else if (memcmp(s + 2, "TYPE", 4) == 0) {
+            e->kind = EXPFMT_ENTRY_TYPE;
+        } else if (memcmp(s + 2, "UNIT", 4) == 0) {
+            e->kind = EXPFMT_ENTRY_UNIT;
+        }
+        if (e->kind != EXPFMT_ENTRY_EOF) {
+            return parse_meta(c, s + 7, e);
+        }
+    }
+    return fail_tok(c, s, "expected '# HELP', '# TYPE', '# UNIT' or '# EOF'");
+}
+
+/* ---- Parser ---------------------------------------------------------------------------------- */
+
+expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parser_opts *opts)
+{
+    expfmt_parser *p = odin_calloc(1, sizeof(*p));
+    p->buf = buf;
+    p->len = len;
+    p->line = 1;
+    p->max_labels = DEFAULT_MAX_LABELS;
+    p->max_line_bytes = DEFAULT_MAX_LINE_BYTES;
+    if (opts != NULL) {
+        p->om = opts->openmetrics;
+        if (opts->max_labels != 0) {
+            p->max_labels = opts->max_labels;
+        }
+        if (opts->max_line_bytes != 0) {
+            p->max_line_bytes = opts->max_line_bytes;
+        }
+    }
+    /* dup_slots hold label indices in 16 bits. */
+    if (p->max_labels > UINT16_MAX - 1) {
+        p->max_labels = UINT16_MAX - 1;
+    }
+    return p;
+}
+
+void expfmt_parser_free(expfmt_parser *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    free(p->labels);
+    free(p->scratch);
+    free(p->dup_slots);
+    free(p);
+}
+
+static int parser_stop(expfmt_parser *p, int rc)
+{
+    p->status = rc;
+    return rc;
+}
+
+/* At the end of the input (OpenMetrics requires "# EOF" to have come first). */
+static int parser_end(expfmt_parser *p, odin_err *err)
+{
+    if (p->om) {
+        return parser_stop(
+            p, odin_err_set(err, ODIN_ERR_PARSE, "%zu:1: data does not end with # EOF", p->line));
+    }
+    p->status = 1;
+    return 0;
+}
+
+int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
+{
+    if (p->status != 0) {
+        *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = p->line};
+        return p->status > 0 ? 0 : p->status;
+    }
+    odin_err local;
+    if (err == NULL) {
+        odin_err_clear(&local);
+        err = &local;
+    }
+    for (;;) {
+        if (p->pos >= p->len) {
+            *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = p->line};
+            return parser_end(p, err);
+        }
+        const char *ls = p->buf + p->pos;
+        size_t rem = p->len - p->pos;
+        size_t scan = rem <= p->max_line_bytes ? rem : p->max_line_bytes + 1;
+        const char *nl = memchr(ls, '\n', scan);
+        if (nl == NULL && rem > p->max_line_bytes) {
+            return parser_stop(p, odin_err_set(err, ODIN_ERR_LIMIT,
+                                               "%zu:1: line longer than %zu bytes", p->line,
+                                               p->max_line_bytes));
+        }
+        const char *le = nl != NULL ? nl : ls + rem;
+        line_ctx c = {.p = p, .start = ls, .end = le, .line = p->line, .err = err};
+        p->pos = (size_t)(le - p->buf) + (nl != NULL);
+        p->line++;
+        *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = c.line};
+        int rc = p->om ? om_line(&c, e) : prom_line(&c, e);
+        if (rc == 1) {
+            return 1;
+        }
+        if (rc < 0) {
+            return parser_stop(p, rc);
+        }
+        if (rc == OM_EOF) {
+            if (p->pos < p->len) {
+                return parser_stop(p, odin_err_set(err, ODIN_ERR_PARSE,
+                                                   "%zu:1: unexpected data after # EOF", p->line));
+            }
+            p->status = 1;
+            *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = c.line};
+            return 0;
+        }
+    }
+}
+
+/* ---- Types and content types ----------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    expfmt_type type;
+    bool prom; /* valid in 0.0.4 */
+    bool om;   /* valid in OpenMetrics */
+} type_names[] = {
+    {"counter", EXPFMT_COUNTER, true, true},
+    {"gauge", EXPFMT_GAUGE, true, true},
+    {"histogram", EXPFMT_HISTOGRAM, true, true},
+    {"summary", EXPFMT_SUMMARY, true, true},
+    {"untyped", EXPFMT_UNTYPED, true, false},
+    {"unknown", EXPFMT_UNTYPED, false, true},
+    {"gaugehistogram", EXPFMT_GAUGE_HISTOGRAM, false, true},
+    {"info", EXPFMT_INFO, false, true},
+    {"stateset", EXPFMT_STATESET, false, true},
+};
+
+const char *expfmt_type_name(expfmt_type t)
+{
+    /* OpenMetrics-only types have no 0.0.4 spelling; they keep their OpenMetrics one. */
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(type_names); i++) {
+        if (type_names[i].type == t) {
+            return type_names[i].name;
+        }
+    }
+    return "untyped";
+}
+
+int expfmt_type_parse(odin_str s, bool openmetrics, expfmt_type *out)
+{
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(type_names); i++) {
+        bool allowed = openmetrics ? type_names[i].om : type_names[i].prom;
+        if (allowed && s.len == strlen(type_names[i].name) &&
+            memcmp(s.p, type_names[i].name, s.len) == 0) {
+            *out = type_names[i].type;
+            return 0;
+        }
+    }
+    return -ODIN_ERR_PARSE;
+}
+
+bool expfmt_is_openmetrics(const char *content_type)
+{
+    static const char media[] = "application/openmetrics-text";
+    if (content_type == NULL) {
+        return false;
+    }
+    const char *s = content_type;
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    size_t n = sizeof(media) - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + ('a' - 'A')) : s[i];
+        if (ch != media[i]) {
+            return false;
+        }
+    }
+    return s[n] == '\0' || s[n] == ';' || s[n] == ' ' || s[n] == '\t';
+}

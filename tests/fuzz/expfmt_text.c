@@ -1,0 +1,113 @@
+/* libFuzzer target for the exposition text parser (src/expfmt/parser.c): parses the input as
+ * 0.0.4 and as OpenMetrics, with default and with tiny caps, until the end or an error, and
+ * checks what every entry claims. A broken claim aborts, so the fuzzer reports it. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expfmt/expfmt.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(bool ok)
+{
+    if (!ok) {
+        abort();
+    }
+}
+
+static bool within(odin_str s, const char *buf, size_t len)
+{
+    return s.len == 0 || (s.p >= buf && s.p + s.len <= buf + len);
+}
+
+/* "LINE:COL: reason" with both numbers at least 1. */
+static bool message_has_place(const char *msg)
+{
+    size_t i = 0;
+    for (int part = 0; part < 2; part++) {
+        if (msg[i] < '1' || msg[i] > '9') {
+            return false;
+        }
+        while (msg[i] >= '0' && msg[i] <= '9') {
+            i++;
+        }
+        if (msg[i++] != ':') {
+            return false;
+        }
+    }
+    return msg[i] == ' ';
+}
+
+static void parse_all(const char *buf, size_t len, const expfmt_parser_opts *opts)
+{
+    expfmt_parser *p = expfmt_parser_new(buf, len, opts);
+    size_t max_labels = opts->max_labels ? opts->max_labels : 256;
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++) {
+        lines += buf[i] == '\n';
+    }
+    expfmt_entry e;
+    odin_err err;
+    odin_err_clear(&err);
+    size_t last_line = 0;
+    int rc = expfmt_parser_next(p, &e, &err);
+    for (size_t n = 0; rc == 1; n++) {
+        check(n < lines);
+        check(e.line > last_line && e.line <= lines);
+        last_line = e.line;
+        switch (e.kind) {
+        case EXPFMT_ENTRY_SAMPLE:
+            check(odin_metric_name_valid(e.name) && within(e.name, buf, len));
+            check(e.nlabels <= max_labels);
+            for (size_t i = 0; i < e.nlabels; i++) {
+                check(odin_label_name_valid(e.labels[i].name));
+                check(within(e.labels[i].name, buf, len));
+                check(e.labels[i].value.len <= len);
+                for (size_t j = 0; j < i; j++) {
+                    check(!odin_str_eq(e.labels[i].name, e.labels[j].name));
+                }
+            }
+            break;
+        case EXPFMT_ENTRY_HELP:
+        case EXPFMT_ENTRY_TYPE:
+        case EXPFMT_ENTRY_UNIT:
+            check(odin_metric_name_valid(e.name) && within(e.name, buf, len));
+            check(e.text.len <= len);
+            break;
+        case EXPFMT_ENTRY_COMMENT:
+            check(!opts->openmetrics && within(e.text, buf, len));
+            break;
+        default:
+            check(false);
+        }
+        rc = expfmt_parser_next(p, &e, &err);
+    }
+    if (rc == 0) {
+        check(err.code == 0);
+    } else {
+        check(rc == -ODIN_ERR_PARSE || rc == -ODIN_ERR_LIMIT);
+        check(err.code == -rc && message_has_place(err.msg));
+    }
+    check(expfmt_parser_next(p, &e, NULL) == rc);
+    expfmt_parser_free(p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const expfmt_parser_opts modes[] = {
+        {.openmetrics = false},
+        {.openmetrics = true},
+        {.openmetrics = false, .max_labels = 2, .max_line_bytes = 48},
+        {.openmetrics = true, .max_labels = 1, .max_line_bytes = 24},
+    };
+    /* An exact-size copy: a read past the end is caught by AddressSanitizer. */
+    char *buf = malloc(size ? size : 1);
+    check(buf != NULL);
+    memcpy(buf, data, size);
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        parse_all(buf, size, &modes[i]);
+    }
+    free(buf);
+    return 0;
+}
