@@ -32,7 +32,7 @@ static const agent_desc d_errors = {
     "Total number of internal errors encountered by the promhttp metric handler.", EXPFMT_COUNTER,
     {"cause", NULL}};
 
-typedef struct {
+typedef struct agent_http {
     agent *ag;
     _Atomic unsigned long served;
     _Atomic int inflight;
@@ -86,6 +86,7 @@ void agent_free(agent *ag)
     if (!ag) {
         return;
     }
+    agent_stop(ag);
     for (size_t i = 0; i < ag->ncollectors; i++) {
         agent_collector *c = &ag->collectors[i];
         if (c->state && c->def->fini) {
@@ -214,6 +215,39 @@ static void handle_landing(void *ctx, http_request *req, http_response *resp)
                        path, ODIN_VERSION);
 }
 
+int agent_start(agent *ag, odin_err *err)
+{
+    agent_http *h = odin_calloc(1, sizeof(*h));
+    h->ag = ag;
+    http_server_opts opts = {.listen_address = agent_flag(ag, "web.listen-address")};
+    http_server *srv = http_server_start(&opts, err);
+    if (!srv) {
+        free(h);
+        return -ODIN_ERR_IO;
+    }
+    http_server_route(srv, "GET", agent_flag(ag, "web.telemetry-path"), handle_metrics, h);
+    http_server_route(srv, "GET", "/*", handle_landing, h);
+    ag->http = srv;
+    ag->served = h;
+    odin_strbuf port;
+    odin_strbuf_init(&port, 32);
+    odin_strbuf_put_i64(&port, http_server_port(srv));
+    odin_log(ODIN_LOG_INFO, "agent", "listening", "address", opts.listen_address, "port", port.p,
+             NULL);
+    odin_strbuf_fini(&port);
+    return 0;
+}
+
+void agent_stop(agent *ag)
+{
+    if (ag->http) {
+        http_server_stop(ag->http);
+        ag->http = NULL;
+    }
+    free(ag->served);
+    ag->served = NULL;
+}
+
 int agent_main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -245,27 +279,14 @@ int agent_main(int argc, char **argv)
                      ag->collectors[i].def->name, NULL);
         }
     }
-    agent_http h = {.ag = ag};
-    http_server_opts opts = {.listen_address = agent_flag(ag, "web.listen-address")};
-    http_server *srv = http_server_start(&opts, &err);
-    if (!srv) {
-        odin_log(ODIN_LOG_ERROR, "agent", "cannot listen", "address", opts.listen_address, "err",
-                 err.msg, NULL);
+    if (agent_start(ag, &err) < 0) {
+        odin_log(ODIN_LOG_ERROR, "agent", "cannot listen", "err", err.msg, NULL);
         agent_free(ag);
         return 1;
     }
-    http_server_route(srv, "GET", agent_flag(ag, "web.telemetry-path"), handle_metrics, &h);
-    http_server_route(srv, "GET", "/*", handle_landing, &h);
-    odin_strbuf port;
-    odin_strbuf_init(&port, 32);
-    odin_strbuf_put_i64(&port, http_server_port(srv));
-    odin_log(ODIN_LOG_INFO, "agent", "listening", "address", opts.listen_address, "port", port.p,
-             NULL);
-    odin_strbuf_fini(&port);
     int sig = http_signals_wait(false);
     odin_log(ODIN_LOG_INFO, "agent", "shutting down", "signal", sig == 15 ? "SIGTERM" : "SIGINT",
              NULL);
-    http_server_stop(srv);
     agent_free(ag);
     return 0;
 }

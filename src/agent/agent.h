@@ -17,5 +17,9 @@ void agent_free(agent *ag);
 /* Runs every enabled collector once and appends the exposition text (format 0.0.4) to out.
  * Thread-safe: scrapes are serialized by the agent's lock. */
 void agent_scrape_text(agent *ag, odin_strbuf *out);
+/* Serves /metrics and the landing page on --web.listen-address until agent_stop (or agent_free).
+ * Returns 0, or a negative code with err naming the address. */
+int agent_start(agent *ag, odin_err *err);
+void agent_stop(agent *ag);
 
 #endif

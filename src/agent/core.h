@@ -38,6 +38,8 @@ struct agent {
     size_t ncollectors;
     const char *procfs, *sysfs, *rootfs, *udev;
     double start_time_s;
+    struct http_server *http; /* while serving: agent_start to agent_stop */
+    struct agent_http *served;
     pthread_mutex_t lock;
     agent_scrape scrape;
 };
