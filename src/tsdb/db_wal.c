@@ -95,7 +95,8 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
                      NULL);
         }
     }
-    if (rc < 0) {
+    int result = 0;
+    if (rc == -ODIN_ERR_CORRUPT) {
         int seg;
         uint64_t off;
         wal_reader_position(rd, &seg, &off);
@@ -103,9 +104,14 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
                  rerr.msg, NULL);
         atomic_fetch_add(&db->wal_corruptions, 1);
         odin_err rep = {0};
-        if (wal_repair(dir, seg, off, &rep) < 0) {
+        /* the damage may be inside a checkpoint: repair where the reader was reading */
+        if (wal_repair(wal_reader_dir(rd), seg, off, &rep) < 0) {
             odin_log(ODIN_LOG_ERROR, "tsdb", "WAL repair failed", "err", rep.msg, NULL);
         }
+    } else if (rc < 0) {
+        /* unreadable but not damaged (zstd, I/O): refuse to start rather than cut history */
+        odin_err_set(err, -rc, "%s", rerr.msg);
+        result = rc;
     }
     wal_reader_close(rd);
     char buf[3][32];
@@ -122,7 +128,7 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
              "skipped", buf[2], NULL);
     odin_map_fini(&r.refs);
     odin_arena_fini(&r.arena);
-    return 0;
+    return result;
 }
 
 /* After replay, every live series is logged again under its head ref, so the WAL from here on

@@ -3,8 +3,12 @@
  * Odin replays a Prometheus WAL on migration and Prometheus replays ours. Records are written
  * uncompressed; snappy-compressed fragments (type bit 3) are read.
  *
- * Threads: one writer at a time (the tsdb serializes commits under its wal lock); readers are
- * independent objects over closed or open segments. */
+ * Threads: one writer at a time (the tsdb serializes commits under its wal lock); with fsync_ms > 0
+ * the writer also owns a flusher thread, started by wal_open and joined by wal_close, that shares
+ * only the writer's internal mutex (never held across a call out of this file). Readers are
+ * independent objects over closed or open segments, one thread each.
+ *
+ * Byte layout, damage rules and deviations from Prometheus: docs/format/wal.md. */
 #ifndef ODIN_TSDB_WAL_H
 #define ODIN_TSDB_WAL_H
 
@@ -16,6 +20,7 @@ typedef struct {
     uint64_t segment_bytes; /* default 128 MiB */
     int64_t fsync_ms;       /* 0: fsync every record before wal_log returns; else a background
                                flusher fsyncs at most this long after a write */
+    /* segment_bytes must be a multiple of WAL_PAGE_BYTES (else wal_open fails with INVALID). */
 } wal_opts;
 
 /* Opens <dir> (created if missing) for appending: writing continues in a new segment after the
@@ -23,23 +28,33 @@ typedef struct {
 tsdb_wal *wal_open(const char *dir, const wal_opts *opts, odin_err *err);
 void wal_close(tsdb_wal *w); /* flushes and fsyncs */
 /* Appends one record (split into fragments across pages as Prometheus does). When it returns 0
- * the record is in the OS (and on disk when fsync_ms is 0). */
+ * the record is in the OS (and on disk when fsync_ms is 0). A failed write returns
+ * -ODIN_ERR_IO naming the segment and is cut off again, so earlier records stay readable;
+ * records over WAL_MAX_RECORD_BYTES are -ODIN_ERR_LIMIT. */
 int wal_log(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err);
 int wal_sync(tsdb_wal *w, odin_err *err);
 /* Starts a new segment; returns its number. */
 int wal_next_segment(tsdb_wal *w, int *seg, odin_err *err);
 /* First and last segment numbers present (-1 when none). */
 void wal_segment_range(const char *dir, int *first, int *last);
+/* N of the newest complete checkpoint.N directory in dir (-1 when none). */
+int wal_last_checkpoint(const char *dir);
 uint64_t wal_fsyncs(const tsdb_wal *w);
 
 /* Reads every record of <dir>: the newest checkpoint.N directory first, then segments after N, in
  * order. A torn or corrupt tail (bad CRC, short fragment, broken fragment sequence) ends the read
- * at the last good record: `corrupt` is set with the segment and offset in err, and
- * wal_repair() then truncates that segment there and deletes later ones. */
+ * at the last good record: wal_reader_next returns the error naming segment and offset,
+ * wal_reader_position says where the last good record ended, and wal_repair() then truncates
+ * that segment there and deletes later ones. */
 typedef struct wal_reader wal_reader;
 
+/* NULL with err: ODIN_ERR_NOTFOUND when dir does not exist, ODIN_ERR_IO when it cannot be listed.
+ * Freed with wal_reader_close. */
 wal_reader *wal_reader_open(const char *dir, odin_err *err);
-/* 1 with *rec and *len (valid until the next call), 0 at the end, negative on corruption. */
+/* 1 with *rec and *len (valid until the next call), 0 at the end, negative on corruption
+ * (-ODIN_ERR_CORRUPT; -ODIN_ERR_UNAVAILABLE for a zstd record; -ODIN_ERR_IO for a read error),
+ * with err saying "<dir>/<segment>: offset N: reason". Once negative, every later call returns
+ * the same. */
 int wal_reader_next(wal_reader *r, const uint8_t **rec, size_t *len, odin_err *err);
 /* Where the last good record ended: segment number and byte offset. Before the first record of a
  * segment it is (that segment, 0). */
@@ -48,6 +63,8 @@ void wal_reader_position(const wal_reader *r, int *segment, uint64_t *offset);
  * the checkpoint is read, else the WAL directory. Pass it to wal_repair. Valid until close. */
 const char *wal_reader_dir(const wal_reader *r);
 void wal_reader_close(wal_reader *r);
+/* Truncates <dir>/<segment> at offset and deletes the later segments of dir (logged as a warning,
+ * component tsdb). -ODIN_ERR_INVALID when offset is past the segment's end. */
 int wal_repair(const char *dir, int segment, uint64_t offset, odin_err *err);
 
 /* Page and fragment geometry (Prometheus wlog), and the largest record either side accepts. */
