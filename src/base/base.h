@@ -230,5 +230,11 @@ int odin_parse_duration_ms(odin_str s, int64_t *out_ms);
 
 /* Reads a whole file into buf (reset first; NUL-terminated). Files over cap_bytes are an error. */
 int odin_read_file(const char *path, odin_strbuf *buf, size_t cap_bytes, odin_err *err);
+/* Removes a file or a directory with everything below it (no symlinks followed); 0 or -errno. */
+int odin_remove_tree(const char *path);
+/* Bytes of regular files below path (0 when absent). */
+uint64_t odin_tree_size(const char *path);
+/* Writes data to path atomically: a temporary file in the same directory, fsync, rename. */
+int odin_write_file_atomic(const char *path, const void *data, size_t len, odin_err *err);
 
 #endif

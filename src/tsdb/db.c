@@ -1,5 +1,9 @@
 /* Opening and closing the database, the appender transaction, and statistics. */
+#include "tsdb/block.h"
 #include "tsdb/db_int.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <math.h>
 #include <stdatomic.h>
@@ -43,7 +47,18 @@ tsdb *tsdb_open(const tsdb_opts *opts, odin_err *err)
     db->dir = opts->dir ? odin_strdup(opts->dir) : NULL;
     head_init(&db->head, db->opts.block_range_ms);
     pthread_mutex_init(&db->wal_lock, NULL);
-    if (tsdb_wal_start(db, err) < 0) {
+    pthread_mutex_init(&db->compact_lock, NULL);
+    pthread_rwlock_init(&db->blocks_lock, NULL);
+    pthread_mutex_init(&db->stop_lock, NULL);
+    pthread_cond_init(&db->stop_cond, NULL);
+    db->dir_ok = true;
+    if (db->dir && mkdir(db->dir, 0777) != 0 && errno != EEXIST) {
+        odin_err_errno(err, errno, "create data directory %s", db->dir);
+        tsdb_close(db);
+        return NULL;
+    }
+    if (tsdb_blocks_load(db, err) < 0 || tsdb_wal_start(db, err) < 0 ||
+        tsdb_compactor_start(db) < 0) {
         tsdb_close(db);
         return NULL;
     }
@@ -55,7 +70,15 @@ void tsdb_close(tsdb *db)
     if (!db) {
         return;
     }
-    tsdb_wal_stop(db);
+    if (db->dir_ok) {
+        tsdb_compactor_stop(db);
+        tsdb_wal_stop(db);
+        tsdb_blocks_close(db);
+        pthread_mutex_destroy(&db->compact_lock);
+        pthread_rwlock_destroy(&db->blocks_lock);
+        pthread_mutex_destroy(&db->stop_lock);
+        pthread_cond_destroy(&db->stop_cond);
+    }
     head_fini(&db->head);
     pthread_mutex_destroy(&db->wal_lock);
     free(db->dir);
@@ -76,6 +99,13 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *out)
     out->out_of_bounds_samples = atomic_load(&db->out_of_bounds);
     out->duplicate_samples = atomic_load(&db->duplicates);
     out->wal_corruptions = atomic_load(&db->wal_corruptions);
+    out->compactions = atomic_load(&db->compactions);
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    out->blocks = db->nblocks;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        out->storage_bytes += block_get_meta(db->blocks[i])->size_bytes;
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
 }
 
 /* ---- appender ---- */
@@ -182,6 +212,10 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
             *ref = s->ref;
         }
     }
+    if (t < atomic_load(&a->db->min_valid_t)) {
+        atomic_fetch_add(&a->db->out_of_bounds, 1);
+        return odin_err_set(err, ODIN_ERR_CONFLICT, "out of bounds");
+    }
     int kind = 0;
     int rc = precheck(&a->db->head, s, t, v, &kind, err);
     if (rc < 0) {
@@ -199,8 +233,11 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
 int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
 {
     tsdb *db = a->db;
-    int rc = tsdb_wal_log_commit(db, a->created, a->ncreated, a->samples, a->len, err);
+    /* WAL write and head append under one lock, so a checkpoint never misses a logged sample */
+    pthread_mutex_lock(&db->wal_lock);
+    int rc = tsdb_wal_log_commit_locked(db, a->created, a->ncreated, a->samples, a->len, err);
     if (rc < 0) {
+        pthread_mutex_unlock(&db->wal_lock);
         appender_free(a);
         return rc;
     }
@@ -219,6 +256,7 @@ int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
         }
         ok += rc2 == 0;
     }
+    pthread_mutex_unlock(&db->wal_lock);
     atomic_fetch_add(&db->samples_appended, ok);
     atomic_fetch_add(&db->out_of_order, ooo);
     atomic_fetch_add(&db->duplicates, dup);

@@ -8,7 +8,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int ensure_dir(const char *path, odin_err *err)
 {
@@ -58,6 +60,9 @@ static void replay_samples(replay *r, const uint8_t *rec, size_t len, odin_err *
     for (size_t i = 0; i < n; i++) {
         head_series *hs = odin_map_get(&r->refs, &s[i].ref, sizeof(s[i].ref));
         int kind;
+        if (s[i].t < atomic_load(&r->db->min_valid_t)) {
+            continue; /* already in a block */
+        }
         if (!hs || head_series_append(&r->db->head, hs, s[i].t, s[i].v, &kind) < 0) {
             r->skipped++;
             continue;
@@ -185,8 +190,8 @@ void tsdb_wal_stop(tsdb *db)
     }
 }
 
-int tsdb_wal_log_commit(tsdb *db, head_series *const *created, size_t ncreated,
-                        const tsdb_pending_sample *samples, size_t n, odin_err *err)
+int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncreated,
+                               const tsdb_pending_sample *samples, size_t n, odin_err *err)
 {
     if (!db->wal || (n == 0 && ncreated == 0)) {
         return 0;
@@ -194,7 +199,6 @@ int tsdb_wal_log_commit(tsdb *db, head_series *const *created, size_t ncreated,
     odin_strbuf rec;
     odin_strbuf_init(&rec, 0);
     int rc = 0;
-    pthread_mutex_lock(&db->wal_lock);
     if (ncreated) {
         wal_series *ws = odin_malloc(ncreated * sizeof(*ws));
         for (size_t i = 0; i < ncreated; i++) {
@@ -214,7 +218,114 @@ int tsdb_wal_log_commit(tsdb *db, head_series *const *created, size_t ncreated,
         free(ss);
         rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
     }
-    pthread_mutex_unlock(&db->wal_lock);
     odin_strbuf_fini(&rec);
+    return rc;
+}
+
+/* Deletes WAL segments numbered below seg, and checkpoint directories: everything they held is
+ * in blocks or was relogged at or after seg. */
+static void wal_delete_before(const char *data_dir, int seg)
+{
+    odin_strbuf path;
+    odin_strbuf_init(&path, 0);
+    odin_strbuf_printf(&path, "%s/wal", data_dir);
+    DIR *d = opendir(path.p);
+    if (!d) {
+        odin_strbuf_fini(&path);
+        return;
+    }
+    struct dirent *de;
+    size_t base = path.len;
+    while ((de = readdir(d)) != NULL) {
+        int64_t n;
+        bool segment = odin_parse_i64(odin_str_c(de->d_name), &n) == 0 && n < seg;
+        bool checkpoint = strncmp(de->d_name, "checkpoint.", 11) == 0;
+        if (!segment && !checkpoint) {
+            continue;
+        }
+        path.len = base;
+        odin_strbuf_printf(&path, "/%s", de->d_name);
+        if (segment) {
+            unlink(path.p);
+        } else {
+            odin_remove_tree(path.p);
+        }
+    }
+    closedir(d);
+    odin_strbuf_fini(&path);
+}
+
+uint64_t tsdb_wal_size(tsdb *db)
+{
+    if (!db->dir) {
+        return 0;
+    }
+    odin_strbuf path;
+    odin_strbuf_init(&path, 0);
+    odin_strbuf_printf(&path, "%s/wal", db->dir);
+    uint64_t total = odin_tree_size(path.p);
+    odin_strbuf_fini(&path);
+    return total;
+}
+
+/* Relogs the head from t on into a fresh segment, then drops the older segments: what a
+ * Prometheus checkpoint keeps, written as ordinary records. Commits wait on wal_lock meanwhile, so
+ * no sample can be logged to an old segment and miss the relog. */
+int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
+{
+    if (!db->wal) {
+        return 0;
+    }
+    pthread_mutex_lock(&db->wal_lock);
+    int seg;
+    int rc = wal_next_segment(db->wal, &seg, err);
+    if (rc == 0) {
+        rc = log_all_series(db, err);
+    }
+    odin_strbuf rec;
+    odin_strbuf_init(&rec, 0);
+    size_t n;
+    head_series **all = head_sorted_series(&db->head, &n);
+    enum { BATCH = 4096 };
+    wal_sample *batch = odin_malloc(BATCH * sizeof(*batch));
+    size_t nb = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        head_chunk *cs;
+        size_t nc = head_series_chunks_since(&db->head, all[i], t, &cs);
+        for (size_t c = 0; c < nc && rc == 0; c++) {
+            xor_iter it;
+            xor_iter_init(&it, cs[c].b, cs[c].len);
+            int64_t st;
+            double sv;
+            while (rc == 0 && xor_iter_next(&it, &st, &sv)) {
+                if (st < t) {
+                    continue;
+                }
+                batch[nb++] = (wal_sample){all[i]->ref, st, sv};
+                if (nb == BATCH) {
+                    odin_strbuf_reset(&rec);
+                    wal_encode_samples(&rec, batch, nb);
+                    rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+                    nb = 0;
+                }
+            }
+        }
+        head_chunks_release(cs, nc);
+    }
+    if (rc == 0 && nb) {
+        odin_strbuf_reset(&rec);
+        wal_encode_samples(&rec, batch, nb);
+        rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+    }
+    if (rc == 0) {
+        rc = wal_sync(db->wal, err);
+    }
+    pthread_mutex_unlock(&db->wal_lock);
+    free(batch);
+    free(all);
+    odin_strbuf_fini(&rec);
+    if (rc == 0) {
+        wal_delete_before(db->dir, seg);
+    }
     return rc;
 }

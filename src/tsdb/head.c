@@ -283,3 +283,111 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
     }
     return 0;
 }
+
+static int series_ptr_cmp(const void *a, const void *b)
+{
+    const head_series *x = *(const head_series *const *)a;
+    const head_series *y = *(const head_series *const *)b;
+    return odin_labels_cmp(x->labels, y->labels);
+}
+
+head_series **head_sorted_series(head *h, size_t *n)
+{
+    pthread_rwlock_rdlock(&h->map_lock);
+    size_t count = h->nseries;
+    head_series **v = odin_malloc((count ? count : 1) * sizeof(*v));
+    if (count) {
+        memcpy(v, h->series, count * sizeof(*v));
+    }
+    pthread_rwlock_unlock(&h->map_lock);
+    qsort(v, count, sizeof(*v), series_ptr_cmp);
+    *n = count;
+    return v;
+}
+
+size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, head_chunk **out)
+{
+    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_lock(mu);
+    if (s->has_open && s->open_mint < maxt) {
+        /* the open chunk never crosses a range boundary, so all of it lies before maxt */
+        cut_open(h, s);
+    }
+    head_chunk *v = odin_malloc((s->nchunks ? s->nchunks : 1) * sizeof(*v));
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->nchunks; i++) {
+        if (s->chunks[i].maxt >= mint && s->chunks[i].mint < maxt) {
+            v[n++] = s->chunks[i];
+        }
+    }
+    pthread_mutex_unlock(mu);
+    *out = v;
+    return n;
+}
+
+void head_truncate(head *h, int64_t t)
+{
+    pthread_rwlock_rdlock(&h->map_lock);
+    size_t count = h->nseries;
+    head_series **all = h->series;
+    uint64_t freed = 0;
+    int64_t new_min = INT64_MAX;
+    for (size_t i = 0; i < count; i++) {
+        head_series *s = all[i];
+        pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+        pthread_mutex_lock(mu);
+        uint32_t w = 0;
+        for (uint32_t c = 0; c < s->nchunks; c++) {
+            if (s->chunks[c].maxt < t) {
+                free(s->chunks[c].b);
+                freed++;
+            } else {
+                s->chunks[w++] = s->chunks[c];
+            }
+        }
+        s->nchunks = w;
+        if (w && s->chunks[0].mint < new_min) {
+            new_min = s->chunks[0].mint;
+        }
+        if (!w && s->has_open && s->open_mint < new_min) {
+            new_min = s->open_mint;
+        }
+        pthread_mutex_unlock(mu);
+    }
+    pthread_rwlock_unlock(&h->map_lock);
+    atomic_fetch_sub(&h->nchunks, freed);
+    atomic_store(&h->min_t, new_min);
+}
+
+size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk **out)
+{
+    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_lock(mu);
+    size_t cap = s->nchunks + 1;
+    head_chunk *v = odin_malloc(cap * sizeof(*v));
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->nchunks; i++) {
+        if (s->chunks[i].maxt >= t) {
+            v[n] = s->chunks[i];
+            v[n].b = odin_malloc(v[n].len);
+            memcpy(v[n].b, s->chunks[i].b, v[n].len);
+            n++;
+        }
+    }
+    if (s->has_open && s->last_t >= t) {
+        v[n] = (head_chunk){s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len};
+        memcpy(v[n].b, s->open.b, s->open.len);
+        n++;
+    }
+    pthread_mutex_unlock(mu);
+    *out = v;
+    return n;
+}
+
+void head_chunks_release(head_chunk *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].b);
+    }
+    free(v);
+}

@@ -77,4 +77,18 @@ head_series *head_by_ref(head *h, uint64_t ref);
 int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind);
 uint64_t head_labels_hash(odin_labels ls);
 
+/* ---- For compaction and checkpoints ---- */
+/* Series pointers sorted by labels (heap array; caller frees). Series are never freed while the
+ * db is open, so the pointers stay valid. */
+head_series **head_sorted_series(head *h, size_t *n);
+/* Copies the chunks of s overlapping [mint, maxt) (cutting its open chunk first if it starts
+ * before maxt) into out (heap array; caller frees the array, not the bytes). */
+size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, head_chunk **out);
+/* Copies (bytes included) every chunk of s holding samples at or after t, the open one too;
+ * release with head_chunks_release. */
+size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk **out);
+void head_chunks_release(head_chunk *v, size_t n);
+/* Frees chunks entirely before t. */
+void head_truncate(head *h, int64_t t);
+
 #endif

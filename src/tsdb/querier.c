@@ -1,7 +1,9 @@
 /* The read door: series selection by matchers over the head's postings, sample iteration, and
  * label names/values. Results are sorted by label set, as Prometheus' Select(sorted=true). */
+#include "tsdb/block.h"
 #include "tsdb/db_int.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,11 +11,21 @@ struct tsdb_querier {
     tsdb *db;
     int64_t mint, maxt;
     odin_arena arena; /* everything handed out lives here until close */
+    struct tsdb_block **blocks; /* referenced until close */
+    size_t nblocks;
 };
+
+/* One series of a result: its chunks from blocks (in time order) and its head series, if any. */
+typedef struct {
+    odin_labels labels;
+    head_series *hs;
+    block_chunk *chunks;
+    size_t nchunks;
+} merged_series;
 
 struct tsdb_series_set {
     tsdb_querier *q;
-    head_series **series;
+    merged_series *series;
     size_t n;
     size_t pos; /* 1-based after the first next() */
 };
@@ -40,6 +52,7 @@ tsdb_querier *tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt)
     q->mint = mint;
     q->maxt = maxt;
     odin_arena_init(&q->arena, 0);
+    q->blocks = tsdb_blocks_acquire(db, mint, maxt, &q->nblocks);
     return q;
 }
 
@@ -49,6 +62,7 @@ void tsdb_querier_close(tsdb_querier *q)
         return;
     }
     odin_arena_fini(&q->arena);
+    tsdb_blocks_release(q->blocks, q->nblocks);
     free(q);
 }
 
@@ -138,20 +152,9 @@ static int series_cmp(const void *a, const void *b)
     return odin_labels_cmp(x->labels, y->labels);
 }
 
-tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
-                                     odin_err *err)
+/* Head series matching ms, sorted by labels. */
+static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n, size_t *count)
 {
-    bool selective = false;
-    for (size_t i = 0; i < n; i++) {
-        if (!tsdb_matcher_matches(&ms[i], (odin_str){"", 0})) {
-            selective = true;
-        }
-    }
-    if (!selective) {
-        odin_err_set(err, ODIN_ERR_INVALID,
-                     "vector selector must contain at least one non-empty matcher");
-        return NULL;
-    }
     head *h = &q->db->head;
     pthread_rwlock_rdlock(&h->map_lock);
     uint64_t *cand = NULL;
@@ -189,18 +192,125 @@ tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, si
             break;
         }
     }
-    tsdb_series_set *set = qalloc(q, sizeof(*set));
-    memset(set, 0, sizeof(*set));
-    set->q = q;
-    set->series = qalloc(q, (ncand ? ncand : 1) * sizeof(*set->series));
+    head_series **out = qalloc(q, (ncand ? ncand : 1) * sizeof(*out));
+    size_t k = 0;
     for (size_t i = 0; i < ncand; i++) {
         head_series *s = h->series[cand[i] - 1];
         if (series_matches(s, ms, n)) {
-            set->series[set->n++] = s;
+            out[k++] = s;
         }
     }
     pthread_rwlock_unlock(&h->map_lock);
-    qsort(set->series, set->n, sizeof(*set->series), series_cmp);
+    qsort(out, k, sizeof(*out), series_cmp);
+    *count = k;
+    return out;
+}
+
+/* Whether the head holds anything in the querier's range (else its series are left out). */
+static bool head_in_range(tsdb_querier *q)
+{
+    int64_t hmin = atomic_load(&q->db->head.min_t), hmax = atomic_load(&q->db->head.max_t);
+    return hmin != INT64_MAX && hmax >= q->mint && hmin <= q->maxt;
+}
+
+typedef struct {
+    odin_labels labels;
+    size_t source; /* block index, or nblocks for the head */
+    head_series *hs;
+    const block_series *bs;
+} select_item;
+
+static int item_cmp(const void *a, const void *b)
+{
+    const select_item *x = a, *y = b;
+    int c = odin_labels_cmp(x->labels, y->labels);
+    if (c) {
+        return c;
+    }
+    return (x->source > y->source) - (x->source < y->source);
+}
+
+static bool head_series_in_range(tsdb_querier *q, head_series *s)
+{
+    pthread_mutex_t *mu = &q->db->head.stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_lock(mu);
+    bool any = false;
+    for (uint32_t i = 0; i < s->nchunks && !any; i++) {
+        any = s->chunks[i].maxt >= q->mint && s->chunks[i].mint <= q->maxt;
+    }
+    if (!any && s->has_open) {
+        any = s->last_t >= q->mint && s->open_mint <= q->maxt;
+    }
+    pthread_mutex_unlock(mu);
+    return any;
+}
+
+tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                                     odin_err *err)
+{
+    bool selective = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!tsdb_matcher_matches(&ms[i], (odin_str){"", 0})) {
+            selective = true;
+        }
+    }
+    if (!selective) {
+        odin_err_set(err, ODIN_ERR_INVALID,
+                     "vector selector must contain at least one non-empty matcher");
+        return NULL;
+    }
+    size_t nhead = 0;
+    head_series **hs = head_in_range(q) ? head_select(q, ms, n, &nhead) : NULL;
+    block_series **bs = qalloc(q, (q->nblocks + 1) * sizeof(*bs));
+    size_t *nbs = qalloc(q, (q->nblocks + 1) * sizeof(*nbs));
+    size_t total = nhead;
+    for (size_t b = 0; b < q->nblocks; b++) {
+        if (block_select(q->blocks[b], ms, n, q->mint, q->maxt + 1, &q->arena, &bs[b], &nbs[b],
+                         err) < 0) {
+            return NULL;
+        }
+        total += nbs[b];
+    }
+    select_item *items = qalloc(q, (total ? total : 1) * sizeof(*items));
+    size_t k = 0;
+    for (size_t b = 0; b < q->nblocks; b++) {
+        for (size_t i = 0; i < nbs[b]; i++) {
+            items[k++] = (select_item){bs[b][i].labels, b, NULL, &bs[b][i]};
+        }
+    }
+    for (size_t i = 0; i < nhead; i++) {
+        if (head_series_in_range(q, hs[i])) {
+            items[k++] = (select_item){hs[i]->labels, q->nblocks, hs[i], NULL};
+        }
+    }
+    if (q->nblocks && k > 1) {
+        qsort(items, k, sizeof(*items), item_cmp);
+    }
+    tsdb_series_set *set = qalloc(q, sizeof(*set));
+    memset(set, 0, sizeof(*set));
+    set->q = q;
+    set->series = qalloc(q, (k ? k : 1) * sizeof(*set->series));
+    for (size_t i = 0; i < k;) {
+        size_t j = i, nch = 0;
+        while (j < k && odin_labels_cmp(items[j].labels, items[i].labels) == 0) {
+            nch += items[j].bs ? items[j].bs->nchunks : 0;
+            j++;
+        }
+        merged_series *m = &set->series[set->n++];
+        memset(m, 0, sizeof(*m));
+        m->labels = items[i].labels;
+        m->chunks = qalloc(q, (nch ? nch : 1) * sizeof(*m->chunks));
+        for (size_t x = i; x < j; x++) {
+            if (items[x].bs) {
+                memcpy(m->chunks + m->nchunks, items[x].bs->chunks,
+                       items[x].bs->nchunks * sizeof(*m->chunks));
+                m->nchunks += items[x].bs->nchunks;
+            } else {
+                m->hs = items[x].hs;
+            }
+        }
+        i = j;
+    }
     return set;
 }
 
@@ -216,7 +326,7 @@ bool tsdb_series_next(tsdb_series_set *s)
 
 odin_labels tsdb_series_labels(const tsdb_series_set *s)
 {
-    return s->series[s->pos - 1]->labels;
+    return s->series[s->pos - 1].labels;
 }
 
 static void decode_into(struct tsdb_iter_state *st, tsdb_querier *q, const uint8_t *b, size_t len,
@@ -227,7 +337,7 @@ static void decode_into(struct tsdb_iter_state *st, tsdb_querier *q, const uint8
     int64_t t;
     double v;
     while (xor_iter_next(&it, &t, &v)) {
-        if (t < q->mint || t > q->maxt) {
+        if (t < q->mint || t > q->maxt || (st->n && t <= st->t[st->n - 1])) {
             continue;
         }
         if (st->n == *cap) {
@@ -253,10 +363,20 @@ static void decode_into(struct tsdb_iter_state *st, tsdb_querier *q, const uint8
 void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
 {
     tsdb_querier *q = s->q;
-    head_series *hs = s->series[s->pos - 1];
+    merged_series *ms = &s->series[s->pos - 1];
     struct tsdb_iter_state *st = qalloc(q, sizeof(*st));
     memset(st, 0, sizeof(*st));
     size_t cap = 0;
+    /* blocks first (in time order), then the head; samples not after the last one are dropped,
+     * so overlapping sources never repeat a timestamp */
+    for (size_t i = 0; i < ms->nchunks; i++) {
+        decode_into(st, q, ms->chunks[i].b, ms->chunks[i].len, &cap);
+    }
+    it->st = st;
+    head_series *hs = ms->hs;
+    if (!hs) {
+        return;
+    }
     head *h = &q->db->head;
     pthread_mutex_t *mu = &h->stripes[hs->ref % HEAD_STRIPES];
     pthread_mutex_lock(mu);
@@ -292,44 +412,66 @@ static int str_cmp(const void *a, const void *b)
 }
 
 /* Collects label names (name == NULL) or the values of one name over matching series. */
+static void remember(tsdb_querier *q, odin_map *seen, odin_str pick)
+{
+    if (!odin_map_get(seen, pick.p, pick.len)) {
+        odin_str *copy = qalloc(q, sizeof(*copy));
+        *copy = pick; /* interned in the head or copied into the querier's arena: lives long */
+        odin_map_put(seen, pick.p, pick.len, copy);
+    }
+}
+
+static void remember_labels(tsdb_querier *q, odin_map *seen, const char *name, odin_labels ls)
+{
+    for (size_t k = 0; k < ls.len; k++) {
+        const odin_label *l = &ls.v[k];
+        if (!name) {
+            remember(q, seen, l->name);
+        } else if (odin_str_eq_c(l->name, name)) {
+            remember(q, seen, l->value);
+        }
+    }
+}
+
+/* Collects label names (name == NULL) or the values of one name, over matching series of the
+ * head and the blocks in range; with no matchers, from every series. */
 static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher *ms, size_t n,
                            const odin_str **out, size_t *count, odin_err *err)
 {
-    head *h = &q->db->head;
     odin_map seen;
     odin_map_init(&seen);
-    pthread_rwlock_rdlock(&h->map_lock);
-    bool all = n == 0;
-    tsdb_series_set *set = NULL;
-    if (!all) {
-        pthread_rwlock_unlock(&h->map_lock);
-        set = tsdb_querier_select(q, ms, n, err);
+    if (n) {
+        tsdb_series_set *set = tsdb_querier_select(q, ms, n, err);
         if (!set) {
             odin_map_fini(&seen);
             return -ODIN_ERR_INVALID;
         }
+        for (size_t i = 0; i < set->n; i++) {
+            remember_labels(q, &seen, name, set->series[i].labels);
+        }
+    } else {
+        head *h = &q->db->head;
         pthread_rwlock_rdlock(&h->map_lock);
-    }
-    size_t total = all ? h->nseries : set->n;
-    for (size_t i = 0; i < total; i++) {
-        const head_series *s = all ? h->series[i] : set->series[i];
-        for (size_t k = 0; k < s->labels.len; k++) {
-            const odin_label *l = &s->labels.v[k];
-            odin_str pick = l->name;
-            if (name) {
-                if (!odin_str_eq_c(l->name, name)) {
-                    continue;
-                }
-                pick = l->value;
+        for (size_t i = 0; i < h->nseries; i++) {
+            remember_labels(q, &seen, name, h->series[i]->labels);
+        }
+        pthread_rwlock_unlock(&h->map_lock);
+        for (size_t b = 0; b < q->nblocks; b++) {
+            odin_str *v;
+            size_t nv;
+            int rc = name ? block_label_values(q->blocks[b], name, &q->arena, &v, &nv, err)
+                          : block_label_names(q->blocks[b], &q->arena, &v, &nv, err);
+            if (rc < 0) {
+                odin_map_fini(&seen);
+                return rc;
             }
-            if (!odin_map_get(&seen, pick.p, pick.len)) {
-                odin_str *copy = qalloc(q, sizeof(*copy));
-                *copy = pick; /* interned: lives as long as the head */
-                odin_map_put(&seen, pick.p, pick.len, copy);
+            for (size_t i = 0; i < nv; i++) {
+                if (v[i].len || name) {
+                    remember(q, &seen, v[i]);
+                }
             }
         }
     }
-    pthread_rwlock_unlock(&h->map_lock);
     odin_str *v = qalloc(q, (seen.len ? seen.len : 1) * sizeof(*v));
     size_t pos = 0, i = 0, kl;
     const void *k;

@@ -5,6 +5,7 @@
 int tsdb_wal_tests(void);
 extern int tsdb_chunk_tests(void) __attribute__((weak));
 extern int tsdb_block_tests(void) __attribute__((weak));
+extern int tsdb_db_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -15,6 +16,9 @@ int main(void)
     }
     if (tsdb_block_tests != NULL) {
         f += tsdb_block_tests();
+    }
+    if (tsdb_db_tests != NULL) {
+        f += tsdb_db_tests();
     }
     return f != 0;
 }

@@ -1,0 +1,336 @@
+/* The persisted side of the database: loading blocks at open, cutting old head windows into
+ * blocks, truncating head and WAL behind them, and deleting blocks past the retention limits. */
+#include "tsdb/block.h"
+#include "tsdb/db_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static bool is_ulid(const char *s)
+{
+    if (strlen(s) != 26) {
+        return false;
+    }
+    for (const char *c = s; *c; c++) {
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int block_mint_cmp(const void *a, const void *b)
+{
+    const block_meta *x = block_get_meta(*(tsdb_block *const *)a);
+    const block_meta *y = block_get_meta(*(tsdb_block *const *)b);
+    return (x->mint > y->mint) - (x->mint < y->mint);
+}
+
+static void set_min_valid_locked(tsdb *db)
+{
+    int64_t maxt = INT64_MIN;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        const block_meta *m = block_get_meta(db->blocks[i]);
+        if (m->maxt > maxt) {
+            maxt = m->maxt;
+        }
+    }
+    if (maxt > atomic_load(&db->min_valid_t)) {
+        atomic_store(&db->min_valid_t, maxt);
+    }
+}
+
+/* Opens every block directory; leftovers of interrupted writes and deletions are removed, as
+ * Prometheus does at start-up. A block that cannot be read stops the start with its path: its
+ * data is never deleted behind the user's back. */
+int tsdb_blocks_load(tsdb *db, odin_err *err)
+{
+    atomic_store(&db->min_valid_t, INT64_MIN);
+    if (!db->dir) {
+        return 0;
+    }
+    DIR *d = opendir(db->dir);
+    if (!d) {
+        return odin_err_errno(err, errno, "open data directory %s", db->dir);
+    }
+    odin_strbuf path;
+    odin_strbuf_init(&path, 0);
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        odin_strbuf_reset(&path);
+        odin_strbuf_printf(&path, "%s/%s", db->dir, de->d_name);
+        if (strstr(de->d_name, ".tmp-for-creation") || strstr(de->d_name, ".tmp-for-deletion")) {
+            odin_log(ODIN_LOG_INFO, "tsdb", "removing leftover block directory", "dir", path.p,
+                     NULL);
+            odin_remove_tree(path.p);
+            continue;
+        }
+        if (!is_ulid(de->d_name)) {
+            continue;
+        }
+        tsdb_block *b = block_open(path.p, err);
+        if (!b) {
+            rc = -ODIN_ERR_CORRUPT;
+            break;
+        }
+        db->blocks = odin_realloc(db->blocks, (db->nblocks + 1) * sizeof(*db->blocks));
+        db->blocks[db->nblocks++] = b;
+    }
+    closedir(d);
+    odin_strbuf_fini(&path);
+    if (db->nblocks > 1) {
+        qsort(db->blocks, db->nblocks, sizeof(*db->blocks), block_mint_cmp);
+    }
+    set_min_valid_locked(db);
+    return rc;
+}
+
+void tsdb_blocks_close(tsdb *db)
+{
+    for (size_t i = 0; i < db->nblocks; i++) {
+        block_unref(db->blocks[i]);
+    }
+    free(db->blocks);
+    db->blocks = NULL;
+    db->nblocks = 0;
+}
+
+struct tsdb_block **tsdb_blocks_acquire(tsdb *db, int64_t mint, int64_t maxt, size_t *n)
+{
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    tsdb_block **v = odin_malloc((db->nblocks ? db->nblocks : 1) * sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        const block_meta *m = block_get_meta(db->blocks[i]);
+        if (m->maxt > mint && m->mint <= maxt) {
+            block_ref(db->blocks[i]);
+            v[k++] = db->blocks[i];
+        }
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    *n = k;
+    return v;
+}
+
+void tsdb_blocks_release(struct tsdb_block **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        block_unref(v[i]);
+    }
+    free(v);
+}
+
+/* ---- cutting the head into a block ---- */
+
+typedef struct {
+    tsdb *db;
+    head_series **series;
+    size_t n, pos;
+    int64_t mint, maxt;
+    head_chunk *cur;
+    block_chunk *out;
+    size_t cap;
+} head_source;
+
+static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **chunks, size_t *n,
+                            odin_err *err)
+{
+    (void)err;
+    head_source *hs = ctx;
+    while (hs->pos < hs->n) {
+        head_series *s = hs->series[hs->pos++];
+        free(hs->cur);
+        size_t nc = head_series_chunks(&hs->db->head, s, hs->mint, hs->maxt, &hs->cur);
+        if (nc == 0) {
+            continue;
+        }
+        if (nc > hs->cap) {
+            hs->cap = nc;
+            hs->out = odin_realloc(hs->out, nc * sizeof(*hs->out));
+        }
+        for (size_t i = 0; i < nc; i++) {
+            hs->out[i] = (block_chunk){hs->cur[i].mint, hs->cur[i].maxt, hs->cur[i].b,
+                                       hs->cur[i].len};
+        }
+        *labels = s->labels;
+        *chunks = hs->out;
+        *n = nc;
+        return 1;
+    }
+    return 0;
+}
+
+static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
+{
+    head_source hs = {.db = db, .mint = mint, .maxt = maxt};
+    hs.series = head_sorted_series(&db->head, &hs.n);
+    block_write_opts wo = {
+        .parent_dir = db->dir,
+        .mint = mint,
+        .maxt = maxt,
+        .compaction_level = 1,
+    };
+    block_source src = {&hs, head_source_next};
+    char ulid[27];
+    int rc = block_write(&wo, &src, ulid, err);
+    free(hs.cur);
+    free(hs.out);
+    free(hs.series);
+    if (rc < 0 || ulid[0] == '\0') {
+        return rc;
+    }
+    odin_strbuf path;
+    odin_strbuf_init(&path, 0);
+    odin_strbuf_printf(&path, "%s/%s", db->dir, ulid);
+    tsdb_block *b = block_open(path.p, err);
+    odin_strbuf_fini(&path);
+    if (!b) {
+        return -ODIN_ERR_CORRUPT;
+    }
+    pthread_rwlock_wrlock(&db->blocks_lock);
+    db->blocks = odin_realloc(db->blocks, (db->nblocks + 1) * sizeof(*db->blocks));
+    db->blocks[db->nblocks++] = b;
+    qsort(db->blocks, db->nblocks, sizeof(*db->blocks), block_mint_cmp);
+    pthread_rwlock_unlock(&db->blocks_lock);
+    atomic_fetch_add(&db->compactions, 1);
+    odin_log(ODIN_LOG_INFO, "tsdb", "write block", "ulid", ulid, NULL);
+    return 0;
+}
+
+/* ---- retention ---- */
+
+static void drop_block_locked(tsdb *db, size_t i, const char *why)
+{
+    tsdb_block *b = db->blocks[i];
+    odin_log(ODIN_LOG_INFO, "tsdb", "deleting block past retention", "ulid",
+             block_get_meta(b)->ulid, "reason", why, NULL);
+    memmove(&db->blocks[i], &db->blocks[i + 1], (db->nblocks - i - 1) * sizeof(*db->blocks));
+    db->nblocks--;
+    block_mark_deleted(b);
+    block_unref(b); /* the directory goes when the last query lets go */
+}
+
+/* Prometheus' rules: by time, every block whose end lies a retention period or more before the
+ * newest block's end; by size, newest first, the first block that no longer fits (counting the
+ * WAL) and all older ones. Whole blocks only. */
+static void apply_retention(tsdb *db)
+{
+    pthread_rwlock_wrlock(&db->blocks_lock);
+    if (db->nblocks && db->opts.retention_ms > 0) {
+        int64_t newest = block_get_meta(db->blocks[db->nblocks - 1])->maxt;
+        for (size_t i = db->nblocks; i-- > 0;) {
+            if (newest - block_get_meta(db->blocks[i])->maxt >= db->opts.retention_ms) {
+                drop_block_locked(db, i, "time");
+            }
+        }
+    }
+    if (db->nblocks && db->opts.retention_bytes > 0) {
+        uint64_t total = tsdb_wal_size(db);
+        size_t keep_from = 0;
+        for (size_t i = db->nblocks; i-- > 0;) {
+            total += block_get_meta(db->blocks[i])->size_bytes;
+            if (total > db->opts.retention_bytes) {
+                keep_from = i + 1;
+                break;
+            }
+        }
+        for (size_t i = keep_from; i-- > 0;) {
+            drop_block_locked(db, i, "size");
+        }
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+}
+
+/* Persists head windows once the head spans one and a half block ranges, as Prometheus does, so
+ * the newest hour or more always stays in the head (and the WAL) for late samples. */
+int tsdb_compact(tsdb *db, odin_err *err)
+{
+    if (!db->dir) {
+        return 0;
+    }
+    pthread_mutex_lock(&db->compact_lock);
+    int64_t range = db->opts.block_range_ms;
+    int rc = 0;
+    bool cut = false;
+    for (;;) {
+        int64_t hmin = atomic_load(&db->head.min_t), hmax = atomic_load(&db->head.max_t);
+        if (hmin == INT64_MAX || hmax - hmin <= range + range / 2) {
+            break;
+        }
+        int64_t start = hmin - ((hmin % range) + range) % range;
+        int64_t end = start + range;
+        /* from here on samples before `end` are out of bounds: they would miss the block */
+        if (end > atomic_load(&db->min_valid_t)) {
+            atomic_store(&db->min_valid_t, end);
+        }
+        rc = cut_block(db, start, end, err);
+        if (rc < 0) {
+            break;
+        }
+        head_truncate(&db->head, end);
+        if (atomic_load(&db->head.min_t) < end) {
+            atomic_store(&db->head.min_t, end); /* nothing older left: avoid looping */
+        }
+        cut = true;
+    }
+    if (rc == 0 && cut) {
+        rc = tsdb_wal_checkpoint(db, atomic_load(&db->min_valid_t), err);
+    }
+    apply_retention(db);
+    pthread_mutex_unlock(&db->compact_lock);
+    return rc;
+}
+
+static void *compactor_main(void *arg)
+{
+    tsdb *db = arg;
+    pthread_mutex_lock(&db->stop_lock);
+    while (!db->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        pthread_cond_timedwait(&db->stop_cond, &db->stop_lock, &ts);
+        if (db->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&db->stop_lock);
+        odin_err err = {0};
+        if (tsdb_compact(db, &err) < 0) {
+            odin_log(ODIN_LOG_ERROR, "tsdb", "compaction failed", "err", err.msg, NULL);
+        }
+        pthread_mutex_lock(&db->stop_lock);
+    }
+    pthread_mutex_unlock(&db->stop_lock);
+    return NULL;
+}
+
+int tsdb_compactor_start(tsdb *db)
+{
+    if (!db->dir) {
+        return 0;
+    }
+    if (pthread_create(&db->compactor, NULL, compactor_main, db) != 0) {
+        return -ODIN_ERR_INTERNAL;
+    }
+    db->compactor_running = true;
+    return 0;
+}
+
+void tsdb_compactor_stop(tsdb *db)
+{
+    if (!db->compactor_running) {
+        return;
+    }
+    pthread_mutex_lock(&db->stop_lock);
+    db->stopping = true;
+    pthread_cond_signal(&db->stop_cond);
+    pthread_mutex_unlock(&db->stop_lock);
+    pthread_join(db->compactor, NULL);
+    db->compactor_running = false;
+}
