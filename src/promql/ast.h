@@ -101,6 +101,8 @@ struct ast_node {
         ast_node *inner;     /* AST_PAREN, AST_UNARY (unary minus is stored as op below) */
     } u;
     bool unary_minus;        /* AST_UNARY: true for '-', false for '+' */
+    bool number_is_duration; /* AST_NUMBER written as a duration (`5m`, Prometheus 3.x): the
+                                value is in seconds and the printer writes it back as `5m` */
 };
 
 struct promql_expr {
@@ -110,7 +112,8 @@ struct promql_expr {
 };
 
 /* The function table: name, argument types, return type, variadic count, and the implementation
- * the engine calls. Declared here, defined in functions.c (engine side). */
+ * the engine calls. Declared here, defined in function_table.c (the engine maps names to its
+ * implementations). */
 typedef struct promql_function {
     const char *name;
     promql_type arg_types[6];
@@ -120,7 +123,22 @@ typedef struct promql_function {
     bool experimental;
 } promql_function;
 
+/* Looks a function up by name (exact, case-sensitive as Prometheus); NULL when unknown.
+ * arg_types holds `nargs` entries when variadic == 0, else nargs + 1: the last entry is the type of
+ * every optional argument (Prometheus' ArgTypes). */
 const promql_function *promql_function_lookup(const char *name, size_t len);
+
+/* Parser options beyond promql_parse's defaults, which match Prometheus without feature flags. */
+typedef struct {
+    /* --enable-feature=promql-experimental-functions: limitk, limit_ratio and the functions
+     * marked experimental in the table (sort_by_label, mad_over_time, ...). The promqltest runner
+     * sets it, as upstream's runner does. */
+    bool experimental_functions;
+} promql_parse_opts;
+
+/* promql_parse with options (opts may be NULL for the defaults). */
+promql_expr *promql_parse_ex(const char *query, size_t len, const promql_parse_opts *opts,
+                             odin_err *err);
 
 const char *ast_binop_name(ast_binop op);
 const char *ast_aggop_name(ast_aggop op);
