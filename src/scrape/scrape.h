@@ -33,13 +33,18 @@ typedef struct {
     char *target_label;
     char *replacement;      /* default "$1" */
     relabel_action action;  /* default replace */
+    bool legacy_validation; /* label names: false = UTF-8 (Prometheus 3 default), true = legacy */
 } relabel_config;
 
-/* Applies the rules in order to a label set. Input labels are sorted; the result is sorted and
- * lives in the arena. Returns false when the set is dropped (keep/drop, or empty result). */
+/* Applies the rules in order to a label set. Input labels are sorted; the result is sorted, its
+ * array lives in the arena and its strings point into `in`, the rules or the arena, so it is valid
+ * while all three are. Returns false when the set is dropped (keep/drop, or empty result, or the
+ * arena's cap was reached). Rules must have passed relabel_config_finish. Thread-safe. */
 bool relabel_process(const relabel_config *rules, size_t n, odin_labels in, odin_arena *a,
                      odin_labels *out);
-/* Parses/validates one rule (used by the config loader and by tests). */
+/* Validates one rule with Prometheus' rules and messages, fills the defaults of NULL fields
+ * (separator ";", regex "(.*)", replacement "$1") and compiles the regex if not yet compiled.
+ * Used by the config loader and by tests; strings are heap-owned, freed by relabel_config_fini. */
 int relabel_config_finish(relabel_config *rc, odin_err *err);
 void relabel_config_fini(relabel_config *rc);
 
@@ -64,8 +69,22 @@ typedef struct {
     relabel_config *metric_relabel;
     size_t nmetric_relabel;
     uint64_t sample_limit, label_limit, label_name_length_limit, label_value_length_limit,
-        target_limit, body_size_limit; /* 0 = none */
+        target_limit, body_size_limit; /* 0 = none; default: global */
     size_t line;                    /* where the job starts in the file, for messages */
+    /* Prometheus 3 settings, accepted and kept for the scrape loop: */
+    char **scrape_protocols;        /* Accept order; default OpenMetricsText1.0.0,
+                                     * OpenMetricsText0.0.1, PrometheusText1.0.0,
+                                     * PrometheusText0.0.4 (or global) */
+    size_t nscrape_protocols;
+    char *fallback_scrape_protocol; /* NULL = none */
+    uint64_t keep_dropped_targets;  /* default: global */
+    char *metric_name_validation_scheme; /* "utf8" (default) or "legacy" */
+    char *metric_name_escaping_scheme;   /* "allow-utf-8", "underscores", "dots", "values" */
+    char *scrape_failure_log_file;  /* default: global */
+    bool scrape_native_histograms, always_scrape_classic_histograms,
+        convert_classic_histograms_to_nhcb, extra_scrape_metrics;
+    uint64_t native_histogram_bucket_limit;
+    double native_histogram_min_bucket_factor;
 } scrape_job;
 
 typedef struct {
@@ -77,9 +96,17 @@ typedef struct {
     relabel_config *write_relabel;
     size_t nwrite_relabel;
     http_client_config http;
-    /* queue_config */
+    /* queue_config (defaults 10000, 50, 1, 2000, 5s, 30ms, 5s) */
     int capacity, max_shards, min_shards, max_samples_per_send;
     int64_t batch_send_deadline_ms, min_backoff_ms, max_backoff_ms;
+    bool retry_on_http_429;
+    int64_t sample_age_limit_ms;    /* 0 = none */
+    /* metadata_config (defaults true, 1m, 2000) */
+    bool metadata_send;
+    int64_t metadata_send_interval_ms;
+    int metadata_max_samples_per_send;
+    bool send_exemplars, send_native_histograms, round_robin_dns;
+    char *protobuf_message;         /* default "prometheus.WriteRequest" */
 } scrape_remote_write;
 
 typedef struct {
@@ -89,6 +116,8 @@ typedef struct {
     relabel_config *relabel;
     size_t nrelabel;
     http_client_config http;
+    relabel_config *alert_relabel;             /* per-alertmanager alert_relabel_configs */
+    size_t nalert_relabel;
 } scrape_alertmanager;
 
 typedef struct scrape_config {
@@ -112,13 +141,31 @@ typedef struct scrape_config {
     size_t nremote_write;
     char *text;                     /* the file as loaded, for /api/v1/status/config */
     char *path;
+    /* more of global: */
+    int64_t rule_query_offset_ms;
+    char *scrape_failure_log_file;
+    char **scrape_protocols;        /* NULL: per-job default */
+    size_t nscrape_protocols;
+    char *metric_name_validation_scheme; /* "utf8" (default) or "legacy" */
+    /* storage */
+    int64_t out_of_order_time_window_ms; /* storage.tsdb.out_of_order_time_window, default 0 */
+    int64_t retention_time_ms;      /* storage.tsdb.retention.time, 0 = flag's value */
+    uint64_t retention_size_bytes;  /* storage.tsdb.retention.size, 0 = flag's value */
+    uint64_t max_exemplars;         /* storage.exemplars.max_exemplars, default 100000 */
 } scrape_config;
 
 /* Loads and validates prometheus.yml (Prometheus 2.x/3.x schema). Unknown keys, wrong types and
- * invalid values are ODIN_ERR_INVALID/PARSE with "file:line:col: field.path: reason". */
+ * invalid values are ODIN_ERR_INVALID/PARSE with "file:line:col: field.path: reason"; secrets are
+ * never quoted. Relative paths (rule_files, tls and credential files, file_sd files) are kept as
+ * written: join them with the directory of `path` when opening them. remote_read, oauth2, sigv4
+ * and other settings Odin cannot honour are refused with "not supported by Odin". */
 scrape_config *scrape_config_load(const char *path, odin_err *err);
 scrape_config *scrape_config_parse(const char *text, size_t len, const char *name, odin_err *err);
 void scrape_config_free(scrape_config *c);
+
+/* `odin check config FILE...`: promtool's output ("Checking F", "  SUCCESS: N rule files found"
+ * or "  FAILED: msg") on stdout; returns 0 when every file is valid, else 1 (check.c). */
+int scrape_check_config_main(int argc, char **argv);
 
 /* ---- Manager (manager.c, loop.c) ---------------------------------------------------------------- */
 

@@ -52,13 +52,13 @@ tsdb *tsdb_open(const tsdb_opts *opts, odin_err *err)
     pthread_mutex_init(&db->stop_lock, NULL);
     pthread_cond_init(&db->stop_cond, NULL);
     db->dir_ok = true;
-    if (db->dir && mkdir(db->dir, 0777) != 0 && errno != EEXIST) {
+    if (db->dir && !db->opts.read_only && mkdir(db->dir, 0777) != 0 && errno != EEXIST) {
         odin_err_errno(err, errno, "create data directory %s", db->dir);
         tsdb_close(db);
         return NULL;
     }
     if (tsdb_blocks_load(db, err) < 0 || tsdb_wal_start(db, err) < 0 ||
-        tsdb_compactor_start(db) < 0) {
+        (!db->opts.read_only && tsdb_compactor_start(db) < 0)) {
         tsdb_close(db);
         return NULL;
     }

@@ -65,7 +65,8 @@ int tsdb_blocks_load(tsdb *db, odin_err *err)
     while (rc == 0 && (de = readdir(d)) != NULL) {
         odin_strbuf_reset(&path);
         odin_strbuf_printf(&path, "%s/%s", db->dir, de->d_name);
-        if (strstr(de->d_name, ".tmp-for-creation") || strstr(de->d_name, ".tmp-for-deletion")) {
+        if ((strstr(de->d_name, ".tmp-for-creation") || strstr(de->d_name, ".tmp-for-deletion")) &&
+            !db->opts.read_only) {
             odin_log(ODIN_LOG_INFO, "tsdb", "removing leftover block directory", "dir", path.p,
                      NULL);
             odin_remove_tree(path.p);

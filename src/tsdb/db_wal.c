@@ -110,7 +110,7 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
         atomic_fetch_add(&db->wal_corruptions, 1);
         odin_err rep = {0};
         /* the damage may be inside a checkpoint: repair where the reader was reading */
-        if (wal_repair(wal_reader_dir(rd), seg, off, &rep) < 0) {
+        if (!db->opts.read_only && wal_repair(wal_reader_dir(rd), seg, off, &rep) < 0) {
             odin_log(ODIN_LOG_ERROR, "tsdb", "WAL repair failed", "err", rep.msg, NULL);
         }
     } else if (rc < 0) {
@@ -172,7 +172,7 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
     memcpy(wdir, db->dir, strlen(db->dir));
     memcpy(wdir + strlen(db->dir), "/wal", 5);
     int rc = replay_wal(db, wdir, err);
-    if (rc == 0) {
+    if (rc == 0 && !db->opts.read_only) {
         wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
                        .fsync_ms = db->opts.wal_fsync_ms};
         db->wal = wal_open(wdir, &wo, err);

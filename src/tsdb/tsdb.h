@@ -35,6 +35,7 @@ typedef struct {
     int64_t max_block_range_ms;   /* largest compacted block, default min(10% retention, 31d) */
     int64_t wal_fsync_ms;         /* bound on what a power cut loses; default 1000, 0 = every commit */
     uint64_t wal_segment_bytes;   /* default 128 MiB */
+    bool read_only;               /* replay and read, never write (dump, analyze) */
 } tsdb_opts;
 
 /* Opens or creates the data directory, loads blocks and replays the WAL (a torn or corrupt tail is
@@ -125,5 +126,10 @@ typedef struct {
 } tsdb_stats;
 
 void tsdb_get_stats(tsdb *db, tsdb_stats *out);
+
+/* ---- Tools (cli.c) --------------------------------------------------------------------------- */
+
+/* `odin tsdb dump|analyze|import ...` (argv[0] is "tsdb"), promtool's tsdb commands. */
+int tsdb_cli_main(int argc, char **argv);
 
 #endif
