@@ -56,6 +56,37 @@ static size_t layout_g(bool neg, const char *d, size_t nd, int exp, char *out)
     return o;
 }
 
+/* For a with at most 9 fractional decimal digits and fewer than 2^53 as an integer when scaled:
+ * the smallest k for which N = round(a * 10^k) gives N / 10^k == a. That division of two exact
+ * doubles is correctly rounded, so it is exactly what reading "N e-k" back yields: the text
+ * round-trips, and no text with fewer fractional digits does. Digits of N go to out. */
+static bool decimal_digits(double a, char *out, size_t *nd, int *exp)
+{
+    static const double pow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    for (int k = 0; k < 9; k++) {
+        double n = nearbyint(a * pow10[k]);
+        if (n >= 9007199254740992.0) {
+            return false;
+        }
+        if (n / pow10[k] != a || n == 0) {
+            continue;
+        }
+        uint64_t u = (uint64_t)n;
+        char tmp[24];
+        size_t i = sizeof(tmp);
+        while (u) {
+            tmp[--i] = (char)('0' + u % 10);
+            u /= 10;
+        }
+        size_t len = sizeof(tmp) - i;
+        memcpy(out, tmp + i, len);
+        *nd = len;
+        *exp = (int)len - 1 - (k + 1);
+        return true;
+    }
+    return false;
+}
+
 /* Shortest round-trip digits via printf: the correctly rounded 15-digit form is the shortest when
  * any form of 15 digits or fewer exists (strip its zeros); else try 16, then 17, which always
  * round-trips (subnormals search from one digit). Integers take a fast path that needs no printf at all. */
@@ -79,7 +110,9 @@ size_t odin_format_double(double v, char *out)
     char digits[32];
     size_t nd;
     int exp;
-    if (a < 1e15 && a == floor(a)) {
+    if (a < 1e15 && a != floor(a) && decimal_digits(a, digits, &nd, &exp)) {
+        /* a short decimal fraction: the common case of kernel counters scaled by 1/100 or 1/1000 */
+    } else if (a < 1e15 && a == floor(a)) {
         uint64_t u = (uint64_t)a;
         char tmp[24];
         size_t i = sizeof(tmp);

@@ -9,6 +9,8 @@
 #include "base/base.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_format_double(void **state)
@@ -82,6 +84,50 @@ static void test_format_roundtrip(void **state)
         assert_int_equal(odin_parse_double((odin_str){buf, n}, &back), 0);
         if (v != 0 && back != v) {
             fail_msg("%s does not read back as %a", buf, v);
+        }
+    }
+}
+
+/* The fast path for short decimal fractions must agree with the general one: build values as
+ * N / 10^k and check the text reads back and has no more digits than printf's shortest. */
+static void test_format_decimal_fractions(void **state)
+{
+    (void)state;
+    uint64_t x = 0x243F6A8885A308D3ULL;
+    for (int i = 0; i < 50000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        static const double p10[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10};
+        double v = (double)(x % 100000000000ULL) / p10[(x >> 40) % 11];
+        if (x & 1) {
+            v = -v;
+        }
+        char buf[40];
+        size_t n = odin_format_double(v, buf);
+        double back;
+        assert_int_equal(odin_parse_double((odin_str){buf, n}, &back), 0);
+        if (back != v) {
+            fail_msg("%s does not read back as %.17g", buf, v);
+        }
+        /* compare with the shortest %.Ng that round-trips */
+        char ref[40];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(ref, sizeof(ref), "%.*g", prec, v);
+            if (strtod(ref, NULL) == v) {
+                break;
+            }
+        }
+        size_t sig_ours = 0, sig_ref = 0;
+        for (const char *c = buf; *c && *c != 'e'; c++) {
+            sig_ours += *c >= '0' && *c <= '9';
+        }
+        for (const char *c = ref; *c && *c != 'e'; c++) {
+            sig_ref += *c >= '0' && *c <= '9';
+        }
+        /* leading zeros of 0.00x count in both: compare only when neither has them */
+        if (buf[0] != '0' && buf[1] != '0' && ref[0] != '0' && sig_ours > sig_ref + 1) {
+            fail_msg("%s is longer than %s", buf, ref);
         }
     }
 }
@@ -284,6 +330,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_double), cmocka_unit_test(test_format_roundtrip),
+        cmocka_unit_test(test_format_decimal_fractions),
         cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_durations),
         cmocka_unit_test(test_strbuf_cap),    cmocka_unit_test(test_arena),
         cmocka_unit_test(test_map),           cmocka_unit_test(test_labels),
