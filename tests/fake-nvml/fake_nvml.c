@@ -16,6 +16,9 @@
  *   gpu <i> lost_file <path>      every call on the GPU returns GPU_IS_LOST once <path> exists
  *   gpu <i> mig <n>               MIG mode on with n GPU instances
  *   mig <i> <k> gi <id> slices <s> mem_mb <m>   mig <i> <k> mem ...   mig <i> <k> gpm_metric ...
+ *   mig <i> <k> uuid MIG-<uuid>   the MIG device's own UUID
+ *   gpu <i> proc <pid> <mem bytes|na> compute|graphics [sm <percent>]   a running process (also
+ *                                 "mig <i> <k> proc ..."); sm gives it a utilisation sample
  * Test code: not part of Odin, so it may use libc freely. */
 #include "agent/gpu/nvml.h"
 
@@ -30,6 +33,7 @@
 #define MAX_FAILS 32
 #define MAX_FV 32
 #define MAX_GPM 16
+#define MAX_PROCS 16
 #define NOT_SET (-1.0)
 
 typedef struct {
@@ -66,6 +70,11 @@ typedef struct fake_dev {
     char lost_file[256];
     struct fake_dev *mig;
     unsigned nmig;
+    unsigned proc_pid[MAX_PROCS];
+    unsigned long long proc_mem[MAX_PROCS];
+    bool proc_graphics[MAX_PROCS];
+    double proc_sm[MAX_PROCS]; /* NOT_SET: no utilisation sample */
+    int nproc;
 } fake_dev;
 
 static fake_dev gpus[MAX_GPUS];
@@ -159,7 +168,13 @@ static void dev_set(fake_dev *d, char **t, int n)
         d->gpm_val[d->ngpm++] = num(t[2]);
     } else if (!strcmp(k, "fail") && n >= 3) add_fail(d->fails, &d->nfails, t[1], t[2]);
     else if (!strcmp(k, "lost_file")) set_text(d->lost_file, sizeof(d->lost_file), t, n, 1);
-    else if (!strcmp(k, "mig")) d->nmig = (unsigned)num(v) > MAX_MIG ? MAX_MIG : (unsigned)num(v);
+    else if (!strcmp(k, "proc") && n >= 4 && d->nproc < MAX_PROCS) {
+        int i = d->nproc++;
+        d->proc_pid[i] = (unsigned)num(t[1]);
+        d->proc_mem[i] = !strcmp(t[2], "na") ? NVML_VALUE_NOT_AVAILABLE : strtoull(t[2], NULL, 10);
+        d->proc_graphics[i] = !strcmp(t[3], "graphics");
+        d->proc_sm[i] = n >= 6 && !strcmp(t[4], "sm") ? num(t[5]) : NOT_SET;
+    } else if (!strcmp(k, "mig")) d->nmig = (unsigned)num(v) > MAX_MIG ? MAX_MIG : (unsigned)num(v);
     else if (!strcmp(k, "gi")) {
         /* gi <id> slices <s> mem_mb <m> */
         d->gi_id = (unsigned)num(v);
@@ -686,15 +701,92 @@ EXPORT nvml_return nvmlDeviceGetAttributes_v2(nvml_device h, nvml_device_attribu
     return rc;
 }
 
+static nvml_return running(nvml_device h, const char *call, bool graphics, unsigned *n,
+                           nvml_process_info *p)
+{
+    nvml_return rc = outcome(dev_of(h), call);
+    if (rc != NVML_SUCCESS) {
+        return rc;
+    }
+    const fake_dev *d = dev_of(h);
+    unsigned count = 0;
+    for (int i = 0; i < d->nproc; i++) {
+        count += d->proc_graphics[i] == graphics;
+    }
+    if (*n < count || (!p && count)) {
+        *n = count;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    unsigned k = 0;
+    for (int i = 0; i < d->nproc; i++) {
+        if (d->proc_graphics[i] != graphics) {
+            continue;
+        }
+        memset(&p[k], 0, sizeof(p[k]));
+        p[k].pid = d->proc_pid[i];
+        p[k].used_gpu_memory = d->proc_mem[i];
+        p[k].gpu_instance_id = p[k].compute_instance_id = d->parent ? d->gi_id : 0xFFFFFFFFu;
+        k++;
+    }
+    *n = count;
+    return NVML_SUCCESS;
+}
+
 EXPORT nvml_return nvmlDeviceGetComputeRunningProcesses_v3(nvml_device h, unsigned *n,
                                                            nvml_process_info *p)
 {
-    (void)p;
-    nvml_return rc = outcome(dev_of(h), "nvmlDeviceGetComputeRunningProcesses_v3");
-    if (rc == NVML_SUCCESS) {
-        *n = 0;
+    return running(h, "nvmlDeviceGetComputeRunningProcesses_v3", false, n, p);
+}
+
+EXPORT nvml_return nvmlDeviceGetGraphicsRunningProcesses_v3(nvml_device h, unsigned *n,
+                                                            nvml_process_info *p)
+{
+    return running(h, "nvmlDeviceGetGraphicsRunningProcesses_v3", true, n, p);
+}
+
+/* Every call is a fresh window: each scripted process reports its sm percent once per call. */
+EXPORT nvml_return nvmlDeviceGetProcessUtilization(nvml_device h,
+                                                   nvml_process_utilization_sample *u,
+                                                   unsigned *n, unsigned long long last)
+{
+    nvml_return rc = outcome(dev_of(h), "nvmlDeviceGetProcessUtilization");
+    if (rc != NVML_SUCCESS) {
+        return rc;
     }
-    return rc;
+    const fake_dev *d = dev_of(h);
+    if (d->parent) {
+        return NVML_ERROR_NOT_SUPPORTED; /* as NVML under MIG */
+    }
+    unsigned count = 0;
+    for (int i = 0; i < d->nproc; i++) {
+        count += d->proc_sm[i] != NOT_SET;
+    }
+    if (count == 0) {
+        return NVML_ERROR_NOT_FOUND;
+    }
+    if (!u || *n < count) {
+        *n = count;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    unsigned long long now = (unsigned long long)tv.tv_sec * 1000000 + (unsigned long long)tv.tv_usec;
+    if (now <= last) {
+        now = last + 1;
+    }
+    unsigned k = 0;
+    for (int i = 0; i < d->nproc; i++) {
+        if (d->proc_sm[i] == NOT_SET) {
+            continue;
+        }
+        memset(&u[k], 0, sizeof(u[k]));
+        u[k].pid = d->proc_pid[i];
+        u[k].time_stamp = now;
+        u[k].sm_util = (unsigned)d->proc_sm[i];
+        k++;
+    }
+    *n = count;
+    return NVML_SUCCESS;
 }
 
 /* ---- GPM ------------------------------------------------------------------------------------- */

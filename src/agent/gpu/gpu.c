@@ -21,6 +21,22 @@ static const agent_flag_def gpu_flags[] = {
      false, false},
     {"collector.gpu.hostname", NULL,
      "Value of the host label (default: $NODE_NAME, else the host name).", false, false},
+    {"collector.gpu.processes", "true",
+     "Serve per-process GPU memory and SM utilisation (odin_gpu_process_*).", true, false},
+    {"collector.gpu.kubernetes", "false",
+     "Add pod, namespace and container labels of the container holding each GPU "
+     "(dcgm-exporter's DCGM_EXPORTER_KUBERNETES).",
+     true, false},
+    {"collector.gpu.kubernetes-source", "auto",
+     "Where pod labels come from: pod-resources (the kubelet's socket), process (NVML's process "
+     "lists and /proc/<pid>/cgroup: pod_uid and container_id only), or auto (pod-resources, "
+     "else process).",
+     false, false},
+    {"collector.gpu.pod-resources-socket", "/var/lib/kubelet/pod-resources/kubelet.sock",
+     "The kubelet's pod-resources socket.", false, false},
+    {"collector.gpu.kubernetes-refresh-interval", "10s",
+     "How often the pod mapping is re-read (on the sampling thread, never per scrape).", false,
+     false},
     {NULL, NULL, NULL, false, false},
 };
 
@@ -32,6 +48,14 @@ static const agent_desc d_duration = {"odin_gpu_sample_duration_seconds",
                                       {NULL}};
 static const agent_desc d_age = {"odin_gpu_sample_timestamp_seconds",
                                  "Wall time of the sample being served.", EXPFMT_GAUGE, {NULL}};
+static const agent_desc d_podres_up = {
+    "odin_gpu_pod_resources_up",
+    "Whether the last kubelet pod-resources List answered (0: GPU series lack pod labels).",
+    EXPFMT_GAUGE, {NULL}};
+static const char *const h_proc_mem = "GPU memory a process holds, in bytes (NVML running "
+                                      "process lists; processes on a GPU now only).";
+static const char *const h_proc_sm = "Percent of the last sample window in which the process "
+                                     "ran kernels on the GPU (nvmlDeviceGetProcessUtilization).";
 
 /* Owned by the agent: made by gpu_init, freed by gpu_fini. Fixed after init; the cache it serves
  * lives in the sampler under the sampler's lock. */
@@ -39,6 +63,7 @@ typedef struct {
     agent_gpu_counters counters;
     char *host_label; /* NULL: no host label */
     char *host_value;
+    bool kubernetes;
     agent_gpu_sampler *sampler;
 } gpu_state;
 
@@ -54,10 +79,12 @@ typedef struct {
     odin_err *err;
 } gpu_emit_ctx;
 
-static void emit_entity(gpu_emit_ctx *c, const agent_gpu_entity *e)
+enum { MAX_LABELS = AGENT_GPU_NIDS + 1 + AGENT_GPU_MAX_FIELDS + 8 };
+
+/* Identity labels of an entity and the host label. */
+static size_t id_labels(const gpu_emit_ctx *c, const agent_gpu_entity *e, const char **names,
+                        const char **values)
 {
-    const char *names[AGENT_GPU_NIDS + 1 + AGENT_GPU_MAX_FIELDS];
-    const char *values[AGENT_GPU_NIDS + 1 + AGENT_GPU_MAX_FIELDS];
     size_t n = 0;
     for (size_t i = 0; i < AGENT_GPU_NIDS; i++) {
         if (i >= AGENT_GPU_ID_GI_PROFILE && !e->mig) {
@@ -70,6 +97,48 @@ static void emit_entity(gpu_emit_ctx *c, const agent_gpu_entity *e)
         names[n] = c->st->host_label;
         values[n++] = c->st->host_value;
     }
+    return n;
+}
+
+/* pod/namespace/container when a mapping exists (dcgm-exporter 4.x adds them only then). */
+static size_t pod_labels(const agent_gpu_entity *e, const char **names, const char **values)
+{
+    size_t n = 0;
+    if (e->pod[0]) {
+        names[n] = "pod";
+        values[n++] = e->pod;
+        names[n] = "namespace";
+        values[n++] = e->ns;
+        names[n] = "container";
+        values[n++] = e->container;
+    }
+    return n;
+}
+
+static size_t cgroup_labels(const agent_cgroup_pod *cg, const char **names, const char **values)
+{
+    size_t n = 0;
+    if (cg->pod_uid[0]) {
+        names[n] = "pod_uid";
+        values[n++] = cg->pod_uid;
+    }
+    if (cg->container_id[0]) {
+        names[n] = "container_id";
+        values[n++] = cg->container_id;
+    }
+    return n;
+}
+
+static void emit_entity(gpu_emit_ctx *c, const agent_gpu_entity *e)
+{
+    const char *names[MAX_LABELS];
+    const char *values[MAX_LABELS];
+    size_t n = id_labels(c, e, names, values);
+    n += pod_labels(e, names + n, values + n);
+    agent_cgroup_pod cg;
+    memcpy(cg.pod_uid, e->pod_uid, sizeof(cg.pod_uid));
+    memcpy(cg.container_id, e->container_id, sizeof(cg.container_id));
+    n += cgroup_labels(&cg, names + n, values + n);
     for (size_t i = 0; i < c->st->counters.nlabels; i++) {
         int f = c->st->counters.labels[i].field;
         names[n] = agent_gpu_fields[f].name;
@@ -82,6 +151,41 @@ static void emit_entity(gpu_emit_ctx *c, const agent_gpu_entity *e)
         }
         agent_emit_dyn(c->sc, agent_gpu_fields[m->field].name, m->help, m->type,
                        e->values[m->field], n, names, values);
+    }
+}
+
+/* Per-process series. Pod labels: the process's own cgroup gives pod_uid and container_id; the
+ * names of the GPU's container are added when the process is in a pod, or when its cgroup
+ * cannot be read (the agent runs in another pid namespace) and the GPU has a holder. */
+static void emit_proc(gpu_emit_ctx *c, const agent_gpu_snapshot *snap, const agent_gpu_proc *p)
+{
+    const agent_gpu_entity *e = &snap->entities[p->entity];
+    const char *names[MAX_LABELS];
+    const char *values[MAX_LABELS];
+    size_t n = id_labels(c, e, names, values);
+    char pid[16];
+    size_t k = sizeof(pid) - 1;
+    pid[k] = '\0';
+    unsigned v = p->pid;
+    do {
+        pid[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && k);
+    names[n] = "pid";
+    values[n++] = pid + k;
+    if (c->st->kubernetes && (p->in_pod || !p->cgroup_known)) {
+        n += pod_labels(e, names + n, values + n);
+    }
+    if (c->st->kubernetes && p->in_pod) {
+        n += cgroup_labels(&p->cg, names + n, values + n);
+    }
+    if (p->have_mem) {
+        agent_emit_dyn(c->sc, "odin_gpu_process_memory_used_bytes", h_proc_mem, EXPFMT_GAUGE,
+                       p->mem_bytes, n, names, values);
+    }
+    if (p->have_sm) {
+        agent_emit_dyn(c->sc, "odin_gpu_process_sm_util_percent", h_proc_sm, EXPFMT_GAUGE,
+                       p->sm_util, n, names, values);
     }
 }
 
@@ -104,6 +208,12 @@ static void emit_snapshot(const agent_gpu_snapshot *snap, void *arg)
             agent_emit(c->sc, &d_up, e->lost ? 0 : 1, ids);
         }
         emit_entity(c, e);
+    }
+    for (size_t i = 0; i < snap->nprocs; i++) {
+        emit_proc(c, snap, &snap->procs[i]);
+    }
+    if (snap->podres_up >= 0) {
+        agent_emit(c->sc, &d_podres_up, snap->podres_up, NULL);
     }
     agent_emit(c->sc, &d_duration, snap->duration_s, NULL);
     agent_emit(c->sc, &d_age, (double)snap->sampled_ms / 1000, NULL);
@@ -161,10 +271,46 @@ static int parse_interval(const agent *ag, int64_t *ms, odin_err *err)
     return 0;
 }
 
+static int parse_pods(const agent *ag, agent_gpu_pods_opts *o, odin_err *err)
+{
+    o->enabled = agent_flag_bool(ag, "collector.gpu.kubernetes");
+    o->socket = agent_flag(ag, "collector.gpu.pod-resources-socket");
+    o->procfs = agent_flag(ag, "path.procfs");
+    const char *src = agent_flag(ag, "collector.gpu.kubernetes-source");
+    static const char *const names[] = {"auto", "pod-resources", "process"};
+    static const agent_gpu_k8s_source sources[] = {
+        AGENT_GPU_K8S_AUTO, AGENT_GPU_K8S_POD_RESOURCES, AGENT_GPU_K8S_PROCESS};
+    size_t i = 0;
+    while (i < ODIN_ARRAY_LEN(names) && strcmp(src ? src : "", names[i]) != 0) {
+        i++;
+    }
+    if (i == ODIN_ARRAY_LEN(names)) {
+        return odin_err_set(err, ODIN_ERR_INVALID,
+                            "--collector.gpu.kubernetes-source: want pod-resources, process or "
+                            "auto, got \"%.64s\"",
+                            src ? src : "");
+    }
+    o->source = sources[i];
+    const char *r = agent_flag(ag, "collector.gpu.kubernetes-refresh-interval");
+    if (odin_parse_duration_ms(odin_str_c(r ? r : ""), &o->refresh_ms) < 0 ||
+        o->refresh_ms < 100) {
+        return odin_err_set(err, ODIN_ERR_INVALID,
+                            "--collector.gpu.kubernetes-refresh-interval: want a duration of at "
+                            "least 100ms, got \"%.64s\"",
+                            r ? r : "");
+    }
+    return 0;
+}
+
 static int gpu_init(agent *ag, void **state, odin_err *err)
 {
     int64_t interval_ms;
     if (parse_interval(ag, &interval_ms, err) < 0) {
+        return -ODIN_ERR_INVALID;
+    }
+    agent_gpu_pods_opts pods;
+    memset(&pods, 0, sizeof(pods));
+    if (parse_pods(ag, &pods, err) < 0) {
         return -ODIN_ERR_INVALID;
     }
     const char *label = agent_flag(ag, "collector.gpu.hostname-label");
@@ -189,10 +335,13 @@ static int gpu_init(agent *ag, void **state, odin_err *err)
         st->host_label = odin_strdup(label);
         st->host_value = host_value(ag);
     }
+    st->kubernetes = pods.enabled;
     agent_gpu_sampler_opts o = {
         .library = agent_flag(ag, "collector.gpu.nvml-library"),
         .interval_ms = interval_ms,
         .wanted = st->counters.wanted,
+        .processes = agent_flag_bool(ag, "collector.gpu.processes"),
+        .pods = pods,
     };
     st->sampler = agent_gpu_sampler_new(&o);
     if (!st->sampler) {

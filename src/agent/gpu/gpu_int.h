@@ -9,8 +9,10 @@
 #define ODIN_AGENT_GPU_GPU_INT_H
 
 #include "agent/agent_int.h"
+#include "agent/cgroup_pod.h"
+#include "agent/gpu/podres.h"
 
-/* ---- Fields (fields.c) ------------------------------------------------------------------------ */
+/* ---- Fields (fields.c) ----------------------------------------------------------------------- */
 
 /* How a field is read. One NVML call may serve several fields (utilisation gives GPU and memory
  * copy; remapped rows gives three), so the sampler groups by source. */
@@ -60,7 +62,7 @@ enum { AGENT_GPU_MAX_FIELDS = 64, AGENT_GPU_LABEL_LEN = 96 };
 /* Index of the field with that DCGM name, or -1. */
 int agent_gpu_field_find(odin_str name);
 
-/* ---- Counters file (counters.c) ---------------------------------------------------------------- */
+/* ---- Counters file (counters.c) -------------------------------------------------------------- */
 
 typedef struct {
     int field;        /* index into agent_gpu_fields */
@@ -88,7 +90,7 @@ int agent_gpu_counters_load(const char *path, agent_gpu_counters *out, char **sk
                             odin_err *err);
 void agent_gpu_counters_fini(agent_gpu_counters *c);
 
-/* ---- Sampler (sampler.c) ----------------------------------------------------------------------- */
+/* ---- Sampler (sampler.c) --------------------------------------------------------------------- */
 
 typedef enum {
     AGENT_GPU_STARTING,    /* no sample yet */
@@ -117,7 +119,27 @@ typedef struct {
     uint64_t have;   /* bit i: values[i] holds field i */
     double values[AGENT_GPU_MAX_FIELDS];
     char labels[AGENT_GPU_MAX_FIELDS][AGENT_GPU_LABEL_LEN]; /* label fields, by field index */
+    /* Kubernetes (--collector.gpu.kubernetes): the container holding this GPU or instance per
+     * pod-resources (empty: none known), or, from the process source, the one pod and container
+     * whose processes run on it (empty: none, or several). */
+    char pod[AGENT_GPU_K8S_NAME_LEN];
+    char ns[AGENT_GPU_K8S_NAME_LEN];
+    char container[AGENT_GPU_K8S_NAME_LEN];
+    char pod_uid[AGENT_CGROUP_POD_UID_LEN];
+    char container_id[AGENT_CGROUP_CONTAINER_ID_LEN];
 } agent_gpu_entity;
+
+/* One process using a GPU (or MIG instance) at sample time. */
+typedef struct {
+    size_t entity;   /* index into the snapshot's entities */
+    unsigned pid;
+    bool have_mem, have_sm;
+    double mem_bytes; /* framebuffer the process holds */
+    double sm_util;   /* percent of the last sample window its kernels ran */
+    bool in_pod;      /* its cgroup is a kubelet pod's: pod_uid/container_id valid */
+    bool cgroup_known; /* /proc/<pid>/cgroup could be read */
+    agent_cgroup_pod cg;
+} agent_gpu_proc;
 
 /* The latest complete sample. Only valid inside agent_gpu_sampler_read's callback. */
 typedef struct {
@@ -128,12 +150,60 @@ typedef struct {
     size_t cap;
     int64_t sampled_ms; /* wall time of the sample */
     double duration_s;  /* how long the NVML reads took */
+    agent_gpu_proc *procs; /* processes on the GPUs, bounded by AGENT_GPU_MAX_PROCS */
+    size_t nprocs, procs_cap;
+    int podres_up;      /* -1: pod-resources not used; else whether the last List worked */
 } agent_gpu_snapshot;
+
+enum { AGENT_GPU_MAX_PROCS = 1024, AGENT_GPU_MAX_UNIT_PROCS = 256 };
+
+/* ---- Kubernetes mapping (pods.c) ------------------------------------------------------------- */
+
+typedef enum {
+    AGENT_GPU_K8S_AUTO,          /* pod-resources when it answers, else the process source */
+    AGENT_GPU_K8S_POD_RESOURCES, /* kubelet pod-resources List only */
+    AGENT_GPU_K8S_PROCESS,       /* NVML process lists mapped through /proc/<pid>/cgroup only */
+} agent_gpu_k8s_source;
+
+typedef struct {
+    bool enabled;                /* --collector.gpu.kubernetes */
+    agent_gpu_k8s_source source;
+    const char *socket;          /* pod-resources socket path */
+    const char *procfs;          /* --path.procfs */
+    int64_t refresh_ms;          /* how often the mapping is re-read */
+} agent_gpu_pods_opts;
+
+/* Pod-resources answer and pid -> cgroup cache. Owned by the sampler, sampler thread only. */
+typedef struct agent_gpu_pods agent_gpu_pods;
+
+agent_gpu_pods *agent_gpu_pods_new(const agent_gpu_pods_opts *o);
+void agent_gpu_pods_free(agent_gpu_pods *p);
+/* Called once per tick: re-reads pod-resources when due (logging a change of state once) and
+ * forgets cached pids not seen for a refresh period. Never called on a scrape. */
+void agent_gpu_pods_tick(agent_gpu_pods *p);
+/* -1 when pod-resources is not used, else 1/0 for the last List. */
+int agent_gpu_pods_podres_up(const agent_gpu_pods *p);
+/* True when GPU labels come from the process source (process mode, or auto with pod-resources
+ * failing). */
+bool agent_gpu_pods_use_process(const agent_gpu_pods *p);
+/* The container pod-resources says holds a GPU (uuid, index; mig_uuid/gi for a GPU instance,
+ * NULL/0 otherwise). Last match wins, as dcgm-exporter. NULL when none; valid until the next
+ * agent_gpu_pods_tick. */
+const agent_gpu_podres_entry *agent_gpu_pods_device(const agent_gpu_pods *p, const char *uuid,
+                                                    unsigned index, const char *mig_uuid,
+                                                    bool mig, unsigned gi);
+/* A pid's pod from /proc/<pid>/cgroup (cached for a refresh period): 1 in a pod (out filled),
+ * 0 not in a pod, -1 unknown (no such /proc entry: another pid namespace). */
+int agent_gpu_pods_pid(agent_gpu_pods *p, unsigned pid, agent_cgroup_pod *out);
+
+/* ---- Sampler options ------------------------------------------------------------------------- */
 
 typedef struct {
     const char *library;     /* NULL: libnvidia-ml.so.1 through the search path */
     int64_t interval_ms;
     uint64_t wanted;         /* fields to read (agent_gpu_counters.wanted) */
+    bool processes;          /* read per-process memory and utilisation */
+    agent_gpu_pods_opts pods;
 } agent_gpu_sampler_opts;
 
 typedef struct agent_gpu_sampler agent_gpu_sampler;

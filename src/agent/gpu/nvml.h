@@ -202,6 +202,19 @@ typedef struct {
     unsigned compute_instance_id;       /* @20 */
 } nvml_process_info;                    /* 24 bytes (the _v3 calls) */
 
+/* NVML_VALUE_NOT_AVAILABLE: used_gpu_memory when the driver cannot say (e.g. under WDDM, or
+ * without the privileges to see another container's process). */
+#define NVML_VALUE_NOT_AVAILABLE 0xffffffffffffffffULL
+
+typedef struct {
+    unsigned pid;
+    unsigned long long time_stamp; /* @8 microseconds, CPU clock */
+    unsigned sm_util;              /* @16 percent */
+    unsigned mem_util;             /* @20 */
+    unsigned enc_util;             /* @24 */
+    unsigned dec_util;             /* @28 */
+} nvml_process_utilization_sample; /* 32 bytes (nvmlProcessUtilizationSample_t) */
+
 typedef struct {
     unsigned version; /* NVML_GPM_SUPPORT_VERSION */
     unsigned is_supported_device;
@@ -248,6 +261,8 @@ _Static_assert(sizeof(nvml_field_value) == 40, "nvmlFieldValue_t layout");
 _Static_assert(sizeof(nvml_event_data) == 32, "nvmlEventData_t layout");
 _Static_assert(sizeof(nvml_device_attributes) == 40, "nvmlDeviceAttributes_t layout");
 _Static_assert(sizeof(nvml_process_info) == 24, "nvmlProcessInfo_t layout");
+_Static_assert(sizeof(nvml_process_utilization_sample) == 32,
+               "nvmlProcessUtilizationSample_t layout");
 _Static_assert(sizeof(nvml_gpm_metric) == 40, "nvmlGpmMetric_t layout");
 _Static_assert(sizeof(nvml_gpm_metrics_get) == 24 + 40 * NVML_GPM_METRIC_MAX,
                "nvmlGpmMetricsGet_t layout");
@@ -304,6 +319,10 @@ struct nvml_lib {
     nvml_return (*device_get_attributes_v2)(nvml_device, nvml_device_attributes *);
     nvml_return (*device_get_compute_running_processes_v3)(nvml_device, unsigned *,
                                                            nvml_process_info *);
+    nvml_return (*device_get_graphics_running_processes_v3)(nvml_device, unsigned *,
+                                                            nvml_process_info *);
+    nvml_return (*device_get_process_utilization)(nvml_device, nvml_process_utilization_sample *,
+                                                  unsigned *, unsigned long long);
     nvml_return (*gpm_query_device_support)(nvml_device, nvml_gpm_support *);
     nvml_return (*gpm_sample_alloc)(nvml_gpm_sample *);
     nvml_return (*gpm_sample_free)(nvml_gpm_sample);

@@ -19,6 +19,7 @@ enum { RETRY_MS = 30000, MAX_EVENTS_PER_TICK = 64, FIRST_SAMPLE_WAIT_MS = 2000 }
 typedef struct {
     nvml_device h;
     unsigned gi_id;
+    char uuid[NVML_UUID_BUFFER_SIZE]; /* a MIG device's own "MIG-…" UUID (pod-resources ids) */
     char gi_profile[32];
     uint64_t unsupported; /* verdicts for per-instance fields read through h */
     bool gpm_ok;
@@ -44,6 +45,9 @@ typedef struct {
     gpu_unit whole;       /* the GPU itself */
     gpu_unit *mig;        /* MIG devices when MIG mode is on and instances exist */
     size_t nmig;
+    unsigned index;       /* NVML index */
+    size_t first_entity;  /* this tick: the GPU's entity; its MIG entities follow */
+    unsigned long long util_last_ts; /* newest process-utilisation sample seen, microseconds */
 } gpu_dev;
 
 /* Owned by the collector state; agent_gpu_sampler_free stops the thread and frees it.
@@ -64,6 +68,9 @@ struct agent_gpu_sampler {
     char driver[NVML_VERSION_BUFFER_SIZE];
     char nvml_version[NVML_VERSION_BUFFER_SIZE];
     nvml_gpm_metrics_get *gpm_get; /* 13 KB, reused every tick */
+    nvml_process_info *pbuf;                  /* AGENT_GPU_MAX_UNIT_PROCS, reused */
+    nvml_process_utilization_sample *ubuf;    /* AGENT_GPU_MAX_UNIT_PROCS, reused */
+    agent_gpu_pods *pods;
     agent_gpu_snapshot back;
 
     pthread_mutex_t lock;
@@ -127,7 +134,7 @@ static bool check(gpu_dev *d, uint64_t *unsup, uint64_t mask, nvml_return rc)
     return false;
 }
 
-/* ---- Reading one unit ------------------------------------------------------------------------- */
+/* ---- Reading one unit ------------------------------------------------------------------------ */
 
 static void put(agent_gpu_entity *e, uint64_t mask, double raw)
 {
@@ -462,6 +469,7 @@ static agent_gpu_entity *entity_add(agent_gpu_snapshot *snap)
     e->mig = false;
     e->lost = false;
     e->is_parent = false;
+    e->pod[0] = e->ns[0] = e->container[0] = e->pod_uid[0] = e->container_id[0] = '\0';
     return e;
 }
 
@@ -482,6 +490,7 @@ static void entity_labels(const agent_gpu_sampler *s, const gpu_dev *d, agent_gp
 
 static void sample_dev(agent_gpu_sampler *s, gpu_dev *d)
 {
+    d->first_entity = s->back.nentities;
     agent_gpu_entity *e = entity_add(&s->back);
     entity_labels(s, d, e);
     e->is_parent = true;
@@ -539,7 +548,174 @@ static void sample_dev(agent_gpu_sampler *s, gpu_dev *d)
     }
 }
 
-/* ---- Enumeration ------------------------------------------------------------------------------ */
+/* ---- Processes and Kubernetes attribution -------------------------------------------------- */
+
+static agent_gpu_proc *proc_for(agent_gpu_snapshot *snap, size_t from, unsigned pid, bool add)
+{
+    for (size_t i = from; i < snap->nprocs; i++) {
+        if (snap->procs[i].pid == pid) {
+            return &snap->procs[i];
+        }
+    }
+    if (!add || snap->nprocs == AGENT_GPU_MAX_PROCS) {
+        return NULL; /* bounded: a node with more GPU processes loses the excess series */
+    }
+    if (snap->nprocs == snap->procs_cap) {
+        snap->procs_cap = snap->procs_cap ? snap->procs_cap * 2 : 16;
+        snap->procs = odin_realloc(snap->procs, snap->procs_cap * sizeof(*snap->procs));
+    }
+    agent_gpu_proc *p = &snap->procs[snap->nprocs++];
+    memset(p, 0, sizeof(*p));
+    p->pid = pid;
+    return p;
+}
+
+/* Per-process utilisation (whole GPUs only: NVML has none under MIG). A process with no sample
+ * since the last tick ran no kernel in that window: 0. */
+static void read_proc_util(agent_gpu_sampler *s, gpu_dev *d, size_t from)
+{
+    if (!s->lib.device_get_process_utilization || s->back.nprocs == from) {
+        return;
+    }
+    unsigned n = AGENT_GPU_MAX_UNIT_PROCS;
+    nvml_return rc = s->lib.device_get_process_utilization(d->h, s->ubuf, &n, d->util_last_ts);
+    if (rc != NVML_SUCCESS && rc != NVML_ERROR_NOT_FOUND) {
+        return; /* NOT_SUPPORTED (MIG, old GPUs), INSUFFICIENT_SIZE: no utilisation series */
+    }
+    unsigned long long newest = d->util_last_ts;
+    unsigned long long *best = odin_calloc(s->back.nprocs - from, sizeof(*best));
+    for (unsigned i = 0; rc == NVML_SUCCESS && i < n && i < AGENT_GPU_MAX_UNIT_PROCS; i++) {
+        const nvml_process_utilization_sample *u = &s->ubuf[i];
+        agent_gpu_proc *p = proc_for(&s->back, from, u->pid, false);
+        newest = u->time_stamp > newest ? u->time_stamp : newest;
+        if (p && u->time_stamp >= best[p - s->back.procs - from]) {
+            best[p - s->back.procs - from] = u->time_stamp;
+            p->sm_util = u->sm_util <= 100 ? u->sm_util : 100;
+            p->have_sm = true;
+        }
+    }
+    free(best);
+    d->util_last_ts = newest;
+    for (size_t i = from; i < s->back.nprocs; i++) {
+        s->back.procs[i].have_sm = true; /* those without a sample keep sm_util 0 */
+    }
+}
+
+/* Compute and graphics processes of one unit (a GPU, or a MIG device), merged by pid. */
+static void read_unit_procs(agent_gpu_sampler *s, nvml_device h, size_t entity)
+{
+    nvml_return (*const calls[2])(nvml_device, unsigned *, nvml_process_info *) = {
+        s->lib.device_get_compute_running_processes_v3,
+        s->lib.device_get_graphics_running_processes_v3,
+    };
+    size_t from = s->back.nprocs;
+    for (int k = 0; k < 2; k++) {
+        unsigned n = AGENT_GPU_MAX_UNIT_PROCS;
+        if (!calls[k] || calls[k](h, &n, s->pbuf) != NVML_SUCCESS) {
+            continue; /* INSUFFICIENT_SIZE past 256 processes: none rather than some */
+        }
+        for (unsigned i = 0; i < n && i < AGENT_GPU_MAX_UNIT_PROCS; i++) {
+            agent_gpu_proc *p = proc_for(&s->back, from, s->pbuf[i].pid, true);
+            if (!p) {
+                break;
+            }
+            p->entity = entity;
+            if (!p->have_mem && s->pbuf[i].used_gpu_memory != NVML_VALUE_NOT_AVAILABLE) {
+                p->mem_bytes = (double)s->pbuf[i].used_gpu_memory;
+                p->have_mem = true;
+            }
+        }
+    }
+    if (!s->opts.pods.enabled) {
+        return;
+    }
+    for (size_t i = from; i < s->back.nprocs; i++) {
+        agent_gpu_proc *p = &s->back.procs[i];
+        int st = agent_gpu_pods_pid(s->pods, p->pid, &p->cg);
+        p->in_pod = st == 1;
+        p->cgroup_known = st >= 0;
+    }
+}
+
+static void read_dev_procs(agent_gpu_sampler *s, gpu_dev *d)
+{
+    if (d->lost || (!s->opts.processes && !agent_gpu_pods_use_process(s->pods))) {
+        return;
+    }
+    if (!d->nmig) {
+        size_t from = s->back.nprocs;
+        read_unit_procs(s, d->h, d->first_entity);
+        read_proc_util(s, d, from);
+        return;
+    }
+    for (size_t k = 0; k < d->nmig; k++) {
+        read_unit_procs(s, d->mig[k].h, d->first_entity + 1 + k);
+    }
+}
+
+static void set_pod(agent_gpu_entity *e, const agent_gpu_podres_entry *p)
+{
+    copy_str(e->pod, sizeof(e->pod), p->pod);
+    copy_str(e->ns, sizeof(e->ns), p->ns);
+    copy_str(e->container, sizeof(e->container), p->container);
+}
+
+/* The process source names a GPU's container only when all its pod processes share one. */
+static void attribute_by_process(agent_gpu_snapshot *snap)
+{
+    for (size_t i = 0; i < snap->nprocs; i++) {
+        const agent_gpu_proc *p = &snap->procs[i];
+        agent_gpu_entity *e = &snap->entities[p->entity];
+        if (!p->in_pod || e->container_id[0] == '-') {
+            continue;
+        }
+        if (!e->pod_uid[0]) {
+            copy_str(e->pod_uid, sizeof(e->pod_uid), p->cg.pod_uid);
+            copy_str(e->container_id, sizeof(e->container_id), p->cg.container_id);
+        } else if (strcmp(e->pod_uid, p->cg.pod_uid) != 0 ||
+                   strcmp(e->container_id, p->cg.container_id) != 0) {
+            e->container_id[0] = '-'; /* several containers: marked, cleared below */
+        }
+    }
+    for (size_t i = 0; i < snap->nentities; i++) {
+        if (snap->entities[i].container_id[0] == '-') {
+            snap->entities[i].pod_uid[0] = snap->entities[i].container_id[0] = '\0';
+        }
+    }
+}
+
+static void attribute(agent_gpu_sampler *s)
+{
+    if (!s->opts.pods.enabled) {
+        return;
+    }
+    for (size_t i = 0; i < s->ndevs; i++) {
+        const gpu_dev *d = &s->devs[i];
+        if (d->lost) {
+            continue;
+        }
+        const agent_gpu_podres_entry *p;
+        if (!d->nmig) {
+            p = agent_gpu_pods_device(s->pods, d->id[AGENT_GPU_ID_UUID], d->index, NULL, false, 0);
+            if (p) {
+                set_pod(&s->back.entities[d->first_entity], p);
+            }
+            continue;
+        }
+        for (size_t k = 0; k < d->nmig; k++) {
+            p = agent_gpu_pods_device(s->pods, d->id[AGENT_GPU_ID_UUID], d->index, d->mig[k].uuid,
+                                      true, d->mig[k].gi_id);
+            if (p) {
+                set_pod(&s->back.entities[d->first_entity + 1 + k], p);
+            }
+        }
+    }
+    if (agent_gpu_pods_use_process(s->pods)) {
+        attribute_by_process(&s->back);
+    }
+}
+
+/* ---- Enumeration ----------------------------------------------------------------------------- */
 
 static void read_label(const agent_gpu_sampler *s, gpu_dev *d, size_t f)
 {
@@ -643,6 +819,11 @@ static void enumerate_mig(agent_gpu_sampler *s, gpu_dev *d)
             l->device_get_gpu_instance_id(u->h, &u->gi_id) != NVML_SUCCESS) {
             continue; /* NOT_FOUND: an empty slot */
         }
+        if (!l->device_get_uuid ||
+            l->device_get_uuid(u->h, u->uuid, sizeof(u->uuid)) != NVML_SUCCESS) {
+            u->uuid[0] = '\0';
+        }
+        u->uuid[sizeof(u->uuid) - 1] = '\0';
         mig_profile(s, u);
         gpm_setup(s, d, u);
         d->nmig++;
@@ -679,6 +860,7 @@ static bool dev_init(agent_gpu_sampler *s, gpu_dev *d, unsigned index)
     if (l->device_get_handle_by_index_v2(index, &d->h) != NVML_SUCCESS) {
         return false;
     }
+    d->index = index;
     fmt_uint(d->id[AGENT_GPU_ID_GPU], AGENT_GPU_LABEL_LEN, index);
     odin_strbuf b;
     odin_strbuf_init(&b, AGENT_GPU_LABEL_LEN);
@@ -837,6 +1019,8 @@ static void tick(agent_gpu_sampler *s)
         }
     }
     drain_events(s);
+    agent_gpu_pods_tick(s->pods);
+    s->back.nprocs = 0;
     for (size_t i = 0; i < s->ndevs; i++) {
         gpu_dev *d = &s->devs[i];
         sample_dev(s, d);
@@ -845,7 +1029,10 @@ static void tick(agent_gpu_sampler *s)
             odin_log(ODIN_LOG_WARN, "gpu", "GPU lost: its metrics are no longer served", "gpu",
                      d->id[AGENT_GPU_ID_GPU], "uuid", d->id[AGENT_GPU_ID_UUID], NULL);
         }
+        read_dev_procs(s, d);
     }
+    attribute(s);
+    s->back.podres_up = agent_gpu_pods_podres_up(s->pods);
     s->back.state = AGENT_GPU_READY;
     s->back.reason[0] = '\0';
     s->back.sampled_ms = odin_now_ms();
@@ -892,6 +1079,10 @@ agent_gpu_sampler *agent_gpu_sampler_new(const agent_gpu_sampler_opts *o)
     agent_gpu_sampler *s = odin_calloc(1, sizeof(*s));
     s->opts = *o;
     s->gpm_get = odin_calloc(1, sizeof(*s->gpm_get));
+    s->pbuf = odin_calloc(AGENT_GPU_MAX_UNIT_PROCS, sizeof(*s->pbuf));
+    s->ubuf = odin_calloc(AGENT_GPU_MAX_UNIT_PROCS, sizeof(*s->ubuf));
+    s->pods = agent_gpu_pods_new(&o->pods);
+    s->front.podres_up = s->back.podres_up = -1;
     s->front.state = s->back.state = AGENT_GPU_STARTING;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
@@ -902,6 +1093,9 @@ agent_gpu_sampler *agent_gpu_sampler_new(const agent_gpu_sampler_opts *o)
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->lock);
+        agent_gpu_pods_free(s->pods);
+        free(s->pbuf);
+        free(s->ubuf);
         free(s->gpm_get);
         free(s);
         return NULL;
@@ -932,6 +1126,11 @@ void agent_gpu_sampler_free(agent_gpu_sampler *s)
     pthread_mutex_destroy(&s->lock);
     free(s->front.entities);
     free(s->back.entities);
+    free(s->front.procs);
+    free(s->back.procs);
+    agent_gpu_pods_free(s->pods);
+    free(s->pbuf);
+    free(s->ubuf);
     free(s->gpm_get);
     free(s);
 }
