@@ -117,6 +117,10 @@ char *odin_strbuf_take(odin_strbuf *b, size_t *len);
 
 /* Formats v as Go's 'g' shortest round-trip into out (at least 32 bytes); returns the length. */
 size_t odin_format_double(double v, char *out);
+/* The same shortest digits, in exponent form only when the decimal exponent of the first digit is
+ * below exp_lo or at least exp_hi (Go's 'g' is -4, 6; Prometheus' JSON -6, 21). Fixed notation can
+ * take 330 bytes: out must be large enough for the range asked. */
+size_t odin_format_double_exp(double v, int exp_lo, int exp_hi, char *out);
 /* Parsers over (pointer, length): the whole text must be the number. 0 or -ODIN_ERR_PARSE /
  * -ODIN_ERR_LIMIT (out of range). Doubles accept Go/Prometheus spellings: NaN, +Inf, -Inf, Inf. */
 int odin_parse_double(odin_str s, double *out);

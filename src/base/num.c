@@ -12,13 +12,14 @@
 /* Lays out a shortest digit string (no trailing zeros) whose first digit has weight 10^exp the way
  * Go's 'g' verb does with precision -1: exponent form below 1e-4 and from 1e6 up (Go fixes eprec
  * at 6 for shortest output), at least two exponent digits. */
-static size_t layout_g(bool neg, const char *d, size_t nd, int exp, char *out)
+static size_t layout_g(bool neg, const char *d, size_t nd, int exp, int exp_lo, int exp_hi,
+                       char *out)
 {
     size_t o = 0;
     if (neg) {
         out[o++] = '-';
     }
-    if (exp < -4 || exp >= 6) {
+    if (exp < exp_lo || exp >= exp_hi) {
         out[o++] = d[0];
         if (nd > 1) {
             out[o++] = '.';
@@ -92,6 +93,11 @@ static bool decimal_digits(double a, char *out, size_t *nd, int *exp)
  * round-trips (subnormals search from one digit). Integers take a fast path that needs no printf at all. */
 size_t odin_format_double(double v, char *out)
 {
+    return odin_format_double_exp(v, -4, 6, out);
+}
+
+size_t odin_format_double_exp(double v, int exp_lo, int exp_hi, char *out)
+{
     if (isnan(v)) {
         memcpy(out, "NaN", 4);
         return 3;
@@ -147,7 +153,7 @@ size_t odin_format_double(double v, char *out)
     while (nd > 1 && digits[nd - 1] == '0') {
         nd--;
     }
-    return layout_g(neg, digits, nd, exp, out);
+    return layout_g(neg, digits, nd, exp, exp_lo, exp_hi, out);
 }
 
 /* strtod wants a terminator; numbers longer than any sane spelling are an error, not a malloc. */

@@ -52,6 +52,8 @@ typedef struct {
     size_t nselectors;
     bool attach_node_metadata;
     http_client_config http;
+    char *kubeconfig_file;      /* NULL: api_server or in-cluster; exclusive with api_server */
+    bool attach_namespace_metadata; /* attach_metadata.namespace */
 } discovery_k8s_config;
 
 /* Everything a job (or an alertmanager set) discovers from. */

@@ -73,6 +73,8 @@ typedef struct {
     char *ca_file, *cert_file, *key_file, *server_name;
     bool insecure_skip_verify;
     char *min_version;              /* "TLS12", "TLS13" */
+    char *max_version;              /* NULL = library's newest */
+    char *ca, *cert, *key;          /* inline PEM, exclusive with the _file forms; key is secret */
 } http_tls_config;
 
 typedef struct {
@@ -84,6 +86,10 @@ typedef struct {
     char *auth_credentials, *auth_credentials_file;
     char *proxy_url;
     bool follow_redirects;          /* default true */
+    bool enable_http2;              /* default true (remote write: false) */
+    char *basic_username_file;      /* exclusive with basic_username */
+    char *no_proxy;                 /* comma-separated hosts that bypass proxy_url */
+    bool proxy_from_environment;    /* HTTP(S)_PROXY / NO_PROXY from the environment */
 } http_client_config;
 
 void http_client_config_fini(http_client_config *c);

@@ -79,8 +79,9 @@ promql_result *promql_query_range(promql_engine *eng, tsdb *db, const char *quer
                                   int64_t start, int64_t end, int64_t step, odin_err *err);
 void promql_result_free(promql_result *r);
 
-/* Formats a float the way Prometheus' API does in JSON strings (strconv 'f', -1; "NaN", "+Inf",
- * "-Inf"). out holds at least 32 bytes... values can need up to 330 bytes: use a 400-byte buffer. */
+/* Formats a float the way Prometheus' API does in JSON strings: shortest round-trip digits, plain
+ * notation from 1e-6 up to 1e21 and exponent form outside it, "NaN", "+Inf", "-Inf". out must
+ * hold 400 bytes. */
 size_t promql_format_value(double v, char *out);
 
 /* Runs test scripts in the upstream .test format (load / eval / clear) against a fresh in-memory

@@ -1,0 +1,319 @@
+/* Scrape loops and the worker threads that run them: each worker drives its loops' HTTP requests
+ * through one curl multi handle, ticks every loop on its own schedule (offset inside the interval
+ * by the target's hash, timestamps aligned to the ideal tick as Prometheus does), appends what
+ * came back, and writes end-of-run stale markers for targets that went away. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scrape/loop_int.h"
+
+/* matches Prometheus 2.42: ScrapeTimestampTolerance, and --scrape.adjust-timestamps on */
+enum { TIMESTAMP_TOLERANCE_MS = 2 };
+/* Longest poll, so a worker notices a stop even if a wakeup were lost. */
+enum { MAX_POLL_MS = 1000 };
+
+static int64_t mono_ms(void)
+{
+    return odin_mono_ns() / 1000000;
+}
+
+scrape_loop *scrape_loop_new(const scrape_target *t)
+{
+    scrape_loop *l = odin_calloc(1, sizeof *l);
+    l->hash = t->hash;
+    l->url = odin_strdup(t->url);
+    odin_arena tmp;
+    odin_arena_init(&tmp, 0);
+    l->global_url = odin_strdup(scrape_target_global_url(t->url, &tmp));
+    odin_arena_fini(&tmp);
+    l->pub = scrape_labels_dup(t->pub, &l->storage[0]);
+    l->discovered = scrape_labels_dup(t->discovered, &l->storage[1]);
+    l->all = scrape_labels_dup(t->all, &l->storage[2]);
+    l->interval_ms = t->interval_ms;
+    l->timeout_ms = t->timeout_ms;
+    l->health = "unknown";
+    l->state = SCRAPE_LOOP_RUNNING;
+    odin_strbuf_init(&l->body, 0);
+    scrape_cache_init(&l->cache);
+    odin_arena_init(&l->arena, 0);
+    return l;
+}
+
+void scrape_loop_free(scrape_loop *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    scrape_http_cleanup(l);
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(l->storage); i++) {
+        free(l->storage[i]);
+    }
+    free(l->pub.v);
+    free(l->discovered.v);
+    free(l->all.v);
+    free(l->url);
+    free(l->global_url);
+    free(l->last_error);
+    odin_strbuf_fini(&l->body);
+    scrape_cache_fini(&l->cache);
+    odin_arena_fini(&l->arena);
+    free(l);
+}
+
+void scrape_worker_wake(scrape_worker *w)
+{
+    curl_multi_wakeup(w->multi);
+}
+
+/* Records the outcome for /api/v1/targets and logs a change of health once. */
+static void report_health(scrape_manager *m, scrape_loop *l, const char *err, int64_t ts,
+                          double dur)
+{
+    pthread_mutex_lock(&m->lock);
+    const char *before = l->health;
+    l->health = err == NULL ? "up" : "down";
+    bool same_err = (err == NULL && l->last_error == NULL) ||
+                    (err != NULL && l->last_error != NULL && strcmp(err, l->last_error) == 0);
+    if (!same_err) {
+        free(l->last_error);
+        l->last_error = err != NULL ? odin_strdup(err) : NULL;
+    }
+    l->last_scrape_ms = ts;
+    l->last_duration_s = dur;
+    pthread_mutex_unlock(&m->lock);
+    if (err != NULL && strcmp(before, "down") != 0) {
+        odin_log(ODIN_LOG_WARN, "scrape", "Target is down", "target", l->url, "err", err, NULL);
+    } else if (err == NULL && strcmp(before, "down") == 0) {
+        odin_log(ODIN_LOG_INFO, "scrape", "Target is up again", "target", l->url, NULL);
+    }
+}
+
+/* The job a running loop scrapes for; NULL when the loop was stopped. cfg_lock read-held. */
+static const scrape_job *loop_job(scrape_manager *m, scrape_loop *l)
+{
+    pthread_mutex_lock(&m->lock);
+    const scrape_job *job = l->pool != NULL && !l->stop_requested ? l->pool->job : NULL;
+    pthread_mutex_unlock(&m->lock);
+    return job;
+}
+
+/* Appends a finished (or failed-to-start) scrape. cfg_lock read-held. */
+static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *f)
+{
+    scrape_manager *m = w->m;
+    const scrape_job *job = loop_job(m, l);
+    if (job == NULL) {
+        return;
+    }
+    double dur = 0;
+    const char *err = scrape_loop_append(l, m->db, job, f, l->scrape_ts, l->start_mono_ns, &dur);
+    l->scraped_once = true;
+    l->last_ts = l->scrape_ts;
+    report_health(m, l, err, l->scrape_ts, dur);
+}
+
+int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now)
+{
+    if (!l->started) {
+        l->started = true;
+        l->aligned_ms = now;
+        return now;
+    }
+    int64_t tolerance = l->interval_ms / 100 < TIMESTAMP_TOLERANCE_MS ? l->interval_ms / 100
+                                                                      : TIMESTAMP_TOLERANCE_MS;
+    while (now - l->aligned_ms >= l->interval_ms) {
+        l->aligned_ms += l->interval_ms;
+    }
+    return now - l->aligned_ms <= tolerance ? l->aligned_ms : now;
+}
+
+static void loop_start_scrape(scrape_worker *w, scrape_loop *l)
+{
+    const scrape_job *job = loop_job(w->m, l);
+    if (job == NULL) {
+        return;
+    }
+    odin_arena_reset(&l->arena);
+    l->scrape_ts = scrape_loop_tick_ts(l, odin_now_ms());
+    l->start_mono_ns = odin_mono_ns();
+    const char *msg = NULL;
+    pthread_mutex_lock(&w->m->lock);
+    if (l->pool != NULL && l->pool->limit_error != NULL) {
+        msg = odin_arena_strdup(&l->arena, l->pool->limit_error);
+    }
+    pthread_mutex_unlock(&w->m->lock);
+    if (msg != NULL || scrape_http_prepare(l, job, &msg) < 0) {
+        scrape_fetch f = {.ok = false, .err = msg};
+        loop_complete(w, l, &f);
+        return;
+    }
+    curl_multi_add_handle(w->multi, l->easy);
+    l->in_flight = true;
+}
+
+static void loop_abort(scrape_worker *w, scrape_loop *l)
+{
+    if (l->in_flight) {
+        curl_multi_remove_handle(w->multi, l->easy);
+        l->in_flight = false;
+    }
+}
+
+/* Moves the loop along its states; returns the next time (mono ms) it needs attention. */
+static int64_t loop_step(scrape_worker *w, scrape_loop *l, int64_t now)
+{
+    scrape_manager *m = w->m;
+    if (l->state == SCRAPE_LOOP_RUNNING) {
+        pthread_mutex_lock(&m->lock);
+        bool stop = l->stop_requested, shutdown = l->shutdown;
+        pthread_mutex_unlock(&m->lock);
+        if (stop) {
+            loop_abort(w, l);
+            if (shutdown || !l->scraped_once) {
+                l->state = SCRAPE_LOOP_DEAD;
+                return now;
+            }
+            /* Prometheus waits for two more ticks and 10% before marking the series stale, in
+             * case the target comes back (a reload); the markers carry the next tick's time. */
+            l->state = SCRAPE_LOOP_ENDING;
+            int64_t next_tick = l->next_mono_ms > now ? l->next_mono_ms : now;
+            l->last_ts = odin_now_ms() + (next_tick - now);
+            l->stale_due_mono_ms = next_tick + l->interval_ms + l->interval_ms / 10;
+            return l->stale_due_mono_ms;
+        }
+    }
+    if (l->state == SCRAPE_LOOP_ENDING) {
+        pthread_mutex_lock(&m->lock);
+        bool shutdown = l->shutdown;
+        pthread_mutex_unlock(&m->lock);
+        if (shutdown) {
+            l->state = SCRAPE_LOOP_DEAD;
+            return now;
+        }
+        if (now < l->stale_due_mono_ms) {
+            return l->stale_due_mono_ms;
+        }
+        scrape_loop_write_stale(l, m->db, l->last_ts);
+        l->state = SCRAPE_LOOP_DEAD;
+        return now;
+    }
+    if (l->state != SCRAPE_LOOP_RUNNING) {
+        return now;
+    }
+    if (l->next_mono_ms == 0) {
+        l->next_mono_ms =
+            now + scrape_target_offset_ms(l->hash, m->offset_seed, l->interval_ms, odin_now_ms());
+    }
+    if (now < l->next_mono_ms) {
+        return l->next_mono_ms;
+    }
+    if (!l->in_flight) {
+        loop_start_scrape(w, l);
+    }
+    /* a tick missed while busy is skipped, as a Go ticker drops ticks */
+    while (l->next_mono_ms <= now) {
+        l->next_mono_ms += l->interval_ms;
+    }
+    return l->next_mono_ms;
+}
+
+static void drain_done(scrape_worker *w)
+{
+    for (;;) {
+        int left;
+        CURLMsg *msg = curl_multi_info_read(w->multi, &left);
+        if (msg == NULL) {
+            break;
+        }
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        CURL *e = msg->easy_handle;
+        int code = (int)msg->data.result;
+        scrape_loop *l = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&l);
+        curl_multi_remove_handle(w->multi, e);
+        if (l == NULL) {
+            continue;
+        }
+        l->in_flight = false;
+        scrape_fetch f;
+        scrape_http_finish(l, code, &f);
+        loop_complete(w, l, &f);
+    }
+}
+
+/* Unlinks and frees loops that finished; the manager never touches a DEAD loop. */
+static void reap(scrape_worker *w)
+{
+    scrape_manager *m = w->m;
+    scrape_loop *dead = NULL;
+    pthread_mutex_lock(&m->lock);
+    scrape_loop **pp = &w->loops;
+    while (*pp != NULL) {
+        scrape_loop *l = *pp;
+        if (l->state == SCRAPE_LOOP_DEAD) {
+            *pp = l->next;
+            l->next = dead;
+            dead = l;
+        } else {
+            pp = &l->next;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    while (dead != NULL) {
+        scrape_loop *n = dead->next;
+        scrape_loop_free(dead);
+        dead = n;
+    }
+}
+
+void *scrape_worker_main(void *arg)
+{
+    scrape_worker *w = arg;
+    scrape_manager *m = w->m;
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        bool stopping = m->stopping;
+        scrape_loop *head = w->loops;
+        pthread_mutex_unlock(&m->lock);
+        if (stopping) {
+            break;
+        }
+        int64_t now = mono_ms();
+        int64_t wake = now + MAX_POLL_MS;
+        pthread_rwlock_rdlock(&m->cfg_lock);
+        int running = 0;
+        curl_multi_perform(w->multi, &running);
+        drain_done(w);
+        /* New loops are pushed at the head, so the list from `head` on is stable. */
+        for (scrape_loop *l = head; l != NULL; l = l->next) {
+            int64_t due = loop_step(w, l, now);
+            if (due < wake) {
+                wake = due;
+            }
+        }
+        curl_multi_perform(w->multi, &running);
+        drain_done(w);
+        pthread_rwlock_unlock(&m->cfg_lock);
+        reap(w);
+        int64_t wait = wake - mono_ms();
+        if (wait < 0) {
+            wait = 0;
+        }
+        curl_multi_poll(w->multi, NULL, 0, (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait), NULL);
+    }
+    /* Shutdown: abort transfers, no stale markers (a restart continues the series). */
+    pthread_mutex_lock(&m->lock);
+    scrape_loop *l = w->loops;
+    w->loops = NULL;
+    pthread_mutex_unlock(&m->lock);
+    while (l != NULL) {
+        scrape_loop *n = l->next;
+        loop_abort(w, l);
+        scrape_loop_free(l);
+        l = n;
+    }
+    return NULL;
+}

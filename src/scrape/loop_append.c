@@ -1,0 +1,457 @@
+/* Appending one scrape: parse the body, map each line to a tsdb series through the per-target
+ * cache (keyed by the line's name and label bytes), apply honor_labels, metric relabeling and the
+ * label limits on cache misses only, write stale markers for series that went away, and add the
+ * report series (up, scrape_duration_seconds, ...) as Prometheus' scrapeLoop.append/report do. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expfmt/expfmt.h"
+#include "scrape/loop_int.h"
+
+static const char *const report_names[5] = {
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+};
+
+void scrape_cache_init(scrape_cache *c)
+{
+    memset(c, 0, sizeof *c);
+    odin_map_init(&c->map);
+}
+
+static void series_free(scrape_series *s)
+{
+    if (s->labels.v != NULL) {
+        free((void *)s->labels.v[0].name.p); /* the string block starts with the first name */
+    }
+    free(s->labels.v);
+    free(s);
+}
+
+void scrape_cache_fini(scrape_cache *c)
+{
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (odin_map_next(&c->map, &pos, &k, &kl, &v)) {
+        series_free(v);
+    }
+    odin_map_fini(&c->map);
+    free(c->prev);
+    free(c->cur);
+    memset(c, 0, sizeof *c);
+}
+
+static void push(scrape_series ***v, size_t *n, size_t *cap, scrape_series *s)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = odin_realloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = s;
+}
+
+/* ---- Label handling on a cache miss ---------------------------------------------------------- */
+
+typedef struct {
+    odin_label *v;
+    size_t len, cap;
+    odin_arena *a;
+} lset;
+
+static void ls_add(lset *s, odin_str name, odin_str value)
+{
+    if (s->len == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        odin_label *v = odin_arena_alloc(s->a, cap * sizeof *v);
+        if (v == NULL) {
+            odin_oom();
+        }
+        if (s->len > 0) {
+            memcpy(v, s->v, s->len * sizeof *v);
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->len++] = (odin_label){name, value};
+}
+
+static odin_label *ls_find(lset *s, odin_str name)
+{
+    for (size_t i = 0; i < s->len; i++) {
+        if (odin_str_eq(s->v[i].name, name)) {
+            return &s->v[i];
+        }
+    }
+    return NULL;
+}
+
+/* honor_labels false: a scraped label that collides with a target label is kept as
+ * exported_<name> (exported_exported_<name> if that is taken too), and the target's value wins. */
+static void merge_target_labels(lset *s, odin_labels pub, bool honor)
+{
+    for (size_t i = 0; i < pub.len; i++) {
+        odin_label *have = ls_find(s, pub.v[i].name);
+        if (have != NULL && have->value.len > 0 && honor) {
+            continue;
+        }
+        if (have != NULL && have->value.len > 0) {
+            odin_str name = pub.v[i].name;
+            char *ex;
+            do {
+                ex = odin_arena_printf(s->a, "exported_%.*s", (int)name.len, name.p);
+                name = odin_str_c(ex);
+            } while (ls_find(s, name) != NULL && ls_find(s, name)->value.len > 0);
+            ls_add(s, name, have->value);
+            have = ls_find(s, pub.v[i].name);
+            have->value = pub.v[i].value;
+            continue;
+        }
+        if (have != NULL) {
+            have->value = pub.v[i].value;
+        } else {
+            ls_add(s, pub.v[i].name, pub.v[i].value);
+        }
+    }
+}
+
+static const char *check_limits(const scrape_job *job, odin_labels ls, odin_arena *a)
+{
+    const odin_str *mn = odin_labels_get(ls, "__name__");
+    odin_str met = mn != NULL ? *mn : (odin_str){"", 0};
+    int ml = (int)(met.len > 50 ? 50 : met.len);
+    if (job->label_limit > 0 && ls.len > job->label_limit) {
+        return odin_arena_printf(a,
+                                 "label_limit exceeded (metric: %.*s, number of labels: %zu, "
+                                 "limit: %llu)",
+                                 ml, met.p, ls.len, (unsigned long long)job->label_limit);
+    }
+    for (size_t i = 0; i < ls.len; i++) {
+        odin_str n = ls.v[i].name, v = ls.v[i].value;
+        int nl = (int)(n.len > 50 ? 50 : n.len);
+        if (job->label_name_length_limit > 0 && n.len > job->label_name_length_limit) {
+            return odin_arena_printf(a,
+                                     "label_name_length_limit exceeded (metric: %.*s, label name: "
+                                     "%.*s, length: %zu, limit: %llu)",
+                                     ml, met.p, nl, n.p, n.len,
+                                     (unsigned long long)job->label_name_length_limit);
+        }
+        if (job->label_value_length_limit > 0 && v.len > job->label_value_length_limit) {
+            return odin_arena_printf(a,
+                                     "label_value_length_limit exceeded (metric: %.*s, label name: "
+                                     "%.*s, value: \"%.*s\", length: %zu, limit: %llu)",
+                                     ml, met.p, nl, n.p, (int)(v.len > 50 ? 50 : v.len), v.p, v.len,
+                                     (unsigned long long)job->label_value_length_limit);
+        }
+    }
+    return NULL;
+}
+
+/* Creates the cache entry for a line seen for the first time. *msg is set on a limit error. */
+static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
+                                 odin_str key, const char **msg)
+{
+    odin_arena *a = &l->arena;
+    lset s = {.a = a};
+    if (e->name.len > 0) {
+        ls_add(&s, ODIN_STR("__name__"), e->name);
+    }
+    for (size_t i = 0; i < e->nlabels; i++) {
+        ls_add(&s, e->labels[i].name, e->labels[i].value);
+    }
+    merge_target_labels(&s, l->pub, job->honor_labels);
+    size_t w = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.v[i].value.len > 0) {
+            s.v[w++] = s.v[i];
+        }
+    }
+    odin_labels_sort(s.v, w);
+    odin_labels ls = {s.v, w};
+    bool keep = ls.len > 0;
+    if (keep && job->nmetric_relabel > 0) {
+        keep = relabel_process(job->metric_relabel, job->nmetric_relabel, ls, a, &ls);
+        keep = keep && ls.len > 0;
+    }
+    if (keep) {
+        *msg = check_limits(job, ls, a);
+        if (*msg != NULL) {
+            return NULL;
+        }
+    }
+    scrape_series *se = odin_calloc(1, sizeof *se + key.len);
+    se->klen = key.len;
+    memcpy(se->key, key.p, key.len);
+    se->dropped = !keep;
+    if (keep) {
+        char *storage;
+        se->labels = scrape_labels_dup(ls, &storage);
+        if (ls.len == 0) {
+            free(storage);
+        }
+    }
+    return se;
+}
+
+/* name 0xff (label-name 0xfe label-value 0xff)*: unambiguous because neither byte is valid in a
+ * name and an escaped value's text came through the parser unchanged for identical lines. */
+static void build_key(odin_strbuf *k, const expfmt_entry *e)
+{
+    odin_strbuf_reset(k);
+    odin_strbuf_putstr(k, e->name);
+    odin_strbuf_putc(k, '\xff');
+    for (size_t i = 0; i < e->nlabels; i++) {
+        odin_strbuf_putstr(k, e->labels[i].name);
+        odin_strbuf_putc(k, '\xfe');
+        odin_strbuf_putstr(k, e->labels[i].value);
+        odin_strbuf_putc(k, '\xff');
+    }
+}
+
+/* ---- Passes ------------------------------------------------------------------------------------
+ */
+
+static void append_stale(tsdb_appender *app, scrape_series *s, int64_t ts)
+{
+    if (s->dropped || s->labels.len == 0) {
+        return;
+    }
+    odin_err err;
+    odin_err_clear(&err);
+    /* An out-of-order marker (the series moved on) is expected and harmless. */
+    (void)tsdb_append(app, &s->ref, s->labels, ts, tsdb_stale_nan(), &err);
+}
+
+/* The pass for an empty or failed scrape: everything the last good pass saw goes stale. */
+static void pass_empty(scrape_cache *c, tsdb_appender *app, int64_t ts)
+{
+    c->gen++;
+    for (size_t i = 0; i < c->nprev; i++) {
+        append_stale(app, c->prev[i], ts);
+    }
+    c->nprev = 0;
+}
+
+/* After a rolled-back pass, refs obtained during it may name nothing. */
+static void forget_pass_refs(scrape_cache *c, uint64_t gen)
+{
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    while (odin_map_next(&c->map, &pos, &k, &kl, &v)) {
+        scrape_series *s = v;
+        if (s->born_gen == gen) {
+            s->ref = 0;
+        }
+    }
+}
+
+/* Drops entries the last pass did not see once they outnumber the live ones, so a target whose
+ * series churn does not grow its cache without bound (Prometheus flushes its cache likewise). */
+static void evict(scrape_cache *c, size_t used)
+{
+    if (c->map.len <= 2 * used + 64) {
+        return;
+    }
+    size_t pos = 0;
+    const void *k;
+    size_t kl;
+    void *v;
+    scrape_series **gone = NULL;
+    size_t ngone = 0, cap = 0;
+    while (odin_map_next(&c->map, &pos, &k, &kl, &v)) {
+        scrape_series *s = v;
+        if (s->used_gen != c->gen) {
+            push(&gone, &ngone, &cap, s);
+        }
+    }
+    for (size_t i = 0; i < ngone; i++) {
+        odin_map_del(&c->map, gone[i]->key, gone[i]->klen);
+        series_free(gone[i]);
+    }
+    free(gone);
+}
+
+typedef struct {
+    scrape_append_stats st;
+    size_t used;
+    const char *err;
+} pass_result;
+
+/* One pass over a body. Returns 0, or -1 with r->err set (the caller rolls back). */
+static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
+                     const scrape_fetch *f, int64_t ts, pass_result *r)
+{
+    scrape_cache *c = &l->cache;
+    uint64_t gen = ++c->gen;
+    c->ncur = 0;
+    /* Without a usable Content-Type, fallback_scrape_protocol decides (Prometheus 3). */
+    bool om = f->content_type != NULL && expfmt_is_openmetrics(f->content_type);
+    if ((f->content_type == NULL || f->content_type[0] == '\0') &&
+        job->fallback_scrape_protocol != NULL) {
+        om = strncmp(job->fallback_scrape_protocol, "OpenMetrics", 11) == 0;
+    }
+    expfmt_parser_opts po = {.openmetrics = om};
+    expfmt_parser *p = expfmt_parser_new(f->body, f->len, &po);
+    odin_strbuf key;
+    odin_strbuf_init(&key, 0);
+    expfmt_entry e;
+    odin_err perr;
+    odin_err_clear(&perr);
+    bool over_limit = false;
+    for (;;) {
+        int rc = expfmt_parser_next(p, &e, &perr);
+        if (rc < 0) {
+            r->err = r->err != NULL ? r->err : odin_arena_strdup(&l->arena, perr.msg);
+        }
+        if (rc != 1) {
+            break;
+        }
+        if (e.kind != EXPFMT_ENTRY_SAMPLE) {
+            continue;
+        }
+        r->st.scraped++;
+        if (over_limit || r->err != NULL) {
+            continue;
+        }
+        build_key(&key, &e);
+        scrape_series *s = odin_map_get(&c->map, key.p, key.len);
+        if (s == NULL) {
+            s = series_new(l, job, &e, (odin_str){key.p, key.len}, &r->err);
+            if (s == NULL) {
+                continue;
+            }
+            s->born_gen = gen;
+            odin_map_put(&c->map, s->key, s->klen, s);
+            if (!s->dropped) {
+                r->st.series_added++;
+            }
+        }
+        if (s->used_gen != gen) {
+            s->used_gen = gen;
+            r->used++;
+        }
+        if (s->dropped) {
+            continue;
+        }
+        r->st.added++;
+        if (job->sample_limit > 0 && r->st.added > job->sample_limit) {
+            over_limit = true;
+            continue;
+        }
+        bool explicit_t = job->honor_timestamps && e.has_t;
+        int64_t t = explicit_t ? e.t_ms : ts;
+        odin_err aerr;
+        odin_err_clear(&aerr);
+        /* Out-of-order and duplicate samples are dropped one by one, as in Prometheus. */
+        (void)tsdb_append(app, &s->ref, s->labels, t, e.value, &aerr);
+        if ((!explicit_t || job->track_timestamps_staleness) && s->seen_gen != gen) {
+            s->seen_gen = gen;
+            push(&c->cur, &c->ncur, &c->cur_cap, s);
+        }
+    }
+    expfmt_parser_free(p);
+    odin_strbuf_fini(&key);
+    if (over_limit && r->err == NULL) {
+        r->err = "sample limit exceeded";
+    }
+    if (r->err != NULL) {
+        forget_pass_refs(c, gen);
+        return -1;
+    }
+    for (size_t i = 0; i < c->nprev; i++) {
+        if (c->prev[i]->seen_gen != gen) {
+            append_stale(app, c->prev[i], ts);
+        }
+    }
+    scrape_series **t = c->prev;
+    size_t tc = c->prev_cap;
+    c->prev = c->cur;
+    c->nprev = c->ncur;
+    c->prev_cap = c->cur_cap;
+    c->cur = t;
+    c->cur_cap = tc;
+    c->ncur = 0;
+    return 0;
+}
+
+/* The report series carry the target's labels and nothing from the scrape. */
+static void append_report(scrape_loop *l, tsdb_appender *app, int64_t ts, const double vals[5])
+{
+    odin_label *v = odin_arena_alloc(&l->arena, (l->pub.len + 1) * sizeof *v);
+    if (v == NULL) {
+        odin_oom();
+    }
+    for (size_t i = 0; i < 5; i++) {
+        size_t n = 0;
+        bool placed = false;
+        for (size_t j = 0; j < l->pub.len; j++) {
+            if (!placed && odin_str_cmp(ODIN_STR("__name__"), l->pub.v[j].name) < 0) {
+                v[n++] = (odin_label){ODIN_STR("__name__"), odin_str_c(report_names[i])};
+                placed = true;
+            }
+            v[n++] = l->pub.v[j];
+        }
+        if (!placed) {
+            v[n++] = (odin_label){ODIN_STR("__name__"), odin_str_c(report_names[i])};
+        }
+        odin_err err;
+        odin_err_clear(&err);
+        (void)tsdb_append(app, &l->cache.report_refs[i], (odin_labels){v, n}, ts, vals[i], &err);
+    }
+}
+
+const char *scrape_loop_append(scrape_loop *l, tsdb *db, const scrape_job *job,
+                               const scrape_fetch *f, int64_t ts, int64_t start_mono_ns,
+                               double *duration_s)
+{
+    tsdb_appender *app = tsdb_appender_new(db);
+    pass_result r;
+    memset(&r, 0, sizeof r);
+    const char *err = f->err;
+    if (f->ok) {
+        if (pass_body(l, app, job, f, ts, &r) < 0) {
+            tsdb_appender_rollback(app);
+            app = tsdb_appender_new(db);
+            pass_empty(&l->cache, app, ts);
+            err = r.err;
+        } else {
+            evict(&l->cache, r.used);
+        }
+    } else {
+        pass_empty(&l->cache, app, ts);
+    }
+    double dur = (double)(odin_mono_ns() - start_mono_ns) / 1e9;
+    double vals[5] = {err == NULL ? 1 : 0, dur, (double)r.st.scraped, (double)r.st.added,
+                      (double)r.st.series_added};
+    append_report(l, app, ts, vals);
+    odin_err cerr;
+    odin_err_clear(&cerr);
+    if (tsdb_appender_commit(app, &cerr) < 0) {
+        odin_log(ODIN_LOG_WARN, "scrape", "Scrape commit failed", "target", l->url, "err", cerr.msg,
+                 NULL);
+    }
+    *duration_s = dur;
+    return err;
+}
+
+void scrape_loop_write_stale(scrape_loop *l, tsdb *db, int64_t ts)
+{
+    tsdb_appender *app = tsdb_appender_new(db);
+    pass_empty(&l->cache, app, ts);
+    double stale = tsdb_stale_nan();
+    double vals[5] = {stale, stale, stale, stale, stale};
+    append_report(l, app, ts, vals);
+    odin_err err;
+    odin_err_clear(&err);
+    if (tsdb_appender_commit(app, &err) < 0) {
+        odin_log(ODIN_LOG_WARN, "scrape", "Writing stale markers failed", "target", l->url, "err",
+                 err.msg, NULL);
+    }
+}

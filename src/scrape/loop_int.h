@@ -1,0 +1,218 @@
+/* Private to src/scrape/: targets (target.c), scrape loops (loop.c: scheduling and the worker
+ * threads; loop_http.c: the libcurl side; loop_append.c: parsing, the series cache, staleness and
+ * appending) and the manager (manager.c) that owns them.
+ *
+ * Threads and locks (lock order: cfg_lock, then lock):
+ *  - scrape_manager.cfg_lock (rwlock): guards the config pointers (manager.cfg, pool.job). Written
+ *    by scrape_manager_apply; read-held by a worker while it starts or finishes a scrape and by
+ *    the discovery callback while it builds targets.
+ *  - scrape_manager.lock (mutex): guards the pool list, each pool's targets, groups and dropped
+ *    list, each worker's loop list, and the loop fields marked "lock" below. Held only briefly;
+ *    never across a call into another module except tsdb-free pure helpers. */
+#ifndef ODIN_SCRAPE_LOOP_INT_H
+#define ODIN_SCRAPE_LOOP_INT_H
+
+#include <pthread.h>
+
+#include "scrape/scrape.h"
+
+/* ---- Targets (target.c) ------------------------------------------------------------------- */
+
+/* A target as relabeling leaves it. All memory lives in the arena passed to scrape_target_build. */
+typedef struct {
+    odin_labels discovered; /* before relabeling, with job/__scheme__/... defaults */
+    odin_labels all;        /* after relabeling, __ labels kept, __meta_ removed */
+    odin_labels pub;        /* `all` without labels starting with "__": what samples get */
+    char *url;
+    int64_t interval_ms, timeout_ms;
+    uint64_t hash; /* identity: labels and URL, as Prometheus' Target.hash */
+} scrape_target;
+
+/* Builds target i of group g for job. Returns 1 when the target is kept, 0 when relabeling
+ * dropped it (only `discovered` is set), or a negative code with err ("no address", bad
+ * interval...). */
+int scrape_target_build(const scrape_job *job, const discovery_group *g, size_t i, odin_arena *a,
+                        scrape_target *out, odin_err *err);
+/* The URL with a loopback host replaced by this machine's name (globalUrl in the API). */
+char *scrape_target_global_url(const char *url, odin_arena *a);
+/* Prometheus' offset of a target inside its interval, from its hash and the server's seed. */
+int64_t scrape_target_offset_ms(uint64_t hash, uint64_t seed, int64_t interval_ms, int64_t now_ms);
+
+/* ---- Series cache (loop_append.c) -------------------------------------------------------------
+ */
+
+/* One series a target exposed. Keyed by the exposition text of name and labels, so an unchanged
+ * series costs neither label sorting nor an index lookup. Owned by its loop's cache. */
+typedef struct scrape_series {
+    uint64_t ref;       /* tsdb ref, 0 before the first append */
+    odin_labels labels; /* final labels (heap, owned), empty when relabeling dropped it */
+    bool dropped;
+    uint64_t seen_gen; /* last pass that saw it without an explicit timestamp (staleness) */
+    uint64_t used_gen; /* last pass that saw it at all (cache eviction) */
+    uint64_t born_gen; /* pass that created it: its ref is forgotten if that pass rolls back */
+    size_t klen;
+    char key[]; /* the cache key bytes */
+} scrape_series;
+
+typedef struct {
+    odin_map map;         /* key -> scrape_series */
+    scrape_series **prev; /* series seen (without explicit timestamp) by the last good pass */
+    size_t nprev, prev_cap;
+    scrape_series **cur;
+    size_t ncur, cur_cap;
+    uint64_t gen;
+    uint64_t report_refs[5];
+} scrape_cache;
+
+void scrape_cache_init(scrape_cache *c);
+void scrape_cache_fini(scrape_cache *c);
+
+/* ---- Loops (loop.c, loop_http.c, loop_append.c) -----------------------------------------------
+ */
+
+typedef struct scrape_pool scrape_pool;
+typedef struct scrape_worker scrape_worker;
+
+/* Heap copy of a label set with all strings in one block (*storage, freed with free()). */
+odin_labels scrape_labels_dup(odin_labels in, char **storage);
+
+typedef enum {
+    SCRAPE_LOOP_RUNNING,
+    SCRAPE_LOOP_ENDING, /* target gone: waits ~2 intervals, then writes stale markers */
+    SCRAPE_LOOP_DEAD,   /* the worker frees it */
+} scrape_loop_state;
+
+typedef struct scrape_loop scrape_loop;
+struct scrape_loop {
+    /* Fixed at creation. */
+    scrape_worker *worker;
+    uint64_t hash;
+    char *url;
+    char *global_url;
+    odin_labels pub;        /* heap copy: target labels that samples get */
+    odin_labels discovered; /* heap copy */
+    odin_labels all;        /* heap copy */
+    int64_t interval_ms, timeout_ms;
+    char *storage[3]; /* heap blocks holding the strings of pub, discovered, all */
+    /* Guarded by the manager's lock. */
+    scrape_pool *pool; /* NULL once the loop is stopping */
+    bool stop_requested;
+    bool shutdown;      /* manager going away: no stale markers */
+    const char *health; /* "up", "down", "unknown" */
+    char *last_error;   /* heap */
+    int64_t last_scrape_ms;
+    double last_duration_s;
+    scrape_loop *next; /* in the worker's list */
+    /* Owned by the worker thread. */
+    scrape_loop_state state;
+    int64_t next_mono_ms; /* when the next tick is due */
+    int64_t aligned_ms;   /* ideal wall time of the current tick (timestamp alignment) */
+    bool started;         /* the first tick happened */
+    bool scraped_once;
+    int64_t last_ts; /* timestamp of the last scrape, for end-of-run staleness */
+    int64_t stale_due_mono_ms;
+    void *easy;    /* CURL * */
+    void *headers; /* struct curl_slist * */
+    bool in_flight;
+    int64_t scrape_ts; /* timestamp of the scrape in flight */
+    int64_t start_mono_ns;
+    odin_strbuf body;
+    size_t body_limit;
+    bool body_over;
+    char *content_type;
+    char errbuf[256]; /* CURLOPT_ERRORBUFFER */
+    scrape_cache cache;
+    odin_arena arena; /* per scrape */
+};
+
+/* Creates a loop for target t (copies what it keeps). The caller links it into a worker. */
+scrape_loop *scrape_loop_new(const scrape_target *t);
+void scrape_loop_free(scrape_loop *l);
+
+/* The timestamp for a tick happening at wall time now_ms: the ideal tick (the first tick's time
+ * plus whole intervals) when now_ms is within min(interval/100, 2ms) of it, else now_ms, as
+ * Prometheus' --scrape.adjust-timestamps does; equal timestamp deltas compress to one bit. */
+int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now_ms);
+
+/* Result of fetching one body. */
+typedef struct {
+    bool ok;
+    const char *err; /* when !ok: Prometheus-worded message, in the loop's arena */
+    const char *body;
+    size_t len;
+    const char *content_type; /* may be NULL */
+} scrape_fetch;
+
+/* loop_http.c: configures the easy handle for one scrape of l under job's settings. 0 or an
+ * error message in *msg (arena) when the request cannot even be built (e.g. unreadable
+ * password_file). */
+int scrape_http_prepare(scrape_loop *l, const scrape_job *job, const char **msg);
+/* Turns the finished transfer into a fetch result. */
+void scrape_http_finish(scrape_loop *l, int curl_code, scrape_fetch *out);
+void scrape_http_cleanup(scrape_loop *l);
+
+/* What appending one scrape produced. */
+typedef struct {
+    size_t scraped;      /* samples in the body */
+    size_t added;        /* samples after metric relabeling */
+    size_t series_added; /* cache misses */
+} scrape_append_stats;
+
+/* loop_append.c: parses f (or nothing when f->ok is false) into db and writes the report series
+ * (up, scrape_duration_seconds, ...) at ts. Returns the scrape error text (arena) or NULL. */
+const char *scrape_loop_append(scrape_loop *l, tsdb *db, const scrape_job *job,
+                               const scrape_fetch *f, int64_t ts, int64_t start_mono_ns,
+                               double *duration_s);
+/* Stale markers for every series of the last scrape and the report series, at ts. */
+void scrape_loop_write_stale(scrape_loop *l, tsdb *db, int64_t ts);
+
+/* ---- Manager and workers (manager.c, loop.c) ------------------------------------------------- */
+
+/* A job's targets. name is fixed; job is guarded by cfg_lock; the rest by the manager's lock. */
+typedef struct {
+    odin_labels labels;
+    char *storage;
+} scrape_dropped;
+
+struct scrape_pool {
+    char *name;
+    const scrape_job *job;
+    discovery_group *groups; /* the last groups discovery reported (deep copy) */
+    size_t ngroups;
+    scrape_loop **loops; /* active targets, in discovery order */
+    size_t nloops;
+    scrape_dropped *dropped;
+    size_t ndropped;
+    char *limit_error; /* target_limit exceeded: every loop fails with this (heap) */
+};
+
+/* One scrape thread with its curl multi handle. m, thread and multi are fixed after start (any
+ * thread may curl_multi_wakeup it); `loops` (a list linked through scrape_loop.next, new loops
+ * pushed at the head) is guarded by the manager's lock, and only the worker unlinks. */
+struct scrape_worker {
+    scrape_manager *m;
+    pthread_t thread;
+    void *multi; /* CURLM * */
+    scrape_loop *loops;
+};
+
+struct scrape_manager {
+    /* Fixed after scrape_manager_new. */
+    tsdb *db;
+    uint64_t offset_seed;
+    discovery_manager *disc;
+    scrape_worker *workers;
+    size_t nworkers;
+    pthread_rwlock_t cfg_lock;
+    const scrape_config *cfg; /* cfg_lock */
+    pthread_mutex_t lock;
+    scrape_pool **pools; /* written with cfg_lock (write) and lock held; read under either */
+    size_t npools;
+    bool stopping; /* lock */
+};
+
+void *scrape_worker_main(void *arg);
+/* Wakes a worker out of its poll (after loops were added or asked to stop). Any thread. */
+void scrape_worker_wake(scrape_worker *w);
+
+#endif
