@@ -14,7 +14,7 @@ enum { DEBOUNCE_MS = 250 };
 
 /* The kubernetes provider plugs in here once src/discovery/kubernetes.c exists:
  * `&discovery_kubernetes_ops` (declared in provider.h next to the others). */
-static const discovery_provider_ops *const provider_kubernetes = NULL;
+static const discovery_provider_ops *const provider_kubernetes = &discovery_kubernetes_ops;
 
 typedef struct dset dset;
 
@@ -257,11 +257,6 @@ static dset *set_start(discovery_manager *m, const char *name, const discovery_c
         set_add_provider(m, s, &discovery_file_ops, &cfg->files[i]);
     }
     for (size_t i = 0; i < cfg->nk8s; i++) {
-        if (provider_kubernetes == NULL) {
-            odin_log(ODIN_LOG_WARN, "discovery", "Kubernetes discovery is not built in; ignoring",
-                     "set", name, NULL);
-            break;
-        }
         set_add_provider(m, s, provider_kubernetes, &cfg->k8s[i]);
     }
     return s;

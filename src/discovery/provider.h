@@ -48,6 +48,7 @@ void discovery_sink_update(discovery_sink *s, const discovery_group *groups, siz
 
 extern const discovery_provider_ops discovery_static_ops; /* cfg: const discovery_config * */
 extern const discovery_provider_ops discovery_file_ops;   /* cfg: const discovery_file_config * */
+extern const discovery_provider_ops discovery_kubernetes_ops; /* cfg: const discovery_k8s_config * */
 
 /* ---- Groups (manager.c) ------------------------------------------------------------------- */
 

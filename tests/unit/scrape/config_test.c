@@ -351,8 +351,8 @@ static void test_secrets_not_echoed(void **state)
         "scrape_configs: [{job_name: a, authorization: {credentials: {x: s3cr3t-value}}}]",
         "scrape_configs: [{job_name: a, bearer_token: s3cr3t-value, bearer_token_file: /x}]",
         "scrape_configs: [{job_name: a, tls_config: {key: s3cr3t-value}}]",
-        "remote_write: [{url: 'http://x', basic_auth: {password: s3cr3t-value}, "
-        "authorization: {credentials: s3cr3t-value}}]",
+        ("remote_write: [{url: 'http://x', basic_auth: {password: s3cr3t-value}, "
+         "authorization: {credentials: s3cr3t-value}}]"),
     };
     for (size_t i = 0; i < ODIN_ARRAY_LEN(texts); i++) {
         odin_err err;
