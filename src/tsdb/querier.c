@@ -265,7 +265,8 @@ tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, si
     size_t *nbs = qalloc(q, (q->nblocks + 1) * sizeof(*nbs));
     size_t total = nhead;
     for (size_t b = 0; b < q->nblocks; b++) {
-        if (block_select(q->blocks[b], ms, n, q->mint, q->maxt + 1, &q->arena, &bs[b], &nbs[b],
+        int64_t end = q->maxt == INT64_MAX ? INT64_MAX : q->maxt + 1; /* exclusive */
+        if (block_select(q->blocks[b], ms, n, q->mint, end, &q->arena, &bs[b], &nbs[b],
                          err) < 0) {
             return NULL;
         }
@@ -337,7 +338,7 @@ static void decode_into(struct tsdb_iter_state *st, tsdb_querier *q, const uint8
     int64_t t;
     double v;
     while (xor_iter_next(&it, &t, &v)) {
-        if (t < q->mint || t > q->maxt || (st->n && t <= st->t[st->n - 1])) {
+        if (t < q->mint || t > q->maxt) {
             continue;
         }
         if (st->n == *cap) {
@@ -360,6 +361,47 @@ static void decode_into(struct tsdb_iter_state *st, tsdb_querier *q, const uint8
 
 /* Decodes the series' samples in range once, under its stripe lock, so iteration never races
  * with appends that cut or grow chunks. */
+typedef struct {
+    int64_t t;
+    double v;
+} tv_pair;
+
+static int tv_cmp(const void *a, const void *b)
+{
+    const tv_pair *x = a, *y = b;
+    return (x->t > y->t) - (x->t < y->t);
+}
+
+/* Sources may overlap (blocks not yet merged by vertical compaction, a block and the head): put
+ * samples in time order and keep the first of each timestamp, so nothing is lost or repeated. */
+static void order_samples(struct tsdb_iter_state *st)
+{
+    bool sorted = true;
+    for (size_t i = 1; i < st->n && sorted; i++) {
+        sorted = st->t[i] > st->t[i - 1];
+    }
+    if (sorted) {
+        return;
+    }
+    tv_pair *p = odin_malloc(st->n * sizeof(*p));
+    for (size_t i = 0; i < st->n; i++) {
+        p[i] = (tv_pair){st->t[i], st->v[i]};
+    }
+    /* equal timestamps from two sources are the same sample, so which one survives is moot */
+    qsort(p, st->n, sizeof(*p), tv_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        if (w && p[i].t == st->t[w - 1]) {
+            continue;
+        }
+        st->t[w] = p[i].t;
+        st->v[w] = p[i].v;
+        w++;
+    }
+    st->n = w;
+    free(p);
+}
+
 void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
 {
     tsdb_querier *q = s->q;
@@ -367,14 +409,14 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
     struct tsdb_iter_state *st = qalloc(q, sizeof(*st));
     memset(st, 0, sizeof(*st));
     size_t cap = 0;
-    /* blocks first (in time order), then the head; samples not after the last one are dropped,
-     * so overlapping sources never repeat a timestamp */
+    /* blocks first, then the head; order_samples merges whatever overlaps */
     for (size_t i = 0; i < ms->nchunks; i++) {
         decode_into(st, q, ms->chunks[i].b, ms->chunks[i].len, &cap);
     }
     it->st = st;
     head_series *hs = ms->hs;
     if (!hs) {
+        order_samples(st);
         return;
     }
     head *h = &q->db->head;
@@ -391,6 +433,7 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
         decode_into(st, q, hs->open.b, hs->open.len, &cap);
     }
     pthread_mutex_unlock(mu);
+    order_samples(st);
     it->st = st;
 }
 
