@@ -1,6 +1,7 @@
 /* odin: one binary, several roles. This file only dispatches to them. */
 #include "agent/agent.h"
 #include "base/base.h"
+#include "cli/cli.h"
 #include "promql/promql.h"
 #include "scrape/scrape.h"
 #include "server/server.h"
@@ -19,6 +20,7 @@ static const char usage[] =
     "  check config FILE   validate prometheus.yml files\n"
     "  promqltest FILE...  run PromQL test scripts (the upstream .test format)\n"
     "  tsdb dump|analyze|import  inspect or backfill a data directory\n"
+    "  query instant|range|series|labels URL ...  query a Prometheus-compatible server\n"
     "\n"
     "  odin --version      print the version\n"
     "  odin <role> --help  flags of a role\n";
@@ -67,6 +69,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(role, "promqltest") == 0) {
         return promqltest_main(argc - 1, argv + 1);
+    }
+    if (strcmp(role, "query") == 0) {
+        return cli_query_main(argc - 1, argv + 1);
     }
     if (strcmp(role, "tsdb") == 0) {
         return tsdb_cli_main(argc - 1, argv + 1);

@@ -58,12 +58,20 @@ typedef struct {
     bool incr;
 } agg_acc;
 
-static odin_labels group_labels(ev_ctx *c, const ast_aggregate *ag, odin_labels ls)
+/* The group's labels of one input series, written into buf (room for ls.len labels): a scratch
+ * buffer reused for every series, so only the labels of new groups reach the arena (over 200k
+ * series a copy each cost ~40 MB per query). */
+static odin_labels group_labels_into(const ast_aggregate *ag, odin_labels ls, odin_label *buf)
 {
-    if (ag->without) {
-        return ev_labels_drop(c, ls, ag->grouping, ag->ngrouping, true);
+    odin_labels out = {buf, 0};
+    for (size_t i = 0; i < ls.len; i++) {
+        odin_str name = ls.v[i].name;
+        bool listed = ev_name_in(name.p, name.len, ag->grouping, ag->ngrouping);
+        if (ag->without ? (!listed && !odin_str_eq_c(name, "__name__")) : listed) {
+            out.v[out.len++] = ls.v[i];
+        }
     }
-    return ev_labels_keep(c, ls, ag->grouping, ag->ngrouping);
+    return out;
 }
 
 static void acc_first(ast_aggop op, agg_acc *a, double f)
@@ -390,8 +398,9 @@ static int agg_fold(ev_ctx *c, const ast_aggregate *ag, ev_value *in, ev_value *
             if (acc[g].gen != (int64_t)step) {
                 continue;
             }
-            double r = ag->op == AGG_QUANTILE ? ev_quantile(param->sc[step], qv + goff[g], gcount[g])
-                                              : acc_final(ag->op, &acc[g]);
+            double r = ag->op == AGG_QUANTILE
+                           ? ev_quantile(param->sc[step], qv + goff[g], gcount[g])
+                           : acc_final(ag->op, &acc[g]);
             if (outidx[g] == SIZE_MAX) {
                 ev_matrix_add(c, &out->m, glabels[g], gdrop[g]);
                 outidx[g] = out->m.n - 1;
@@ -431,8 +440,8 @@ int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out)
                 odin_strbuf b;
                 odin_strbuf_init(&b, 0);
                 odin_strbuf_put_double(&b, q);
-                ev_warn_at(c, ag->param, "PromQL warning: quantile value should be between 0 and 1, got %s",
-                           b.p);
+                ev_warn_at(c, ag->param,
+                           "PromQL warning: quantile value should be between 0 and 1, got %s", b.p);
                 odin_strbuf_fini(&b);
                 break;
             }
@@ -447,8 +456,14 @@ int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out)
     odin_map_init(&map);
     odin_strbuf key;
     odin_strbuf_init(&key, 0);
+    odin_label *scratch = NULL;
+    size_t scratch_cap = 0;
     for (size_t i = 0; i < in.m.n; i++) {
-        odin_labels gl = group_labels(c, ag, in.m.s[i].ls);
+        if (in.m.s[i].ls.len > scratch_cap) {
+            scratch_cap = in.m.s[i].ls.len * 2;
+            scratch = odin_realloc(scratch, scratch_cap * sizeof(*scratch));
+        }
+        odin_labels gl = group_labels_into(ag, in.m.s[i].ls, scratch);
         odin_strbuf_reset(&key);
         ev_labels_key(&key, gl);
         void *hit = odin_map_get(&map, key.p ? key.p : "", key.len);
@@ -459,7 +474,7 @@ int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out)
             char *k = ev_alloc(c, key.len + 1);
             memcpy(k, key.p ? key.p : "", key.len);
             g = (uint32_t)ngroups;
-            glabels[ngroups++] = gl;
+            glabels[ngroups++] = ev_labels_copy(c, gl);
             odin_map_put(&map, k, key.len, (void *)(uintptr_t)(g + 1));
         }
         grp[i] = g;
@@ -467,6 +482,7 @@ int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out)
             gdrop[g] = true;
         }
     }
+    free(scratch);
     odin_strbuf_fini(&key);
     odin_map_fini(&map);
     if (ag->op == AGG_TOPK || ag->op == AGG_BOTTOMK || ag->op == AGG_LIMITK ||

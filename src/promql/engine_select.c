@@ -58,15 +58,10 @@ static void raw_push(ev_ctx *c, ev_series *s, int64_t t, double v)
     s->n++;
 }
 
-/* Loads the samples of every series matching sel with mint <= t <= maxt; stale markers are kept
- * only when keep_stale (instant selectors need them to end a series early). */
-static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t maxt,
-                       bool keep_stale, ev_matrix *out)
+/* Opens a querier for [mint, maxt] that stays open until the result is copied out (series labels
+ * point into it) and selects sel's series from it; NULL with c->err set on failure. */
+static tsdb_series_set *open_select(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t maxt)
 {
-    memset(out, 0, sizeof(*out));
-    if (maxt < mint) {
-        return 0;
-    }
     tsdb_querier *q = tsdb_querier_open(c->db, mint, maxt);
     if (c->nqueriers == c->capqueriers) {
         size_t ncap = c->capqueriers ? c->capqueriers * 2 : 8;
@@ -78,7 +73,96 @@ static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t
         c->capqueriers = ncap;
     }
     c->queriers[c->nqueriers++] = q;
-    tsdb_series_set *set = tsdb_querier_select(q, sel->matchers, sel->nmatchers, c->err);
+    return tsdb_querier_select(q, sel->matchers, sel->nmatchers, c->err);
+}
+
+/* A forward cursor over one series' samples: the newest sample at or before a reference time
+ * that only moves forward (steps ascend; a fixed `@` time stays put). */
+typedef struct {
+    tsdb_iter it;
+    int64_t mint, maxt;
+    bool has_next, has_last;
+    int64_t nt, lt;
+    double nv, lv;
+} sel_cursor;
+
+static void cursor_pull(sel_cursor *k)
+{
+    while ((k->has_next = tsdb_iter_next(&k->it, &k->nt, &k->nv))) {
+        if (k->nt >= k->mint && k->nt <= k->maxt) {
+            return;
+        }
+    }
+}
+
+static void cursor_seek(sel_cursor *k, int64_t ref)
+{
+    while (k->has_next && k->nt <= ref) {
+        k->lt = k->nt;
+        k->lv = k->nv;
+        k->has_last = true;
+        cursor_pull(k);
+    }
+}
+
+/* Streams every matching series once, answering each step from a forward cursor: no copy of the
+ * samples is kept, so an instant selector over many series costs only its output (the 200k-series
+ * count() of bench/promql). */
+int ev_vector_selector(ev_ctx *c, const ast_node *n, bool want_ts, ev_value *out)
+{
+    const ast_selector *sel = &n->u.sel;
+    bool fixed;
+    int64_t fixed_ms, lo, hi;
+    ref_range(c, sel->at, sel->at_ms, sel->offset_ms, &fixed, &fixed_ms, &lo, &hi);
+    out->type = PROMQL_TYPE_VECTOR;
+    memset(&out->m, 0, sizeof(out->m));
+    /* matches Prometheus 3.x: the lookback window (ref - lookback, ref] is open on the left */
+    int64_t mint = lo - c->lookback_ms + 1;
+    if (hi < mint) {
+        return 0;
+    }
+    tsdb_series_set *set = open_select(c, sel, mint, hi);
+    if (!set) {
+        return -c->err->code;
+    }
+    while (tsdb_series_next(set)) {
+        sel_cursor k = {.mint = mint, .maxt = hi};
+        tsdb_series_iter(set, &k.it);
+        cursor_pull(&k);
+        ev_series *s = NULL;
+        for (size_t step = 0; step < c->nsteps; step++) {
+            int64_t ts = ev_step_time(c, step);
+            int64_t ref = (fixed ? fixed_ms : ts) - sel->offset_ms;
+            cursor_seek(&k, ref);
+            if (!k.has_last || k.lt <= ref - c->lookback_ms || tsdb_is_stale(k.lv)) {
+                continue;
+            }
+            if (!s) {
+                s = ev_matrix_add(c, &out->m, tsdb_series_labels(set), false);
+            }
+            ev_series_push(c, s, ts, want_ts ? (double)k.lt / 1000.0 : k.lv);
+        }
+        int rc = s ? ev_add_samples(c, s->n) : 0;
+        if (rc == 0) {
+            rc = ev_check_deadline(c);
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Loads the samples of every series matching sel with mint <= t <= maxt; stale markers are kept
+ * only when keep_stale (instant selectors need them to end a series early). */
+static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t maxt,
+                       bool keep_stale, ev_matrix *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (maxt < mint) {
+        return 0;
+    }
+    tsdb_series_set *set = open_select(c, sel, mint, maxt);
     if (!set) {
         return -c->err->code;
     }
@@ -100,47 +184,6 @@ static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t
         int rc = ev_check_deadline(c);
         if (rc < 0) {
             return rc;
-        }
-    }
-    return 0;
-}
-
-int ev_vector_selector(ev_ctx *c, const ast_node *n, bool want_ts, ev_value *out)
-{
-    const ast_selector *sel = &n->u.sel;
-    bool fixed;
-    int64_t fixed_ms, lo, hi;
-    ref_range(c, sel->at, sel->at_ms, sel->offset_ms, &fixed, &fixed_ms, &lo, &hi);
-    ev_matrix raw;
-    /* matches Prometheus 3.x: the lookback window (ref - lookback, ref] is open on the left */
-    int rc = load_series(c, sel, lo - c->lookback_ms + 1, hi, true, &raw);
-    if (rc < 0) {
-        return rc;
-    }
-    out->type = PROMQL_TYPE_VECTOR;
-    for (size_t i = 0; i < raw.n; i++) {
-        ev_series *r = &raw.s[i];
-        ev_series *s = NULL;
-        size_t k = 0; /* samples [0, k) have t <= ref */
-        for (size_t step = 0; step < c->nsteps; step++) {
-            int64_t ts = ev_step_time(c, step);
-            int64_t ref = (fixed ? fixed_ms : ts) - sel->offset_ms;
-            while (k < r->n && r->t[k] <= ref) {
-                k++;
-            }
-            if (k == 0 || r->t[k - 1] <= ref - c->lookback_ms || tsdb_is_stale(r->v[k - 1])) {
-                continue;
-            }
-            if (!s) {
-                s = ev_matrix_add(c, &out->m, r->ls, false);
-            }
-            ev_series_push(c, s, ts, want_ts ? (double)r->t[k - 1] / 1000.0 : r->v[k - 1]);
-        }
-        if (s) {
-            rc = ev_add_samples(c, s->n);
-            if (rc < 0) {
-                return rc;
-            }
         }
     }
     return 0;
