@@ -342,7 +342,7 @@ static void decode_into(struct tsdb_iter_state *st, tsdb_querier *q, const uint8
             continue;
         }
         if (st->n == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 128;
+            size_t ncap = *cap ? *cap * 2 : 16;
             int64_t *nt = qalloc(q, ncap * sizeof(*nt));
             double *nv = qalloc(q, ncap * sizeof(*nv));
             if (st->n) {

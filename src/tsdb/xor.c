@@ -228,6 +228,19 @@ static bool read_bits(xor_iter *it, int nbits, uint64_t *out)
         it->err = true;
         return false;
     }
+    size_t first = it->pos_bits >> 3;
+    int shift = (int)(it->pos_bits & 7);
+    if (shift + nbits <= 64 && first + 8 <= it->len) {
+        /* one big-endian word holds every bit asked for: the common case */
+        uint64_t w = 0;
+        for (int i = 0; i < 8; i++) {
+            w = w << 8 | it->b[first + (size_t)i];
+        }
+        w <<= shift;
+        *out = nbits == 0 ? 0 : w >> (64 - nbits);
+        it->pos_bits += (size_t)nbits;
+        return true;
+    }
     uint64_t v = 0;
     while (nbits > 0) {
         size_t byte = it->pos_bits >> 3;
