@@ -387,6 +387,7 @@ scrape_config *scrape_config_load(const char *path, odin_err *err)
     odin_strbuf_fini(&buf);
     if (c) {
         c->path = odin_strdup(path);
+        scrape_config_resolve_paths(c, path);
     }
     return c;
 }

@@ -192,6 +192,11 @@ const char *scrape_relabel_action_name(relabel_action a);
 /* ---- MD5 (md5.c) ----------------------------------------------------------------------------- */
 
 /* RFC 1321 digest of p[0..n). Used by hashmod, which must agree with Prometheus bit for bit. */
+/* config_paths.c: joins relative file_sd globs, TLS, password, credentials and bearer token files
+ * (jobs, alertmanagers, remote_write) to the directory of config_path, as Prometheus' SetDirectory.
+ * rule_files and query_log_file stay as written (their users join them). */
+void scrape_config_resolve_paths(scrape_config *c, const char *config_path);
+
 void scrape_md5(const void *p, size_t n, unsigned char out[16]);
 
 #endif

@@ -36,6 +36,7 @@ scrape_loop *scrape_loop_new(const scrape_target *t)
     l->state = SCRAPE_LOOP_RUNNING;
     odin_strbuf_init(&l->body, 0);
     scrape_cache_init(&l->cache);
+    scrape_meta_init(&l->meta);
     odin_arena_init(&l->arena, 0);
     return l;
 }
@@ -57,6 +58,7 @@ void scrape_loop_free(scrape_loop *l)
     free(l->last_error);
     odin_strbuf_fini(&l->body);
     scrape_cache_fini(&l->cache);
+    scrape_meta_fini(&l->meta);
     odin_arena_fini(&l->arena);
     free(l);
 }

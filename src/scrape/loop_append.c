@@ -44,6 +44,8 @@ void scrape_cache_fini(scrape_cache *c)
     odin_map_fini(&c->map);
     free(c->prev);
     free(c->cur);
+    free(c->order);
+    free(c->next_order);
     memset(c, 0, sizeof *c);
 }
 
@@ -199,18 +201,48 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
 }
 
 /* name 0xff (label-name 0xfe label-value 0xff)*: unambiguous because neither byte is valid in a
- * name and an escaped value's text came through the parser unchanged for identical lines. */
+ * name and an escaped value's text came through the parser unchanged for identical lines.
+ * Written with one reservation: this runs for every sample line. */
 static void build_key(odin_strbuf *k, const expfmt_entry *e)
 {
-    odin_strbuf_reset(k);
-    odin_strbuf_putstr(k, e->name);
-    odin_strbuf_putc(k, '\xff');
+    size_t n = e->name.len + 1;
     for (size_t i = 0; i < e->nlabels; i++) {
-        odin_strbuf_putstr(k, e->labels[i].name);
-        odin_strbuf_putc(k, '\xfe');
-        odin_strbuf_putstr(k, e->labels[i].value);
-        odin_strbuf_putc(k, '\xff');
+        n += e->labels[i].name.len + e->labels[i].value.len + 2;
     }
+    odin_strbuf_reset(k);
+    char *p = odin_strbuf_reserve(k, n);
+    if (p == NULL) {
+        return; /* over the cap: the buffer is flagged and the line gets an empty key */
+    }
+    memcpy(p, e->name.p, e->name.len);
+    p += e->name.len;
+    *p++ = '\xff';
+    for (size_t i = 0; i < e->nlabels; i++) {
+        const odin_label *l = &e->labels[i];
+        memcpy(p, l->name.p, l->name.len);
+        p += l->name.len;
+        *p++ = '\xfe';
+        memcpy(p, l->value.p, l->value.len);
+        p += l->value.len;
+        *p++ = '\xff';
+    }
+    odin_strbuf_advance(k, n);
+}
+
+/* The entry for the key of sample line `pos`: last pass's entry at the same position when its
+ * key matches, else the map's. */
+static scrape_series *cache_lookup(scrape_cache *c, size_t pos, const odin_strbuf *key)
+{
+    if (pos + 8 < c->norder) {
+        __builtin_prefetch(c->order[pos + 8]);
+    }
+    if (pos < c->norder) {
+        scrape_series *s = c->order[pos];
+        if (s->klen == key->len && memcmp(s->key, key->p, key->len) == 0) {
+            return s;
+        }
+    }
+    return odin_map_get(&c->map, key->p, key->len);
 }
 
 /* ---- Passes ------------------------------------------------------------------------------------
@@ -291,6 +323,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     scrape_cache *c = &l->cache;
     uint64_t gen = ++c->gen;
     c->ncur = 0;
+    c->nnext_order = 0;
     /* Without a usable Content-Type, fallback_scrape_protocol decides (Prometheus 3). */
     bool om = f->content_type != NULL && expfmt_is_openmetrics(f->content_type);
     if ((f->content_type == NULL || f->content_type[0] == '\0') &&
@@ -314,6 +347,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             break;
         }
         if (e.kind != EXPFMT_ENTRY_SAMPLE) {
+            scrape_meta_note(&l->meta, &e, gen);
             continue;
         }
         r->st.scraped++;
@@ -321,7 +355,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             continue;
         }
         build_key(&key, &e);
-        scrape_series *s = odin_map_get(&c->map, key.p, key.len);
+        scrape_series *s = cache_lookup(c, c->nnext_order, &key);
         if (s == NULL) {
             s = series_new(l, job, &e, (odin_str){key.p, key.len}, &r->err);
             if (s == NULL) {
@@ -337,6 +371,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             s->used_gen = gen;
             r->used++;
         }
+        push(&c->next_order, &c->nnext_order, &c->next_order_cap, s);
         if (s->dropped) {
             continue;
         }
@@ -363,8 +398,20 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     }
     if (r->err != NULL) {
         forget_pass_refs(c, gen);
+        c->nnext_order = 0;
         return -1;
     }
+    /* Only a good pass's order is kept: eviction (after a good pass) frees exactly the entries
+     * that pass did not use, none of which is in its order. */
+    scrape_series **o = c->order;
+    size_t oc = c->order_cap;
+    c->order = c->next_order;
+    c->norder = c->nnext_order;
+    c->order_cap = c->next_order_cap;
+    c->next_order = o;
+    c->next_order_cap = oc;
+    c->nnext_order = 0;
+    scrape_meta_sweep(&l->meta, gen);
     for (size_t i = 0; i < c->nprev; i++) {
         if (c->prev[i]->seen_gen != gen) {
             append_stale(app, c->prev[i], ts);

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 
+#include "expfmt/expfmt.h"
 #include "scrape/scrape.h"
 
 /* ---- Targets (target.c) ------------------------------------------------------------------- */
@@ -60,11 +61,38 @@ typedef struct {
     size_t nprev, prev_cap;
     scrape_series **cur;
     size_t ncur, cur_cap;
+    /* Every sample line's entry in body order, from the last good pass (`order`) and the pass
+     * under way (`next_order`). Targets repeat their order, so line i is first compared with
+     * order[i]: a hit skips hashing and a random probe into the map. */
+    scrape_series **order, **next_order;
+    size_t norder, order_cap, nnext_order, next_order_cap;
     uint64_t gen;
     uint64_t report_refs[5];
 } scrape_cache;
 
 void scrape_cache_init(scrape_cache *c);
+
+/* ---- Metadata (loop_meta.c) ---------------------------------------------------------------------
+ * A target's metric families and their HELP/TYPE/UNIT. The loop's worker is the only writer and
+ * reads without the lock; `lock` guards the map and the entries' type/help/unit against readers
+ * (scrape_manager_metadata), and is taken by the worker only to change them. Taken after the
+ * manager's lock, never the other way round. */
+typedef struct {
+    pthread_mutex_t lock;
+    odin_map map; /* family name -> entry (private to loop_meta.c), heap-owned by the table */
+} scrape_meta_table;
+
+void scrape_meta_init(scrape_meta_table *t);
+void scrape_meta_fini(scrape_meta_table *t);
+/* Records a HELP, TYPE or UNIT entry seen in pass gen (other kinds are ignored). Worker only. */
+void scrape_meta_note(scrape_meta_table *t, const expfmt_entry *e, uint64_t gen);
+/* After a successful pass gen: forgets families the pass did not mention (Prometheus replaces a
+ * target's metadata with each successful scrape's). Worker only. */
+void scrape_meta_sweep(scrape_meta_table *t, uint64_t gen);
+/* Appends every family to *v (grown in a, strings copied into a). Any thread. False when the
+ * arena is full. */
+bool scrape_meta_collect(scrape_meta_table *t, odin_labels target, odin_arena *a,
+                         scrape_metadata **v, size_t *n, size_t *cap);
 void scrape_cache_fini(scrape_cache *c);
 
 /* ---- Loops (loop.c, loop_http.c, loop_append.c) -----------------------------------------------
@@ -122,7 +150,8 @@ struct scrape_loop {
     char *content_type;
     char errbuf[256]; /* CURLOPT_ERRORBUFFER */
     scrape_cache cache;
-    odin_arena arena; /* per scrape */
+    scrape_meta_table meta; /* its own lock, see above */
+    odin_arena arena;       /* per scrape */
 };
 
 /* Creates a loop for target t (copies what it keeps). The caller links it into a worker. */

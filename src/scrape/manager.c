@@ -383,6 +383,30 @@ void scrape_manager_targets(scrape_manager *m, scrape_targets_snapshot *out)
     pthread_mutex_unlock(&m->lock);
 }
 
+int scrape_manager_metadata(scrape_manager *m, odin_arena *a, scrape_metadata **out, size_t *n,
+                            odin_err *err)
+{
+    scrape_metadata *v = NULL;
+    size_t len = 0, cap = 0;
+    bool ok = true;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->npools && ok; i++) {
+        scrape_pool *p = m->pools[i];
+        for (size_t k = 0; k < p->nloops && ok; k++) {
+            scrape_loop *l = p->loops[k];
+            odin_labels target = snap_labels(l->pub, a);
+            ok = scrape_meta_collect(&l->meta, target, a, &v, &len, &cap);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (!ok) {
+        return odin_err_set(err, ODIN_ERR_LIMIT, "too much metadata for one answer");
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 void scrape_targets_snapshot_fini(scrape_targets_snapshot *s)
 {
     odin_arena_fini(&s->arena);

@@ -156,8 +156,10 @@ typedef struct scrape_config {
 
 /* Loads and validates prometheus.yml (Prometheus 2.x/3.x schema). Unknown keys, wrong types and
  * invalid values are ODIN_ERR_INVALID/PARSE with "file:line:col: field.path: reason"; secrets are
- * never quoted. Relative paths (rule_files, tls and credential files, file_sd files) are kept as
- * written: join them with the directory of `path` when opening them. remote_read, oauth2, sigv4
+ * never quoted. Relative file_sd globs, TLS files and password/credentials/bearer token files are
+ * joined to the directory of `path` at load, as Prometheus does (scrape_config_parse, which has no
+ * file, keeps them as written); rule_files stay as written: join them with that directory when
+ * opening them. remote_read, oauth2, sigv4
  * and other settings Odin cannot honour are refused with "not supported by Odin". */
 scrape_config *scrape_config_load(const char *path, odin_err *err);
 scrape_config *scrape_config_parse(const char *text, size_t len, const char *name, odin_err *err);
@@ -192,11 +194,25 @@ typedef struct {
     odin_arena arena;
 } scrape_targets_snapshot;
 
+/* One metric family's metadata as one active target last exposed it. */
+typedef struct {
+    odin_labels target; /* the target's labels (after relabeling, without __ labels) */
+    const char *metric; /* family name as written in the HELP/TYPE/UNIT line */
+    const char *type;   /* Prometheus' spelling: counter, gauge, histogram, summary, unknown, ... */
+    const char *help;   /* "" when none */
+    const char *unit;   /* "" when none */
+} scrape_metadata;
+
 scrape_manager *scrape_manager_new(tsdb *db);
 /* Starts or updates jobs from the config (targets kept across reloads keep their state). */
 int scrape_manager_apply(scrape_manager *m, const scrape_config *c, odin_err *err);
 void scrape_manager_targets(scrape_manager *m, scrape_targets_snapshot *out);
 void scrape_targets_snapshot_fini(scrape_targets_snapshot *s);
+/* Every (active target, metric family) metadata entry, target by target in pool order. The array
+ * and every string come from `a` (the caller's, e.g. a request arena). Any thread; copies under
+ * the manager's lock. -ODIN_ERR_LIMIT with err when `a` is full. */
+int scrape_manager_metadata(scrape_manager *m, odin_arena *a, scrape_metadata **out, size_t *n,
+                            odin_err *err);
 /* Stops every loop and frees the manager. Like Prometheus, no stale markers are written on
  * shutdown, so a restart continues the series without a gap. */
 void scrape_manager_free(scrape_manager *m);

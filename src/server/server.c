@@ -27,6 +27,7 @@ typedef struct {
     pthread_mutex_t cfg_lock;
     scrape_config *cfg;
     double start_time_s;
+    int64_t lookback_delta_ms; /* --query.lookback-delta, for /federate */
 } server;
 
 static int load_config(server *s, scrape_config **out, odin_err *err)
@@ -59,6 +60,7 @@ static int server_reload(void *ctx, odin_err *err)
     s->cfg = c;
     pthread_mutex_unlock(&s->cfg_lock);
     web_api_set_config(s->web, c->text ? c->text : "", true, odin_now_ms());
+    web_api_set_external_labels(s->web, (odin_labels){c->external_labels, c->nexternal_labels});
     scrape_config_free(old);
     odin_log(ODIN_LOG_INFO, "server", "completed loading of configuration file", "filename",
              s->embedded_config ? "embedded" : s->config_path, NULL);
@@ -146,15 +148,39 @@ static int provide_targets(void *ctx, odin_arena *a, web_targets *out, odin_err 
     return 0;
 }
 
+/* ---- scrape provider: /api/v1/metadata and /api/v1/targets/metadata ---- */
+
+static int provide_metadata(void *ctx, odin_arena *a, const web_metadata **out, size_t *n,
+                            odin_err *err)
+{
+    server *s = ctx;
+    scrape_metadata *md = NULL;
+    size_t len = 0;
+    if (s->scrape && scrape_manager_metadata(s->scrape, a, &md, &len, err) < 0) {
+        return -ODIN_ERR_LIMIT;
+    }
+    web_metadata *v = odin_arena_alloc(a, (len + 1) * sizeof(*v));
+    if (!v) {
+        return odin_err_set(err, ODIN_ERR_LIMIT, "too much metadata for one answer");
+    }
+    for (size_t i = 0; i < len; i++) {
+        v[i] = (web_metadata){md[i].target, md[i].metric, md[i].type, md[i].help, md[i].unit};
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 /* ---- /metrics: the server's own metrics under Prometheus' names ---- */
 
-static void put_metric(odin_strbuf *b, const char *name, const char *type, const char *help,
-                       double v)
-{
-    odin_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s ", name, help, name, type, name);
-    odin_strbuf_put_double(b, v);
-    odin_strbuf_putc(b, '\n');
-}
+/* One family line set per Prometheus name, so dashboards and alerts written for Prometheus'
+ * self-metrics (prometheus_tsdb_*, process_*) work against Odin. */
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *help;
+    double value;
+} self_metric;
 
 static void handle_metrics(void *ctx, http_request *req, http_response *resp)
 {
@@ -162,34 +188,102 @@ static void handle_metrics(void *ctx, http_request *req, http_response *resp)
     server *s = ctx;
     tsdb_stats st;
     tsdb_get_stats(s->db, &st);
+    const self_metric m[] = {
+        {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+         odin_cpu_seconds()},
+        {"process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.", s->start_time_s},
+        {"prometheus_tsdb_blocks_loaded", "gauge", "Number of currently loaded data blocks",
+         (double)st.blocks},
+        {"prometheus_tsdb_checkpoint_creations_failed_total", "counter",
+         "Total number of checkpoint creations that failed.",
+         (double)st.checkpoint_creations_failed},
+        {"prometheus_tsdb_checkpoint_creations_total", "counter",
+         "Total number of checkpoint creations attempted.", (double)st.checkpoint_creations},
+        {"prometheus_tsdb_checkpoint_deletions_total", "counter",
+         "Total number of checkpoint deletions attempted.", (double)st.checkpoint_deletions},
+        {"prometheus_tsdb_compactions_failed_total", "counter",
+         "Total number of compactions that failed for the partition.",
+         (double)st.compactions_failed},
+        {"prometheus_tsdb_compactions_total", "counter",
+         "Total number of compactions that were executed for the partition.",
+         (double)st.compactions},
+        {"prometheus_tsdb_head_chunks", "gauge", "Total number of chunks in the head block.",
+         (double)st.head_chunks},
+        {"prometheus_tsdb_head_max_time", "gauge", "Maximum timestamp of the head block.",
+         st.head_max_t == INT64_MIN ? (double)INT64_MIN : (double)st.head_max_t},
+        {"prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block.",
+         st.head_min_t == INT64_MAX ? (double)INT64_MAX : (double)st.head_min_t},
+        {"prometheus_tsdb_head_samples_appended_total", "counter",
+         "Total number of appended samples.", (double)st.samples_appended},
+        {"prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.",
+         (double)st.head_series},
+        {"prometheus_tsdb_head_truncations_total", "counter",
+         "Total number of head truncations attempted.", (double)st.head_truncations},
+        {"prometheus_tsdb_lowest_timestamp", "gauge",
+         "Lowest timestamp value stored in the database. The unit is decided by the library "
+         "consumer.",
+         (double)st.lowest_timestamp},
+        {"prometheus_tsdb_out_of_bound_samples_total", "counter",
+         "Total number of out of bound samples ingestion failed attempts with out of order "
+         "support disabled.",
+         (double)st.out_of_bounds_samples},
+        {"prometheus_tsdb_out_of_order_samples_total", "counter",
+         "Total number of out of order samples ingestion failed attempts due to out of order "
+         "being disabled.",
+         (double)st.out_of_order_samples},
+        {"prometheus_tsdb_retention_limit_bytes", "gauge",
+         "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled",
+         (double)st.retention_bytes},
+        {"prometheus_tsdb_storage_blocks_bytes", "gauge",
+         "The number of bytes that are currently used for local storage by all blocks.",
+         (double)st.storage_bytes},
+        {"prometheus_tsdb_wal_corruptions_total", "counter", "Total number of WAL corruptions.",
+         (double)st.wal_corruptions},
+        {"prometheus_tsdb_wal_fsync_duration_seconds_count", "counter", "Number of WAL fsyncs.",
+         (double)st.wal_fsyncs},
+        {"prometheus_tsdb_wal_storage_size_bytes", "gauge", "Size of the write log directory.",
+         (double)st.wal_bytes},
+        {"prometheus_tsdb_wal_truncations_total", "counter",
+         "Total number of write log truncations attempted.", (double)st.wal_truncations},
+    };
     odin_strbuf *b = &resp->body;
-    put_metric(b, "process_cpu_seconds_total", "counter",
-               "Total user and system CPU time spent in seconds.", odin_cpu_seconds());
-    put_metric(b, "process_start_time_seconds", "gauge",
-               "Start time of the process since unix epoch in seconds.", s->start_time_s);
-    put_metric(b, "prometheus_tsdb_blocks_loaded", "gauge",
-               "Number of currently loaded data blocks", (double)st.blocks);
-    put_metric(b, "prometheus_tsdb_compactions_total", "counter",
-               "Total number of compactions that were executed for the partition.",
-               (double)st.compactions);
-    put_metric(b, "prometheus_tsdb_head_chunks", "gauge",
-               "Total number of chunks in the head block.", (double)st.head_chunks);
-    put_metric(b, "prometheus_tsdb_head_samples_appended_total", "counter",
-               "Total number of appended samples.", (double)st.samples_appended);
-    put_metric(b, "prometheus_tsdb_head_series", "gauge",
-               "Total number of series in the head block.", (double)st.head_series);
-    put_metric(b, "prometheus_tsdb_out_of_order_samples_total", "counter",
-               "Total number of out of order samples ingestion failed attempts due to out of order "
-               "being disabled.",
-               (double)st.out_of_order_samples);
-    put_metric(b, "prometheus_tsdb_storage_blocks_bytes", "gauge",
-               "The number of bytes that are currently used for local storage by all blocks.",
-               (double)st.storage_bytes);
-    put_metric(b, "prometheus_tsdb_wal_corruptions_total", "counter",
-               "Total number of WAL corruptions.", (double)st.wal_corruptions);
-    put_metric(b, "prometheus_tsdb_wal_fsync_duration_seconds_count", "counter",
-               "Number of WAL fsyncs.", (double)st.wal_fsyncs);
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(m); i++) {
+        odin_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s ", m[i].name, m[i].help, m[i].name,
+                           m[i].type, m[i].name);
+        odin_strbuf_put_double(b, m[i].value);
+        odin_strbuf_putc(b, '\n');
+    }
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---- admin provider: the /api/v1/admin/tsdb/ calls, behind --web.enable-admin-api ---- */
+
+static int admin_snapshot(void *ctx, bool skip_head, odin_arena *a, const char **name,
+                          odin_err *err)
+{
+    server *s = ctx;
+    odin_strbuf out;
+    odin_strbuf_init(&out, 0);
+    int rc = tsdb_snapshot(s->db, !skip_head, &out, err);
+    if (rc == 0) {
+        *name = odin_arena_strndup(a, out.p ? out.p : "", out.len);
+    }
+    odin_strbuf_fini(&out);
+    return rc;
+}
+
+static int admin_delete(void *ctx, const tsdb_matcher *ms, size_t n, int64_t mint, int64_t maxt,
+                        odin_err *err)
+{
+    server *s = ctx;
+    return tsdb_delete_series(s->db, ms, n, mint, maxt, err);
+}
+
+static int admin_clean(void *ctx, odin_err *err)
+{
+    server *s = ctx;
+    return tsdb_clean_tombstones(s->db, err);
 }
 
 /* ---- startup ---- */
@@ -210,7 +304,8 @@ static int parse_duration_flag(const server_flags *f, const char *name, int64_t 
 
 static int open_storage(server *s, odin_err *err)
 {
-    tsdb_opts o = {.dir = server_flag(&s->flags, "storage.tsdb.path")};
+    tsdb_opts o = {.dir = server_flag(&s->flags, "storage.tsdb.path"),
+                   .external_labels = {s->cfg->external_labels, s->cfg->nexternal_labels}};
     int64_t v;
     if (parse_duration_flag(&s->flags, "storage.tsdb.retention.time", &o.retention_ms, err) < 0 ||
         parse_duration_flag(&s->flags, "storage.tsdb.min-block-duration", &o.block_range_ms,
@@ -253,6 +348,7 @@ static int start_query(server *s, odin_err *err)
         return odin_err_set(err, ODIN_ERR_INVALID, "--query.max-concurrency: not a number");
     }
     qo.max_concurrency = (int)n;
+    s->lookback_delta_ms = qo.lookback_delta_ms;
     s->engine = promql_engine_new(&qo);
     return 0;
 }
@@ -266,10 +362,15 @@ static int start_web(server *s, odin_err *err)
         .enable_admin_api = server_flag_bool(&s->flags, "web.enable-admin-api"),
         .enable_lifecycle = server_flag_bool(&s->flags, "web.enable-lifecycle"),
         .storage_retention = server_flag(&s->flags, "storage.tsdb.retention.time"),
+        .lookback_delta_ms = s->lookback_delta_ms,
         .nflags = s->flags.n,
         .flag_values = s->flags.values,
-        .scrape = {.ctx = s, .targets = provide_targets},
+        .scrape = {.ctx = s, .targets = provide_targets, .metadata = provide_metadata},
         .lifecycle = {.ctx = s, .reload = server_reload, .quit = server_quit},
+        .admin = {.ctx = s,
+                  .snapshot = admin_snapshot,
+                  .delete_series = admin_delete,
+                  .clean_tombstones = admin_clean},
     };
     const char **names = odin_calloc(s->flags.n + 1, sizeof(*names));
     for (size_t i = 0; i < s->flags.n; i++) {
@@ -326,6 +427,8 @@ static int server_run(server *s)
         goto out;
     }
     web_api_set_config(s->web, s->cfg->text ? s->cfg->text : "", true, odin_now_ms());
+    web_api_set_external_labels(s->web,
+                                (odin_labels){s->cfg->external_labels, s->cfg->nexternal_labels});
     s->scrape = scrape_manager_new(s->db);
     if (scrape_manager_apply(s->scrape, s->cfg, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "server", "cannot start scraping", "err", err.msg, NULL);

@@ -4,10 +4,11 @@
  *   <dir>/<ULID>/meta.json      ulid, minTime, maxTime (exclusive), stats, compaction, version 1
  *   <dir>/<ULID>/index          index format v2 (symbols, series, label indices, postings, TOC)
  *   <dir>/<ULID>/chunks/000001  chunk segments (magic 0x85BD40DD), XOR chunks with CRC32C
- *   <dir>/<ULID>/tombstones     magic 0x0130BA30, version 1, entries, CRC32C
+ *   <dir>/<ULID>/tombstones     magic 0x0130BA30, version 1, entries, CRC32C (tombstones.h)
  *
  * A block is written into <ULID>.tmp-for-creation and renamed when complete. Opened blocks are
- * immutable and read through mmap; they are reference-counted so retention can drop one that a
+ * immutable and read through mmap (but for their tombstones, which
+ * deletions add under the block's own lock); they are reference-counted so retention can drop one that a
  * query still reads (the last block_unref unmaps it and, when marked, deletes the directory). */
 #ifndef ODIN_TSDB_BLOCK_H
 #define ODIN_TSDB_BLOCK_H
@@ -81,6 +82,24 @@ int block_select(tsdb_block *b, const tsdb_matcher *ms, size_t n, int64_t mint, 
 int block_label_names(tsdb_block *b, odin_arena *a, odin_str **out, size_t *count, odin_err *err);
 int block_label_values(tsdb_block *b, const char *name, odin_arena *a, odin_str **out,
                        size_t *count, odin_err *err);
+
+/* ---- Whole-block access (compaction, snapshots) and deletion ---- */
+
+/* Every series ID of the block, ascending, which is label order (the all-postings list). */
+int block_series_ids(tsdb_block *b, odin_arena *a, uint32_t **ids, size_t *n, odin_err *err);
+/* One series by ID with its chunks overlapping [mint, maxt], tombstones applied (re-encoded
+ * chunks live in the arena). Labels point into the block's index map: valid while it is ref'd. */
+int block_series_read(tsdb_block *b, uint32_t id, int64_t mint, int64_t maxt, odin_arena *a,
+                      block_series *out, odin_err *err);
+/* Records deletion of the samples in [mint, maxt] of series matching ms (at least one matcher
+ * must not match ""): rewrites the block's tombstones file, then applies it to later reads.
+ * *nseries gets the number of series touched. Safe beside readers. */
+int block_delete(tsdb_block *b, const tsdb_matcher *ms, size_t n, int64_t mint, int64_t maxt,
+                 uint64_t *nseries, odin_err *err);
+/* meta.json's compaction.sources (the block itself when the list is empty). */
+size_t block_sources(const tsdb_block *b, const char (**out)[27]);
+/* Deletion intervals recorded for the block (0 when clean). */
+uint64_t block_num_tombstones(tsdb_block *b);
 
 /* ULID for a block created at ms (48-bit time, 80 random bits), Crockford base32, 26 chars. */
 void block_new_ulid(int64_t ms, char out[27]);

@@ -3,11 +3,13 @@
  * Corrupt bytes become ODIN_ERR_CORRUPT naming the file and offset, never a read out of bounds. */
 #include "tsdb/block_int.h"
 #include "tsdb/chunk.h"
+#include "tsdb/tombstones.h"
 #include "tsdb/wal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +78,8 @@ typedef struct {
 } pt_name;
 
 /* Owned by whoever opened it; shared by reference (block_ref/unref, atomic count). Everything but
- * `refs` and `deleted` is fixed after block_open, so readers need no lock. */
+ * `refs`, `deleted` and the tombstones is fixed after block_open, so readers need no lock for it.
+ * `ts_lock` guards `ts` and `ts_mtx` serializes deletions (ts_mtx before ts_lock). */
 struct tsdb_block {
     char *path;
     char *index_path;
@@ -94,6 +97,9 @@ struct tsdb_block {
     size_t nvalues;
     atomic_int refs;
     atomic_bool deleted;
+    pthread_mutex_t ts_mtx;
+    pthread_rwlock_t ts_lock;
+    tsdb_tombstones ts;
 };
 
 static int corrupt(odin_err *err, const char *file, size_t off, const char *what)
@@ -401,9 +407,8 @@ static int open_segments(tsdb_block *b, uint64_t *size, odin_err *err)
     return rc;
 }
 
-/* Tombstones are checked but not applied: Odin deletes by rewriting blocks. A file that lists
- * deletions is logged, since those samples would show again in queries. */
-static int check_tombstones(tsdb_block *b, uint64_t *size, odin_err *err)
+/* Loads the deletion intervals, which reads and compaction apply (a missing file means none). */
+static int load_tombstones(tsdb_block *b, uint64_t *size, odin_err *err)
 {
     odin_strbuf p;
     odin_strbuf_init(&p, 0);
@@ -412,15 +417,8 @@ static int check_tombstones(tsdb_block *b, uint64_t *size, odin_err *err)
     int rc = 0;
     if (access(p.p, F_OK) == 0) {
         rc = map_file(p.p, &m, size, err);
-        if (rc == 0 && (m.len < 9 || block_get_be32(m.p) != BLOCK_TOMBSTONES_MAGIC ||
-                        m.p[4] != BLOCK_TOMBSTONES_FORMAT)) {
-            rc = corrupt(err, p.p, 0, "bad tombstones header");
-        } else if (rc == 0 && tsdb_crc32c(0, m.p + 5, m.len - 9) !=
-                                  block_get_be32(m.p + m.len - 4)) {
-            rc = corrupt(err, p.p, m.len - 4, "checksum mismatch");
-        } else if (rc == 0 && m.len > 9) {
-            odin_log(ODIN_LOG_WARN, "tsdb", "block has tombstones that Odin does not apply",
-                     "block", b->path, NULL);
+        if (rc == 0) {
+            rc = tombstones_decode(m.p, m.len, p.p, &b->ts, err);
         }
         unmap(&m);
     }
@@ -460,6 +458,9 @@ static void block_free(tsdb_block *b)
     free(b->path);
     free(b->index_path);
     free(b->chunks_dir);
+    tombstones_fini(&b->ts);
+    pthread_mutex_destroy(&b->ts_mtx);
+    pthread_rwlock_destroy(&b->ts_lock);
     free(b);
 }
 
@@ -476,10 +477,12 @@ tsdb_block *block_open(const char *path, odin_err *err)
     odin_strbuf_fini(&s);
     atomic_init(&b->refs, 1);
     atomic_init(&b->deleted, false);
+    pthread_mutex_init(&b->ts_mtx, NULL);
+    pthread_rwlock_init(&b->ts_lock, NULL);
     uint64_t size = 0;
     if (read_meta(b, &size, err) < 0 || map_file(b->index_path, &b->idx, &size, err) < 0 ||
         load_toc(b, err) < 0 || load_symbols(b, err) < 0 || load_postings_table(b, err) < 0 ||
-        open_segments(b, &size, err) < 0 || check_tombstones(b, &size, err) < 0) {
+        open_segments(b, &size, err) < 0 || load_tombstones(b, &size, err) < 0) {
         block_free(b);
         return NULL;
     }
@@ -687,9 +690,43 @@ static int read_chunk(const tsdb_block *b, uint64_t ref, block_chunk *c, odin_er
     return 0;
 }
 
+static bool chunk_touched(const block_chunk *c, const tsdb_tombstone *iv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (iv[i].mint <= c->maxt && iv[i].maxt >= c->mint) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Drops the deleted samples of series `id` from its chunks: untouched chunks stay as mapped,
+ * touched ones are re-encoded into the arena, emptied ones go. */
+static int apply_tombstones(tsdb_block *b, uint32_t id, odin_arena *a, block_series *out,
+                            odin_err *err)
+{
+    pthread_rwlock_rdlock(&b->ts_lock);
+    const tsdb_tombstone *iv;
+    size_t niv = tombstones_get(&b->ts, id, &iv);
+    int rc = 0;
+    size_t w = 0;
+    for (size_t i = 0; i < out->nchunks && rc >= 0; i++) {
+        block_chunk c = out->chunks[i];
+        if (niv == 0 || !chunk_touched(&c, iv, niv)) {
+            out->chunks[w++] = c;
+            continue;
+        }
+        rc = tombstones_apply_chunk(&c, iv, niv, a, &out->chunks[w], err);
+        w += rc == 1;
+    }
+    pthread_rwlock_unlock(&b->ts_lock);
+    out->nchunks = w;
+    return rc < 0 ? rc : 0;
+}
+
 /* Decodes the series entry of `id`: labels copied into the arena and the chunks overlapping
  * [mint, maxt] resolved to their bytes. */
-static int read_series(const tsdb_block *b, uint32_t id, int64_t mint, int64_t maxt,
+static int read_series(tsdb_block *b, uint32_t id, int64_t mint, int64_t maxt,
                        odin_arena *a, block_series *out, odin_err *err)
 {
     size_t off = (size_t)id * BLOCK_SERIES_ALIGN;
@@ -753,7 +790,7 @@ static int read_series(const tsdb_block *b, uint32_t id, int64_t mint, int64_t m
         }
         out->nchunks++;
     }
-    return 0;
+    return apply_tombstones(b, id, a, out, err);
 }
 
 /* Copies label strings out of the map, so results stay valid however the block is released. */
@@ -914,4 +951,98 @@ int block_label_values(tsdb_block *b, const char *name, odin_arena *a, odin_str 
     int rc = copy_strs(tmp, nm->n, a, out, count, err);
     free(tmp);
     return rc;
+}
+
+/* ---- Whole-block iteration and deletion (compaction, snapshots, tombstones) -------------------- */
+
+int block_series_ids(tsdb_block *b, odin_arena *a, uint32_t **ids, size_t *n, odin_err *err)
+{
+    *ids = NULL;
+    *n = 0;
+    const pt_name *nm = find_name(b, (odin_str){"", 0});
+    const pt_value *v = nm ? find_value(b, nm, (odin_str){"", 0}) : NULL;
+    if (!v) {
+        return 0; /* no all-postings list: a block without series */
+    }
+    return read_postings(b, v->off, a, ids, n, err);
+}
+
+int block_series_read(tsdb_block *b, uint32_t id, int64_t mint, int64_t maxt, odin_arena *a,
+                      block_series *out, odin_err *err)
+{
+    return read_series(b, id, mint, maxt, a, out, err);
+}
+
+uint64_t block_num_tombstones(tsdb_block *b)
+{
+    pthread_rwlock_rdlock(&b->ts_lock);
+    uint64_t n = b->ts.n;
+    pthread_rwlock_unlock(&b->ts_lock);
+    return n;
+}
+
+/* Finds the series with data in [mint, maxt] and records the interval, clamped to the block, as
+ * Prometheus' Block.Delete: the new file is written first, then published to readers. */
+static int collect_stones(tsdb_block *b, const tsdb_matcher *ms, size_t n, int64_t mint,
+                          int64_t maxt, tsdb_tombstones *add, odin_err *err)
+{
+    odin_arena a;
+    odin_arena_init(&a, 0);
+    uint32_t *cand;
+    size_t ncand;
+    int rc = candidates(b, ms, n, &a, &cand, &ncand, err);
+    int64_t lo = mint > b->mf.m.mint ? mint : b->mf.m.mint;
+    int64_t hi = maxt < b->mf.m.maxt - 1 ? maxt : b->mf.m.maxt - 1;
+    for (size_t i = 0; rc == 0 && i < ncand; i++) {
+        block_series s;
+        rc = read_series(b, cand[i], mint, maxt, &a, &s, err);
+        if (rc == 0 && s.nchunks > 0 && labels_match(s.labels, ms, n)) {
+            tombstones_add(add, cand[i], lo, hi);
+        }
+    }
+    odin_arena_fini(&a);
+    return rc;
+}
+
+int block_delete(tsdb_block *b, const tsdb_matcher *ms, size_t n, int64_t mint, int64_t maxt,
+                 uint64_t *nseries, odin_err *err)
+{
+    *nseries = 0;
+    const block_meta *m = &b->mf.m;
+    if (maxt < m->mint || mint >= m->maxt) {
+        return 0;
+    }
+    pthread_mutex_lock(&b->ts_mtx);
+    tsdb_tombstones add = {0};
+    int rc = collect_stones(b, ms, n, mint, maxt, &add, err);
+    if (rc == 0 && add.n > 0) {
+        *nseries = add.n;
+        pthread_rwlock_rdlock(&b->ts_lock);
+        for (size_t i = 0; i < b->ts.n; i++) {
+            tombstones_add(&add, b->ts.v[i].ref, b->ts.v[i].mint, b->ts.v[i].maxt);
+        }
+        pthread_rwlock_unlock(&b->ts_lock);
+        tombstones_normalize(&add);
+        rc = tombstones_write(b->path, &add, err);
+    }
+    if (rc == 0 && *nseries > 0) {
+        pthread_rwlock_wrlock(&b->ts_lock);
+        tsdb_tombstones old = b->ts;
+        b->ts = add;
+        add = old;
+        pthread_rwlock_unlock(&b->ts_lock);
+    }
+    tombstones_fini(&add);
+    pthread_mutex_unlock(&b->ts_mtx);
+    return rc;
+}
+
+size_t block_sources(const tsdb_block *b, const char (**out)[27])
+{
+    if (b->mf.nsources == 0) {
+        *out = (const char(*)[27])b->mf.m.ulid; /* a level-1 block is its own source */
+        return 1;
+    }
+    *out = (const char(*)[27])b->mf.sources;
+    return b->mf.nsources;
 }

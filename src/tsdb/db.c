@@ -45,6 +45,14 @@ tsdb *tsdb_open(const tsdb_opts *opts, odin_err *err)
         db->opts.wal_fsync_ms = 1000;
     }
     db->dir = opts->dir ? odin_strdup(opts->dir) : NULL;
+    db->opts.external_labels = (odin_labels){0};
+    db->nexternal_labels = opts->external_labels.len;
+    db->external_labels = odin_calloc(2 * db->nexternal_labels + 1, sizeof(char *));
+    for (size_t i = 0; i < db->nexternal_labels; i++) {
+        const odin_label *l = &opts->external_labels.v[i];
+        db->external_labels[2 * i] = odin_strndup(l->name.p, l->name.len);
+        db->external_labels[2 * i + 1] = odin_strndup(l->value.p, l->value.len);
+    }
     head_init(&db->head, db->opts.block_range_ms);
     pthread_mutex_init(&db->wal_lock, NULL);
     pthread_mutex_init(&db->compact_lock, NULL);
@@ -81,6 +89,10 @@ void tsdb_close(tsdb *db)
     }
     head_fini(&db->head);
     pthread_mutex_destroy(&db->wal_lock);
+    for (size_t i = 0; i < 2 * db->nexternal_labels; i++) {
+        free(db->external_labels[i]);
+    }
+    free(db->external_labels);
     free(db->dir);
     free(db);
 }
@@ -106,6 +118,7 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *out)
         out->storage_bytes += block_get_meta(db->blocks[i])->size_bytes;
     }
     pthread_rwlock_unlock(&db->blocks_lock);
+    tsdb_blocks_stats(db, out);
 }
 
 /* ---- appender ---- */

@@ -1,7 +1,9 @@
 /* The persisted side of the database: loading blocks at open, cutting old head windows into
- * blocks, truncating head and WAL behind them, and deleting blocks past the retention limits. */
+ * blocks, truncating head and WAL behind them, running block compaction (compact.c), and deleting
+ * blocks past the retention limits. */
 #include "tsdb/block.h"
 #include "tsdb/db_int.h"
+#include "tsdb/wal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +31,64 @@ static int block_mint_cmp(const void *a, const void *b)
     const block_meta *x = block_get_meta(*(tsdb_block *const *)a);
     const block_meta *y = block_get_meta(*(tsdb_block *const *)b);
     return (x->mint > y->mint) - (x->mint < y->mint);
+}
+
+void tsdb_blocks_sort_locked(tsdb *db)
+{
+    if (db->nblocks > 1) {
+        qsort(db->blocks, db->nblocks, sizeof(*db->blocks), block_mint_cmp);
+    }
+}
+
+static bool has_source(const char (*v)[27], size_t n, const char *ulid)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i], ulid) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether y holds everything x holds: a compaction (or tombstone rewrite) that finished writing
+ * y but crashed before deleting x leaves both; Prometheus drops x through y's "parents". */
+static bool supersedes(const tsdb_block *y, const tsdb_block *x)
+{
+    const char(*xs)[27], (*ys)[27];
+    size_t nx = block_sources(x, &xs), ny = block_sources(y, &ys);
+    for (size_t i = 0; i < nx; i++) {
+        if (!has_source(ys, ny, xs[i])) {
+            return false;
+        }
+    }
+    const block_meta *mx = block_get_meta(x), *my = block_get_meta(y);
+    if (ny != nx || my->level != mx->level) {
+        return ny > nx || my->level > mx->level;
+    }
+    return strcmp(my->ulid, mx->ulid) > 0; /* same sources: the later rewrite wins */
+}
+
+/* Deletes blocks that another loaded block supersedes (leftovers of an interrupted compaction). */
+static void drop_superseded(tsdb *db)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        bool gone = false;
+        for (size_t j = 0; j < db->nblocks && !gone; j++) {
+            gone = j != i && supersedes(db->blocks[j], db->blocks[i]);
+        }
+        if (!gone) {
+            db->blocks[w++] = db->blocks[i];
+            continue;
+        }
+        odin_log(ODIN_LOG_INFO, "tsdb", "deleting block superseded by a compaction", "ulid",
+                 block_get_meta(db->blocks[i])->ulid, NULL);
+        if (!db->opts.read_only) {
+            block_mark_deleted(db->blocks[i]);
+        }
+        block_unref(db->blocks[i]);
+    }
+    db->nblocks = w;
 }
 
 static void set_min_valid_locked(tsdb *db)
@@ -85,9 +145,10 @@ int tsdb_blocks_load(tsdb *db, odin_err *err)
     }
     closedir(d);
     odin_strbuf_fini(&path);
-    if (db->nblocks > 1) {
-        qsort(db->blocks, db->nblocks, sizeof(*db->blocks), block_mint_cmp);
+    if (rc == 0) {
+        drop_superseded(db);
     }
+    tsdb_blocks_sort_locked(db);
     set_min_valid_locked(db);
     return rc;
 }
@@ -176,6 +237,8 @@ static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
         .mint = mint,
         .maxt = maxt,
         .compaction_level = 1,
+        .external_labels = (const char *const *)db->external_labels,
+        .nexternal = db->nexternal_labels,
     };
     block_source src = {&hs, head_source_next};
     char ulid[27];
@@ -197,7 +260,7 @@ static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
     pthread_rwlock_wrlock(&db->blocks_lock);
     db->blocks = odin_realloc(db->blocks, (db->nblocks + 1) * sizeof(*db->blocks));
     db->blocks[db->nblocks++] = b;
-    qsort(db->blocks, db->nblocks, sizeof(*db->blocks), block_mint_cmp);
+    tsdb_blocks_sort_locked(db);
     pthread_rwlock_unlock(&db->blocks_lock);
     atomic_fetch_add(&db->compactions, 1);
     odin_log(ODIN_LOG_INFO, "tsdb", "write block", "ulid", ulid, NULL);
@@ -272,9 +335,14 @@ int tsdb_compact(tsdb *db, odin_err *err)
         }
         rc = cut_block(db, start, end, err);
         if (rc < 0) {
+            /* the head keeps the window (nothing is lost) and the next run tries again, e.g.
+             * once a full disk has room */
+            atomic_fetch_add(&db->compactions_failed, 1);
+            atomic_fetch_add(&db->write_errors, rc == -ODIN_ERR_IO);
             break;
         }
         head_truncate(&db->head, end);
+        atomic_fetch_add(&db->head_truncations, 1);
         if (atomic_load(&db->head.min_t) < end) {
             atomic_store(&db->head.min_t, end); /* nothing older left: avoid looping */
         }
@@ -282,10 +350,42 @@ int tsdb_compact(tsdb *db, odin_err *err)
     }
     if (rc == 0 && cut) {
         rc = tsdb_wal_checkpoint(db, atomic_load(&db->min_valid_t), err);
+        atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);
+    }
+    if (rc == 0) {
+        rc = tsdb_compact_blocks_locked(db, err);
     }
     apply_retention(db);
     pthread_mutex_unlock(&db->compact_lock);
     return rc;
+}
+
+void tsdb_blocks_stats(tsdb *db, tsdb_stats *out)
+{
+    out->compactions_failed = atomic_load(&db->compactions_failed);
+    out->head_truncations = atomic_load(&db->head_truncations);
+    /* each checkpoint drops the segments before it: one WAL truncation and one deletion of the
+     * previous checkpoint, as Prometheus counts them */
+    out->checkpoint_creations = atomic_load(&db->checkpoints);
+    out->checkpoint_creations_failed = atomic_load(&db->checkpoints_failed);
+    out->wal_truncations = out->checkpoint_creations;
+    out->checkpoint_deletions = out->checkpoint_creations;
+    out->write_errors = atomic_load(&db->write_errors);
+    out->retention_bytes = db->opts.retention_bytes;
+    out->retention_ms = db->opts.retention_ms;
+    out->wal_bytes = tsdb_wal_size(db);
+    out->lowest_timestamp = out->head_min_t;
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    for (size_t i = 0; i < db->nblocks; i++) {
+        out->tombstones += block_num_tombstones(db->blocks[i]);
+    }
+    if (db->nblocks > 0 && block_get_meta(db->blocks[0])->mint < out->lowest_timestamp) {
+        out->lowest_timestamp = block_get_meta(db->blocks[0])->mint;
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    pthread_mutex_lock(&db->wal_lock);
+    out->wal_fsyncs = db->wal ? wal_fsyncs(db->wal) : 0;
+    pthread_mutex_unlock(&db->wal_lock);
 }
 
 static void *compactor_main(void *arg)

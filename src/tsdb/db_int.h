@@ -35,6 +35,15 @@ struct tsdb {
     _Atomic uint64_t out_of_bounds;
     _Atomic uint64_t duplicates;
     _Atomic uint64_t wal_corruptions;
+    _Atomic uint64_t compactions_failed;
+    _Atomic uint64_t head_truncations;
+    _Atomic uint64_t checkpoints;          /* WAL checkpoints written (each replaces the old) */
+    _Atomic uint64_t checkpoints_failed;
+    _Atomic uint64_t write_errors;         /* commits or block writes that failed on I/O */
+    /* opts.external_labels copied as NUL-terminated name,value pairs (fixed after open), in the
+     * form block_write_opts takes */
+    char **external_labels;
+    size_t nexternal_labels;
 };
 
 /* db_wal.c: writes the series first seen and the samples of one commit as WAL records (a no-op
@@ -64,6 +73,24 @@ void tsdb_blocks_release(struct tsdb_block **v, size_t n);
  * retention. Called by the background compactor and by tests. */
 int tsdb_compact(tsdb *db, odin_err *err);
 int tsdb_compactor_start(tsdb *db);
+/* Fills the storage, compaction and WAL fields of tsdb_stats (called by tsdb_get_stats). */
+void tsdb_blocks_stats(tsdb *db, tsdb_stats *out);
+/* Sorts db->blocks by mint; blocks_lock held for writing. */
+void tsdb_blocks_sort_locked(tsdb *db);
+
+/* compact.c, called with compact_lock held. The compaction ranges (block_range_ms times 3^k up to
+ * max_block_range_ms; at most 10) into out, returning how many. */
+size_t tsdb_compact_ranges(const tsdb *db, int64_t *out);
+/* Plans and runs block compactions until nothing is left to merge (bounded per call). */
+int tsdb_compact_blocks_locked(tsdb *db, odin_err *err);
+/* Rewrites every block that has tombstones without the deleted samples. */
+int tsdb_clean_tombstones_locked(tsdb *db, odin_err *err);
+
+/* tombstones.c: drops the head samples in [mint, maxt] of the given series (re-encoding their
+ * chunks); with compact_lock held, so no block cut reads those chunks meanwhile. Returns how many
+ * series lost samples. */
+uint64_t tsdb_head_delete_locked(tsdb *db, head_series *const *v, size_t n, int64_t mint,
+                                 int64_t maxt);
 void tsdb_compactor_stop(tsdb *db);
 
 

@@ -2,13 +2,15 @@
  * opening replays the log into the head. A torn or corrupt tail is cut at the last good record and
  * logged, so the server always starts. */
 #include "tsdb/db_int.h"
+#include "tsdb/migrate.h"
 #include "tsdb/wal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,11 @@ typedef struct {
     odin_map refs; /* 8-byte wal ref -> head_series */
     odin_arena arena;
     uint64_t series, samples, skipped;
+    /* Prometheus records Odin does not keep (exemplars, metadata, native histograms and record
+     * types newer than this reader): counted and logged, never a reason to stop. */
+    uint64_t exemplars, metadata, other_records;
+    wal_tombstone *tombstones; /* applied once every sample is in (heap array) */
+    size_t ntombstones, cap_tombstones;
 } replay;
 
 static void replay_series(replay *r, const uint8_t *rec, size_t len, odin_err *err)
@@ -71,13 +78,104 @@ static void replay_samples(replay *r, const uint8_t *rec, size_t len, odin_err *
     }
 }
 
+static void replay_tombstones(replay *r, const uint8_t *rec, size_t len, odin_err *err)
+{
+    wal_tombstone *t;
+    size_t n;
+    if (wal_decode_tombstones(rec, len, &r->arena, &t, &n, err) < 0) {
+        return;
+    }
+    if (r->ntombstones + n > r->cap_tombstones) {
+        r->cap_tombstones = (r->ntombstones + n) * 2;
+        r->tombstones = odin_realloc(r->tombstones, r->cap_tombstones * sizeof(*t));
+    }
+    memcpy(r->tombstones + r->ntombstones, t, n * sizeof(*t));
+    r->ntombstones += n;
+}
+
+/* Counts what Odin reads but does not keep; a record that fails its own checks is reported like
+ * any undecodable record. */
+static void replay_count(replay *r, const uint8_t *rec, size_t len, odin_err *err)
+{
+    if (rec[0] == WAL_REC_EXEMPLARS) {
+        size_t n;
+        if (wal_count_exemplars(rec, len, &n, err) == 0) {
+            r->exemplars += n;
+        }
+    } else if (rec[0] == WAL_REC_METADATA) {
+        wal_metadata *m;
+        size_t n;
+        if (wal_decode_metadata(rec, len, &r->arena, &m, &n, err) >= 0) {
+            r->metadata += n;
+        }
+    } else {
+        r->other_records++;
+    }
+}
+
+/* Prometheus applies a WAL tombstone to the series' head samples in its range; applying them after
+ * the last sample differs only for samples appended into a deleted range later, which scrapes
+ * (always newer than the head) do not produce. */
+static void apply_tombstones(replay *r)
+{
+    for (size_t i = 0; i < r->ntombstones; i++) {
+        const wal_tombstone *t = &r->tombstones[i];
+        head_series *hs = odin_map_get(&r->refs, &t->ref, sizeof(t->ref));
+        if (hs) {
+            pthread_mutex_lock(&r->db->compact_lock);
+            tsdb_head_delete_locked(r->db, &hs, 1, t->mint, t->maxt);
+            pthread_mutex_unlock(&r->db->compact_lock);
+        }
+    }
+}
+
+static void u64_text(uint64_t v, char out[24])
+{
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    odin_strbuf_put_u64(&b, v);
+    memcpy(out, b.p, b.len + 1);
+    odin_strbuf_fini(&b);
+}
+
+static void log_replay(const replay *r)
+{
+    char v[7][24];
+    u64_text(r->series, v[0]);
+    u64_text(r->samples, v[1]);
+    u64_text(r->skipped, v[2]);
+    u64_text(r->ntombstones, v[3]);
+    u64_text(r->exemplars, v[4]);
+    u64_text(r->metadata, v[5]);
+    u64_text(r->other_records, v[6]);
+    odin_log(ODIN_LOG_INFO, "tsdb", "WAL replay completed", "series", v[0], "samples", v[1],
+             "skipped", v[2], "tombstones", v[3], "exemplars_skipped", v[4], "metadata_skipped",
+             v[5], "other_records_skipped", v[6], NULL);
+}
+
+/* After the records: WAL tombstones, then Prometheus' m-mapped head chunks checked against the
+ * head the WAL rebuilt (migrate.c). */
+static int replay_finish(replay *r, odin_err *err)
+{
+    apply_tombstones(r);
+    log_replay(r);
+    migrate_chunks_stats st;
+    return tsdb_migrate_head_chunks(r->db, &r->refs, &st, err);
+}
+
 static int replay_wal(tsdb *db, const char *dir, odin_err *err)
 {
     odin_err rerr = {0};
     wal_reader *rd = wal_reader_open(dir, &rerr);
     if (!rd) {
         if (rerr.code == ODIN_ERR_NOTFOUND) {
-            return 0;
+            /* no WAL: head chunks, if any, cannot be covered and are refused */
+            odin_map none;
+            odin_map_init(&none);
+            migrate_chunks_stats st;
+            int rc = tsdb_migrate_head_chunks(db, &none, &st, err);
+            odin_map_fini(&none);
+            return rc;
         }
         odin_err_set(err, rerr.code, "%s", rerr.msg);
         return -rerr.code;
@@ -94,6 +192,10 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
             replay_series(&r, rec, len, &derr);
         } else if (len && rec[0] == WAL_REC_SAMPLES) {
             replay_samples(&r, rec, len, &derr);
+        } else if (len && rec[0] == WAL_REC_TOMBSTONES) {
+            replay_tombstones(&r, rec, len, &derr);
+        } else if (len) {
+            replay_count(&r, rec, len, &derr);
         }
         if (derr.code) {
             odin_log(ODIN_LOG_WARN, "tsdb", "skipping undecodable WAL record", "err", derr.msg,
@@ -119,22 +221,16 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
         result = rc;
     }
     wal_reader_close(rd);
-    char buf[3][32];
-    odin_strbuf nums;
-    odin_strbuf_init(&nums, 0);
-    uint64_t vals[3] = {r.series, r.samples, r.skipped};
-    for (int i = 0; i < 3; i++) {
-        odin_strbuf_reset(&nums);
-        odin_strbuf_put_u64(&nums, vals[i]);
-        memcpy(buf[i], nums.p, nums.len + 1);
+    if (result == 0) {
+        result = replay_finish(&r, err);
     }
-    odin_strbuf_fini(&nums);
-    odin_log(ODIN_LOG_INFO, "tsdb", "WAL replay completed", "series", buf[0], "samples", buf[1],
-             "skipped", buf[2], NULL);
+    free(r.tombstones);
     odin_map_fini(&r.refs);
     odin_arena_fini(&r.arena);
     return result;
 }
+
+static int add_missing_marker(tsdb *db, const char *wdir, odin_err *err);
 
 /* After replay, every live series is logged again under its head ref, so the WAL from here on
  * never depends on refs of an earlier writer. */
@@ -172,6 +268,9 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
     memcpy(wdir, db->dir, strlen(db->dir));
     memcpy(wdir + strlen(db->dir), "/wal", 5);
     int rc = replay_wal(db, wdir, err);
+    if (rc == 0 && !db->opts.read_only) {
+        rc = add_missing_marker(db, wdir, err);
+    }
     if (rc == 0 && !db->opts.read_only) {
         wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
                        .fsync_ms = db->opts.wal_fsync_ms};
@@ -222,8 +321,8 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
     return rc;
 }
 
-/* Deletes WAL segments numbered below seg, and checkpoint directories: everything they held is
- * in blocks or was relogged at or after seg. */
+/* Deletes WAL segments numbered below seg, and checkpoint directories other than the marker
+ * checkpoint.(seg-1): everything they held is in blocks or was relogged at or after seg. */
 static void wal_delete_before(const char *data_dir, int seg)
 {
     odin_strbuf path;
@@ -239,7 +338,8 @@ static void wal_delete_before(const char *data_dir, int seg)
     while ((de = readdir(d)) != NULL) {
         int64_t n;
         bool segment = odin_parse_i64(odin_str_c(de->d_name), &n) == 0 && n < seg;
-        bool checkpoint = strncmp(de->d_name, "checkpoint.", 11) == 0;
+        bool checkpoint = strncmp(de->d_name, "checkpoint.", 11) == 0 &&
+                          !(odin_parse_i64(odin_str_c(de->d_name + 11), &n) == 0 && n == seg - 1);
         if (!segment && !checkpoint) {
             continue;
         }
@@ -253,6 +353,61 @@ static void wal_delete_before(const char *data_dir, int seg)
     }
     closedir(d);
     odin_strbuf_fini(&path);
+}
+
+/* Prometheus (2.x and 3.x) reads a WAL from segment 0, or from the newest checkpoint.N and then
+ * segments N+1 on; a first segment above 0 without a checkpoint fails its replay ("open WAL
+ * segment: 0"). Odin's checkpoint is a relog into segment seg, so an empty checkpoint.(seg-1)
+ * (one empty segment, written as .tmp and renamed as Prometheus does) says where reading starts. */
+static int write_checkpoint_marker(const char *data_dir, int seg, odin_err *err)
+{
+    if (seg <= 0) {
+        return 0;
+    }
+    odin_strbuf tmp, dst;
+    odin_strbuf_init(&tmp, 0);
+    odin_strbuf_init(&dst, 0);
+    odin_strbuf_printf(&dst, "%s/wal/checkpoint.%08d", data_dir, seg - 1);
+    odin_strbuf_printf(&tmp, "%s.tmp", dst.p);
+    int rc = 0;
+    struct stat sb;
+    if (stat(dst.p, &sb) == 0) {
+        goto out;
+    }
+    odin_remove_tree(tmp.p);
+    if (mkdir(tmp.p, 0777) != 0) {
+        rc = odin_err_errno(err, errno, "mkdir %s", tmp.p);
+        goto out;
+    }
+    size_t base = tmp.len;
+    odin_strbuf_puts(&tmp, "/00000000");
+    FILE *f = fopen(tmp.p, "wb");
+    if (!f || fsync(fileno(f)) != 0) {
+        rc = odin_err_errno(err, errno, "create %s", tmp.p);
+    }
+    if (f) {
+        fclose(f);
+    }
+    tmp.len = base;
+    tmp.p[base] = '\0';
+    if (rc == 0 && rename(tmp.p, dst.p) != 0) {
+        rc = odin_err_errno(err, errno, "rename %s", tmp.p);
+    }
+out:
+    odin_strbuf_fini(&tmp);
+    odin_strbuf_fini(&dst);
+    return rc;
+}
+
+/* A WAL that an earlier Odin truncated without the marker gets one, so Prometheus can open it. */
+static int add_missing_marker(tsdb *db, const char *wdir, odin_err *err)
+{
+    int first, last;
+    wal_segment_range(wdir, &first, &last);
+    if (first <= 0 || wal_last_checkpoint(wdir) >= 0) {
+        return 0;
+    }
+    return write_checkpoint_marker(db->dir, first, err);
 }
 
 uint64_t tsdb_wal_size(tsdb *db)
@@ -324,6 +479,9 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
     free(batch);
     free(all);
     odin_strbuf_fini(&rec);
+    if (rc == 0) {
+        rc = write_checkpoint_marker(db->dir, seg, err);
+    }
     if (rc == 0) {
         wal_delete_before(db->dir, seg);
     }

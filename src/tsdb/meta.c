@@ -78,7 +78,8 @@ static void put_thanos(odin_strbuf *b, const char *const *ext, size_t n)
     }
     odin_strbuf_puts(b, n ? "\n\t\t},\n" : "},\n");
     odin_strbuf_puts(b, "\t\t\"downsample\": {\n\t\t\t\"resolution\": 0\n\t\t},\n");
-    odin_strbuf_puts(b, "\t\t\"source\": \"odin\"\n\t}");
+    /* matches Thanos' sidecar: it uploads Prometheus' blocks with source "sidecar" */
+    odin_strbuf_puts(b, "\t\t\"source\": \"sidecar\"\n\t}");
     free(pairs);
 }
 

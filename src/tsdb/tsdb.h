@@ -36,6 +36,9 @@ typedef struct {
     int64_t wal_fsync_ms;         /* bound on what a power cut loses; default 1000, 0 = every commit */
     uint64_t wal_segment_bytes;   /* default 128 MiB */
     bool read_only;               /* replay and read, never write (dump, analyze) */
+    /* prometheus.yml's global external_labels, written into every new block's meta.json as the
+     * "thanos" section a Thanos sidecar would add; copied by tsdb_open. Empty writes none. */
+    odin_labels external_labels;
 } tsdb_opts;
 
 /* Opens or creates the data directory, loads blocks and replays the WAL (a torn or corrupt tail is
@@ -108,6 +111,23 @@ int tsdb_querier_label_names(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
 int tsdb_querier_label_values(tsdb_querier *q, const char *name, const tsdb_matcher *ms, size_t n,
                               const odin_str **out, size_t *count, odin_err *err);
 
+/* ---- Admin (Prometheus' /api/v1/admin/tsdb/ calls) ------------------------------------------- */
+
+/* Creates <data>/snapshots/<YYYYMMDDTHHMMSSZ>-<16 hex>/ holding hard links to every block's files
+ * and, when with_head, the head's samples written as one more block; appends the directory's name
+ * (what the API returns) to name_out. Blocks are not compacted or deleted meanwhile. Fails with
+ * ODIN_ERR_UNAVAILABLE for an in-memory database, ODIN_ERR_IO when linking or writing fails (the
+ * partial snapshot is removed; the data directory is never changed). */
+int tsdb_snapshot(tsdb *db, bool with_head, odin_strbuf *name_out, odin_err *err);
+/* Deletes the samples in [mint, maxt] (ms, inclusive) of the series matching all matchers (at
+ * least one must not match "", else ODIN_ERR_INVALID). Blocks get Prometheus tombstones, which
+ * reads apply at once and compaction or tsdb_clean_tombstones makes final; the head drops the
+ * samples and rewrites the WAL without them, so a restart does not bring them back. */
+int tsdb_delete_series(tsdb *db, const tsdb_matcher *ms, size_t n, int64_t mint, int64_t maxt,
+                       odin_err *err);
+/* Rewrites every block that has tombstones without the deleted samples and drops the old one. */
+int tsdb_clean_tombstones(tsdb *db, odin_err *err);
+
 /* ---- Status ---------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -123,6 +143,19 @@ typedef struct {
     uint64_t compactions;
     uint64_t blocks;
     uint64_t storage_bytes;
+    /* added for prometheus_tsdb_* self-metrics */
+    uint64_t compactions_failed;      /* prometheus_tsdb_compactions_failed_total */
+    uint64_t head_truncations;        /* prometheus_tsdb_head_truncations_total */
+    uint64_t wal_truncations;         /* prometheus_tsdb_wal_truncations_total */
+    uint64_t checkpoint_creations;    /* prometheus_tsdb_checkpoint_creations_total */
+    uint64_t checkpoint_creations_failed;
+    uint64_t checkpoint_deletions;    /* prometheus_tsdb_checkpoint_deletions_total */
+    uint64_t write_errors;            /* commits and block writes that failed (ENOSPC, EIO) */
+    uint64_t retention_bytes;         /* prometheus_tsdb_retention_limit_bytes (0 = none) */
+    int64_t retention_ms;             /* the time limit in force */
+    uint64_t wal_bytes;               /* prometheus_tsdb_wal_storage_size_bytes */
+    uint64_t tombstones;              /* deletion intervals in blocks */
+    int64_t lowest_timestamp;         /* prometheus_tsdb_lowest_timestamp (INT64_MAX if empty) */
 } tsdb_stats;
 
 void tsdb_get_stats(tsdb *db, tsdb_stats *out);

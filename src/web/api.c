@@ -331,6 +331,7 @@ web_api *web_api_new(const web_opts *opts, odin_err *err)
     atomic_init(&api->ready, true);
     atomic_init(&api->quitting, false);
     pthread_mutex_init(&api->lock, NULL);
+    api->lookback_delta_ms = opts->lookback_delta_ms > 0 ? opts->lookback_delta_ms : 5 * 60 * 1000;
     api->config_yaml = odin_strdup("");
     api->reload_ok = true;
     api->last_config_ms = api->start_ms;
@@ -344,6 +345,7 @@ void web_api_register(web_api *api, http_server *srv)
     web_register_series(api, srv);
     web_register_targets(api, srv);
     web_register_status(api, srv);
+    web_register_federate(api, srv);
 }
 
 void web_api_free(web_api *api)
@@ -361,6 +363,8 @@ void web_api_free(web_api *api)
     free(api->cwd);
     free(api->hostname);
     free(api->config_yaml);
+    free(api->external.v);
+    free(api->external_storage);
     pthread_mutex_destroy(&api->lock);
     free(api);
 }

@@ -156,6 +156,7 @@ typedef struct {
     const char *const *flag_names;
     const char *const *flag_values;
     size_t nflags;
+    int64_t lookback_delta_ms;     /* /federate's window (--query.lookback-delta); 0 = 5m */
     web_scrape_provider scrape;    /* zero callbacks = no targets, no metadata */
     web_rules_provider rules;      /* zero = no rules, no alerts */
     web_lifecycle_provider lifecycle;
@@ -176,5 +177,8 @@ void web_api_set_ready(web_api *api, bool ready);
 /* The loaded configuration as YAML (copied) for /api/v1/status/config, and whether the last
  * reload succeeded, at t_ms (runtimeinfo's reloadConfigSuccess, lastConfigTime). */
 void web_api_set_config(web_api *api, const char *yaml, bool reload_ok, int64_t t_ms);
+/* The configuration's global external_labels (copied; sorted by name), which /federate adds to
+ * every series that lacks them. Any thread. */
+void web_api_set_external_labels(web_api *api, odin_labels ls);
 
 #endif

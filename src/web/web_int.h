@@ -35,6 +35,7 @@ struct web_api {
     char *cwd;
     char *hostname;
     int64_t start_ms;
+    int64_t lookback_delta_ms;
     char **flag_names;       /* sorted by name */
     char **flag_values;
     size_t nflags;
@@ -52,6 +53,8 @@ struct web_api {
     char *config_yaml;
     bool reload_ok;
     int64_t last_config_ms;
+    odin_labels external;      /* heap copy, strings in external_storage */
+    char *external_storage;
 };
 
 /* ---- JSON writer (json.c) --------------------------------------------------------------------- */
@@ -169,5 +172,6 @@ void web_register_query(web_api *api, http_server *srv);
 void web_register_series(web_api *api, http_server *srv);
 void web_register_targets(web_api *api, http_server *srv);
 void web_register_status(web_api *api, http_server *srv);
+void web_register_federate(web_api *api, http_server *srv);
 
 #endif

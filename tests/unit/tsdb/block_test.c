@@ -465,7 +465,7 @@ static void test_meta_format(void **state)
                              "\t\"version\": 1,\n\t\"thanos\": {\n\t\t\"labels\": {\n"
                              "\t\t\t\"cluster\": \"x\",\n\t\t\t\"replica\": \"a\\u003cb\"\n\t\t},\n"
                              "\t\t\"downsample\": {\n\t\t\t\"resolution\": 0\n\t\t},\n"
-                             "\t\t\"source\": \"odin\"\n\t}\n}");
+                             "\t\t\"source\": \"sidecar\"\n\t}\n}");
     /* what we write, we read */
     block_meta_file f;
     odin_err err;

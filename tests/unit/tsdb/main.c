@@ -6,6 +6,8 @@ int tsdb_wal_tests(void);
 extern int tsdb_chunk_tests(void) __attribute__((weak));
 extern int tsdb_block_tests(void) __attribute__((weak));
 extern int tsdb_db_tests(void) __attribute__((weak));
+extern int tsdb_compact_tests(void) __attribute__((weak));
+extern int tsdb_migrate_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -19,6 +21,12 @@ int main(void)
     }
     if (tsdb_db_tests != NULL) {
         f += tsdb_db_tests();
+    }
+    if (tsdb_compact_tests != NULL) {
+        f += tsdb_compact_tests();
+    }
+    if (tsdb_migrate_tests != NULL) {
+        f += tsdb_migrate_tests();
     }
     return f != 0;
 }

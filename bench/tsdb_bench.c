@@ -1,0 +1,341 @@
+/* Benchmark of the embedded TSDB on node_exporter- and GPU-like series: CPU per appended sample
+ * (through the appender with series refs, WAL on, as a scrape appends), RSS per active series,
+ * and bytes per sample on disk once the head is cut into blocks. With --om FILE it also writes the
+ * same samples as OpenMetrics text, for promtool's create-blocks-from (bench/tsdb_bench.py). */
+#include "tsdb/block.h"
+#include "tsdb/db_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { TARGET_SERIES = 1000 }; /* series per simulated target (one appender per scrape) */
+
+typedef struct {
+    odin_label ls[8];
+    size_t nl;
+    int kind; /* 0 busy CPU counter, 1 integer gauge, 2 float gauge, 3 bytes counter, 4 quiet
+               * CPU counter (irq, steal, nice: rarely moves) */
+    double v;
+    uint64_t ref;
+} bseries;
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static double frand(void)
+{
+    return (double)(rnd() >> 11) / 9007199254740992.0;
+}
+
+static odin_str dupf(const char *a, long i)
+{
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    odin_strbuf_puts(&b, a);
+    if (i >= 0) {
+        odin_strbuf_put_i64(&b, i);
+    }
+    size_t len = b.len;
+    return (odin_str){odin_strbuf_take(&b, NULL), len};
+}
+
+static const char *const modes[] = {"idle", "iowait", "irq", "nice", "softirq", "steal", "system",
+                                    "user"};
+static const char *const gpu_fields[] = {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_MEM_COPY_UTIL",
+                                         "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP",
+                                         "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK"};
+
+/* Series i of target `host`: ~60% CPU counters, network/disk byte counters, memory gauges, and a
+ * GPU block, with labels as node_exporter and dcgm-exporter name them (sorted by name). */
+static void make_series(bseries *s, long host, long i)
+{
+    odin_str inst = dupf("node-", host);
+    long k = i % 100;
+    s->nl = 0;
+    if (k < 60) {
+        s->ls[0] = (odin_label){ODIN_STR("__name__"), ODIN_STR("node_cpu_seconds_total")};
+        s->ls[1] = (odin_label){ODIN_STR("cpu"), dupf("", (i / 100) * 8 + k / 8)};
+        s->ls[2] = (odin_label){ODIN_STR("instance"), inst};
+        s->ls[3] = (odin_label){ODIN_STR("job"), ODIN_STR("node")};
+        s->ls[4] = (odin_label){ODIN_STR("mode"), odin_str_c(modes[k % 8])};
+        s->nl = 5;
+        int m = (int)(k % 8);
+        s->kind = (m == 0 || m == 6 || m == 7) ? 0 : 4; /* idle, system, user move every scrape */
+    } else if (k < 80) {
+        s->ls[0] = (odin_label){ODIN_STR("__name__"), k < 70 ? ODIN_STR("node_network_receive_bytes_total")
+                                                             : ODIN_STR("node_disk_read_bytes_total")};
+        s->ls[1] = (odin_label){ODIN_STR("device"), dupf(k < 70 ? "eth" : "nvme", (i / 100) * 10 + k % 10)};
+        s->ls[2] = (odin_label){ODIN_STR("instance"), inst};
+        s->ls[3] = (odin_label){ODIN_STR("job"), ODIN_STR("node")};
+        s->nl = 4;
+        s->kind = 3;
+    } else if (k < 88) {
+        s->ls[0] = (odin_label){ODIN_STR("__name__"), dupf("node_memory_field", (i / 100) * 8 + k - 80)};
+        s->ls[1] = (odin_label){ODIN_STR("instance"), inst};
+        s->ls[2] = (odin_label){ODIN_STR("job"), ODIN_STR("node")};
+        s->nl = 3;
+        s->kind = 1;
+        s->v = (double)(rnd() % (64ULL << 30));
+    } else {
+        long g = (k - 88) / 6 + (i / 100) * 2;
+        s->ls[0] = (odin_label){ODIN_STR("__name__"), odin_str_c(gpu_fields[(k - 88) % 6])};
+        s->ls[1] = (odin_label){ODIN_STR("Hostname"), inst};
+        s->ls[2] = (odin_label){ODIN_STR("UUID"), dupf("GPU-3f2a9c1e-77b0-4c8e-9d1a-", host * 100 + g)};
+        s->ls[3] = (odin_label){ODIN_STR("gpu"), dupf("", g)};
+        s->ls[4] = (odin_label){ODIN_STR("instance"), inst};
+        s->ls[5] = (odin_label){ODIN_STR("job"), ODIN_STR("dcgm")};
+        s->ls[6] = (odin_label){ODIN_STR("modelName"), ODIN_STR("NVIDIA H100 80GB HBM3")};
+        s->nl = 7;
+        s->kind = (k - 88) % 6 == 4 ? 2 : 1;
+        s->v = (double)(rnd() % 100);
+    }
+    /* sort by name: upper-case names (dcgm's Hostname, UUID) sort before __name__ */
+    for (size_t a = 1; a < s->nl; a++) {
+        for (size_t b = a; b > 0 && odin_str_cmp(s->ls[b - 1].name, s->ls[b].name) > 0; b--) {
+            odin_label tmp = s->ls[b];
+            s->ls[b] = s->ls[b - 1];
+            s->ls[b - 1] = tmp;
+        }
+    }
+}
+
+static void step_value(bseries *s)
+{
+    switch (s->kind) {
+    case 0:
+        s->v += (double)(rnd() % 300) / 100.0; /* USER_HZ ticks: two decimals */
+        break;
+    case 4:
+        if (rnd() % 16 == 0) {
+            s->v += 0.01;
+        }
+        break;
+    case 1:
+        if (rnd() % 4 == 0) {
+            s->v += (double)(int64_t)(rnd() % 21) - 10;
+        }
+        break;
+    case 2:
+        s->v = 300 + frand() * 400;
+        s->v = (double)(int64_t)(s->v * 1000) / 1000;
+        break;
+    default:
+        s->v += (double)(rnd() % 1000000);
+    }
+}
+
+static long rss_kib(void)
+{
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    odin_err err = {0};
+    long rss = 0;
+    if (odin_read_file("/proc/self/status", &b, 1 << 20, &err) == 0) {
+        const char *p = strstr(b.p, "VmRSS:");
+        int64_t v = 0;
+        if (p) {
+            p += 6;
+            while (*p == ' ' || *p == '\t') {
+                p++;
+            }
+            size_t n = strspn(p, "0123456789");
+            if (odin_parse_i64((odin_str){p, n}, &v) == 0) {
+                rss = (long)v;
+            }
+        }
+    }
+    odin_strbuf_fini(&b);
+    return rss;
+}
+
+static void write_om(const char *path, bseries *ser, long n, long steps, int64_t step_ms)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        odin_log(ODIN_LOG_ERROR, "bench", "cannot write OpenMetrics file", "file", path, NULL);
+        exit(1);
+    }
+    odin_strbuf line;
+    odin_strbuf_init(&line, 0);
+    rng_state = 0x9E3779B97F4A7C15ULL;
+    odin_str last_name = {"", 0};
+    for (long i = 0; i < n; i++) {
+        bseries *s = &ser[i];
+        /* families are contiguous because series of one name are grouped (sorted below) */
+        odin_str name = *odin_labels_get((odin_labels){s->ls, s->nl}, "__name__");
+        if (!odin_str_eq(name, last_name)) {
+            odin_strbuf_reset(&line);
+            odin_strbuf_printf(&line, "# TYPE %.*s gauge\n", (int)name.len, name.p);
+            fwrite(line.p, 1, line.len, f);
+            last_name = name;
+        }
+        for (long t = 0; t < steps; t++) {
+            odin_strbuf_reset(&line);
+            odin_strbuf_putstr(&line, name);
+            bool first = true;
+            for (size_t l = 0; l < s->nl; l++) {
+                if (odin_str_eq_c(s->ls[l].name, "__name__")) {
+                    continue;
+                }
+                odin_strbuf_putc(&line, first ? '{' : ',');
+                first = false;
+                odin_strbuf_putstr(&line, s->ls[l].name);
+                odin_strbuf_puts(&line, "=\"");
+                odin_strbuf_putstr(&line, s->ls[l].value);
+                odin_strbuf_putc(&line, '"');
+            }
+            char num[40];
+            size_t k = odin_format_double(((double *)s->ref)[t], num);
+            odin_strbuf_puts(&line, s->nl > 1 ? "} " : " ");
+            odin_strbuf_put(&line, num, k);
+            odin_strbuf_putc(&line, ' ');
+            odin_strbuf_put_i64(&line, (t * step_ms) / 1000);
+            odin_strbuf_putc(&line, '\n');
+            fwrite(line.p, 1, line.len, f);
+        }
+    }
+    fputs("# EOF\n", f);
+    fclose(f);
+    odin_strbuf_fini(&line);
+}
+
+static int ser_cmp(const void *a, const void *b)
+{
+    const bseries *x = a, *y = b;
+    odin_labels lx = {(odin_label *)x->ls, x->nl}, ly = {(odin_label *)y->ls, y->nl};
+    int c = odin_str_cmp(*odin_labels_get(lx, "__name__"), *odin_labels_get(ly, "__name__"));
+    return c ? c : odin_labels_cmp(lx, ly);
+}
+
+static long arg_long(int argc, char **argv, const char *name, long def)
+{
+    for (int i = 1; i + 1 < argc; i++) {
+        int64_t v;
+        if (strcmp(argv[i], name) == 0 && odin_parse_i64(odin_str_c(argv[i + 1]), &v) == 0) {
+            return (long)v;
+        }
+    }
+    return def;
+}
+
+static const char *arg_str(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long nseries = arg_long(argc, argv, "--series", 100000);
+    long minutes = arg_long(argc, argv, "--minutes", 240);
+    int64_t step_ms = arg_long(argc, argv, "--step-s", 15) * 1000;
+    const char *dir = arg_str(argc, argv, "--dir");
+    const char *om = arg_str(argc, argv, "--om");
+    long steps = minutes * 60000 / step_ms;
+    if (!dir) {
+        fputs("usage: bench_tsdb_bench --dir D [--series N] [--minutes M] [--step-s S] [--om F]\n",
+              stderr);
+        return 2;
+    }
+    bseries *ser = odin_calloc((size_t)nseries, sizeof(*ser));
+    for (long i = 0; i < nseries; i++) {
+        make_series(&ser[i], i / TARGET_SERIES, i % TARGET_SERIES);
+    }
+    if (om) {
+        /* the values of every step, kept per series so the file groups each series' samples;
+         * sorted by name so each family is contiguous, as OpenMetrics requires */
+        qsort(ser, (size_t)nseries, sizeof(*ser), ser_cmp);
+        for (long i = 0; i < nseries; i++) {
+            double *vals = odin_malloc((size_t)steps * sizeof(double));
+            for (long t = 0; t < steps; t++) {
+                step_value(&ser[i]);
+                vals[t] = ser[i].v;
+            }
+            ser[i].ref = (uint64_t)(uintptr_t)vals;
+        }
+        write_om(om, ser, nseries, steps, step_ms);
+        return 0;
+    }
+    long rss0 = rss_kib();
+    odin_err err = {0};
+    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
+    tsdb *db = tsdb_open(&o, &err);
+    if (!db) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return 1;
+    }
+    double *vals = odin_malloc((size_t)nseries * sizeof(double));
+    double cpu = 0, compact_cpu = 0;
+    uint64_t appended = 0;
+    long rss_first = 0;
+    for (long t = 0; t < steps; t++) {
+        for (long i = 0; i < nseries; i++) {
+            step_value(&ser[i]);
+            vals[i] = ser[i].v;
+        }
+        double c0 = odin_cpu_seconds();
+        for (long i = 0; i < nseries; i += TARGET_SERIES) {
+            tsdb_appender *a = tsdb_appender_new(db);
+            long end = i + TARGET_SERIES < nseries ? i + TARGET_SERIES : nseries;
+            for (long j = i; j < end; j++) {
+                if (tsdb_append(a, &ser[j].ref, (odin_labels){ser[j].ls, ser[j].nl},
+                                t * step_ms, vals[j], &err) < 0) {
+                    fprintf(stderr, "append: %s\n", err.msg);
+                    return 1;
+                }
+            }
+            if (tsdb_appender_commit(a, &err) < 0) {
+                fprintf(stderr, "commit: %s\n", err.msg);
+                return 1;
+            }
+        }
+        cpu += odin_cpu_seconds() - c0;
+        appended += (uint64_t)nseries;
+        if ((t + 1) % (1800000 / step_ms) == 0) {
+            /* what the compactor does every minute, here every simulated half hour */
+            double c1 = odin_cpu_seconds();
+            if (tsdb_compact(db, &err) < 0) {
+                fprintf(stderr, "compact: %s\n", err.msg);
+                return 1;
+            }
+            compact_cpu += odin_cpu_seconds() - c1;
+        }
+        if (t == 0) {
+            rss_first = rss_kib();
+        }
+    }
+    long rss_end = rss_kib();
+    uint64_t bytes = 0, samples = 0, chunks_b = 0;
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    for (size_t i = 0; i < db->nblocks; i++) {
+        const block_meta *m = block_get_meta(db->blocks[i]);
+        bytes += m->size_bytes;
+        samples += m->num_samples;
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    (void)chunks_b;
+    printf("{\"series\": %ld, \"samples\": %llu, \"append_cpu_s\": %.3f, "
+           "\"ns_per_sample\": %.1f, \"rss_base_kib\": %ld, \"rss_after_first_scrape_kib\": %ld, "
+           "\"rss_end_kib\": %ld, \"rss_bytes_per_series\": %.0f, "
+           "\"block_bytes\": %llu, \"block_samples\": %llu, \"bytes_per_sample\": %.3f, "
+           "\"compact_cpu_s\": %.2f}\n",
+           nseries, (unsigned long long)appended, cpu, cpu * 1e9 / (double)appended, rss0,
+           rss_first, rss_end, (double)(rss_end - rss0) * 1024.0 / (double)nseries,
+           (unsigned long long)bytes, (unsigned long long)samples,
+           samples ? (double)bytes / (double)samples : 0.0, compact_cpu);
+    tsdb_close(db);
+    return 0;
+}
