@@ -70,6 +70,9 @@ void head_fini(head *h)
         free(s);
     }
     free(h->series);
+    for (size_t p = 0; p < HEAD_PAGES; p++) {
+        free((void *)atomic_load_explicit(&h->pages[p], memory_order_relaxed));
+    }
     free(h->all.refs);
     odin_map_fini(&h->by_hash);
     odin_map_fini(&h->collide);
@@ -177,7 +180,8 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     s = odin_calloc(1, sizeof(*s));
     s->ref = h->nseries + 1;
     s->hash = hash;
-    s->last_t = INT64_MIN;
+    atomic_init(&s->last_t, INT64_MIN);
+    atomic_init(&s->last_v_bits, 0);
     s->labels.v = odin_malloc((ls.len ? ls.len : 1) * sizeof(odin_label));
     s->labels.len = ls.len;
     for (size_t i = 0; i < ls.len; i++) {
@@ -189,6 +193,16 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         h->series = odin_realloc(h->series, h->cap_series * sizeof(*h->series));
     }
     h->series[h->nseries++] = s;
+    size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
+    if (page < HEAD_PAGES) {
+        _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
+        if (!slots) {
+            slots = odin_calloc((size_t)1 << HEAD_PAGE_BITS, sizeof(*slots));
+            atomic_store_explicit(&h->pages[page], slots, memory_order_release);
+        }
+        atomic_store_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)], s,
+                              memory_order_release);
+    }
     if (odin_map_get(&h->by_hash, &s->hash, sizeof(s->hash))) {
         /* a 64-bit collision: keep the first in the map, find the rest by scan (flagged) */
         odin_map_put(&h->collide, &s->ref, sizeof(s->ref), s);
@@ -201,12 +215,25 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     return s;
 }
 
+/* Lock-free: the scrape path calls this for every sample of every scrape. */
 head_series *head_by_ref(head *h, uint64_t ref)
 {
-    pthread_rwlock_rdlock(&h->map_lock);
-    head_series *s = (ref >= 1 && ref <= h->nseries) ? h->series[ref - 1] : NULL;
-    pthread_rwlock_unlock(&h->map_lock);
-    return s;
+    if (ref == 0) {
+        return NULL;
+    }
+    size_t idx = (size_t)(ref - 1), page = idx >> HEAD_PAGE_BITS;
+    if (page >= HEAD_PAGES) {
+        pthread_rwlock_rdlock(&h->map_lock);
+        head_series *s = ref <= h->nseries ? h->series[ref - 1] : NULL;
+        pthread_rwlock_unlock(&h->map_lock);
+        return s;
+    }
+    _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_acquire);
+    if (!slots) {
+        return NULL;
+    }
+    return atomic_load_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)],
+                                memory_order_acquire);
 }
 
 /* Prometheus' computeChunkEndTime: once a quarter of the target is in, predict when the chunk
@@ -243,12 +270,12 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
 {
     pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
     pthread_mutex_lock(mu);
-    if (s->last_t != INT64_MIN && t <= s->last_t) {
-        uint64_t a, b;
+    int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
+    if (last_t != INT64_MIN && t <= last_t) {
+        uint64_t a, b = atomic_load_explicit(&s->last_v_bits, memory_order_relaxed);
         memcpy(&a, &v, 8);
-        memcpy(&b, &s->last_v, 8);
         int rc = 1; /* same timestamp, same bits: accepted as a no-op, as Prometheus */
-        if (t < s->last_t) {
+        if (t < last_t) {
             *kind = 1;
             rc = -ODIN_ERR_CONFLICT;
         } else if (a != b) {
@@ -272,8 +299,10 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
     if (s->open.n == SAMPLES_PER_CHUNK / 4) {
         s->next_at = chunk_end_time(s->open_mint, t, s->next_at);
     }
-    s->last_t = t;
-    s->last_v = v;
+    uint64_t vb;
+    memcpy(&vb, &v, 8);
+    atomic_store_explicit(&s->last_t, t, memory_order_relaxed);
+    atomic_store_explicit(&s->last_v_bits, vb, memory_order_relaxed);
     pthread_mutex_unlock(mu);
     int64_t cur = atomic_load(&h->min_t);
     while (t < cur && !atomic_compare_exchange_weak(&h->min_t, &cur, t)) {

@@ -10,7 +10,7 @@
 
 #include <pthread.h>
 
-enum { HEAD_STRIPES = 1024 };
+enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGES = 16384 };
 
 /* An interned string: shared by every series and posting that uses it, freed with the head. */
 typedef struct head_sym {
@@ -37,8 +37,9 @@ typedef struct head_series {
     bool has_open;
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
-    int64_t last_t;     /* INT64_MIN before the first sample */
-    double last_v;
+    /* written under the stripe, read without it by the appender's early checks */
+    _Atomic int64_t last_t;        /* INT64_MIN before the first sample */
+    _Atomic uint64_t last_v_bits;  /* bits of the last value */
 } head_series;
 
 typedef struct {
@@ -59,6 +60,9 @@ typedef struct {
     odin_map values;        /* name -> head_postings of value symbols (as pointers) */
     head_series **series;   /* by ref - 1 */
     size_t nseries, cap_series;
+    /* the same by ref, readable without map_lock: pages of 4096 slots that never move, each page
+     * and slot published with release stores (head_by_ref loads them with acquire) */
+    _Atomic(head_series *) *_Atomic pages[HEAD_PAGES];
     head_postings all;
     /* guarded by the stripes */
     pthread_mutex_t stripes[HEAD_STRIPES];
