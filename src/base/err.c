@@ -147,7 +147,9 @@ char *odin_strdup(const char *s)
 char *odin_strndup(const char *s, size_t n)
 {
     char *p = odin_malloc(n + 1);
-    memcpy(p, s, n);
+    if (n) {
+        memcpy(p, s, n);
+    }
     p[n] = '\0';
     return p;
 }

@@ -572,7 +572,9 @@ int tsdb_compact_blocks_locked(tsdb *db, odin_err *err)
         pthread_rwlock_rdlock(&db->blocks_lock);
         size_t n = db->nblocks;
         tsdb_block **v = odin_malloc((n ? n : 1) * sizeof(*v));
-        memcpy(v, db->blocks, n * sizeof(*v));
+        if (n) {
+            memcpy(v, db->blocks, n * sizeof(*v));
+        }
         pthread_rwlock_unlock(&db->blocks_lock);
         size_t first = 0;
         size_t cnt = plan(db, v, n, &first);

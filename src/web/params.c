@@ -319,11 +319,12 @@ static int unescape_one(sel_parser *p, char quote, odin_strbuf *out)
         return 0;
     }
     int width = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : (c >= '0' && c <= '7') ? 3 : 0;
-    if (width == 0 || p->i - 1 + (size_t)width > p->s.len) {
+    /* octal digits start at c itself, the others after it */
+    size_t start = c >= '0' && c <= '7' ? p->i - 1 : p->i;
+    if (width == 0 || start + (size_t)width > p->s.len) {
         return sel_fail(p, at, "invalid escape sequence in string", ODIN_STR(""));
     }
     uint32_t v = 0;
-    size_t start = c >= '0' && c <= '7' ? p->i - 1 : p->i;
     for (size_t n = 0; n < (size_t)width; n++) {
         char d = p->s.p[start + n];
         int h = (c >= '0' && c <= '7') ? ((d >= '0' && d <= '7') ? d - '0' : -1) : hexval(d);
