@@ -5,6 +5,7 @@
 #include "tsdb/block.h"
 #include "tsdb/db_int.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,17 +134,18 @@ static void step_value(bseries *s)
     }
 }
 
-static long rss_kib(void)
+/* A "Key:   N kB" field of /proc/self/status (VmRSS, RssAnon, RssFile). */
+static long status_kib(const char *key)
 {
     odin_strbuf b;
     odin_strbuf_init(&b, 0);
     odin_err err = {0};
     long rss = 0;
     if (odin_read_file("/proc/self/status", &b, 1 << 20, &err) == 0) {
-        const char *p = strstr(b.p, "VmRSS:");
+        const char *p = strstr(b.p, key);
         int64_t v = 0;
         if (p) {
-            p += 6;
+            p += strlen(key);
             while (*p == ' ' || *p == '\t') {
                 p++;
             }
@@ -155,6 +157,11 @@ static long rss_kib(void)
     }
     odin_strbuf_fini(&b);
     return rss;
+}
+
+static long rss_kib(void)
+{
+    return status_kib("VmRSS:");
 }
 
 static void write_om(const char *path, bseries *ser, long n, long steps, int64_t step_ms)
@@ -318,6 +325,8 @@ int main(int argc, char **argv)
         }
     }
     long rss_end = rss_kib();
+    long rss_anon_end = status_kib("RssAnon:"), rss_file_end = status_kib("RssFile:");
+    struct mallinfo2 mi = mallinfo2();
     uint64_t bytes = 0, samples = 0, chunks_b = 0;
     pthread_rwlock_rdlock(&db->blocks_lock);
     for (size_t i = 0; i < db->nblocks; i++) {
@@ -331,11 +340,13 @@ int main(int argc, char **argv)
            "\"ns_per_sample\": %.1f, \"rss_base_kib\": %ld, \"rss_after_first_scrape_kib\": %ld, "
            "\"rss_end_kib\": %ld, \"rss_bytes_per_series\": %.0f, "
            "\"block_bytes\": %llu, \"block_samples\": %llu, \"bytes_per_sample\": %.3f, "
-           "\"compact_cpu_s\": %.2f}\n",
+           "\"compact_cpu_s\": %.2f, \"rss_anon_end_kib\": %ld, \"rss_file_end_kib\": %ld, "
+           "\"heap_in_use_kib\": %zu, \"heap_free_kib\": %zu}\n",
            nseries, (unsigned long long)appended, cpu, cpu * 1e9 / (double)appended, rss0,
            rss_first, rss_end, (double)(rss_end - rss0) * 1024.0 / (double)nseries,
            (unsigned long long)bytes, (unsigned long long)samples,
-           samples ? (double)bytes / (double)samples : 0.0, compact_cpu);
+           samples ? (double)bytes / (double)samples : 0.0, compact_cpu, rss_anon_end, rss_file_end,
+           (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024);
     tsdb_close(db);
     return 0;
 }

@@ -154,7 +154,7 @@ static int jstring(jparser *c, odin_str *out)
             c->p--;
             return jfail(c, ODIN_ERR_PARSE, "invalid escape in string");
         }
-        uint32_t cp;
+        uint32_t cp = 0;
         if (unicode_escape(c, &cp) < 0) {
             return -ODIN_ERR_PARSE;
         }

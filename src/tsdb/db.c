@@ -65,6 +65,16 @@ tsdb *tsdb_open(const tsdb_opts *opts, odin_err *err)
         tsdb_close(db);
         return NULL;
     }
+    if (db->dir && !db->opts.read_only) {
+        /* cut head chunks go to <dir>/chunks_odin/ from the WAL replay on; without it they stay
+         * in memory, which is slower to live with but loses nothing */
+        odin_err cerr = {0};
+        if (head_open_chunk_files(&db->head, db->dir, &cerr) < 0) {
+            odin_log(ODIN_LOG_WARN, "tsdb",
+                     "head chunk files unavailable; keeping chunks in memory", "err", cerr.msg,
+                     NULL);
+        }
+    }
     if (tsdb_blocks_load(db, err) < 0 || tsdb_wal_start(db, err) < 0 ||
         (!db->opts.read_only && tsdb_compactor_start(db) < 0)) {
         tsdb_close(db);

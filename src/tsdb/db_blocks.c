@@ -352,6 +352,10 @@ int tsdb_compact(tsdb *db, odin_err *err)
         rc = tsdb_wal_checkpoint(db, atomic_load(&db->min_valid_t), err);
         atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);
     }
+    if (cut) {
+        /* the cut and the checkpoint read every head chunk through the chunk files' mappings */
+        head_cool(&db->head);
+    }
     if (rc == 0) {
         rc = tsdb_compact_blocks_locked(db, err);
     }

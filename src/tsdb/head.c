@@ -4,6 +4,7 @@
 #include "tsdb/head.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,20 +56,38 @@ static void free_map_values(odin_map *m, bool postings)
     odin_map_fini(m);
 }
 
+int head_open_chunk_files(head *h, const char *dir, odin_err *err)
+{
+    h->cf = head_chunk_files_open(dir, err);
+    return h->cf ? 0 : -ODIN_ERR_IO;
+}
+
+void head_chunk_free(head *h, const head_chunk *c)
+{
+    if (c->file == 0) {
+        free(c->b);
+    } else {
+        head_chunk_files_drop(h->cf, c->file);
+    }
+}
+
 void head_fini(head *h)
 {
     for (size_t i = 0; i < h->nseries; i++) {
         head_series *s = h->series[i];
         for (uint32_t c = 0; c < s->nchunks; c++) {
-            free(s->chunks[c].b);
+            if (s->chunks[c].file == 0) {
+                free(s->chunks[c].b);
+            }
         }
         free(s->chunks);
         if (s->has_open) {
             xor_chunk_fini(&s->open);
         }
-        free(s->labels.v);
-        free(s);
+        free(s); /* the label array with it */
     }
+    head_chunk_files_close(h->cf); /* the files with every mapped chunk */
+    h->cf = NULL;
     free(h->series);
     for (size_t p = 0; p < HEAD_PAGES; p++) {
         free((void *)atomic_load_explicit(&h->pages[p], memory_order_relaxed));
@@ -177,12 +196,13 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         pthread_rwlock_unlock(&h->map_lock);
         return s;
     }
-    s = odin_calloc(1, sizeof(*s));
+    /* one allocation for the series and its label array (odin_label is pointer-aligned) */
+    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(odin_label));
     s->ref = h->nseries + 1;
     s->hash = hash;
     atomic_init(&s->last_t, INT64_MIN);
     atomic_init(&s->last_v_bits, 0);
-    s->labels.v = odin_malloc((ls.len ? ls.len : 1) * sizeof(odin_label));
+    s->labels.v = (odin_label *)(s + 1);
     s->labels.len = ls.len;
     for (size_t i = 0; i < ls.len; i++) {
         s->labels.v[i].name = intern_locked(h, ls.v[i].name);
@@ -253,14 +273,28 @@ static int64_t range_end(int64_t t, int64_t range)
     return r + range;
 }
 
+/* With the series' stripe held. On disk, the chunk's bytes go to the chunk file (taking its mutex
+ * inside the stripe, the documented order) and the heap copy is freed; when that write fails the
+ * chunk stays on the heap, as an in-memory head keeps it. */
 static void cut_open(head *h, head_series *s)
 {
-    xor_chunk_compact(&s->open);
     if (s->nchunks == s->cap_chunks) {
-        s->cap_chunks = s->cap_chunks ? s->cap_chunks * 2 : 2;
+        /* grow by two: a series holds a handful of chunks (about 2.5 chunk ranges' worth) */
+        s->cap_chunks += 2;
         s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
     }
-    s->chunks[s->nchunks++] = (head_chunk){s->open_mint, s->last_t, s->open.b, s->open.len};
+    int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
+    head_chunk c = {s->open_mint, last_t, s->open.b, s->open.len, 0};
+    const uint8_t *mapped;
+    if (h->cf && head_chunk_files_write(h->cf, s->ref, c.mint, c.maxt, c.b, c.len, &mapped,
+                                        &c.file) == 0) {
+        xor_chunk_fini(&s->open);
+        c.b = (uint8_t *)(uintptr_t)mapped; /* read-only: see head_chunk.b */
+    } else {
+        xor_chunk_compact(&s->open);
+        c.b = s->open.b;
+    }
+    s->chunks[s->nchunks++] = c;
     s->open.b = NULL;
     s->has_open = false;
     atomic_fetch_add(&h->nchunks, 1);
@@ -290,7 +324,13 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         cut_open(h, s);
     }
     if (!s->has_open) {
-        xor_chunk_init(&s->open);
+        /* sized like the previous chunk plus an eighth: the next one usually fits at once */
+        uint32_t cap = 32;
+        if (s->nchunks > 0) {
+            uint32_t prev = s->chunks[s->nchunks - 1].len;
+            cap = prev + prev / 8 + 8;
+        }
+        xor_chunk_init_cap(&s->open, cap);
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
@@ -368,13 +408,23 @@ void head_truncate(head *h, int64_t t)
         uint32_t w = 0;
         for (uint32_t c = 0; c < s->nchunks; c++) {
             if (s->chunks[c].maxt < t) {
-                free(s->chunks[c].b);
+                head_chunk_free(h, &s->chunks[c]);
                 freed++;
             } else {
                 s->chunks[w++] = s->chunks[c];
             }
         }
         s->nchunks = w;
+        if (s->cap_chunks > w + 2) {
+            /* give back what the truncated window needed (a series that stopped keeps none) */
+            s->cap_chunks = w ? w + 2 : 0;
+            if (w) {
+                s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
+            } else {
+                free(s->chunks);
+                s->chunks = NULL;
+            }
+        }
         if (w && s->chunks[0].mint < new_min) {
             new_min = s->chunks[0].mint;
         }
@@ -388,6 +438,13 @@ void head_truncate(head *h, int64_t t)
     atomic_store(&h->min_t, new_min);
 }
 
+void head_cool(head *h)
+{
+    if (h->cf) {
+        head_chunk_files_cool(h->cf);
+    }
+}
+
 size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk **out)
 {
     pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
@@ -399,12 +456,13 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
         if (s->chunks[i].maxt >= t) {
             v[n] = s->chunks[i];
             v[n].b = odin_malloc(v[n].len);
+            v[n].file = 0;
             memcpy(v[n].b, s->chunks[i].b, v[n].len);
             n++;
         }
     }
     if (s->has_open && s->last_t >= t) {
-        v[n] = (head_chunk){s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len};
+        v[n] = (head_chunk){s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len, 0};
         memcpy(v[n].b, s->open.b, s->open.len);
         n++;
     }

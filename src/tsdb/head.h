@@ -2,11 +2,14 @@
  *
  * Series are found by label-set hash (map lock) and by ref (the refs array, append-only). Each
  * series' chunks and last sample are guarded by the stripe mutex `stripes[ref % HEAD_STRIPES]`.
- * Lock order: map_lock before any stripe; never two stripes at once. */
+ * Cut chunks of an on-disk database live in the chunk files (head_chunks.h), whose writer has a
+ * mutex of its own. Lock order: map_lock, then one stripe (never two at once), then the chunk
+ * files' mutex (innermost: cut_open writes a chunk with its stripe held). */
 #ifndef ODIN_TSDB_HEAD_H
 #define ODIN_TSDB_HEAD_H
 
 #include "tsdb/chunk.h"
+#include "tsdb/head_chunks.h"
 
 #include <pthread.h>
 
@@ -18,11 +21,14 @@ typedef struct head_sym {
     char s[];
 } head_sym;
 
-/* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock. */
+/* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock (and
+ * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do). */
 typedef struct {
     int64_t mint, maxt;
-    uint8_t *b;   /* owned; encoded bytes with the count header */
+    uint8_t *b;    /* encoded bytes with the count header: heap-owned when file is 0, else
+                      read-only bytes in the chunk file's mapping (never written through) */
     uint32_t len;
+    uint32_t file; /* 0, or the id of the chunk file holding b (head_chunk_files) */
 } head_chunk;
 
 /* Owned by the head, freed by head_fini. `ref`, `labels` and `hash` never change once the series is
@@ -30,7 +36,8 @@ typedef struct {
 typedef struct head_series {
     uint64_t ref;
     uint64_t hash;
-    odin_labels labels; /* label array owned by the series; strings interned */
+    odin_labels labels; /* label array in the series' own allocation (after the struct);
+                           strings interned */
     head_chunk *chunks;
     uint32_t nchunks, cap_chunks;
     xor_chunk open;
@@ -48,8 +55,9 @@ typedef struct {
 } head_postings;
 
 typedef struct {
-    /* fixed after init */
+    /* fixed after init (cf after head_open_chunk_files, before any append) */
     int64_t chunk_range_ms;
+    head_chunk_files *cf; /* NULL: cut chunks stay on the heap (in-memory or read-only db) */
     /* guarded by map_lock (writers add series, readers look up and select) */
     pthread_rwlock_t map_lock;
     odin_map by_hash;       /* labels hash (8 bytes) -> head_series (collisions chained via
@@ -72,7 +80,13 @@ typedef struct {
 } head;
 
 void head_init(head *h, int64_t chunk_range_ms);
+/* Moves cut chunks to files under <dir>/chunks_odin/ (recreated empty) from now on; call before the
+ * WAL replay. On failure the head keeps chunks in memory and err is filled. */
+int head_open_chunk_files(head *h, const char *dir, odin_err *err);
 void head_fini(head *h);
+/* Releases a chunk taken out of its series (heap bytes freed, or its file's reference dropped);
+ * with the series' stripe held or after it was unlinked under it. */
+void head_chunk_free(head *h, const head_chunk *c);
 /* Finds or creates the series for sorted labels; returns it with *created telling which. */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
@@ -94,5 +108,8 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
 void head_chunks_release(head_chunk *v, size_t n);
 /* Frees chunks entirely before t. */
 void head_truncate(head *h, int64_t t);
+/* Drops the chunk files' pages from the resident set after a pass that read every chunk (block
+ * cut, checkpoint); readers fault them back from the page cache. A no-op in memory. */
+void head_cool(head *h);
 
 #endif

@@ -233,14 +233,14 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
         xor_chunk nc;
         int64_t first = 0, last = 0;
         reencode(c.b, c.len, mint, maxt, &nc, &first, &last);
-        free(c.b);
+        head_chunk_free(h, &c);
         if (nc.n == 0) {
             xor_chunk_fini(&nc);
             dropped++;
             continue;
         }
         xor_chunk_compact(&nc);
-        s->chunks[w++] = (head_chunk){first, last, nc.b, nc.len};
+        s->chunks[w++] = (head_chunk){first, last, nc.b, nc.len, 0};
     }
     s->nchunks = w;
     atomic_fetch_sub(&h->nchunks, dropped);

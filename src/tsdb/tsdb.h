@@ -95,7 +95,9 @@ bool tsdb_series_next(tsdb_series_set *s);
 /* Labels of the current series; valid until the querier is closed. */
 odin_labels tsdb_series_labels(const tsdb_series_set *s);
 
-/* Iterates the current series' samples in time order within the querier's range. */
+/* Iterates the current series' samples in time order within the querier's range. An iterator is
+ * valid until the next tsdb_series_iter or tsdb_series_next on the same series set (the sample
+ * buffers are reused): read one series at a time. */
 typedef struct {
     struct tsdb_iter_state *st;
 } tsdb_iter;

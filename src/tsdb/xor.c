@@ -62,8 +62,13 @@ int tsdb_get_varint(const uint8_t *b, size_t len, int64_t *v, size_t *n)
 
 void xor_chunk_init(xor_chunk *c)
 {
+    xor_chunk_init_cap(c, 32);
+}
+
+void xor_chunk_init_cap(xor_chunk *c, uint32_t cap)
+{
     memset(c, 0, sizeof(*c));
-    c->cap = 32;
+    c->cap = cap < 16 ? 16 : cap;
     c->b = odin_malloc(c->cap);
     c->b[0] = c->b[1] = 0;
     c->len = 2;
@@ -87,9 +92,10 @@ void xor_chunk_compact(xor_chunk *c)
 static void ensure(xor_chunk *c, size_t extra)
 {
     if (c->len + extra > c->cap) {
-        size_t ncap = c->cap * 2;
+        /* 1.5x: an open chunk lives for its whole time range, so slack costs resident memory */
+        size_t ncap = (size_t)c->cap + c->cap / 2;
         while (ncap < c->len + extra) {
-            ncap *= 2;
+            ncap += ncap / 2;
         }
         c->b = odin_realloc(c->b, ncap);
         c->cap = (uint32_t)ncap;
@@ -222,6 +228,16 @@ void xor_iter_init(xor_iter *it, const uint8_t *b, size_t len)
     it->pos_bits = 16;
 }
 
+/* A big-endian 64-bit load's byte order fixed up (one bswap on x86). */
+static inline uint64_t be64(uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+}
+
 static bool read_bits(xor_iter *it, int nbits, uint64_t *out)
 {
     if (it->pos_bits + (size_t)nbits > it->len * 8) {
@@ -232,11 +248,9 @@ static bool read_bits(xor_iter *it, int nbits, uint64_t *out)
     int shift = (int)(it->pos_bits & 7);
     if (shift + nbits <= 64 && first + 8 <= it->len) {
         /* one big-endian word holds every bit asked for: the common case */
-        uint64_t w = 0;
-        for (int i = 0; i < 8; i++) {
-            w = w << 8 | it->b[first + (size_t)i];
-        }
-        w <<= shift;
+        uint64_t w;
+        memcpy(&w, it->b + first, sizeof(w));
+        w = be64(w) << shift;
         *out = nbits == 0 ? 0 : w >> (64 - nbits);
         it->pos_bits += (size_t)nbits;
         return true;
@@ -315,13 +329,20 @@ static bool read_value(xor_iter *it)
 static bool read_dod(xor_iter *it, int64_t *dod)
 {
     int prefix = 0;
-    for (; prefix < 4; prefix++) {
-        uint64_t bit;
-        if (!read_bits(it, 1, &bit)) {
-            return false;
-        }
-        if (bit == 0) {
-            break;
+    uint64_t head;
+    if (it->pos_bits + 4 <= it->len * 8 && read_bits(it, 4, &head)) {
+        /* the 1-4 bit prefix in one read: count the leading ones, give back the unused bits */
+        prefix = head == 15 ? 4 : __builtin_clzll(~(head << 60));
+        it->pos_bits -= (size_t)(prefix == 4 ? 0 : 3 - prefix);
+    } else {
+        for (; prefix < 4; prefix++) {
+            uint64_t bit;
+            if (!read_bits(it, 1, &bit)) {
+                return false;
+            }
+            if (bit == 0) {
+                break;
+            }
         }
     }
     static const int widths[] = {0, 14, 17, 20, 64};

@@ -116,32 +116,66 @@ void web_json_f64(web_json *j, double v)
     odin_strbuf_fini(&tmp);
 }
 
+size_t web_format_time_ms(int64_t t, char *out)
+{
+    /* Matches Prometheus' jsonutil.MarshalTimestamp: integer arithmetic, no float rounding. */
+    size_t o = 0;
+    uint64_t u = (uint64_t)t;
+    if (t < 0) {
+        out[o++] = '-';
+        u = (uint64_t)0 - u;
+    }
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    uint64_t s = u / 1000;
+    do {
+        tmp[--i] = (char)('0' + s % 10);
+        s /= 10;
+    } while (s);
+    memcpy(out + o, tmp + i, sizeof(tmp) - i);
+    o += sizeof(tmp) - i;
+    unsigned frac = (unsigned)(u % 1000);
+    if (frac != 0) {
+        out[o++] = '.';
+        out[o++] = (char)('0' + frac / 100);
+        out[o++] = (char)('0' + frac / 10 % 10);
+        out[o++] = (char)('0' + frac % 10);
+    }
+    return o;
+}
+
 void web_json_time_ms(web_json *j, int64_t t)
 {
     before_value(j);
-    /* Matches Prometheus' jsonutil.MarshalTimestamp: integer arithmetic, no float rounding. */
-    uint64_t u = (uint64_t)t;
-    if (t < 0) {
-        odin_strbuf_putc(j->b, '-');
-        u = (uint64_t)0 - u;
+    char buf[32];
+    odin_strbuf_put(j->b, buf, web_format_time_ms(t, buf));
+}
+
+size_t web_format_value(double v, char *out)
+{
+    double a = fabs(v);
+    if (isfinite(v) && a >= 1e-6 && a < 1e21) {
+        /* 'f' layout straight from the shortest digits: the first digit's exponent is within
+         * [-6, 20], inside layout's positional range, so this equals web_put_float(v, 'f') */
+        return odin_format_double_exp(v, -7, 21, out);
     }
-    odin_strbuf_put_u64(j->b, u / 1000);
-    unsigned frac = (unsigned)(u % 1000);
-    if (frac != 0) {
-        char d[4] = {'.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
-                     (char)('0' + frac % 10)};
-        odin_strbuf_put(j->b, d, 4);
-    }
+    odin_strbuf tmp;
+    odin_strbuf_init(&tmp, 64);
+    web_put_float(&tmp, v, a != 0 && (a < 1e-6 || a >= 1e21) ? 'e' : 'f');
+    size_t n = tmp.len < 47 ? tmp.len : 47;
+    memcpy(out, tmp.p, n);
+    odin_strbuf_fini(&tmp);
+    return n;
 }
 
 void web_json_value(web_json *j, double v)
 {
     before_value(j);
-    double a = fabs(v);
-    char fmt = a != 0 && (a < 1e-6 || a >= 1e21) ? 'e' : 'f';
-    odin_strbuf_putc(j->b, '"');
-    web_put_float(j->b, v, fmt);
-    odin_strbuf_putc(j->b, '"');
+    char buf[WEB_VALUE_MAX + 2];
+    buf[0] = '"';
+    size_t n = 1 + web_format_value(v, buf + 1);
+    buf[n++] = '"';
+    odin_strbuf_put(j->b, buf, n);
 }
 
 void web_json_labels(web_json *j, odin_labels ls)

@@ -82,6 +82,27 @@ static int series_order(const void *a, const void *b)
     return odin_labels_cmp(((const promql_series *)a)->labels, ((const promql_series *)b)->labels);
 }
 
+/* A matrix series' points, `[t,"v"]` comma-separated, each built on the stack and appended once
+ * (a 256-series 1 h panel is 62k points; per-character appends were a third of its time). */
+static void put_points(odin_strbuf *b, const promql_series *s)
+{
+    for (size_t k = 0; k < s->n; k++) {
+        char buf[2 * WEB_VALUE_MAX + 8];
+        size_t o = 0;
+        if (k > 0) {
+            buf[o++] = ',';
+        }
+        buf[o++] = '[';
+        o += web_format_time_ms(s->t[k], buf + o);
+        buf[o++] = ',';
+        buf[o++] = '"';
+        o += web_format_value(s->v[k], buf + o);
+        buf[o++] = '"';
+        buf[o++] = ']';
+        odin_strbuf_put(b, buf, o);
+    }
+}
+
 static void write_result(web_json *j, promql_result *r, size_t limit, bool *cut)
 {
     web_json_obj_begin(j);
@@ -124,14 +145,12 @@ static void write_result(web_json *j, promql_result *r, size_t limit, bool *cut)
         web_json_key(j, matrix ? "values" : "value");
         if (matrix) {
             web_json_arr_begin(j);
-        }
-        for (size_t k = 0; k < s->n && (matrix || k == 0); k++) {
-            web_json_arr_begin(j);
-            web_json_time_ms(j, s->t[k]);
-            web_json_value(j, s->v[k]);
+            put_points(j->b, s);
             web_json_arr_end(j);
-        }
-        if (matrix) {
+        } else if (s->n > 0) {
+            web_json_arr_begin(j);
+            web_json_time_ms(j, s->t[0]);
+            web_json_value(j, s->v[0]);
             web_json_arr_end(j);
         }
         web_json_obj_end(j);

@@ -90,6 +90,12 @@ void web_json_time_ms(web_json *j, int64_t t);
 /* A sample value as a JSON string, Prometheus' MarshalFloat ('f', 'e' outside [1e-6, 1e21),
  * NaN, +Inf, -Inf). */
 void web_json_value(web_json *j, double v);
+/* The texts of web_json_time_ms and web_json_value (without quotes) written to out, which holds
+ * WEB_VALUE_MAX bytes; return the length (no terminator). For writers that put a whole point in
+ * one append (range results: tens of thousands of points per answer). */
+enum { WEB_VALUE_MAX = 48 };
+size_t web_format_time_ms(int64_t t, char *out);
+size_t web_format_value(double v, char *out);
 /* Label set as an object, names in the set's (sorted) order. */
 void web_json_labels(web_json *j, odin_labels ls);
 /* Time as Go's RFC3339Nano in UTC; t_ms == 0 (never) prints Go's zero time. */

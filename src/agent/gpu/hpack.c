@@ -273,7 +273,7 @@ static int read_string(hp_cur *c, odin_strbuf *buf, odin_str *s, odin_err *err)
         return odin_err_set(err, ODIN_ERR_PARSE, "hpack: truncated string at byte %zu", at);
     }
     bool huffman = c->p[c->off] & 0x80;
-    uint64_t n;
+    uint64_t n = 0;
     if (read_int(c, 7, &n, err) < 0) {
         return -ODIN_ERR_PARSE;
     }
@@ -309,7 +309,7 @@ static int decode_field(agent_gpu_hpack *h, hp_cur *c, odin_strbuf *nb, odin_str
     size_t at = c->off;
     uint8_t b = c->p[c->off];
     odin_str name, value;
-    uint64_t index;
+    uint64_t index = 0;
     if (b & 0x80) { /* indexed */
         if (read_int(c, 7, &index, err) < 0 || table_get(h, index, &name, &value, at, err) < 0) {
             return -ODIN_ERR_PARSE;

@@ -102,6 +102,45 @@ static void test_floats(void **state)
     odin_strbuf_fini(&b);
 }
 
+/* web_format_value's direct path must equal the web_put_float route it replaces for points, on
+ * edge values and on random doubles over every exponent (bit patterns from a fixed xorshift). */
+static void check_value(double v)
+{
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    double a = fabs(v);
+    web_put_float(&b, v, a != 0 && (a < 1e-6 || a >= 1e21) ? 'e' : 'f');
+    char out[WEB_VALUE_MAX];
+    size_t n = web_format_value(v, out);
+    assert_int_equal(n, b.len);
+    assert_memory_equal(out, b.p, n);
+    odin_strbuf_fini(&b);
+}
+
+static void test_value_direct(void **state)
+{
+    (void)state;
+    static const double edge[] = {0.0, -0.0, 1e-6, 9.999999999999999e-7, 1e21, 9.999999999999999e20,
+                                  -1e-6, -1e21, 0.1, 1.5, 123456789.125, 4.35, 1e15, 1e16,
+                                  5e-324, 1.7976931348623157e308, 2.5e-7};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(edge); i++) {
+        check_value(edge[i]);
+    }
+    check_value(NAN);
+    check_value(INFINITY);
+    check_value(-INFINITY);
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof(v));
+        check_value(v);
+        check_value((double)(x % 100000000) / 1000.0); /* short decimals, like scraped values */
+    }
+}
+
 static void test_times(void **state)
 {
     (void)state;
@@ -170,6 +209,7 @@ int web_json_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_floats),
+        cmocka_unit_test(test_value_direct),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_writer_and_durations),
     };

@@ -1,0 +1,305 @@
+/* The head's chunk files (<data>/chunks_odin/NNNNNN): appends cut chunks with pwritev, hands out
+ * pointers into a read-only mapping of each file, and deletes a file with its last chunk. Layout in
+ * docs/format/head_chunks.md; locking in head_chunks.h. */
+#include "tsdb/head_chunks.h"
+
+#include "tsdb/chunk.h"
+#include "tsdb/wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+enum { RECORD_HEAD_MAX = 8 + 8 + 8 + 10 };
+
+/* One file: created, written up to HEAD_CHUNK_FILE_BYTES, sealed, deleted with its last chunk. */
+typedef struct {
+    uint32_t id;      /* the file name's number, from 1 */
+    int fd;
+    uint8_t *map;     /* PROT_READ, MAP_SHARED, HEAD_CHUNK_FILE_BYTES long */
+    uint64_t size;    /* bytes written; only [0, size) is ever read through map */
+    uint64_t live;    /* chunks written and not yet dropped */
+} cfile;
+
+struct head_chunk_files {
+    char *dir; /* <data>/chunks_odin, fixed */
+    pthread_mutex_t mu;
+    /* guarded by mu */
+    cfile **files;     /* sorted by id; the last one is being written unless sealed */
+    size_t nfiles, cap_files;
+    uint32_t next_id;
+    bool cur_open;     /* files[nfiles - 1] takes new records */
+    bool failing;      /* the last write failed (logged once per run of failures) */
+};
+
+static void file_path(const head_chunk_files *cf, uint32_t id, odin_strbuf *out)
+{
+    odin_strbuf_reset(out);
+    odin_strbuf_printf(out, "%s/%06u", cf->dir, (unsigned)id);
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    }
+}
+
+head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err)
+{
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    odin_strbuf_printf(&p, "%s/chunks_odin", dir);
+    /* the WAL replay rebuilds every chunk, so whatever an earlier run left is dropped */
+    int rc = odin_remove_tree(p.p);
+    if (rc < 0 && rc != -ENOENT) {
+        odin_err_errno(err, -rc, "removing old head chunk files %s", p.p);
+        odin_strbuf_fini(&p);
+        return NULL;
+    }
+    if (mkdir(p.p, 0777) != 0 && errno != EEXIST) {
+        odin_err_errno(err, errno, "creating head chunk directory %s", p.p);
+        odin_strbuf_fini(&p);
+        return NULL;
+    }
+    head_chunk_files *cf = odin_calloc(1, sizeof(*cf));
+    cf->dir = odin_strndup(p.p, p.len);
+    cf->next_id = 1;
+    pthread_mutex_init(&cf->mu, NULL);
+    odin_strbuf_fini(&p);
+    return cf;
+}
+
+static void file_free(head_chunk_files *cf, cfile *f, bool unlink_it)
+{
+    munmap(f->map, HEAD_CHUNK_FILE_BYTES);
+    close(f->fd);
+    if (unlink_it) {
+        odin_strbuf p;
+        odin_strbuf_init(&p, 0);
+        file_path(cf, f->id, &p);
+        unlink(p.p);
+        odin_strbuf_fini(&p);
+    }
+    free(f);
+}
+
+void head_chunk_files_close(head_chunk_files *cf)
+{
+    if (!cf) {
+        return;
+    }
+    for (size_t i = 0; i < cf->nfiles; i++) {
+        file_free(cf, cf->files[i], true);
+    }
+    free(cf->files);
+    rmdir(cf->dir);
+    pthread_mutex_destroy(&cf->mu);
+    free(cf->dir);
+    free(cf);
+}
+
+static void log_failure_locked(head_chunk_files *cf, int errnum, const char *what)
+{
+    if (cf->failing) {
+        return;
+    }
+    cf->failing = true;
+    odin_err e = {0};
+    odin_err_errno(&e, errnum, "%s", what);
+    odin_log(ODIN_LOG_WARN, "tsdb", "head chunk file write failed; keeping cut chunks in memory",
+             "dir", cf->dir, "err", e.msg, NULL);
+}
+
+/* Removes files[i] from the list and deletes it. */
+static void remove_file_locked(head_chunk_files *cf, size_t i)
+{
+    file_free(cf, cf->files[i], true);
+    memmove(cf->files + i, cf->files + i + 1, (cf->nfiles - i - 1) * sizeof(*cf->files));
+    cf->nfiles--;
+}
+
+/* Seals the file being written (deleting it when nothing in it is live). */
+static void seal_locked(head_chunk_files *cf)
+{
+    if (!cf->cur_open) {
+        return;
+    }
+    cf->cur_open = false;
+    if (cf->files[cf->nfiles - 1]->live == 0) {
+        remove_file_locked(cf, cf->nfiles - 1);
+    }
+}
+
+static cfile *new_file_locked(head_chunk_files *cf)
+{
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    uint32_t id = cf->next_id++;
+    file_path(cf, id, &p);
+    int fd = open(p.p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        log_failure_locked(cf, errno, "creating head chunk file");
+        odin_strbuf_fini(&p);
+        return NULL;
+    }
+    uint8_t hdr[HEAD_CHUNK_FILE_HEADER] = {0};
+    put_be32(hdr, HEAD_CHUNK_FILE_MAGIC);
+    hdr[4] = HEAD_CHUNK_FILE_VERSION;
+    int e = 0;
+    ssize_t w = pwrite(fd, hdr, sizeof(hdr), 0);
+    if (w < 0) {
+        e = errno;
+    } else if (w != (ssize_t)sizeof(hdr)) {
+        e = ENOSPC;
+    }
+    void *map = MAP_FAILED;
+    if (e == 0) {
+        map = mmap(NULL, HEAD_CHUNK_FILE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) {
+            e = errno;
+        }
+    }
+    if (e != 0) {
+        log_failure_locked(cf, e, "creating head chunk file");
+        close(fd);
+        unlink(p.p);
+        odin_strbuf_fini(&p);
+        return NULL;
+    }
+    odin_strbuf_fini(&p);
+    cfile *f = odin_calloc(1, sizeof(*f));
+    f->id = id;
+    f->fd = fd;
+    f->map = map;
+    f->size = HEAD_CHUNK_FILE_HEADER;
+    if (cf->nfiles == cf->cap_files) {
+        cf->cap_files = cf->cap_files ? cf->cap_files * 2 : 8;
+        cf->files = odin_realloc(cf->files, cf->cap_files * sizeof(*cf->files));
+    }
+    cf->files[cf->nfiles++] = f;
+    cf->cur_open = true;
+    return f;
+}
+
+int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
+                           const uint8_t *b, uint32_t len, const uint8_t **out, uint32_t *file)
+{
+    uint8_t head[RECORD_HEAD_MAX], tail[4];
+    put_be64(head, ref);
+    put_be64(head + 8, (uint64_t)mint);
+    put_be64(head + 16, (uint64_t)maxt);
+    size_t hn = 24 + tsdb_put_uvarint(head + 24, len);
+    uint32_t crc = tsdb_crc32c(0, head, hn);
+    crc = tsdb_crc32c(crc, b, len);
+    put_be32(tail, crc);
+    uint64_t rec = hn + (uint64_t)len + sizeof(tail);
+    if (rec > HEAD_CHUNK_FILE_BYTES - HEAD_CHUNK_FILE_HEADER) {
+        return -1;
+    }
+    pthread_mutex_lock(&cf->mu);
+    cfile *f = cf->cur_open ? cf->files[cf->nfiles - 1] : NULL;
+    if (f && f->size + rec > HEAD_CHUNK_FILE_BYTES) {
+        seal_locked(cf);
+        f = NULL;
+    }
+    if (!f) {
+        f = new_file_locked(cf);
+        if (!f) {
+            pthread_mutex_unlock(&cf->mu);
+            return -1;
+        }
+    }
+    struct iovec iov[3] = {
+        {head, hn},
+        {(void *)b, len},
+        {tail, sizeof(tail)},
+    };
+    ssize_t w = pwritev(f->fd, iov, 3, (off_t)f->size);
+    if (w != (ssize_t)rec) {
+        /* a short write leaves junk past f->size: the next record overwrites it, and nothing
+         * reads there meanwhile */
+        log_failure_locked(cf, w < 0 ? errno : ENOSPC, "writing head chunk file");
+        if (f->live == 0) {
+            /* start over with a fresh file on the next write (it may be the header that is
+             * missing space) */
+            seal_locked(cf);
+        }
+        pthread_mutex_unlock(&cf->mu);
+        return -1;
+    }
+    if (cf->failing) {
+        cf->failing = false;
+        odin_log(ODIN_LOG_INFO, "tsdb", "head chunk file writes resumed", "dir", cf->dir, NULL);
+    }
+    *out = f->map + f->size + hn;
+    *file = f->id;
+    f->size += rec;
+    f->live++;
+    pthread_mutex_unlock(&cf->mu);
+    return 0;
+}
+
+void head_chunk_files_drop(head_chunk_files *cf, uint32_t file)
+{
+    pthread_mutex_lock(&cf->mu);
+    size_t lo = 0, hi = cf->nfiles;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cf->files[mid]->id < file) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < cf->nfiles && cf->files[lo]->id == file && cf->files[lo]->live > 0) {
+        cfile *f = cf->files[lo];
+        f->live--;
+        bool writing = cf->cur_open && lo == cf->nfiles - 1;
+        if (f->live == 0 && !writing) {
+            remove_file_locked(cf, lo);
+        }
+    }
+    pthread_mutex_unlock(&cf->mu);
+}
+
+void head_chunk_files_cool(head_chunk_files *cf)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    pthread_mutex_lock(&cf->mu);
+    for (size_t i = 0; i < cf->nfiles; i++) {
+        cfile *f = cf->files[i];
+        uint64_t n = (f->size + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
+        /* a shared file mapping: this drops page table entries only, never data */
+        madvise(f->map, n, MADV_DONTNEED);
+    }
+    pthread_mutex_unlock(&cf->mu);
+}
+
+void head_chunk_files_usage(head_chunk_files *cf, uint64_t *files, uint64_t *bytes)
+{
+    *files = 0;
+    *bytes = 0;
+    if (!cf) {
+        return;
+    }
+    pthread_mutex_lock(&cf->mu);
+    *files = cf->nfiles;
+    for (size_t i = 0; i < cf->nfiles; i++) {
+        *bytes += cf->files[i]->size;
+    }
+    pthread_mutex_unlock(&cf->mu);
+}

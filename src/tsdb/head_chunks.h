@@ -1,0 +1,50 @@
+/* Private to src/tsdb/: the files under <data>/chunks_odin/ that hold the head's cut chunks, so the
+ * head keeps only open chunks in anonymous memory (Prometheus' chunks_head/, in our own format:
+ * docs/format/head_chunks.md). Not a source of truth: the WAL is; the files are deleted at open.
+ *
+ * Threads: any appender (through cut_open) writes, head_truncate and tombstones drop chunks,
+ * queriers read the bytes through head_chunk.b without calling in here. One mutex of its own,
+ * `mu`, guards every field; it is the innermost lock of the head (map_lock, then a stripe, then
+ * `mu`), so nothing here takes another lock.
+ *
+ * Bytes are written with pwritev (page cache, no fsync) at the end of the current file, and read
+ * through a read-only MAP_SHARED mapping of HEAD_CHUNK_FILE_BYTES made when the file is created;
+ * a pointer handed out stays valid until the last chunk of its file is dropped. */
+#ifndef ODIN_TSDB_HEAD_CHUNKS_H
+#define ODIN_TSDB_HEAD_CHUNKS_H
+
+#include "base/base.h"
+
+#include <stdint.h>
+
+enum {
+    HEAD_CHUNK_FILE_BYTES = 64 << 20, /* one mapping per file; a file is sealed when full */
+    HEAD_CHUNK_FILE_HEADER = 8,       /* magic (4) | version (1) | padding (3) */
+    HEAD_CHUNK_FILE_MAGIC = 0x0D1C4C5A,
+    HEAD_CHUNK_FILE_VERSION = 1,
+};
+
+/* Owned by the head; created by head_chunk_files_open, freed by head_chunk_files_close. */
+typedef struct head_chunk_files head_chunk_files;
+
+/* Removes <dir>/chunks_odin/ (leftovers of an earlier run: the WAL replay rebuilds the head) and
+ * creates it empty. NULL on failure with err filled. */
+head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err);
+/* Unmaps and closes every file, and removes them (their chunks die with the head). NULL is fine. */
+void head_chunk_files_close(head_chunk_files *cf);
+/* Appends one chunk record. 0 with *out pointing at the chunk's bytes in the mapping (read-only,
+ * valid until its chunk is dropped) and *file the file's id (never 0); -1 when the write failed
+ * (full disk, I/O error: logged once until a write succeeds again), and the caller keeps the
+ * chunk in memory. */
+int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
+                           const uint8_t *b, uint32_t len, const uint8_t **out, uint32_t *file);
+/* One chunk of the file is no longer referenced; the file is unmapped and deleted with its last
+ * chunk once it is no longer the one being written. */
+void head_chunk_files_drop(head_chunk_files *cf, uint32_t file);
+/* Releases the mapped pages from this process' resident set (they stay in the page cache and are
+ * faulted back on the next read): after a block cut has read every chunk of a window. */
+void head_chunk_files_cool(head_chunk_files *cf);
+/* Files and bytes on disk, for stats and tests. */
+void head_chunk_files_usage(head_chunk_files *cf, uint64_t *files, uint64_t *bytes);
+
+#endif
