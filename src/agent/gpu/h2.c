@@ -99,7 +99,9 @@ void agent_gpu_h2_fini(agent_gpu_h2 *h)
 static void copy_value(char *dst, size_t cap, odin_str v)
 {
     size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    memcpy(dst, v.p, n);
+    if (n) {
+        memcpy(dst, v.p, n);
+    }
     dst[n] = '\0';
 }
 
