@@ -32,6 +32,7 @@ static void run_cleanups(odin_arena *a)
         odin_arena_cleanup *c = a->cleanups;
         a->cleanups = c->next;
         c->fn(c->arg);
+        free(c);
     }
 }
 
@@ -188,14 +189,11 @@ char *odin_arena_printf(odin_arena *a, const char *fmt, ...)
     return p;
 }
 
+/* Cleanup records live outside the arena's cap: registering must not fail, and running a cleanup
+ * early (the only other way out at the cap) would free what the caller is still using. */
 void odin_arena_on_reset(odin_arena *a, void (*fn)(void *), void *arg)
 {
-    odin_arena_cleanup *c = odin_arena_alloc(a, sizeof(*c));
-    if (!c) {
-        /* over the cap: run it now rather than leak what it guards */
-        fn(arg);
-        return;
-    }
+    odin_arena_cleanup *c = odin_malloc(sizeof(*c));
     c->fn = fn;
     c->arg = arg;
     c->next = a->cleanups;

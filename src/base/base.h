@@ -158,7 +158,8 @@ char *odin_arena_strdup(odin_arena *a, const char *s);
 char *odin_arena_strndup(odin_arena *a, const char *s, size_t n);
 char *odin_arena_printf(odin_arena *a, const char *fmt, ...) ODIN_PRINTF(2, 3);
 char *odin_arena_vprintf(odin_arena *a, const char *fmt, va_list ap) ODIN_PRINTF(2, 0);
-/* Runs fn(arg) at the next reset or fini, latest first (for fds and handles). */
+/* Runs fn(arg) at the next reset or fini, latest first (for fds and handles). Never fails, even
+ * past the arena's cap (the record is allocated apart from the arena). */
 void odin_arena_on_reset(odin_arena *a, void (*fn)(void *), void *arg);
 
 /* ---- Hash map (hashmap.c) ------------------------------------------------------------------- */
