@@ -96,9 +96,7 @@ int k8s_client_init(k8s_client *cl, const discovery_k8s_config *cfg, const char 
     memset(cl, 0, sizeof *cl);
     int rc;
     if (cfg->kubeconfig_file != NULL && cfg->kubeconfig_file[0] != '\0') {
-        rc = odin_err_set(err, ODIN_ERR_INVALID,
-                          "kubernetes_sd_configs: kubeconfig_file is not supported; use api_server "
-                          "with tls_config and authorization, or run in-cluster");
+        rc = k8s_client_from_kubeconfig(cl, cfg->kubeconfig_file, err);
     } else if (cfg->api_server == NULL || cfg->api_server[0] == '\0') {
         rc = client_in_cluster(cl, cfg, sa_dir, getenv_fn, err);
     } else {

@@ -114,11 +114,20 @@ typedef struct {
  * when api_server is NULL. `sa_dir` is the service account directory
  * (K8S_SERVICEACCOUNT_DIR in production) and `getenv_fn` reads KUBERNETES_SERVICE_HOST/PORT
  * (getenv in production); both are parameters so tests can point them elsewhere.
- * Errors: ODIN_ERR_INVALID (no in-cluster environment, kubeconfig_file), ODIN_ERR_IO (namespace
- * file unreadable when own_namespace is set). */
+ * With kubeconfig_file set, the settings come from that file instead (k8s_client_from_kubeconfig).
+ * Errors: ODIN_ERR_INVALID (no in-cluster environment, unusable kubeconfig), ODIN_ERR_IO (namespace
+ * or kubeconfig file unreadable), ODIN_ERR_PARSE (kubeconfig YAML). */
 int k8s_client_init(k8s_client *cl, const discovery_k8s_config *cfg, const char *sa_dir,
                     const char *(*getenv_fn)(const char *), odin_err *err);
 void k8s_client_fini(k8s_client *cl);
+
+/* Fills cl from the current context of the kubeconfig at `path` (kubeconfig.c): its cluster's
+ * server, certificate authority (file or data) and insecure-skip-tls-verify, and its user's client
+ * certificate and key (file or data), token or tokenFile, or username and password. Relative file
+ * names are relative to the kubeconfig's directory. Errors name the file and, for YAML, the line;
+ * exec and auth-provider plugins are ODIN_ERR_INVALID. On error cl may be partly filled: the caller
+ * finishes it with k8s_client_fini. */
+int k8s_client_from_kubeconfig(k8s_client *cl, const char *path, odin_err *err);
 
 #define K8S_SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 

@@ -3,6 +3,7 @@ provider against tests/e2e/fake_kube_api.py and prints its updates; each role's 
 compared with golden label sets written from Prometheus' discovery/kubernetes behaviour. Then watch
 events, 410 Gone relists (as a watch ERROR event and as an HTTP status), auth failures with token
 rotation, 403s, namespaces and selectors are exercised. HTTPS when openssl is installed."""
+import base64
 import copy
 import json
 import os
@@ -275,7 +276,9 @@ def canon_golden(golden):
 
 class Tool:
     def __init__(self, fake, role, *args, token_file=None, ca=None):
-        cmd = [TOOL, "--role", role, "--api-server", fake.url]
+        cmd = [TOOL, "--role", role]
+        if fake is not None:
+            cmd += ["--api-server", fake.url]
         if token_file:
             cmd += ["--bearer-token-file", token_file]
         if ca:
@@ -430,6 +433,44 @@ def check_auth(tls_cert):
     print("ok: 401 and 403 are logged without secrets, token rotation recovers")
 
 
+def check_kubeconfig(tls_cert):
+    """kubeconfig_file instead of api_server: the current context's server, CA (inline, base64) and
+    token reach a server that demands them; a credential plugin is refused by name."""
+    d = odintest.tempdir("k8s-kubeconfig-")
+    fake = fake_kube_api.FakeKube(token="kc-token", cert=tls_cert).start()
+    load(fake)
+    ca = ""
+    if tls_cert:
+        with open(tls_cert[0], "rb") as f:
+            ca = "    certificate-authority-data: %s\n" % base64.b64encode(f.read()).decode()
+    with open(os.path.join(d, "token"), "w") as f:
+        f.write("kc-token\n")
+    path = os.path.join(d, "kubeconfig.yaml")
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\n"
+                "clusters:\n- name: other\n  cluster: {server: 'https://192.0.2.1:1'}\n"
+                "- name: test\n  cluster:\n    server: %s\n%s"
+                "users:\n- name: me\n  user:\n    tokenFile: token\n"
+                "contexts:\n- name: a\n  context: {cluster: other, user: me}\n"
+                "- name: b\n  context: {cluster: test, user: me}\n"
+                "current-context: b\n" % (fake.url, ca))
+    tool = Tool(None, "service", "--namespace", "default", "--kubeconfig", path)
+    tool.wait_for(lambda g: "svc/default/web" in g, timeout=30, what="services via kubeconfig")
+    assert "kc-token" not in tool.stderr(), "the token was logged"
+    tool.stop()
+    with open(path, "w") as f:
+        f.write("clusters: [{name: c, cluster: {server: '%s'}}]\n"
+                "users: [{name: u, user: {exec: {command: get-token}}}]\n"
+                "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                "current-context: x\n" % fake.url)
+    p = subprocess.run([TOOL, "--role", "pod", "--kubeconfig", path], capture_output=True,
+                       text=True, timeout=20)
+    assert p.returncode == 1 and "credential plugin (exec)" in p.stderr and path in p.stderr, \
+        p.stderr
+    fake.stop()
+    print("ok: kubeconfig_file (current context, inline CA, relative tokenFile; exec refused)")
+
+
 def main():
     if not TOOL or not os.path.exists(TOOL):
         odintest.skip("K8S_SD_TOOL is not set (build tests/tools/k8s_sd.c)")
@@ -443,6 +484,7 @@ def main():
     check_selectors(fake, tls)
     fake.stop()
     check_auth(cert)
+    check_kubeconfig(cert)
     print("PASS")
 
 

@@ -108,7 +108,8 @@ static int role_parse(const char *s)
 
 static void usage(void)
 {
-    fputs("usage: k8s_sd --role R --api-server URL [--namespace N]... [--own-namespace]\n"
+    fputs("usage: k8s_sd --role R (--api-server URL | --kubeconfig F) [--namespace N]...\n"
+          "  [--own-namespace]\n"
           "  [--selector role:label:field]... [--bearer-token-file F] [--basic-auth U:P]\n"
           "  [--ca-file F] [--insecure] [--attach-node] [--attach-namespace] [--count N]\n",
           stderr);
@@ -126,7 +127,8 @@ static void parse_args(int argc, char **argv, discovery_k8s_config *cfg)
         bool takes = strcmp(a, "--role") == 0 || strcmp(a, "--api-server") == 0 ||
                      strcmp(a, "--namespace") == 0 || strcmp(a, "--selector") == 0 ||
                      strcmp(a, "--bearer-token-file") == 0 || strcmp(a, "--basic-auth") == 0 ||
-                     strcmp(a, "--ca-file") == 0 || strcmp(a, "--count") == 0;
+                     strcmp(a, "--ca-file") == 0 || strcmp(a, "--count") == 0 ||
+                     strcmp(a, "--kubeconfig") == 0;
         if (takes && v == NULL) {
             usage();
         }
@@ -154,6 +156,8 @@ static void parse_args(int argc, char **argv, discovery_k8s_config *cfg)
             cfg->http.has_basic_auth = true;
             cfg->http.basic_username = odin_strndup(u.p, u.len);
             cfg->http.basic_password = odin_strndup(s.p, s.len);
+        } else if (strcmp(a, "--kubeconfig") == 0) {
+            cfg->kubeconfig_file = odin_strdup(v);
         } else if (strcmp(a, "--ca-file") == 0) {
             cfg->http.tls.ca_file = odin_strdup(v);
         } else if (strcmp(a, "--insecure") == 0) {

@@ -18,6 +18,9 @@ int main(void)
         cmocka_unit_test(test_sanitize_label_name),
         cmocka_unit_test(test_client_in_cluster),
         cmocka_unit_test(test_resource_paths),
+        cmocka_unit_test(test_kubeconfig_k3s),
+        cmocka_unit_test(test_kubeconfig_context_and_files),
+        cmocka_unit_test(test_kubeconfig_errors),
         cmocka_unit_test(test_build_pod_and_relist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
