@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "discovery/k8s_json.h"
 #include "discovery/provider.h"
 
 typedef struct {
@@ -48,75 +49,15 @@ static bool jeat(jcur *c, char ch)
     return false;
 }
 
-static int hex4(const char *p, const char *end, uint32_t *out)
-{
-    if (end - p < 4) {
-        return -1;
-    }
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        char h = p[i];
-        uint32_t d;
-        if (h >= '0' && h <= '9') {
-            d = (uint32_t)(h - '0');
-        } else if (h >= 'a' && h <= 'f') {
-            d = (uint32_t)(h - 'a' + 10);
-        } else if (h >= 'A' && h <= 'F') {
-            d = (uint32_t)(h - 'A' + 10);
-        } else {
-            return -1;
-        }
-        v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(odin_strbuf *b, uint32_t cp)
-{
-    char o[4];
-    size_t n;
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        o[0] = (char)(0xf0 | cp >> 18);
-        o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    odin_strbuf_put(b, o, n);
-}
-
 /* \uXXXX, with a following low surrogate joined; lone surrogates become U+FFFD as in Go. */
 static int junicode(jcur *c)
 {
     uint32_t cp;
-    if (hex4(c->p, c->end, &cp) < 0) {
+    if (!k8s_json_unicode_escape(&c->p, c->end, &cp)) {
         return jfail(c, "invalid \\u escape");
     }
-    c->p += 4;
-    if (cp >= 0xd800 && cp < 0xdc00 && c->end - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u') {
-        uint32_t lo;
-        if (hex4(c->p + 2, c->end, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-            c->p += 6;
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        }
-    }
-    if (cp >= 0xd800 && cp < 0xe000) {
-        cp = 0xfffd;
-    }
-    put_utf8(&c->s, cp);
+    char o[4];
+    odin_strbuf_put(&c->s, o, k8s_json_put_utf8(o, cp));
     return 0;
 }
 

@@ -67,7 +67,7 @@ static int hex4(const char *p, const char *end, uint32_t *out)
     return 0;
 }
 
-static size_t put_utf8(char *o, uint32_t cp)
+size_t k8s_json_put_utf8(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -91,19 +91,18 @@ static size_t put_utf8(char *o, uint32_t cp)
     return 4;
 }
 
-/* Decodes a \u escape at c->p (just after the 'u'), pairing surrogates; lone ones become U+FFFD
- * (matches Go's encoding/json). */
-static int unicode_escape(jparser *c, uint32_t *cp)
+bool k8s_json_unicode_escape(const char **pp, const char *end, uint32_t *cp)
 {
-    if (hex4(c->p, c->end, cp) < 0) {
-        return jfail(c, ODIN_ERR_PARSE, "invalid \\u escape");
+    const char *p = *pp;
+    if (hex4(p, end, cp) < 0) {
+        return false;
     }
-    c->p += 4;
+    p += 4;
     if (*cp >= 0xD800 && *cp < 0xDC00) {
         uint32_t lo;
-        if (c->end - c->p >= 6 && c->p[0] == '\\' && c->p[1] == 'u' &&
-            hex4(c->p + 2, c->end, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
-            c->p += 6;
+        if (end - p >= 6 && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, end, &lo) == 0 &&
+            lo >= 0xDC00 && lo < 0xE000) {
+            p += 6;
             *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
         } else {
             *cp = 0xFFFD;
@@ -111,7 +110,8 @@ static int unicode_escape(jparser *c, uint32_t *cp)
     } else if (*cp >= 0xDC00 && *cp < 0xE000) {
         *cp = 0xFFFD;
     }
-    return 0;
+    *pp = p;
+    return true;
 }
 
 /* Reads a string at c->p (on the opening quote) into the arena. Unescaped text never grows, so
@@ -155,11 +155,11 @@ static int jstring(jparser *c, odin_str *out)
             return jfail(c, ODIN_ERR_PARSE, "invalid escape in string");
         }
         uint32_t cp = 0;
-        if (unicode_escape(c, &cp) < 0) {
-            return -ODIN_ERR_PARSE;
+        if (!k8s_json_unicode_escape(&c->p, c->end, &cp)) {
+            return jfail(c, ODIN_ERR_PARSE, "invalid \\u escape");
         }
         /* a \uXXXX (6 bytes) yields at most 3, a pair (12) at most 4: still within the raw length */
-        n += put_utf8(o + n, cp);
+        n += k8s_json_put_utf8(o + n, cp);
     }
     c->p = q + 1;
     o[n] = '\0';

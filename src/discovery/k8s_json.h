@@ -55,6 +55,13 @@ bool k8s_json_i64(const k8s_json *v, int64_t *out);
 /* true/false values; false for anything else. `present` (may be NULL) says whether it was a bool. */
 bool k8s_json_bool(const k8s_json *v, bool *present);
 
+/* JSON's \uXXXX escape at *p (just after the 'u'), joined with a following \u low surrogate; lone
+ * surrogates become U+FFFD, as Go's decoder makes them. Advances *p; false when the hex is bad.
+ * Shared with the file_sd reader (json.c). */
+bool k8s_json_unicode_escape(const char **p, const char *end, uint32_t *cp);
+/* Writes the UTF-8 of cp (at most 4 bytes) to o; returns how many. */
+size_t k8s_json_put_utf8(char *o, uint32_t cp);
+
 /* Deep copy into one heap block (free() it). Members named in `skip` (NULL-terminated list, may be
  * NULL) are left out at every level: the provider drops metadata.managedFields this way. */
 k8s_json *k8s_json_clone(const k8s_json *v, const char *const *skip);
