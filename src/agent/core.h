@@ -26,6 +26,7 @@ struct agent_scrape {
     odin_map families; /* name -> agent_family_build */
     odin_strbuf read_buf;
     odin_map files;      /* path -> agent_cached_file: descriptors kept open across scrapes */
+    odin_map dirs;       /* path -> this scrape's listing of it (keys and values in `arena`) */
     uint64_t generation; /* scrape count, for closing descriptors no longer read */
 };
 

@@ -305,11 +305,37 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A directory listed twice in one scrape (/sys/devices/system/cpu, by cpu and cpufreq) is read
+ * once; each caller gets its own array of the shared names. */
+typedef struct {
+    const char **names;
+    size_t n;
+} dir_listing;
+
+static void listing_copy(agent_scrape *sc, const dir_listing *l, const char ***names, size_t *n)
+{
+    const char **v = odin_arena_alloc(&sc->arena, (l->n ? l->n : 1) * sizeof(*v));
+    if (!v) {
+        odin_oom();
+    }
+    if (l->n) {
+        memcpy(v, l->names, l->n * sizeof(*v));
+    }
+    *names = v;
+    *n = l->n;
+}
+
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err)
 {
     *names = NULL;
     *n = 0;
+    size_t plen = strlen(path);
+    const dir_listing *seen = odin_map_get(&sc->dirs, path, plen);
+    if (seen) {
+        listing_copy(sc, seen, names, n);
+        return 0;
+    }
     DIR *d = opendir(path);
     if (!d) {
         int e = errno;
@@ -338,8 +364,14 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
     }
     closedir(d);
     qsort(v, len, sizeof(*v), name_cmp);
-    *names = v;
-    *n = len;
+    dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
+    char *key = odin_arena_strndup(&sc->arena, path, plen);
+    if (!l || !key) {
+        odin_oom();
+    }
+    *l = (dir_listing){v, len};
+    odin_map_put(&sc->dirs, key, plen, l);
+    listing_copy(sc, l, names, n);
     return 0;
 }
 

@@ -168,6 +168,46 @@ static void test_regular_file_larger_than_one_read(void **state)
     unlink(path);
 }
 
+/* A second listing in one scrape comes from the first; it must equal a listing made afresh and
+ * be the caller's own array. */
+static void test_listing_twice_in_a_scrape(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char *dirs[] = {"/sys/devices/system/cpu", "/proc/self", "/tmp"};
+    for (size_t d = 0; d < ODIN_ARRAY_LEN(dirs); d++) {
+        odin_err err = {0};
+        const char **a, **b, **c;
+        size_t na, nb, nc;
+        agent_scrape_begin(&sc);
+        assert_int_equal(agent_list_dir(&sc, dirs[d], &a, &na, &err), 0);
+        assert_true(na > 0);
+        const char *first = a[0];
+        a[0] = "changed by the first caller";
+        assert_int_equal(agent_list_dir(&sc, dirs[d], &b, &nb, &err), 0);
+        assert_true(b != a);
+        assert_ptr_equal(b[0], first);
+        agent_scrape_begin(&sc);
+        assert_int_equal(agent_list_dir(&sc, dirs[d], &c, &nc, &err), 0);
+        if (d == 0) { /* the others may change between two listings */
+            assert_int_equal(nb, nc);
+            for (size_t i = 0; i < nb; i++) {
+                assert_string_equal(b[i], c[i]);
+            }
+        }
+    }
+    odin_err err = {0};
+    const char **none;
+    size_t nn;
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_list_dir(&sc, "/nonexistent-odin-dir", &none, &nn, &err),
+                     -ODIN_ERR_NOTFOUND);
+    assert_int_equal(agent_list_dir(&sc, "/nonexistent-odin-dir", &none, &nn, &err),
+                     -ODIN_ERR_NOTFOUND);
+    agent_scrape_fini(&sc);
+}
+
 int agent_io_tests(void); /* called from main.c */
 
 int agent_io_tests(void)
@@ -176,6 +216,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_kernel_files_match_plain_reads),
         cmocka_unit_test(test_memo_copies_are_private),
         cmocka_unit_test(test_regular_file_larger_than_one_read),
+        cmocka_unit_test(test_listing_twice_in_a_scrape),
     };
     return cmocka_run_group_tests_name("agent_io", tests, NULL, NULL);
 }
