@@ -309,3 +309,20 @@ const char *agent_sysfs_valid_utf8(agent_scrape *sc, odin_str s)
     out[w] = '\0';
     return out;
 }
+
+int agent_sysfs_class_list(agent_scrape *sc, const char *cls, agent_sysfs_class *out,
+                           odin_err *err)
+{
+    out->base = agent_path(sc, AGENT_SYS, "%s", cls);
+    int rc = agent_list_dir(sc, out->base, &out->names, &out->n, err);
+    return rc == -ODIN_ERR_NOTFOUND ? -ODIN_ERR_UNAVAILABLE : rc;
+}
+
+void *agent_sysfs_class_items(agent_scrape *sc, const agent_sysfs_class *c, size_t size)
+{
+    void *p = odin_arena_zalloc(agent_scrape_arena(sc), (c->n + 1) * size);
+    if (!p) {
+        odin_oom();
+    }
+    return p;
+}

@@ -179,31 +179,23 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
 static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     nc_state *st = state;
-    const char *base = agent_path(sc, AGENT_SYS, "class/net");
-    const char **names;
-    size_t n;
-    int rc = agent_list_dir(sc, base, &names, &n, err);
-    if (rc == -ODIN_ERR_NOTFOUND) {
-        return -ODIN_ERR_UNAVAILABLE;
-    }
+    agent_sysfs_class cl;
+    int rc = agent_sysfs_class_list(sc, "class/net", &cl, err);
     if (rc < 0) {
         return rc;
     }
-    nc_iface *ifs = odin_arena_zalloc(agent_scrape_arena(sc), (n + 1) * sizeof(*ifs));
-    if (!ifs) {
-        odin_oom();
-    }
+    nc_iface *ifs = agent_sysfs_class_items(sc, &cl, sizeof(*ifs));
     size_t nif = 0;
     /* Every interface is read before any is emitted: a hard read error fails the collector. */
-    for (size_t i = 0; i < n; i++) {
-        const char *dir = agent_sysfs_join(sc, base, names[i]);
+    for (size_t i = 0; i < cl.n; i++) {
+        const char *dir = agent_sysfs_join(sc, cl.base, cl.names[i]);
         if (agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
             continue; /* bonding_masters */
         }
-        if (st->ignored && agent_regex_match(st->ignored, names[i], strlen(names[i]))) {
+        if (st->ignored && agent_regex_match(st->ignored, cl.names[i], strlen(cl.names[i]))) {
             continue;
         }
-        ifs[nif].name = names[i];
+        ifs[nif].name = cl.names[i];
         rc = parse_iface(sc, dir, &ifs[nif], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;
