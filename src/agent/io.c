@@ -36,9 +36,18 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
         r++;
     }
     if (bl == 1 && base[0] == '/') {
-        return odin_arena_printf(&sc->arena, "/%s", r);
+        bl = 0; /* "/" + "/" + r would double the slash */
     }
-    return odin_arena_printf(&sc->arena, "%.*s/%s", (int)bl, base, r);
+    /* copies, not a second format: every file a scrape reads is named here */
+    size_t rl = strlen(r);
+    char *p = odin_arena_alloc(&sc->arena, bl + rl + 2);
+    if (!p) {
+        odin_oom();
+    }
+    memcpy(p, base, bl);
+    p[bl] = '/';
+    memcpy(p + bl + 1, r, rl + 1);
+    return p;
 }
 
 /* Kernel files are re-read with pread at offset 0 on a descriptor kept open: procfs and sysfs

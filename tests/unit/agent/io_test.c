@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "agent/core.h"
+#include "agent/sysfs_util.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -208,6 +209,46 @@ static void test_listing_twice_in_a_scrape(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* The old formatting of agent_path and agent_sysfs_join, as the reference for the copies. */
+static void reference_path(const char *base, const char *rel, char *out, size_t cap)
+{
+    size_t bl = strlen(base);
+    while (bl > 1 && base[bl - 1] == '/') {
+        bl--;
+    }
+    while (*rel == '/') {
+        rel++;
+    }
+    if (bl == 1 && base[0] == '/') {
+        snprintf(out, cap, "/%s", rel);
+    } else {
+        snprintf(out, cap, "%.*s/%s", (int)bl, base, rel);
+    }
+}
+
+static void test_paths_match_formatting(void **state)
+{
+    (void)state;
+    const char *bases[] = {"/", "//", "/proc", "/proc/", "/proc//", "fixtures/sys", "", "/r/"};
+    const char *rels[] = {"stat", "/stat", "//net/dev", "", "a/b/c", "/"};
+    agent ag = {0};
+    agent_scrape sc;
+    agent_scrape_init(&sc, &ag);
+    agent_scrape_begin(&sc);
+    char want[256];
+    for (size_t b = 0; b < ODIN_ARRAY_LEN(bases); b++) {
+        ag.procfs = ag.sysfs = ag.rootfs = ag.udev = bases[b];
+        for (size_t r = 0; r < ODIN_ARRAY_LEN(rels); r++) {
+            reference_path(bases[b], rels[r], want, sizeof want);
+            assert_string_equal(agent_path(&sc, AGENT_PROC, "%s", rels[r]), want);
+            assert_string_equal(agent_path(&sc, AGENT_SYS, "%s", rels[r]), want);
+            snprintf(want, sizeof want, "%s/%s", bases[b], rels[r]);
+            assert_string_equal(agent_sysfs_join(&sc, bases[b], rels[r]), want);
+        }
+    }
+    agent_scrape_fini(&sc);
+}
+
 int agent_io_tests(void); /* called from main.c */
 
 int agent_io_tests(void)
@@ -217,6 +258,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_memo_copies_are_private),
         cmocka_unit_test(test_regular_file_larger_than_one_read),
         cmocka_unit_test(test_listing_twice_in_a_scrape),
+        cmocka_unit_test(test_paths_match_formatting),
     };
     return cmocka_run_group_tests_name("agent_io", tests, NULL, NULL);
 }
