@@ -226,9 +226,15 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
         }
     }
     if (!f) {
+        int missing = agent_absent_check(sc, path, plen);
+        if (missing) {
+            return -missing;
+        }
         int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int open_errno = fd < 0 ? errno : 0;
+        agent_absent_note(sc, path, plen, open_errno);
         if (fd < 0) {
-            return -errno;
+            return -open_errno;
         }
         kernel_fs_kind kind = sc->files.len < FILE_CACHE_MAX ? kernel_fs(fd) : FS_OTHER;
         rc = read_all_at0(sc, fd, max, kind == FS_SYSFS);
@@ -345,9 +351,14 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
         listing_copy(sc, seen, names, n);
         return 0;
     }
-    DIR *d = opendir(path);
+    int e = agent_absent_check(sc, path, plen);
+    DIR *d = NULL;
+    if (e == 0) {
+        d = opendir(path);
+        e = d ? 0 : errno;
+        agent_absent_note(sc, path, plen, e);
+    }
     if (!d) {
-        int e = errno;
         if (e == ENOENT || e == ENOTDIR) {
             return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", path);
         }

@@ -18,12 +18,14 @@ void agent_scrape_init(agent_scrape *sc, agent *ag)
     odin_map_init(&sc->families);
     odin_map_init(&sc->files);
     odin_map_init(&sc->dirs);
+    odin_map_init(&sc->absent);
     odin_strbuf_init(&sc->read_buf, 16u << 20);
 }
 
 void agent_scrape_fini(agent_scrape *sc)
 {
     agent_files_close_all(sc);
+    agent_absent_free_all(sc);
     odin_arena_fini(&sc->arena);
     odin_map_fini(&sc->families);
     odin_map_fini(&sc->dirs);
@@ -227,4 +229,5 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
         expfmt_write_family(out, fs[i]);
     }
     agent_files_sweep(sc);
+    agent_absent_sweep(sc);
 }

@@ -12,6 +12,8 @@
 #include "agent/sysfs_util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +251,56 @@ static void test_paths_match_formatting(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* A missing file or directory is answered from memory until AGENT_ABSENT_RECHECK_SCRAPES
+ * scrapes after its last lookup; then it is looked up again and, once there, read for real. */
+static void test_absent_paths_rechecked(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin_absent_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64], sub[64];
+    snprintf(file, sizeof file, "%s/f", dir);
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    odin_str out;
+    odin_err err = {0};
+    const char **names;
+    size_t n;
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), -ENOENT);
+    assert_int_equal(agent_list_dir(&sc, sub, &names, &n, &err), -ODIN_ERR_NOTFOUND);
+    int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "v\n", 2), 2);
+    close(fd);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    for (int gen = 1; gen < AGENT_ABSENT_RECHECK_SCRAPES; gen++) {
+        agent_scrape_begin(&sc);
+        assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), -ENOENT);
+        assert_int_equal(agent_list_dir(&sc, sub, &names, &n, &err), -ODIN_ERR_NOTFOUND);
+        agent_absent_sweep(&sc);
+    }
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), 0);
+    assert_string_equal(out.p, "v\n");
+    assert_int_equal(agent_list_dir(&sc, sub, &names, &n, &err), 0);
+    assert_int_equal(n, 0);
+    /* found again, it is forgotten: a removal shows at once */
+    unlink(file);
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), -ENOENT);
+    /* paths nobody asks about are dropped by the sweep */
+    for (int gen = 0; gen < 4; gen++) {
+        agent_scrape_begin(&sc);
+        agent_absent_sweep(&sc);
+    }
+    assert_int_equal(sc.absent.len, 0);
+    agent_scrape_fini(&sc);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int agent_io_tests(void); /* called from main.c */
 
 int agent_io_tests(void)
@@ -259,6 +311,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_regular_file_larger_than_one_read),
         cmocka_unit_test(test_listing_twice_in_a_scrape),
         cmocka_unit_test(test_paths_match_formatting),
+        cmocka_unit_test(test_absent_paths_rechecked),
     };
     return cmocka_run_group_tests_name("agent_io", tests, NULL, NULL);
 }
