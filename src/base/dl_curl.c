@@ -48,35 +48,39 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static bool loaded;
 static char load_error[256];
 
-#define RESOLVE(h, field, name)                                                                  \
-    (real.field = (__typeof__(real.field))dlsym(h, name), real.field != NULL ? 0 : -1)
-
+/* Fills `real` from the library; on failure names the first missing symbol. Writing through a
+ * void ** is how POSIX' dlsym page stores a function pointer without a cast warning. */
 static int resolve_all(void *h, const char **missing)
 {
-    static const char *names[] = {
-        "curl_global_init",      "curl_global_cleanup",    "curl_easy_init",
-        "curl_easy_cleanup",     "curl_easy_setopt",       "curl_easy_perform",
-        "curl_easy_getinfo",     "curl_easy_strerror",     "curl_easy_escape",
-        "curl_free",             "curl_slist_append",      "curl_slist_free_all",
-        "curl_multi_init",       "curl_multi_cleanup",     "curl_multi_add_handle",
-        "curl_multi_remove_handle", "curl_multi_perform",  "curl_multi_info_read",
-        "curl_multi_poll",       "curl_multi_wakeup",
+    const struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        {"curl_global_init", (void **)&real.global_init},
+        {"curl_global_cleanup", (void **)&real.global_cleanup},
+        {"curl_easy_init", (void **)&real.easy_init},
+        {"curl_easy_cleanup", (void **)&real.easy_cleanup},
+        {"curl_easy_setopt", (void **)&real.easy_setopt},
+        {"curl_easy_perform", (void **)&real.easy_perform},
+        {"curl_easy_getinfo", (void **)&real.easy_getinfo},
+        {"curl_easy_strerror", (void **)&real.easy_strerror},
+        {"curl_easy_escape", (void **)&real.easy_escape},
+        {"curl_free", (void **)&real.free},
+        {"curl_slist_append", (void **)&real.slist_append},
+        {"curl_slist_free_all", (void **)&real.slist_free_all},
+        {"curl_multi_init", (void **)&real.multi_init},
+        {"curl_multi_cleanup", (void **)&real.multi_cleanup},
+        {"curl_multi_add_handle", (void **)&real.multi_add_handle},
+        {"curl_multi_remove_handle", (void **)&real.multi_remove_handle},
+        {"curl_multi_perform", (void **)&real.multi_perform},
+        {"curl_multi_info_read", (void **)&real.multi_info_read},
+        {"curl_multi_poll", (void **)&real.multi_poll},
+        {"curl_multi_wakeup", (void **)&real.multi_wakeup},
     };
-    int rc[] = {
-        RESOLVE(h, global_init, names[0]),          RESOLVE(h, global_cleanup, names[1]),
-        RESOLVE(h, easy_init, names[2]),            RESOLVE(h, easy_cleanup, names[3]),
-        RESOLVE(h, easy_setopt, names[4]),          RESOLVE(h, easy_perform, names[5]),
-        RESOLVE(h, easy_getinfo, names[6]),         RESOLVE(h, easy_strerror, names[7]),
-        RESOLVE(h, easy_escape, names[8]),          RESOLVE(h, free, names[9]),
-        RESOLVE(h, slist_append, names[10]),        RESOLVE(h, slist_free_all, names[11]),
-        RESOLVE(h, multi_init, names[12]),          RESOLVE(h, multi_cleanup, names[13]),
-        RESOLVE(h, multi_add_handle, names[14]),    RESOLVE(h, multi_remove_handle, names[15]),
-        RESOLVE(h, multi_perform, names[16]),       RESOLVE(h, multi_info_read, names[17]),
-        RESOLVE(h, multi_poll, names[18]),          RESOLVE(h, multi_wakeup, names[19]),
-    };
-    for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++) {
-        if (rc[i] < 0) {
-            *missing = names[i];
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym(h, syms[i].name);
+        if (*syms[i].slot == NULL) {
+            *missing = syms[i].name;
             return -1;
         }
     }

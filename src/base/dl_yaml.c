@@ -31,26 +31,28 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static bool loaded;
 static char load_error[256];
 
-#define RESOLVE(h, field, name)                                                                  \
-    (real.field = (__typeof__(real.field))dlsym(h, name), real.field != NULL ? 0 : -1)
-
+/* Fills `real` from the library; on failure names the first missing symbol. Writing through a
+ * void ** is how POSIX' dlsym page stores a function pointer without a cast warning. */
 static int resolve_all(void *h, const char **missing)
 {
-    static const char *names[] = {
-        "yaml_parser_initialize", "yaml_parser_delete",    "yaml_parser_set_input_string",
-        "yaml_parser_parse",      "yaml_parser_load",      "yaml_event_delete",
-        "yaml_document_delete",   "yaml_document_get_node", "yaml_document_get_root_node",
+    const struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        {"yaml_parser_initialize", (void **)&real.parser_initialize},
+        {"yaml_parser_delete", (void **)&real.parser_delete},
+        {"yaml_parser_set_input_string", (void **)&real.parser_set_input_string},
+        {"yaml_parser_parse", (void **)&real.parser_parse},
+        {"yaml_parser_load", (void **)&real.parser_load},
+        {"yaml_event_delete", (void **)&real.event_delete},
+        {"yaml_document_delete", (void **)&real.document_delete},
+        {"yaml_document_get_node", (void **)&real.document_get_node},
+        {"yaml_document_get_root_node", (void **)&real.document_get_root_node},
     };
-    int rc[] = {
-        RESOLVE(h, parser_initialize, names[0]), RESOLVE(h, parser_delete, names[1]),
-        RESOLVE(h, parser_set_input_string, names[2]), RESOLVE(h, parser_parse, names[3]),
-        RESOLVE(h, parser_load, names[4]),       RESOLVE(h, event_delete, names[5]),
-        RESOLVE(h, document_delete, names[6]),   RESOLVE(h, document_get_node, names[7]),
-        RESOLVE(h, document_get_root_node, names[8]),
-    };
-    for (size_t i = 0; i < sizeof rc / sizeof rc[0]; i++) {
-        if (rc[i] < 0) {
-            *missing = names[i];
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym(h, syms[i].name);
+        if (*syms[i].slot == NULL) {
+            *missing = syms[i].name;
             return -1;
         }
     }
