@@ -5,7 +5,6 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 
 #include "base/base.h"
+#include "base/dl.h"
 
 #ifndef LIBCURL_SONAME /* overridable to test the path where the library is missing */
 #define LIBCURL_SONAME "libcurl.so.4"
@@ -48,14 +48,9 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static bool loaded;
 static char load_error[256];
 
-/* Fills `real` from the library; on failure names the first missing symbol. Writing through a
- * void ** is how POSIX' dlsym page stores a function pointer without a cast warning. */
-static int resolve_all(void *h, const char **missing)
+static void load(void)
 {
-    const struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
+    const odin_dl_sym syms[] = {
         {"curl_global_init", (void **)&real.global_init},
         {"curl_global_cleanup", (void **)&real.global_cleanup},
         {"curl_easy_init", (void **)&real.easy_init},
@@ -77,33 +72,10 @@ static int resolve_all(void *h, const char **missing)
         {"curl_multi_poll", (void **)&real.multi_poll},
         {"curl_multi_wakeup", (void **)&real.multi_wakeup},
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(h, syms[i].name);
-        if (*syms[i].slot == NULL) {
-            *missing = syms[i].name;
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void load(void)
-{
-    void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (h == NULL) {
-        const char *why = dlerror();
-        snprintf(load_error, sizeof load_error, "%s could not be loaded: %s", LIBCURL_SONAME,
-                 why != NULL ? why : "unknown error");
-    } else {
-        const char *missing = NULL;
-        if (resolve_all(h, &missing) < 0) {
-            snprintf(load_error, sizeof load_error, "%s has no symbol %s", LIBCURL_SONAME,
-                     missing);
-            dlclose(h);
-        } else {
-            loaded = true;
-            return;
-        }
+    if (odin_dl_load(LIBCURL_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error, sizeof load_error) ==
+        0) {
+        loaded = true;
+        return;
     }
     odin_log(ODIN_LOG_ERROR, "base", "cannot load libcurl, HTTP requests will fail", "err",
              load_error, NULL);

@@ -2,13 +2,12 @@
  * libyaml-0.so.2 opened with dlopen, so roles that read no YAML (the agent) never map it. */
 #include <yaml.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "base/base.h"
+#include "base/dl.h"
 
 #ifndef LIBYAML_SONAME /* overridable to test the path where the library is missing */
 #define LIBYAML_SONAME "libyaml-0.so.2"
@@ -31,14 +30,9 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static bool loaded;
 static char load_error[256];
 
-/* Fills `real` from the library; on failure names the first missing symbol. Writing through a
- * void ** is how POSIX' dlsym page stores a function pointer without a cast warning. */
-static int resolve_all(void *h, const char **missing)
+static void load(void)
 {
-    const struct {
-        const char *name;
-        void **slot;
-    } syms[] = {
+    const odin_dl_sym syms[] = {
         {"yaml_parser_initialize", (void **)&real.parser_initialize},
         {"yaml_parser_delete", (void **)&real.parser_delete},
         {"yaml_parser_set_input_string", (void **)&real.parser_set_input_string},
@@ -49,32 +43,9 @@ static int resolve_all(void *h, const char **missing)
         {"yaml_document_get_node", (void **)&real.document_get_node},
         {"yaml_document_get_root_node", (void **)&real.document_get_root_node},
     };
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        *syms[i].slot = dlsym(h, syms[i].name);
-        if (*syms[i].slot == NULL) {
-            *missing = syms[i].name;
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void load(void)
-{
-    void *h = dlopen(LIBYAML_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (h == NULL) {
-        const char *why = dlerror();
-        snprintf(load_error, sizeof load_error, "%s could not be loaded: %s", LIBYAML_SONAME,
-                 why != NULL ? why : "unknown error");
-        return;
-    }
-    const char *missing = NULL;
-    if (resolve_all(h, &missing) < 0) {
-        snprintf(load_error, sizeof load_error, "%s has no symbol %s", LIBYAML_SONAME, missing);
-        dlclose(h);
-        return;
-    }
-    loaded = true;
+    /* a failure is reported by the first parse, with load_error as its problem */
+    loaded = odin_dl_load(LIBYAML_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error,
+                          sizeof load_error) == 0;
 }
 
 static bool have_yaml(void)

@@ -13,11 +13,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The reference: open, read until 0, close. Returns the length or -1; `max` bounds it. */
@@ -78,7 +78,7 @@ static void check_same(agent_scrape *sc, const char *path, size_t max)
 
 static void sysfs_net_files(const char ***out, size_t *n)
 {
-    static const char *names[] = {"address", "addr_len", "mtu",  "type",
+    static const char *names[] = {"address", "addr_len", "mtu",   "type",
                                   "ifindex", "iflink",   "flags", "uevent"};
     static char paths[64][256];
     *n = 0;
@@ -93,8 +93,8 @@ static void sysfs_net_files(const char ***out, size_t *n)
             continue;
         }
         for (size_t i = 0; i < ODIN_ARRAY_LEN(names); i++) {
-            int w = snprintf(paths[*n], sizeof paths[*n], "/sys/class/net/%s/%s", de->d_name,
-                             names[i]);
+            int w =
+                snprintf(paths[*n], sizeof paths[*n], "/sys/class/net/%s/%s", de->d_name, names[i]);
             if (w > 0 && (size_t)w < sizeof paths[*n]) {
                 list[*n] = paths[*n];
                 (*n)++;
