@@ -2,10 +2,11 @@
 """bench/agent: CPU per scrape and RSS of `odin agent` against Debian's node_exporter 1.5, run side by
 side on this machine with the same collectors (those both have and enable by default), plain and gzip.
 
-    python3 bench/agent_bench.py [--scrapes N] [--odin build/odin] [--write bench/RESULTS.md]
+    python3 bench/agent_bench.py [--scrapes N] [--rounds R] [--odin build/odin] [--write bench/RESULTS.md]
 
-CPU is the process's utime+stime (from /proc/<pid>/stat) over N scrapes, after a warm-up; RSS is VmRSS
-after the run. Prints a table of absolute numbers and ratios (node_exporter / odin)."""
+CPU is the process's utime+stime (from /proc/<pid>/stat) over N scrapes, after a warm-up, taken in R
+batches alternated between the two exporters; RSS is VmRSS after the run. Prints a table of absolute
+numbers and ratios (node_exporter / odin)."""
 import argparse
 import datetime
 import os
@@ -57,23 +58,41 @@ def collectors(odin):
     return [c for c in ours if "--collector.%s " % c in ne_text]
 
 
-def measure(proc, url, n, gzip):
-    for _ in range(5):
-        scrape(url, gzip)
+def measure_batch(proc, url, n, gzip, acc):
     c0 = cpu_seconds(proc.proc.pid)
     t0 = time.time()
-    size = 0
     for _ in range(n):
-        size = scrape(url, gzip)
-    wall = time.time() - t0
-    cpu = cpu_seconds(proc.proc.pid) - c0
-    return {"cpu_ms": cpu * 1000 / n, "wall_ms": wall * 1000 / n, "bytes": size,
-            "rss_kib": rss_kib(proc.proc.pid)}
+        acc["bytes"] = scrape(url, gzip)
+    acc["wall"] += time.time() - t0
+    acc["cpu"] += cpu_seconds(proc.proc.pid) - c0
+    acc["n"] += n
+
+
+def measure_pair(theirs, ours, n, rounds, gzip):
+    """Alternates batches of scrapes between the two exporters, so that load from other work on
+    the machine falls on both alike; returns per-scrape figures for each."""
+    accs = []
+    for p in (theirs, ours):
+        for _ in range(5):
+            scrape(p.url("/metrics"), gzip)
+        accs.append({"cpu": 0.0, "wall": 0.0, "n": 0, "bytes": 0})
+    per = max(1, n // rounds)
+    for _ in range(rounds):
+        for p, acc in zip((theirs, ours), accs):
+            measure_batch(p, p.url("/metrics"), per, gzip, acc)
+    out = []
+    for p, acc in zip((theirs, ours), accs):
+        n_done = acc["n"]
+        out.append({"cpu_ms": acc["cpu"] * 1000 / n_done, "wall_ms": acc["wall"] * 1000 / n_done,
+                    "bytes": acc["bytes"], "rss_kib": rss_kib(p.proc.pid)})
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scrapes", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="batches per exporter, alternated (default 5)")
     ap.add_argument("--odin", default=os.path.join(odintest.source_dir(), "build", "odin"))
     ap.add_argument("--write", help="append the result table to this markdown file")
     args = ap.parse_args()
@@ -88,11 +107,12 @@ def main():
                           ne_port, "/") as ne, \
             odintest.Agent(args.odin, ["agent"] + flags) as ag:
         for gzip in (False, True):
-            theirs = measure(ne, ne.url("/metrics"), args.scrapes, gzip)
-            ours = measure(ag, ag.url("/metrics"), args.scrapes, gzip)
+            theirs, ours = measure_pair(ne, ag, args.scrapes, args.rounds, gzip)
             rows.append(("gzip" if gzip else "plain", theirs, ours))
     out = []
     out.append("Collectors (%d): %s" % (len(cols), " ".join(cols)))
+    out.append("")
+    out.append("Load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     out.append("")
     out.append("| encoding | node_exporter CPU/scrape | odin CPU/scrape | CPU ratio | "
                "node_exporter RSS | odin RSS | RSS ratio | bytes (ne / odin) |")

@@ -26,6 +26,8 @@ struct agent_scrape {
     odin_map families; /* name -> agent_family_build */
     odin_strbuf read_buf;
     odin_map files;      /* path -> agent_cached_file: descriptors kept open across scrapes */
+    odin_map dirs;       /* path -> this scrape's listing of it (keys and values in `arena`) */
+    odin_map absent;     /* path -> when it was last found missing (absent.c) */
     uint64_t generation; /* scrape count, for closing descriptors no longer read */
 };
 
@@ -60,7 +62,21 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out);
 void agent_files_sweep(agent_scrape *sc);
 void agent_files_close_all(agent_scrape *sc);
 
+/* absent.c: paths found missing (ENOENT, ENOTDIR) are answered from memory until
+ * AGENT_ABSENT_RECHECK_SCRAPES scrapes have passed since the last real lookup. check returns the
+ * errno to report, or 0 when the caller must look the path up and then note the outcome (errnum
+ * 0 when found). sweep forgets paths nobody asked about lately; free_all is for fini. */
+enum { AGENT_ABSENT_RECHECK_SCRAPES = 8 };
+int agent_absent_check(agent_scrape *sc, const char *path, size_t plen);
+void agent_absent_note(agent_scrape *sc, const char *path, size_t plen, int errnum);
+void agent_absent_sweep(agent_scrape *sc);
+void agent_absent_free_all(agent_scrape *sc);
+
 /* process.c: process_* metrics of the agent itself, as client_golang's process collector. */
 void agent_process_collect(agent_scrape *sc, double start_time_s);
+/* process_open_fds: from stat() of /proc/self/fd where the kernel reports the count there, else
+ * by listing it (the listing alone is kept for tests that compare the two). */
+double agent_process_open_fds(void);
+double agent_process_open_fds_listed(void);
 
 #endif

@@ -36,9 +36,18 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
         r++;
     }
     if (bl == 1 && base[0] == '/') {
-        return odin_arena_printf(&sc->arena, "/%s", r);
+        bl = 0; /* "/" + "/" + r would double the slash */
     }
-    return odin_arena_printf(&sc->arena, "%.*s/%s", (int)bl, base, r);
+    /* copies, not a second format: every file a scrape reads is named here */
+    size_t rl = strlen(r);
+    char *p = odin_arena_alloc(&sc->arena, bl + rl + 2);
+    if (!p) {
+        odin_oom();
+    }
+    memcpy(p, base, bl);
+    p[bl] = '/';
+    memcpy(p + bl + 1, r, rl + 1);
+    return p;
 }
 
 /* Kernel files are re-read with pread at offset 0 on a descriptor kept open: procfs and sysfs
@@ -48,18 +57,30 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
 typedef struct {
     char *path; /* owned; the map's key */
     int fd;
+    bool sysfs;    /* a short read is the whole attribute (see read_all_at0) */
     uint64_t used; /* generation of the last read */
+    /* A file read twice per scrape (/proc/stat, by the cpu and stat collectors) is read once:
+     * `reads` counts this generation's reads, `twice` says the previous scrape read it more
+     * than once, and `memo` (in the scrape arena, valid while memo_gen is the current
+     * generation) keeps the first read's bytes for the later readers. */
+    unsigned reads;
+    bool twice;
+    uint64_t memo_gen;
+    const char *memo;
+    size_t memo_len;
 } agent_cached_file;
 
-enum { FILE_CACHE_MAX = 4096, FILE_UNUSED_SCRAPES = 3 };
+enum { FILE_CACHE_MAX = 4096, FILE_UNUSED_SCRAPES = 3, SYSFS_PAGE = 4096 };
 
-static bool kernel_fs(int fd)
+typedef enum { FS_OTHER, FS_PROC, FS_SYSFS } kernel_fs_kind;
+
+static kernel_fs_kind kernel_fs(int fd)
 {
     struct statfs st;
     if (fstatfs(fd, &st) != 0) {
-        return false;
+        return FS_OTHER;
     }
-    return st.f_type == PROC_SUPER_MAGIC || st.f_type == SYSFS_MAGIC;
+    return st.f_type == PROC_SUPER_MAGIC ? FS_PROC : st.f_type == SYSFS_MAGIC ? FS_SYSFS : FS_OTHER;
 }
 
 static void cache_drop(agent_scrape *sc, agent_cached_file *f)
@@ -106,8 +127,12 @@ void agent_files_close_all(agent_scrape *sc)
     odin_map_fini(&sc->files);
 }
 
-/* pread loop into the scrape's read buffer; returns 0 or -errno. */
-static int read_all_at0(agent_scrape *sc, int fd, size_t max)
+/* pread loop into the scrape's read buffer; returns 0 or -errno. A sysfs attribute is produced
+ * whole by one show() call of at most a page, so when `sysfs` is set a read shorter than both the
+ * request and a page is the end of the file, and the pread that would return 0 is skipped: about
+ * a third of a scrape's reads. Other files (procfs seq files hand out a page at a time) read on
+ * until pread returns 0. */
+static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs)
 {
     odin_strbuf *b = &sc->read_buf;
     odin_strbuf_reset(b);
@@ -134,6 +159,48 @@ static int read_all_at0(agent_scrape *sc, int fd, size_t max)
         if (max != READ_CAP && b->len >= max) {
             return 0; /* a bounded read (sysfs attributes) takes the first max bytes */
         }
+        if (sysfs && (size_t)n < want && b->len < SYSFS_PAGE) {
+            return 0;
+        }
+    }
+}
+
+/* Copies `n` bytes into the scrape arena, NUL-terminated: callers may edit their copy. */
+static const char *arena_copy(agent_scrape *sc, const char *src, size_t n)
+{
+    char *p = odin_arena_alloc(&sc->arena, n + 1);
+    if (!p) {
+        odin_oom();
+    }
+    if (n) {
+        memcpy(p, src, n);
+    }
+    p[n] = '\0';
+    return p;
+}
+
+/* Counts a read of a cached file; returns true when this scrape already holds its bytes. */
+static bool memo_hit(agent_scrape *sc, agent_cached_file *f, size_t max, odin_str *out)
+{
+    if (f->used != sc->generation) {
+        f->twice = f->reads > 1;
+        f->reads = 0;
+    }
+    f->used = sc->generation;
+    f->reads++;
+    if (max != READ_CAP || f->memo_gen != sc->generation || f->memo == NULL) {
+        return false;
+    }
+    *out = (odin_str){arena_copy(sc, f->memo, f->memo_len), f->memo_len};
+    return true;
+}
+
+static void memo_keep(agent_scrape *sc, agent_cached_file *f, size_t max)
+{
+    if (f->twice && max == READ_CAP) {
+        f->memo = arena_copy(sc, sc->read_buf.p, sc->read_buf.len);
+        f->memo_len = sc->read_buf.len;
+        f->memo_gen = sc->generation;
     }
 }
 
@@ -144,28 +211,41 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
     agent_cached_file *f = odin_map_get(&sc->files, path, plen);
     int rc;
     if (f) {
-        f->used = sc->generation;
-        rc = read_all_at0(sc, f->fd, max);
+        if (memo_hit(sc, f, max, out)) {
+            return 0;
+        }
+        rc = read_all_at0(sc, f->fd, max, f->sysfs);
         if (rc == -ENODEV || rc == -ESRCH || rc == -ENOENT || rc == -ESTALE || rc == -EBADF) {
             /* the object went away (device removed, process exited): open afresh */
             cache_drop(sc, f);
             f = NULL;
         } else if (rc < 0) {
             return rc; /* e.g. EINVAL from `speed` of a down link: the file stays usable */
+        } else {
+            memo_keep(sc, f, max);
         }
     }
     if (!f) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            return -errno;
+        int missing = agent_absent_check(sc, path, plen);
+        if (missing) {
+            return -missing;
         }
-        rc = read_all_at0(sc, fd, max);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int open_errno = fd < 0 ? errno : 0;
+        agent_absent_note(sc, path, plen, open_errno);
+        if (fd < 0) {
+            return -open_errno;
+        }
+        kernel_fs_kind kind = sc->files.len < FILE_CACHE_MAX ? kernel_fs(fd) : FS_OTHER;
+        rc = read_all_at0(sc, fd, max, kind == FS_SYSFS);
         bool keep = rc == 0 || rc == -EINVAL || rc == -EOPNOTSUPP || rc == -EIO;
-        if (keep && sc->files.len < FILE_CACHE_MAX && kernel_fs(fd)) {
-            f = odin_malloc(sizeof(*f));
+        if (keep && kind != FS_OTHER) {
+            f = odin_calloc(1, sizeof(*f));
             f->path = odin_strndup(path, plen);
             f->fd = fd;
+            f->sysfs = kind == FS_SYSFS;
             f->used = sc->generation;
+            f->reads = 1;
             odin_map_put(&sc->files, f->path, plen, f);
         } else {
             close(fd);
@@ -175,15 +255,7 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
         }
     }
     odin_strbuf *b = &sc->read_buf;
-    char *p = odin_arena_alloc(&sc->arena, b->len + 1);
-    if (!p) {
-        odin_oom();
-    }
-    if (b->len) {
-        memcpy(p, b->p, b->len);
-    }
-    p[b->len] = '\0';
-    *out = (odin_str){p, b->len};
+    *out = (odin_str){arena_copy(sc, b->p, b->len), b->len};
     return 0;
 }
 
@@ -248,14 +320,45 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* A directory listed twice in one scrape (/sys/devices/system/cpu, by cpu and cpufreq) is read
+ * once; each caller gets its own array of the shared names. */
+typedef struct {
+    const char **names;
+    size_t n;
+} dir_listing;
+
+static void listing_copy(agent_scrape *sc, const dir_listing *l, const char ***names, size_t *n)
+{
+    const char **v = odin_arena_alloc(&sc->arena, (l->n ? l->n : 1) * sizeof(*v));
+    if (!v) {
+        odin_oom();
+    }
+    if (l->n) {
+        memcpy(v, l->names, l->n * sizeof(*v));
+    }
+    *names = v;
+    *n = l->n;
+}
+
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err)
 {
     *names = NULL;
     *n = 0;
-    DIR *d = opendir(path);
+    size_t plen = strlen(path);
+    const dir_listing *seen = odin_map_get(&sc->dirs, path, plen);
+    if (seen) {
+        listing_copy(sc, seen, names, n);
+        return 0;
+    }
+    int e = agent_absent_check(sc, path, plen);
+    DIR *d = NULL;
+    if (e == 0) {
+        d = opendir(path);
+        e = d ? 0 : errno;
+        agent_absent_note(sc, path, plen, e);
+    }
     if (!d) {
-        int e = errno;
         if (e == ENOENT || e == ENOTDIR) {
             return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", path);
         }
@@ -281,8 +384,14 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
     }
     closedir(d);
     qsort(v, len, sizeof(*v), name_cmp);
-    *names = v;
-    *n = len;
+    dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
+    char *key = odin_arena_strndup(&sc->arena, path, plen);
+    if (!l || !key) {
+        odin_oom();
+    }
+    *l = (dir_listing){v, len};
+    odin_map_put(&sc->dirs, key, plen, l);
+    listing_copy(sc, l, names, n);
     return 0;
 }
 

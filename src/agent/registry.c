@@ -17,14 +17,18 @@ void agent_scrape_init(agent_scrape *sc, agent *ag)
     odin_arena_init(&sc->arena, 256u << 20);
     odin_map_init(&sc->families);
     odin_map_init(&sc->files);
+    odin_map_init(&sc->dirs);
+    odin_map_init(&sc->absent);
     odin_strbuf_init(&sc->read_buf, 16u << 20);
 }
 
 void agent_scrape_fini(agent_scrape *sc)
 {
     agent_files_close_all(sc);
+    agent_absent_free_all(sc);
     odin_arena_fini(&sc->arena);
     odin_map_fini(&sc->families);
+    odin_map_fini(&sc->dirs);
     odin_strbuf_fini(&sc->read_buf);
 }
 
@@ -32,8 +36,9 @@ void agent_scrape_begin(agent_scrape *sc)
 {
     sc->generation++;
     odin_arena_reset(&sc->arena);
-    /* the map's keys live in the arena just reset: clear it, keeping its table */
+    /* the maps' keys live in the arena just reset: clear them, keeping their tables */
     odin_map_clear(&sc->families);
+    odin_map_clear(&sc->dirs);
 }
 
 agent *agent_scrape_agent(agent_scrape *sc)
@@ -224,4 +229,5 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
         expfmt_write_family(out, fs[i]);
     }
     agent_files_sweep(sc);
+    agent_absent_sweep(sc);
 }

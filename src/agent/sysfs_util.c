@@ -178,12 +178,17 @@ bool agent_sysfs_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Two copies instead of a format: a scrape joins about a hundred attribute paths. */
 const char *agent_sysfs_join(agent_scrape *sc, const char *dir, const char *name)
 {
-    char *p = odin_arena_printf(agent_scrape_arena(sc), "%s/%s", dir, name);
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *p = odin_arena_alloc(agent_scrape_arena(sc), dl + nl + 2);
     if (!p) {
         odin_oom();
     }
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, nl + 1);
     return p;
 }
 
@@ -308,4 +313,21 @@ const char *agent_sysfs_valid_utf8(agent_scrape *sc, odin_str s)
     }
     out[w] = '\0';
     return out;
+}
+
+int agent_sysfs_class_list(agent_scrape *sc, const char *cls, agent_sysfs_class *out,
+                           odin_err *err)
+{
+    out->base = agent_path(sc, AGENT_SYS, "%s", cls);
+    int rc = agent_list_dir(sc, out->base, &out->names, &out->n, err);
+    return rc == -ODIN_ERR_NOTFOUND ? -ODIN_ERR_UNAVAILABLE : rc;
+}
+
+void *agent_sysfs_class_items(agent_scrape *sc, const agent_sysfs_class *c, size_t size)
+{
+    void *p = odin_arena_zalloc(agent_scrape_arena(sc), (c->n + 1) * size);
+    if (!p) {
+        odin_oom();
+    }
+    return p;
 }

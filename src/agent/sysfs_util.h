@@ -37,6 +37,20 @@ bool agent_sysfs_is_dir(const char *path);
 /* True when path exists, following links (os.Stat succeeds). */
 bool agent_sysfs_exists(const char *path);
 
+/* A class directory of sysfs (class/net, class/hwmon, ...) as listed for one scrape. */
+typedef struct {
+    const char *base;   /* <sysfs>/<class> */
+    const char **names; /* its entries, sorted as os.ReadDir sorts them */
+    size_t n;
+} agent_sysfs_class;
+
+/* Lists <sysfs>/<cls> into *out (scrape memory). -ODIN_ERR_UNAVAILABLE when the class directory
+ * does not exist (the collector has nothing to report), other failures as agent_list_dir. */
+int agent_sysfs_class_list(agent_scrape *sc, const char *cls, agent_sysfs_class *out,
+                           odin_err *err);
+/* One zeroed element of `size` bytes per entry of c, plus one, in scrape memory. */
+void *agent_sysfs_class_items(agent_scrape *sc, const agent_sysfs_class *c, size_t size);
+
 /* "<dir>/<name>" in scrape memory. */
 const char *agent_sysfs_join(agent_scrape *sc, const char *dir, const char *name);
 /* Go's filepath.Clean of path, in scrape memory. */

@@ -81,7 +81,7 @@ typedef struct fs_shared fs_shared;
 /* One statfs call on a helper thread. Heap-owned: freed by the collector once `done` is seen,
  * or, when the collector gave up (`abandoned`), by the helper thread as it finishes. */
 typedef struct fs_job {
-    /* fixed once the thread starts */
+    /* fixed once queued */
     fs_shared *sh;
     char *path;       /* what statfs is called on */
     char *mountpoint; /* the key of the stuck set */
@@ -90,7 +90,8 @@ typedef struct fs_job {
     bool done, abandoned;
     int errnum; /* 0 on success */
     struct statfs buf;
-    struct fs_job *next; /* in sh->stuck while abandoned */
+    struct fs_job *next;  /* in sh->stuck while abandoned */
+    struct fs_job *qnext; /* in sh->queue until a helper takes it */
 } fs_job;
 
 /* The collector's state. Shared with helper threads that may outlive a scrape (and the
@@ -104,8 +105,16 @@ struct fs_shared {
     pthread_mutex_t lock;
     /* guarded by lock */
     pthread_cond_t cond; /* signalled when a job finishes */
-    int refs;            /* the collector plus one per running helper thread */
+    int refs;            /* the collector plus one per helper thread */
     fs_job *stuck;       /* abandoned jobs: mounts whose statfs has not returned */
+    /* Helper threads stay for the next scrape instead of one thread per call (a clone and an
+     * exit per mount per scrape); at most `workers` wait idle, the rest exit. A job is queued
+     * only for a helper already idle, or with a new helper, so it starts at once and its
+     * deadline keeps meaning "statfs has not returned". */
+    pthread_cond_t work; /* signalled when a job is queued or `closing` is set */
+    fs_job *queue;       /* jobs not yet taken by a helper */
+    size_t queued, idle; /* length of queue; helpers waiting on `work` */
+    bool closing;        /* the collector is gone: idle helpers exit */
 };
 
 static void shared_unref_locked(fs_shared *sh, bool *freed)
@@ -118,6 +127,7 @@ static void shared_free(fs_shared *sh)
     agent_filter_fini(&sh->mp_filter);
     agent_filter_fini(&sh->fs_filter);
     pthread_cond_destroy(&sh->cond);
+    pthread_cond_destroy(&sh->work);
     pthread_mutex_destroy(&sh->lock);
     free(sh->rootfs);
     free(sh);
@@ -130,17 +140,12 @@ static void job_free(fs_job *j)
     free(j);
 }
 
-static void *statfs_thread(void *arg)
+/* Records the result of j's statfs; called by its helper with sh->lock held. */
+static void finish_job_locked(fs_shared *sh, fs_job *j, int errnum, const struct statfs *buf)
 {
-    fs_job *j = arg;
-    fs_shared *sh = j->sh;
-    struct statfs buf;
-    memset(&buf, 0, sizeof(buf));
-    int e = statfs(j->path, &buf) == 0 ? 0 : errno;
-    pthread_mutex_lock(&sh->lock);
     j->done = true;
-    j->errnum = e;
-    j->buf = buf;
+    j->errnum = errnum;
+    j->buf = *buf;
     if (j->abandoned) {
         /* the mount answered again: take it out of the stuck set */
         for (fs_job **p = &sh->stuck; *p; p = &(*p)->next) {
@@ -154,6 +159,34 @@ static void *statfs_thread(void *arg)
         job_free(j);
     } else {
         pthread_cond_broadcast(&sh->cond);
+    }
+}
+
+static void *statfs_thread(void *arg)
+{
+    fs_shared *sh = arg;
+    pthread_mutex_lock(&sh->lock);
+    for (;;) {
+        while (sh->queue == NULL && !sh->closing) {
+            sh->idle++;
+            pthread_cond_wait(&sh->work, &sh->lock);
+            sh->idle--;
+        }
+        fs_job *j = sh->queue;
+        if (j == NULL) {
+            break; /* closing */
+        }
+        sh->queue = j->qnext;
+        sh->queued--;
+        pthread_mutex_unlock(&sh->lock);
+        struct statfs buf;
+        memset(&buf, 0, sizeof(buf));
+        int e = statfs(j->path, &buf) == 0 ? 0 : errno;
+        pthread_mutex_lock(&sh->lock);
+        finish_job_locked(sh, j, e, &buf);
+        if (sh->idle >= sh->workers) {
+            break;
+        }
     }
     bool freed;
     shared_unref_locked(sh, &freed);
@@ -425,6 +458,7 @@ static int filesystem_init(agent *ag, void **state, odin_err *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&sh->cond, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&sh->work, NULL);
     sh->refs = 1;
     *state = sh;
     return 0;
@@ -437,6 +471,8 @@ static void filesystem_fini(void *state)
         return;
     }
     pthread_mutex_lock(&sh->lock);
+    sh->closing = true;
+    pthread_cond_broadcast(&sh->work);
     bool freed;
     shared_unref_locked(sh, &freed);
     pthread_mutex_unlock(&sh->lock);
@@ -473,7 +509,8 @@ static void set_result(agent_scrape *sc, fs_mount *m, int errnum, const struct s
     m->files_free = (double)b->f_ffree;
 }
 
-/* Starts statfs for m on a helper thread; runs it inline if no thread can be made. */
+/* Hands statfs for m to an idle helper thread, or to a new one; runs it inline if no thread can
+ * be made. */
 static void start_job(agent_scrape *sc, fs_shared *sh, fs_mount *m)
 {
     fs_job *j = odin_calloc(1, sizeof(*j));
@@ -481,26 +518,49 @@ static void start_job(agent_scrape *sc, fs_shared *sh, fs_mount *m)
     j->path = odin_strdup(m->path);
     j->mountpoint = odin_strdup(m->mountpoint);
     j->deadline_ns = mono_ns() + sh->timeout_ns;
+    pthread_mutex_lock(&sh->lock);
+    j->qnext = sh->queue;
+    sh->queue = j;
+    sh->queued++;
+    if (sh->idle >= sh->queued) {
+        pthread_cond_signal(&sh->work);
+        pthread_mutex_unlock(&sh->lock);
+        m->job = j;
+        return;
+    }
+    sh->refs++;
+    pthread_mutex_unlock(&sh->lock);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024); /* statfs needs next to no stack */
-    pthread_mutex_lock(&sh->lock);
-    sh->refs++;
-    pthread_mutex_unlock(&sh->lock);
     pthread_t tid;
-    if (pthread_create(&tid, &attr, statfs_thread, j) != 0) {
-        pthread_mutex_lock(&sh->lock);
-        sh->refs--;
-        pthread_mutex_unlock(&sh->lock);
-        struct statfs b;
-        set_result(sc, m, statfs(j->path, &b) == 0 ? 0 : errno, &b);
-        job_free(j);
-        pthread_attr_destroy(&attr);
+    int rc = pthread_create(&tid, &attr, statfs_thread, sh);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) {
+        m->job = j;
         return;
     }
-    pthread_attr_destroy(&attr);
-    m->job = j;
+    /* no thread: take j back and run it here, unless a helper that just finished took it */
+    pthread_mutex_lock(&sh->lock);
+    sh->refs--;
+    bool taken = true;
+    for (fs_job **p = &sh->queue; *p; p = &(*p)->qnext) {
+        if (*p == j) {
+            *p = j->qnext;
+            sh->queued--;
+            taken = false;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (taken) {
+        m->job = j;
+        return;
+    }
+    struct statfs b;
+    set_result(sc, m, statfs(j->path, &b) == 0 ? 0 : errno, &b);
+    job_free(j);
 }
 
 /* Collects finished jobs and gives up on late ones; returns how many left the running set.

@@ -457,23 +457,15 @@ typedef struct {
 static int hwmon_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     hwmon_state *st = state;
-    const char *base = agent_path(sc, AGENT_SYS, "class/hwmon");
-    const char **names;
-    size_t n;
-    int rc = agent_list_dir(sc, base, &names, &n, err);
-    if (rc == -ODIN_ERR_NOTFOUND) {
-        return -ODIN_ERR_UNAVAILABLE;
-    }
+    agent_sysfs_class cl;
+    int rc = agent_sysfs_class_list(sc, "class/hwmon", &cl, err);
     if (rc < 0) {
         return rc;
     }
-    hw_entry *ents = odin_arena_zalloc(agent_scrape_arena(sc), (n + 1) * sizeof(*ents));
-    if (!ents) {
-        odin_oom();
-    }
+    hw_entry *ents = agent_sysfs_class_items(sc, &cl, sizeof(*ents));
     size_t ne = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *dir = agent_sysfs_join(sc, base, names[i]);
+    for (size_t i = 0; i < cl.n; i++) {
+        const char *dir = agent_sysfs_join(sc, cl.base, cl.names[i]);
         if (!agent_sysfs_is_dir(dir)) {
             continue;
         }

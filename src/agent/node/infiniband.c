@@ -458,23 +458,15 @@ static void emit_device(agent_scrape *sc, const ib_device *d)
 static int ib_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     ib_state *st = state;
-    const char *base = agent_path(sc, AGENT_SYS, "class/infiniband");
-    const char **names;
-    size_t n;
-    int rc = agent_list_dir(sc, base, &names, &n, err);
-    if (rc == -ODIN_ERR_NOTFOUND) {
-        return -ODIN_ERR_UNAVAILABLE;
-    }
+    agent_sysfs_class cl;
+    int rc = agent_sysfs_class_list(sc, "class/infiniband", &cl, err);
     if (rc < 0) {
         return rc;
     }
-    ib_device *devs = odin_arena_zalloc(agent_scrape_arena(sc), (n + 1) * sizeof(*devs));
-    if (!devs) {
-        odin_oom();
-    }
+    ib_device *devs = agent_sysfs_class_items(sc, &cl, sizeof(*devs));
     /* All devices are read before any is emitted: one unreadable device fails the collector. */
-    for (size_t i = 0; i < n; i++) {
-        rc = parse_device(sc, base, names[i], &devs[i], err);
+    for (size_t i = 0; i < cl.n; i++) {
+        rc = parse_device(sc, cl.base, cl.names[i], &devs[i], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;
         }
@@ -482,7 +474,7 @@ static int ib_collect(agent_scrape *sc, void *state, odin_err *err)
             return rc;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < cl.n; i++) {
         if (!agent_filter_ignored(&st->filter, devs[i].name)) {
             emit_device(sc, &devs[i]);
         }

@@ -89,49 +89,58 @@ static const agent_desc d_info = {
     EXPFMT_GAUGE,
     {"device", "address", "broadcast", "duplex", "operstate", "adminstate", "ifalias", NULL}};
 
+/* One interface's reads: where they happen, whether any file was there, where errors go. */
+typedef struct {
+    agent_scrape *sc;
+    const char *dir;
+    bool found;
+    odin_err *err;
+} nc_reader;
+
+/* Reads one attribute: 1 with its text in *value, 0 when it is missing or refuses reading
+ * (EINVAL from `speed` of a down link), skipped as procfs skips it, or a negative error. */
+static int read_attr(nc_reader *r, const char *file, odin_str *value)
+{
+    const char *path = agent_sysfs_join(r->sc, r->dir, file);
+    int e;
+    if (agent_sysfs_read(r->sc, path, value, &e) == 0) {
+        r->found = true;
+        return 1;
+    }
+    r->found = r->found || e != ENOENT;
+    if (agent_sysfs_ignorable(e)) {
+        return 0;
+    }
+    return odin_err_errno(r->err, e, "failed to read file %s", path);
+}
+
+/* procfs lists the interface's directory and reads every file in it; only the attributes below
+ * are exported, and a missing one is skipped either way, so each is read by name instead: the
+ * listing cost as much as the reads. procfs also reads the attributes nobody exports; only
+ * their hard read errors could change the outcome, which is not worth the syscalls. */
 static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_err *err)
 {
-    const char **files;
-    size_t n;
-    int rc = agent_list_dir(sc, dir, &files, &n, err);
-    if (rc < 0) {
-        return rc;
+    nc_reader r = {.sc = sc, .dir = dir, .err = err};
+    odin_str value;
+    for (int a = 0; a < A_NUM; a++) {
+        int rc = read_attr(&r, attrs[a].file, &value);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc > 0) {
+            ifc->has[a] = agent_sysfs_parse_i64(value, &ifc->num[a]) == 0;
+        }
     }
     for (int s = 0; s < S_NUM; s++) {
-        ifc->str[s] = "";
+        int rc = read_attr(&r, str_files[s], &value);
+        if (rc < 0) {
+            return rc;
+        }
+        ifc->str[s] = rc > 0 ? value.p : "";
     }
-    for (size_t i = 0; i < n; i++) {
-        int a = -1, s = -1;
-        for (int k = 0; k < A_NUM && a < 0; k++) {
-            if (strcmp(attrs[k].file, files[i]) == 0) {
-                a = k;
-            }
-        }
-        for (int k = 0; k < S_NUM && a < 0 && s < 0; k++) {
-            if (strcmp(str_files[k], files[i]) == 0) {
-                s = k;
-            }
-        }
-        if (a < 0 && s < 0) {
-            /* procfs also reads the attributes nobody exports; only their hard read errors could
-             * change the outcome, which is not worth two syscalls per file on every scrape */
-            continue;
-        }
-        const char *path = agent_sysfs_join(sc, dir, files[i]);
-        /* every attribute we export is a regular file in sysfs, so no lstat is needed */
-        odin_str value;
-        int e;
-        if (agent_sysfs_read(sc, path, &value, &e) < 0) {
-            if (agent_sysfs_ignorable(e)) {
-                continue;
-            }
-            return odin_err_errno(err, e, "failed to read file %s", path);
-        }
-        if (a >= 0) {
-            ifc->has[a] = agent_sysfs_parse_i64(value, &ifc->num[a]) == 0;
-        } else if (s >= 0) {
-            ifc->str[s] = value.p;
-        }
+    if (!r.found && !agent_sysfs_is_dir(dir)) {
+        /* the interface went away since class/net was listed, as a failed listing reported */
+        return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", dir);
     }
     return 0;
 }
@@ -170,31 +179,23 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
 static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     nc_state *st = state;
-    const char *base = agent_path(sc, AGENT_SYS, "class/net");
-    const char **names;
-    size_t n;
-    int rc = agent_list_dir(sc, base, &names, &n, err);
-    if (rc == -ODIN_ERR_NOTFOUND) {
-        return -ODIN_ERR_UNAVAILABLE;
-    }
+    agent_sysfs_class cl;
+    int rc = agent_sysfs_class_list(sc, "class/net", &cl, err);
     if (rc < 0) {
         return rc;
     }
-    nc_iface *ifs = odin_arena_zalloc(agent_scrape_arena(sc), (n + 1) * sizeof(*ifs));
-    if (!ifs) {
-        odin_oom();
-    }
+    nc_iface *ifs = agent_sysfs_class_items(sc, &cl, sizeof(*ifs));
     size_t nif = 0;
     /* Every interface is read before any is emitted: a hard read error fails the collector. */
-    for (size_t i = 0; i < n; i++) {
-        const char *dir = agent_sysfs_join(sc, base, names[i]);
+    for (size_t i = 0; i < cl.n; i++) {
+        const char *dir = agent_sysfs_join(sc, cl.base, cl.names[i]);
         if (agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
             continue; /* bonding_masters */
         }
-        if (st->ignored && agent_regex_match(st->ignored, names[i], strlen(names[i]))) {
+        if (st->ignored && agent_regex_match(st->ignored, cl.names[i], strlen(cl.names[i]))) {
             continue;
         }
-        ifs[nif].name = names[i];
+        ifs[nif].name = cl.names[i];
         rc = parse_iface(sc, dir, &ifs[nif], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;

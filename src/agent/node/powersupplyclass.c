@@ -190,24 +190,16 @@ static void emit_supply(agent_scrape *sc, const ps_supply *ps)
 static int psu_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     psu_state *st = state;
-    const char *base = agent_path(sc, AGENT_SYS, "class/power_supply");
-    const char **names;
-    size_t n;
-    int rc = agent_list_dir(sc, base, &names, &n, err);
-    if (rc == -ODIN_ERR_NOTFOUND) {
-        return -ODIN_ERR_UNAVAILABLE;
-    }
+    agent_sysfs_class cl;
+    int rc = agent_sysfs_class_list(sc, "class/power_supply", &cl, err);
     if (rc < 0) {
         return rc;
     }
-    ps_supply *ps = odin_arena_zalloc(agent_scrape_arena(sc), (n + 1) * sizeof(*ps));
-    if (!ps) {
-        odin_oom();
-    }
+    ps_supply *ps = agent_sysfs_class_items(sc, &cl, sizeof(*ps));
     /* Every supply is parsed before anything is emitted: one bad file fails the collector. */
-    for (size_t i = 0; i < n; i++) {
-        ps[i].name = names[i];
-        rc = parse_supply(sc, agent_sysfs_join(sc, base, names[i]), &ps[i], err);
+    for (size_t i = 0; i < cl.n; i++) {
+        ps[i].name = cl.names[i];
+        rc = parse_supply(sc, agent_sysfs_join(sc, cl.base, cl.names[i]), &ps[i], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;
         }
@@ -215,8 +207,8 @@ static int psu_collect(agent_scrape *sc, void *state, odin_err *err)
             return rc;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        if (st->ignored && agent_regex_match(st->ignored, names[i], strlen(names[i]))) {
+    for (size_t i = 0; i < cl.n; i++) {
+        if (st->ignored && agent_regex_match(st->ignored, cl.names[i], strlen(cl.names[i]))) {
             continue;
         }
         emit_supply(sc, &ps[i]);

@@ -1,10 +1,13 @@
 /* Runs the agent's test groups; a group whose file is not built in is skipped. */
 int agent_cpu_tests(void) __attribute__((weak));
 int agent_sysfs_util_tests(void) __attribute__((weak));
+int agent_io_tests(void) __attribute__((weak));
+int agent_process_tests(void) __attribute__((weak));
 
 int main(void)
 {
-    int (*const groups[])(void) = {agent_cpu_tests, agent_sysfs_util_tests};
+    int (*const groups[])(void) = {agent_cpu_tests, agent_sysfs_util_tests, agent_io_tests,
+                                     agent_process_tests};
     int f = 0;
     for (unsigned i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         if (groups[i]) {

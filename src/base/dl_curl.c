@@ -1,0 +1,351 @@
+/* libcurl, loaded on first use: defines the curl_* functions Odin calls and forwards them to
+ * libcurl.so.4 opened with dlopen, so roles that never make an HTTP request (the agent) never map
+ * libcurl and the TLS, LDAP, Kerberos and SSH libraries it pulls in. */
+/* The type-checking macros of curl.h would rename the definitions below. */
+#define CURL_DISABLE_TYPECHECK
+#include <curl/curl.h>
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/base.h"
+#include "base/dl.h"
+
+#ifndef LIBCURL_SONAME /* overridable to test the path where the library is missing */
+#define LIBCURL_SONAME "libcurl.so.4"
+#endif
+
+static struct {
+    CURLcode (*global_init)(long);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *);
+    CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+    CURLcode (*easy_perform)(CURL *);
+    CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+    const char *(*easy_strerror)(CURLcode);
+    char *(*easy_escape)(CURL *, const char *, int);
+    void (*free)(void *);
+    struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+    void (*slist_free_all)(struct curl_slist *);
+    CURLM *(*multi_init)(void);
+    CURLMcode (*multi_cleanup)(CURLM *);
+    CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+    CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+    CURLMcode (*multi_perform)(CURLM *, int *);
+    CURLMsg *(*multi_info_read)(CURLM *, int *);
+    CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd[], unsigned int, int, int *);
+    CURLMcode (*multi_wakeup)(CURLM *);
+} real;
+
+/* Set once by load() under pthread_once, read-only afterwards. */
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static bool loaded;
+static char load_error[256];
+
+static void load(void)
+{
+    const odin_dl_sym syms[] = {
+        {"curl_global_init", (void **)&real.global_init},
+        {"curl_global_cleanup", (void **)&real.global_cleanup},
+        {"curl_easy_init", (void **)&real.easy_init},
+        {"curl_easy_cleanup", (void **)&real.easy_cleanup},
+        {"curl_easy_setopt", (void **)&real.easy_setopt},
+        {"curl_easy_perform", (void **)&real.easy_perform},
+        {"curl_easy_getinfo", (void **)&real.easy_getinfo},
+        {"curl_easy_strerror", (void **)&real.easy_strerror},
+        {"curl_easy_escape", (void **)&real.easy_escape},
+        {"curl_free", (void **)&real.free},
+        {"curl_slist_append", (void **)&real.slist_append},
+        {"curl_slist_free_all", (void **)&real.slist_free_all},
+        {"curl_multi_init", (void **)&real.multi_init},
+        {"curl_multi_cleanup", (void **)&real.multi_cleanup},
+        {"curl_multi_add_handle", (void **)&real.multi_add_handle},
+        {"curl_multi_remove_handle", (void **)&real.multi_remove_handle},
+        {"curl_multi_perform", (void **)&real.multi_perform},
+        {"curl_multi_info_read", (void **)&real.multi_info_read},
+        {"curl_multi_poll", (void **)&real.multi_poll},
+        {"curl_multi_wakeup", (void **)&real.multi_wakeup},
+    };
+    if (odin_dl_load(LIBCURL_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error, sizeof load_error) ==
+        0) {
+        loaded = true;
+        return;
+    }
+    odin_log(ODIN_LOG_ERROR, "base", "cannot load libcurl, HTTP requests will fail", "err",
+             load_error, NULL);
+}
+
+static bool have_curl(void)
+{
+    pthread_once(&load_once, load);
+    return loaded;
+}
+
+/* Stand-ins when libcurl is missing: every transfer ends with CURLE_FAILED_INIT, and the error
+ * buffer and curl_easy_strerror carry load_error, so callers report it as any transfer error
+ * (a failed scrape, a failed query) instead of crashing. */
+typedef struct stub_easy {
+    void *priv;
+    char *errbuf;
+    struct stub_easy *next; /* pending completion in a stub_multi */
+} stub_easy;
+
+typedef struct stub_multi {
+    stub_easy *pending; /* added handles whose failure is not yet read */
+    CURLMsg msg;
+} stub_multi;
+
+static void stub_fail(stub_easy *e)
+{
+    if (e->errbuf != NULL) {
+        snprintf(e->errbuf, CURL_ERROR_SIZE, "%s", load_error);
+    }
+}
+
+CURLcode curl_global_init(long flags)
+{
+    return have_curl() ? real.global_init(flags) : CURLE_FAILED_INIT;
+}
+
+void curl_global_cleanup(void)
+{
+    if (have_curl()) {
+        real.global_cleanup();
+    }
+}
+
+CURL *curl_easy_init(void)
+{
+    if (have_curl()) {
+        return real.easy_init();
+    }
+    return calloc(1, sizeof(stub_easy));
+}
+
+void curl_easy_cleanup(CURL *curl)
+{
+    if (have_curl()) {
+        real.easy_cleanup(curl);
+    } else {
+        free(curl);
+    }
+}
+
+static CURLcode stub_setopt(stub_easy *e, CURLoption option, void *p)
+{
+    if (option == CURLOPT_PRIVATE) {
+        e->priv = p;
+    } else if (option == CURLOPT_ERRORBUFFER) {
+        e->errbuf = p;
+    }
+    return CURLE_OK;
+}
+
+/* The argument's type follows from the option's number, as in libcurl itself: longs below
+ * CURLOPTTYPE_OBJECTPOINT, then data pointers, function pointers, curl_off_t, and blobs. */
+CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    CURLcode rc;
+    if (option < CURLOPTTYPE_OBJECTPOINT) {
+        long v = va_arg(ap, long);
+        rc = have_curl() ? real.easy_setopt(curl, option, v) : CURLE_OK;
+    } else if (option < CURLOPTTYPE_FUNCTIONPOINT) {
+        void *v = va_arg(ap, void *);
+        rc = have_curl() ? real.easy_setopt(curl, option, v) : stub_setopt(curl, option, v);
+    } else if (option < CURLOPTTYPE_OFF_T) {
+        void (*v)(void) = va_arg(ap, void (*)(void));
+        rc = have_curl() ? real.easy_setopt(curl, option, v) : CURLE_OK;
+    } else if (option < CURLOPTTYPE_BLOB) {
+        curl_off_t v = va_arg(ap, curl_off_t);
+        rc = have_curl() ? real.easy_setopt(curl, option, v) : CURLE_OK;
+    } else {
+        void *v = va_arg(ap, void *);
+        rc = have_curl() ? real.easy_setopt(curl, option, v) : CURLE_OK;
+    }
+    va_end(ap);
+    return rc;
+}
+
+CURLcode curl_easy_perform(CURL *curl)
+{
+    if (have_curl()) {
+        return real.easy_perform(curl);
+    }
+    stub_fail(curl);
+    return CURLE_FAILED_INIT;
+}
+
+/* Every CURLINFO result is returned through a pointer. */
+CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
+{
+    va_list ap;
+    va_start(ap, info);
+    void *p = va_arg(ap, void *);
+    va_end(ap);
+    if (have_curl()) {
+        return real.easy_getinfo(curl, info, p);
+    }
+    if (info == CURLINFO_PRIVATE) {
+        *(void **)p = ((stub_easy *)curl)->priv;
+        return CURLE_OK;
+    }
+    if ((info & CURLINFO_TYPEMASK) == CURLINFO_LONG) {
+        *(long *)p = 0;
+        return CURLE_OK;
+    }
+    return CURLE_FAILED_INIT;
+}
+
+const char *curl_easy_strerror(CURLcode code)
+{
+    return have_curl() ? real.easy_strerror(code) : load_error;
+}
+
+char *curl_easy_escape(CURL *curl, const char *s, int length)
+{
+    return have_curl() ? real.easy_escape(curl, s, length) : NULL;
+}
+
+void curl_free(void *p)
+{
+    if (have_curl()) {
+        real.free(p);
+    } else {
+        free(p);
+    }
+}
+
+struct curl_slist *curl_slist_append(struct curl_slist *list, const char *s)
+{
+    if (have_curl()) {
+        return real.slist_append(list, s);
+    }
+    struct curl_slist *n = calloc(1, sizeof *n);
+    if (n == NULL) {
+        return NULL;
+    }
+    n->data = odin_strdup(s);
+    if (list == NULL) {
+        return n;
+    }
+    struct curl_slist *last = list;
+    while (last->next != NULL) {
+        last = last->next;
+    }
+    last->next = n;
+    return list;
+}
+
+void curl_slist_free_all(struct curl_slist *list)
+{
+    if (have_curl()) {
+        real.slist_free_all(list);
+        return;
+    }
+    while (list != NULL) {
+        struct curl_slist *next = list->next;
+        free(list->data);
+        free(list);
+        list = next;
+    }
+}
+
+CURLM *curl_multi_init(void)
+{
+    if (have_curl()) {
+        return real.multi_init();
+    }
+    return calloc(1, sizeof(stub_multi));
+}
+
+CURLMcode curl_multi_cleanup(CURLM *multi)
+{
+    if (have_curl()) {
+        return real.multi_cleanup(multi);
+    }
+    free(multi);
+    return CURLM_OK;
+}
+
+CURLMcode curl_multi_add_handle(CURLM *multi, CURL *curl)
+{
+    if (have_curl()) {
+        return real.multi_add_handle(multi, curl);
+    }
+    stub_multi *m = multi;
+    stub_easy *e = curl;
+    e->next = m->pending;
+    m->pending = e;
+    return CURLM_OK;
+}
+
+CURLMcode curl_multi_remove_handle(CURLM *multi, CURL *curl)
+{
+    if (have_curl()) {
+        return real.multi_remove_handle(multi, curl);
+    }
+    stub_multi *m = multi;
+    for (stub_easy **pp = &m->pending; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == curl) {
+            *pp = ((stub_easy *)curl)->next;
+            break;
+        }
+    }
+    return CURLM_OK;
+}
+
+CURLMcode curl_multi_perform(CURLM *multi, int *running)
+{
+    if (have_curl()) {
+        return real.multi_perform(multi, running);
+    }
+    *running = 0;
+    return CURLM_OK;
+}
+
+CURLMsg *curl_multi_info_read(CURLM *multi, int *left)
+{
+    if (have_curl()) {
+        return real.multi_info_read(multi, left);
+    }
+    stub_multi *m = multi;
+    stub_easy *e = m->pending;
+    *left = 0;
+    if (e == NULL) {
+        return NULL;
+    }
+    m->pending = e->next;
+    stub_fail(e);
+    m->msg = (CURLMsg){.msg = CURLMSG_DONE, .easy_handle = e, .data.result = CURLE_FAILED_INIT};
+    return &m->msg;
+}
+
+CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd extra_fds[], unsigned int extra_nfds,
+                          int timeout_ms, int *numfds)
+{
+    if (have_curl()) {
+        return real.multi_poll(multi, extra_fds, extra_nfds, timeout_ms, numfds);
+    }
+    /* Nothing to wait for but the caller's timer; pending failures are reported at once. */
+    if (((stub_multi *)multi)->pending == NULL && timeout_ms > 0) {
+        struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (numfds != NULL) {
+        *numfds = 0;
+    }
+    return CURLM_OK;
+}
+
+CURLMcode curl_multi_wakeup(CURLM *multi)
+{
+    return have_curl() ? real.multi_wakeup(multi) : CURLM_OK;
+}

@@ -1,0 +1,317 @@
+/* Unit tests for src/agent/io.c: whole-file reads through the descriptor cache (with the sysfs
+ * short-read end and the per-scrape memo) must return what a plain open+read-to-EOF returns, on
+ * this machine's real /sys and /proc files and on a regular file larger than one read. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four headers above first */
+#include <cmocka.h>
+
+#include "agent/core.h"
+#include "agent/sysfs_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The reference: open, read until 0, close. Returns the length or -1; `max` bounds it. */
+static long plain_read(const char *path, char *buf, size_t cap, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t len = 0, lim = cap < max ? cap : max;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, lim - len);
+        if (n < 0) {
+            close(fd);
+            return -1;
+        }
+        len += (size_t)n;
+        if (n == 0 || len == lim) {
+            break;
+        }
+    }
+    close(fd);
+    return (long)len;
+}
+
+/* Attribute files whose contents do not change between two reads. */
+static const char *const stable_files[] = {
+    "/sys/devices/system/cpu/online",
+    "/sys/devices/system/cpu/possible",
+    "/sys/devices/system/cpu/cpu0/topology/core_id",
+    "/sys/devices/system/cpu/cpu0/topology/physical_package_id",
+    "/sys/devices/system/cpu/cpu0/topology/core_cpus_list",
+    "/sys/devices/system/clocksource/clocksource0/available_clocksource",
+    "/sys/kernel/mm/transparent_hugepage/enabled",
+    "/proc/sys/kernel/ostype",
+    "/proc/sys/kernel/osrelease",
+    "/proc/sys/kernel/random/poolsize",
+    "/proc/cmdline",
+    "/proc/version",
+};
+
+static void check_same(agent_scrape *sc, const char *path, size_t max)
+{
+    static char ref[1 << 16];
+    long n = plain_read(path, ref, sizeof ref, max);
+    odin_str got;
+    int rc = agent_read_raw(sc, path, max, &got);
+    if (n < 0) {
+        assert_true(rc < 0);
+        return;
+    }
+    if (rc != 0 || got.len != (size_t)n || memcmp(got.p, ref, got.len) != 0) {
+        fail_msg("%s: cached read (rc %d, %zu bytes) differs from a plain read (%ld bytes)", path,
+                 rc, got.len, n);
+    }
+    assert_int_equal(got.p[got.len], '\0');
+}
+
+static void sysfs_net_files(const char ***out, size_t *n)
+{
+    static const char *names[] = {"address", "addr_len", "mtu",   "type",
+                                  "ifindex", "iflink",   "flags", "uevent"};
+    static char paths[64][256];
+    *n = 0;
+    DIR *d = opendir("/sys/class/net");
+    if (!d) {
+        return;
+    }
+    static const char *list[64];
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && *n + ODIN_ARRAY_LEN(names) <= ODIN_ARRAY_LEN(paths)) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        for (size_t i = 0; i < ODIN_ARRAY_LEN(names); i++) {
+            int w =
+                snprintf(paths[*n], sizeof paths[*n], "/sys/class/net/%s/%s", de->d_name, names[i]);
+            if (w > 0 && (size_t)w < sizeof paths[*n]) {
+                list[*n] = paths[*n];
+                (*n)++;
+            }
+        }
+    }
+    closedir(d);
+    *out = list;
+}
+
+static void test_kernel_files_match_plain_reads(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char **net;
+    size_t nnet;
+    sysfs_net_files(&net, &nnet);
+    /* three scrapes: a fresh open, then cached descriptors, then the memo of a file read twice */
+    for (int gen = 0; gen < 3; gen++) {
+        agent_scrape_begin(&sc);
+        for (size_t i = 0; i < ODIN_ARRAY_LEN(stable_files); i++) {
+            check_same(&sc, stable_files[i], 16u << 20);
+            check_same(&sc, stable_files[i], 16u << 20);
+            check_same(&sc, stable_files[i], 4); /* bounded reads take the first bytes */
+        }
+        for (size_t i = 0; i < nnet; i++) {
+            check_same(&sc, net[i], 128);
+            check_same(&sc, net[i], 16u << 20);
+        }
+    }
+    agent_scrape_fini(&sc);
+}
+
+static void test_memo_copies_are_private(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char *path = "/proc/sys/kernel/ostype";
+    for (int gen = 0; gen < 3; gen++) {
+        agent_scrape_begin(&sc);
+        odin_str a, b;
+        assert_int_equal(agent_read_raw(&sc, path, 16u << 20, &a), 0);
+        assert_true(a.len > 0);
+        ((char *)a.p)[0] = '#'; /* callers trim and edit their copy in place */
+        assert_int_equal(agent_read_raw(&sc, path, 16u << 20, &b), 0);
+        assert_true(b.p != a.p);
+        assert_int_equal(b.p[0], 'L'); /* "Linux\n" */
+    }
+    agent_scrape_fini(&sc);
+}
+
+static void test_regular_file_larger_than_one_read(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/odin_io_test_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static char data[50000];
+    for (size_t i = 0; i < sizeof data; i++) {
+        data[i] = (char)('a' + i % 26);
+    }
+    assert_int_equal(write(fd, data, sizeof data), (ssize_t)sizeof data);
+    close(fd);
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    for (int gen = 0; gen < 2; gen++) {
+        agent_scrape_begin(&sc);
+        check_same(&sc, path, 16u << 20);
+        check_same(&sc, path, 100);
+    }
+    agent_scrape_fini(&sc);
+    unlink(path);
+}
+
+/* A second listing in one scrape comes from the first; it must equal a listing made afresh and
+ * be the caller's own array. */
+static void test_listing_twice_in_a_scrape(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char *dirs[] = {"/sys/devices/system/cpu", "/proc/self", "/tmp"};
+    for (size_t d = 0; d < ODIN_ARRAY_LEN(dirs); d++) {
+        odin_err err = {0};
+        const char **a, **b, **c;
+        size_t na, nb, nc;
+        agent_scrape_begin(&sc);
+        assert_int_equal(agent_list_dir(&sc, dirs[d], &a, &na, &err), 0);
+        assert_true(na > 0);
+        const char *first = a[0];
+        a[0] = "changed by the first caller";
+        assert_int_equal(agent_list_dir(&sc, dirs[d], &b, &nb, &err), 0);
+        assert_true(b != a);
+        assert_ptr_equal(b[0], first);
+        agent_scrape_begin(&sc);
+        assert_int_equal(agent_list_dir(&sc, dirs[d], &c, &nc, &err), 0);
+        if (d == 0) { /* the others may change between two listings */
+            assert_int_equal(nb, nc);
+            for (size_t i = 0; i < nb; i++) {
+                assert_string_equal(b[i], c[i]);
+            }
+        }
+    }
+    odin_err err = {0};
+    const char **none;
+    size_t nn;
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_list_dir(&sc, "/nonexistent-odin-dir", &none, &nn, &err),
+                     -ODIN_ERR_NOTFOUND);
+    assert_int_equal(agent_list_dir(&sc, "/nonexistent-odin-dir", &none, &nn, &err),
+                     -ODIN_ERR_NOTFOUND);
+    agent_scrape_fini(&sc);
+}
+
+/* The old formatting of agent_path and agent_sysfs_join, as the reference for the copies. */
+static void reference_path(const char *base, const char *rel, char *out, size_t cap)
+{
+    size_t bl = strlen(base);
+    while (bl > 1 && base[bl - 1] == '/') {
+        bl--;
+    }
+    while (*rel == '/') {
+        rel++;
+    }
+    if (bl == 1 && base[0] == '/') {
+        snprintf(out, cap, "/%s", rel);
+    } else {
+        snprintf(out, cap, "%.*s/%s", (int)bl, base, rel);
+    }
+}
+
+static void test_paths_match_formatting(void **state)
+{
+    (void)state;
+    const char *bases[] = {"/", "//", "/proc", "/proc/", "/proc//", "fixtures/sys", "", "/r/"};
+    const char *rels[] = {"stat", "/stat", "//net/dev", "", "a/b/c", "/"};
+    agent ag = {0};
+    agent_scrape sc;
+    agent_scrape_init(&sc, &ag);
+    agent_scrape_begin(&sc);
+    char want[256];
+    for (size_t b = 0; b < ODIN_ARRAY_LEN(bases); b++) {
+        ag.procfs = ag.sysfs = ag.rootfs = ag.udev = bases[b];
+        for (size_t r = 0; r < ODIN_ARRAY_LEN(rels); r++) {
+            reference_path(bases[b], rels[r], want, sizeof want);
+            assert_string_equal(agent_path(&sc, AGENT_PROC, "%s", rels[r]), want);
+            assert_string_equal(agent_path(&sc, AGENT_SYS, "%s", rels[r]), want);
+            snprintf(want, sizeof want, "%s/%s", bases[b], rels[r]);
+            assert_string_equal(agent_sysfs_join(&sc, bases[b], rels[r]), want);
+        }
+    }
+    agent_scrape_fini(&sc);
+}
+
+/* A missing file or directory is answered from memory until AGENT_ABSENT_RECHECK_SCRAPES
+ * scrapes after its last lookup; then it is looked up again and, once there, read for real. */
+static void test_absent_paths_rechecked(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin_absent_test_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64], sub[64];
+    snprintf(file, sizeof file, "%s/f", dir);
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    odin_str out;
+    odin_err err = {0};
+    const char **names;
+    size_t n;
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), -ENOENT);
+    assert_int_equal(agent_list_dir(&sc, sub, &names, &n, &err), -ODIN_ERR_NOTFOUND);
+    int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "v\n", 2), 2);
+    close(fd);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    for (int gen = 1; gen < AGENT_ABSENT_RECHECK_SCRAPES; gen++) {
+        agent_scrape_begin(&sc);
+        assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), -ENOENT);
+        assert_int_equal(agent_list_dir(&sc, sub, &names, &n, &err), -ODIN_ERR_NOTFOUND);
+        agent_absent_sweep(&sc);
+    }
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), 0);
+    assert_string_equal(out.p, "v\n");
+    assert_int_equal(agent_list_dir(&sc, sub, &names, &n, &err), 0);
+    assert_int_equal(n, 0);
+    /* found again, it is forgotten: a removal shows at once */
+    unlink(file);
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_read_raw(&sc, file, 16u << 20, &out), -ENOENT);
+    /* paths nobody asks about are dropped by the sweep */
+    for (int gen = 0; gen < 4; gen++) {
+        agent_scrape_begin(&sc);
+        agent_absent_sweep(&sc);
+    }
+    assert_int_equal(sc.absent.len, 0);
+    agent_scrape_fini(&sc);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+int agent_io_tests(void); /* called from main.c */
+
+int agent_io_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernel_files_match_plain_reads),
+        cmocka_unit_test(test_memo_copies_are_private),
+        cmocka_unit_test(test_regular_file_larger_than_one_read),
+        cmocka_unit_test(test_listing_twice_in_a_scrape),
+        cmocka_unit_test(test_paths_match_formatting),
+        cmocka_unit_test(test_absent_paths_rechecked),
+    };
+    return cmocka_run_group_tests_name("agent_io", tests, NULL, NULL);
+}
