@@ -41,6 +41,7 @@ static struct {
     CURLMsg *(*multi_info_read)(CURLM *, int *);
     CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd[], unsigned int, int, int *);
     CURLMcode (*multi_wakeup)(CURLM *);
+    CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
 } real;
 
 /* Set once by load() under pthread_once, read-only afterwards. */
@@ -71,6 +72,7 @@ static void load(void)
         {"curl_multi_info_read", (void **)&real.multi_info_read},
         {"curl_multi_poll", (void **)&real.multi_poll},
         {"curl_multi_wakeup", (void **)&real.multi_wakeup},
+        {"curl_multi_setopt", (void **)&real.multi_setopt},
     };
     if (odin_dl_load(LIBCURL_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error, sizeof load_error) ==
         0) {
@@ -348,4 +350,28 @@ CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd extra_fds[], unsigned
 CURLMcode curl_multi_wakeup(CURLM *multi)
 {
     return have_curl() ? real.multi_wakeup(multi) : CURLM_OK;
+}
+
+/* As curl_easy_setopt: the option's number says whether a long, a pointer, a function pointer
+ * or a curl_off_t follows. Without libcurl the stand-in multi handle has no options to keep. */
+CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption option, ...)
+{
+    va_list ap;
+    va_start(ap, option);
+    CURLMcode rc = CURLM_OK;
+    if (option < CURLOPTTYPE_OBJECTPOINT) {
+        long v = va_arg(ap, long);
+        rc = have_curl() ? real.multi_setopt(multi, option, v) : CURLM_OK;
+    } else if (option < CURLOPTTYPE_FUNCTIONPOINT) {
+        void *v = va_arg(ap, void *);
+        rc = have_curl() ? real.multi_setopt(multi, option, v) : CURLM_OK;
+    } else if (option < CURLOPTTYPE_OFF_T) {
+        void (*v)(void) = va_arg(ap, void (*)(void));
+        rc = have_curl() ? real.multi_setopt(multi, option, v) : CURLM_OK;
+    } else {
+        curl_off_t v = va_arg(ap, curl_off_t);
+        rc = have_curl() ? real.multi_setopt(multi, option, v) : CURLM_OK;
+    }
+    va_end(ap);
+    return rc;
 }
