@@ -11,12 +11,17 @@ Cases (the goals from the PromQL issue):
 Reports median latency per case, Odin/Prometheus ratios, and the RSS added by a case (peak RSS
 during its runs, VmHWM reset through /proc/PID/clear_refs, minus RSS before), as Markdown.
 
-usage: bench/promql_bench.py [--runs N] [--hosts H] [--out FILE]
-   ODIN_BIN=build/odin by default; --out appends the Markdown table to FILE."""
+usage: bench/promql_bench.py [--runs N] [--hosts H] [--out FILE] [--only TEXT] [--data DIR]
+                             [--odin-only]
+   ODIN_BIN=build/odin by default; --out appends the Markdown table to FILE. --data DIR keeps the
+   backfilled blocks in DIR and reuses them on later runs (each run works on a copy, so the servers
+   never change the kept data); --odin-only skips Prometheus (for quick iterations: no ratios)."""
 import argparse
+import contextlib
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -242,46 +247,73 @@ class Server(odintest.Process):
         raise RuntimeError("%s not ready:\n%s" % (self.argv[0], self.output()))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=11)
-    ap.add_argument("--hosts", type=int, default=500, help="hosts of 8 GPUs in the big set")
-    ap.add_argument("--out", help="append the Markdown table to this file")
-    ap.add_argument("--only", help="substring of the case names to run")
-    args = ap.parse_args()
-    odin = os.environ.get("ODIN_BIN") or os.path.join(odintest.source_dir(), "build", "odin")
-    work = odintest.tempdir("odin-promql-bench-")
+def backfill(odin, work, hosts, pdir, odir):
+    """Generates the data and backfills both servers' directories; returns the end time (s)."""
     t_end = (int(time.time()) // 60) * 60 - 120
     om = os.path.join(work, "data.om")
     t0 = time.time()
-    n = gen(om, t_end, args.hosts)
+    n = gen(om, t_end, hosts)
     print("generated %d samples (%.0f MB) in %.0fs" % (n, os.path.getsize(om) / 1e6,
                                                       time.time() - t0), flush=True)
-    pdir, odir = os.path.join(work, "prom"), os.path.join(work, "odin")
     for argv in ([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", om, pdir],
                  [odin, "tsdb", "import", om, odir]):
         t0 = time.time()
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         print("%s: %.0fs" % (" ".join(argv[:3]), time.time() - t0), flush=True)
     os.unlink(om)
+    return t_end
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--hosts", type=int, default=500, help="hosts of 8 GPUs in the big set")
+    ap.add_argument("--out", help="append the Markdown table to this file")
+    ap.add_argument("--only", help="substring of the case names to run")
+    ap.add_argument("--data", help="keep the backfilled data here and reuse it on later runs")
+    ap.add_argument("--odin-only", action="store_true", help="measure Odin alone (no ratios)")
+    args = ap.parse_args()
+    odin = os.path.abspath(os.environ.get("ODIN_BIN") or
+                           os.path.join(odintest.source_dir(), "build", "odin"))
+    work = odintest.tempdir("odin-promql-bench-")
+    pdir, odir = os.path.join(work, "prom"), os.path.join(work, "odin")
+    kept = args.data and os.path.exists(os.path.join(args.data, "t_end"))
+    if kept:
+        with open(os.path.join(args.data, "t_end")) as f:
+            t_end, hosts = (int(x) for x in f.read().split())
+        if hosts != args.hosts:
+            sys.exit("%s holds data for --hosts %d" % (args.data, hosts))
+        for name in ("prom", "odin"):
+            shutil.copytree(os.path.join(args.data, name), os.path.join(work, name))
+        print("reusing the data in %s" % args.data, flush=True)
+    else:
+        t_end = backfill(odin, work, args.hosts, pdir, odir)
+        if args.data:
+            os.makedirs(args.data, exist_ok=True)
+            for name in ("prom", "odin"):
+                shutil.copytree(os.path.join(work, name), os.path.join(args.data, name))
+            with open(os.path.join(args.data, "t_end"), "w") as f:
+                f.write("%d %d\n" % (t_end, args.hosts))
     cfg = os.path.join(work, "prometheus.yml")
     with open(cfg, "w") as f:
         f.write("global: {scrape_interval: 15s}\n")
     pport, oport = odintest.free_port(), odintest.free_port()
     common = ["--config.file=" + cfg, "--storage.tsdb.retention.time=100y"]
     rows = []
-    with Server([PROMETHEUS, "--storage.tsdb.path=" + pdir,
-                 "--web.listen-address=127.0.0.1:%d" % pport] + common, pport, "/-/ready",
-                cwd=work) as prom, \
-            Server([odin, "server", "--storage.tsdb.path=" + odir,
-                    "--web.listen-address=127.0.0.1:%d" % oport] + common, oport, "/-/ready",
-                   cwd=work) as osrv:
+    with contextlib.ExitStack() as stack:
+        prom = None if args.odin_only else stack.enter_context(Server(
+            [PROMETHEUS, "--storage.tsdb.path=" + pdir,
+             "--web.listen-address=127.0.0.1:%d" % pport] + common, pport, "/-/ready", cwd=work))
+        osrv = stack.enter_context(Server(
+            [odin, "server", "--storage.tsdb.path=" + odir,
+             "--web.listen-address=127.0.0.1:%d" % oport] + common, oport, "/-/ready", cwd=work))
         print("RSS at start: prometheus %.0f MiB, odin %.0f MiB" % (
-            rss_kb(prom.proc.pid) / 1024, rss_kb(osrv.proc.pid) / 1024), flush=True)
+            rss_kb(prom.proc.pid) / 1024 if prom else 0, rss_kb(osrv.proc.pid) / 1024),
+            flush=True)
         for name, kind, expr in panels(args.hosts):
             if args.only and args.only not in name:
                 continue
-            p = measure(prom, kind, expr, t_end, args.runs)
+            p = measure(prom, kind, expr, t_end, args.runs) if prom else (float("nan"), 0, 0)
             o = measure(osrv, kind, expr, t_end, args.runs)
             rows.append((name, kind, expr, p, o))
             print("%-34s prom %8.2f ms %7.0f MiB | odin %8.2f ms %7.1f MiB | %5.1fx faster" % (

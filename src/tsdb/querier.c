@@ -232,9 +232,10 @@ static void narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint6
     }
 }
 
-/* Head series matching ms, sorted by labels. Equality matchers narrow first (one postings list
- * each), then the others. */
-static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n, size_t *count)
+/* Head series matching ms, sorted by labels when `sorted`, else in ref order. Equality matchers
+ * narrow first (one postings list each), then the others. */
+static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n, bool sorted,
+                                 size_t *count)
 {
     head *h = &q->db->head;
     pthread_rwlock_rdlock(&h->map_lock);
@@ -260,7 +261,7 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
         }
     }
     pthread_rwlock_unlock(&h->map_lock);
-    if (k > 1) {
+    if (sorted && k > 1) {
         qsort(items, k, sizeof(*items), head_item_cmp);
     }
     head_series **out = qalloc(q, (k ? k : 1) * sizeof(*out));
@@ -310,8 +311,10 @@ static bool head_series_in_range(tsdb_querier *q, head_series *s)
     return any;
 }
 
-tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
-                                     odin_err *err)
+/* The selection behind both public forms. Series of several sources are merged by label set, which
+ * needs them sorted; only head-only results can skip the sort. */
+static tsdb_series_set *select_series(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                                      bool sorted, odin_err *err)
 {
     bool selective = false;
     for (size_t i = 0; i < n; i++) {
@@ -324,11 +327,9 @@ tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, si
                      "vector selector must contain at least one non-empty matcher");
         return NULL;
     }
-    size_t nhead = 0;
-    head_series **hs = head_in_range(q) ? head_select(q, ms, n, &nhead) : NULL;
     block_series **bs = qalloc(q, (q->nblocks + 1) * sizeof(*bs));
     size_t *nbs = qalloc(q, (q->nblocks + 1) * sizeof(*nbs));
-    size_t total = nhead;
+    size_t total = 0, nsources = 0;
     for (size_t b = 0; b < q->nblocks; b++) {
         int64_t end = q->maxt == INT64_MAX ? INT64_MAX : q->maxt + 1; /* exclusive */
         if (block_select(q->blocks[b], ms, n, q->mint, end, &q->arena, &bs[b], &nbs[b],
@@ -336,7 +337,15 @@ tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, si
             return NULL;
         }
         total += nbs[b];
+        nsources += nbs[b] > 0;
     }
+    /* each source's list is sorted (when asked): merging is needed only past one source, and
+     * the head's order matters only when asked for or when blocks are merged with it */
+    size_t nhead = 0;
+    head_series **hs =
+        head_in_range(q) ? head_select(q, ms, n, sorted || total > 0, &nhead) : NULL;
+    total += nhead;
+    nsources += nhead > 0;
     select_item *items = qalloc(q, (total ? total : 1) * sizeof(*items));
     size_t k = 0;
     for (size_t b = 0; b < q->nblocks; b++) {
@@ -349,7 +358,7 @@ tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, si
             items[k++] = (select_item){hs[i]->labels, q->nblocks, hs[i], NULL};
         }
     }
-    if (q->nblocks && k > 1) {
+    if (nsources > 1 && k > 1) {
         qsort(items, k, sizeof(*items), item_cmp);
     }
     tsdb_series_set *set = qalloc(q, sizeof(*set));
@@ -378,6 +387,18 @@ tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, si
         i = j;
     }
     return set;
+}
+
+tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                                     odin_err *err)
+{
+    return select_series(q, ms, n, true, err);
+}
+
+tsdb_series_set *tsdb_querier_select_any_order(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                                               odin_err *err)
+{
+    return select_series(q, ms, n, false, err);
 }
 
 bool tsdb_series_next(tsdb_series_set *s)

@@ -1,0 +1,209 @@
+/* Fold aggregations (sum avg count min max group stddev stdvar) over a plain vector selector or
+ * over a range function of a plain matrix selector (rate, irate, increase, *_over_time, ...),
+ * evaluated without materialising the input: each series is folded into its group's per-step
+ * accumulators as the querier yields it, so the query holds only its groups (a 200k-series count()
+ * held every input series before). Values, group order and errors are those of the general path in
+ * engine_agg.c; tests/unit/promql compares the two on random data. */
+#include "promql/engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    odin_labels ls;    /* the group's labels, in the query arena */
+    odin_labels first; /* the smallest input label set seen (unsorted input only) */
+    ev_agg_acc *acc;   /* one per step; acc[i].gen == i where the group has a value */
+    uint32_t first_step;
+    bool drop_name;
+} stream_group;
+
+typedef struct {
+    const ast_aggregate *ag;
+    bool any_order; /* input not sorted by labels: group order is rebuilt from `first` */
+    bool one_group; /* no by/without labels: every series lands in group 0 */
+    stream_group *g;
+    size_t ng, capg;
+    odin_map map; /* group key -> index + 1 */
+    odin_strbuf key;
+    odin_label *scratch;
+    size_t scratch_cap;
+} stream_state;
+
+static size_t new_group(ev_ctx *c, stream_state *st, odin_labels gl, odin_labels in)
+{
+    if (st->ng == st->capg) {
+        size_t ncap = st->capg ? st->capg * 2 : 8;
+        stream_group *ng = ev_alloc(c, ncap * sizeof(*ng));
+        if (st->ng) {
+            memcpy(ng, st->g, st->ng * sizeof(*ng));
+        }
+        st->g = ng;
+        st->capg = ncap;
+    }
+    stream_group *g = &st->g[st->ng];
+    g->ls = ev_labels_copy(c, gl);
+    g->first = in;
+    g->acc = ev_alloc(c, c->nsteps * sizeof(*g->acc));
+    for (size_t i = 0; i < c->nsteps; i++) {
+        g->acc[i].gen = -1;
+    }
+    g->first_step = UINT32_MAX;
+    g->drop_name = false;
+    return st->ng++;
+}
+
+/* The group of one input series, made on first sight. */
+static size_t group_of(ev_ctx *c, stream_state *st, odin_labels ls)
+{
+    if (st->one_group) {
+        return st->ng ? 0 : new_group(c, st, (odin_labels){NULL, 0}, ls);
+    }
+    if (ls.len > st->scratch_cap) {
+        st->scratch_cap = ls.len * 2;
+        st->scratch = odin_realloc(st->scratch, st->scratch_cap * sizeof(*st->scratch));
+    }
+    odin_labels gl = ev_agg_group_labels(st->ag, ls, st->scratch);
+    odin_strbuf_reset(&st->key);
+    ev_labels_key(&st->key, gl);
+    const char *k = st->key.p ? st->key.p : "";
+    void *hit = odin_map_get(&st->map, k, st->key.len);
+    if (hit) {
+        size_t g = (size_t)((uintptr_t)hit - 1);
+        if (st->any_order && odin_labels_cmp(ls, st->g[g].first) < 0) {
+            st->g[g].first = ls;
+        }
+        return g;
+    }
+    char *kc = ev_alloc(c, st->key.len + 1);
+    memcpy(kc, k, st->key.len);
+    size_t g = new_group(c, st, gl, ls);
+    odin_map_put(&st->map, kc, st->key.len, (void *)(uintptr_t)(g + 1));
+    return g;
+}
+
+static int fold_series(ev_ctx *c, odin_labels ls, bool drop_name, const uint32_t *steps,
+                       const double *vals, size_t n, void *arg)
+{
+    stream_state *st = arg;
+    size_t gi = group_of(c, st, ls); /* may move st->g */
+    stream_group *g = &st->g[gi];
+    ast_aggop op = st->ag->op;
+    if (drop_name) {
+        g->drop_name = true;
+    }
+    if (steps[0] < g->first_step) {
+        g->first_step = steps[0];
+    }
+    for (size_t i = 0; i < n; i++) {
+        ev_agg_acc *a = &g->acc[steps[i]];
+        if (a->gen != (int64_t)steps[i]) {
+            a->gen = (int64_t)steps[i];
+            ev_agg_acc_first(op, a, vals[i]);
+        } else {
+            ev_agg_acc_add(op, a, vals[i]);
+        }
+    }
+    return 0;
+}
+
+/* The general path emits a group when it first has a value, groups of one step in order of first
+ * appearance in the label-sorted input: order by first step, then by that appearance (the group
+ * index for sorted input, the smallest member's labels otherwise). */
+typedef struct {
+    const stream_group *g;
+    size_t idx;
+} group_ref;
+
+static int group_ref_cmp(const void *a, const void *b)
+{
+    const group_ref *x = a, *y = b;
+    if (x->g->first_step != y->g->first_step) {
+        return x->g->first_step < y->g->first_step ? -1 : 1;
+    }
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static int group_ref_cmp_labels(const void *a, const void *b)
+{
+    const group_ref *x = a, *y = b;
+    if (x->g->first_step != y->g->first_step) {
+        return x->g->first_step < y->g->first_step ? -1 : 1;
+    }
+    return odin_labels_cmp(x->g->first, y->g->first);
+}
+
+static void emit(ev_ctx *c, const stream_state *st, ev_value *out)
+{
+    out->type = PROMQL_TYPE_VECTOR;
+    memset(&out->m, 0, sizeof(out->m));
+    group_ref *order = ev_alloc(c, (st->ng ? st->ng : 1) * sizeof(*order));
+    for (size_t i = 0; i < st->ng; i++) {
+        order[i] = (group_ref){&st->g[i], i};
+    }
+    if (st->ng > 1) {
+        qsort(order, st->ng, sizeof(*order), st->any_order ? group_ref_cmp_labels : group_ref_cmp);
+    }
+    for (size_t i = 0; i < st->ng; i++) {
+        const stream_group *g = order[i].g;
+        ev_series *s = ev_matrix_add(c, &out->m, g->ls, g->drop_name);
+        for (size_t step = 0; step < c->nsteps; step++) {
+            if (g->acc[step].gen == (int64_t)step) {
+                ev_series_push(c, s, ev_step_time(c, step),
+                               ev_agg_acc_final(st->ag->op, &g->acc[step]));
+            }
+        }
+    }
+}
+
+static bool streamable(const ast_aggregate *ag)
+{
+    switch (ag->op) {
+    case AGG_SUM:
+    case AGG_AVG:
+    case AGG_COUNT:
+    case AGG_MIN:
+    case AGG_MAX:
+    case AGG_GROUP:
+    case AGG_STDDEV:
+    case AGG_STDVAR:
+        break;
+    default:
+        return false;
+    }
+    const ast_node *in = ev_unparen(ag->expr);
+    return !ag->param && in && (in->kind == AST_VECTOR_SEL || in->kind == AST_CALL);
+}
+
+int ev_aggregate_stream(ev_ctx *c, const ast_node *n, ev_value *out, bool *done)
+{
+    const ast_aggregate *ag = &n->u.agg;
+    if (!streamable(ag)) {
+        return 0;
+    }
+    const ast_node *in = ev_unparen(ag->expr);
+    bool sel = in->kind == AST_VECTOR_SEL;
+    stream_state st = {
+        .ag = ag,
+        /* count and group do not depend on the order they see values in (sums do, in the last
+         * bits), so only they let the querier skip its label sort; range functions keep label
+         * order so that their warnings come in the general path's order */
+        .any_order = sel && (ag->op == AGG_COUNT || ag->op == AGG_GROUP),
+        .one_group = !ag->without && ag->ngrouping == 0,
+    };
+    odin_map_init(&st.map);
+    odin_strbuf_init(&st.key, 0);
+    int rc;
+    if (sel) {
+        rc = ev_vector_selector_each(c, in, false, st.any_order, fold_series, &st);
+        *done = true;
+    } else {
+        rc = ev_call_range_each(c, in, fold_series, &st, done);
+    }
+    if (rc == 0 && *done) {
+        emit(c, &st, out);
+    }
+    free(st.scratch);
+    odin_strbuf_fini(&st.key);
+    odin_map_fini(&st.map);
+    return rc;
+}
