@@ -27,7 +27,34 @@ typedef struct {
     odin_strbuf key;
     odin_label *scratch;
     size_t scratch_cap;
+    /* whether a label name is kept in the group's labels, by the name's pointer: head label
+     * names are interned, so a handful of pointers recur over every series */
+    struct {
+        const char *p;
+        size_t len;
+        bool keep;
+    } names[16];
+    size_t nnames;
 } stream_state;
+
+static bool keeps_name(stream_state *st, odin_str name)
+{
+    for (size_t i = 0; i < st->nnames; i++) {
+        if (st->names[i].p == name.p && st->names[i].len == name.len) {
+            return st->names[i].keep;
+        }
+    }
+    /* the rule of ev_agg_group_labels */
+    const ast_aggregate *ag = st->ag;
+    bool listed = ev_name_in(name.p, name.len, ag->grouping, ag->ngrouping);
+    bool keep = ag->without ? (!listed && !odin_str_eq_c(name, "__name__")) : listed;
+    size_t slot = st->nnames < ODIN_ARRAY_LEN(st->names) ? st->nnames++
+                                                         : (size_t)(name.len % st->nnames);
+    st->names[slot].p = name.p;
+    st->names[slot].len = name.len;
+    st->names[slot].keep = keep;
+    return keep;
+}
 
 static size_t new_group(ev_ctx *c, stream_state *st, odin_labels gl, odin_labels in)
 {
@@ -62,7 +89,12 @@ static size_t group_of(ev_ctx *c, stream_state *st, odin_labels ls)
         st->scratch_cap = ls.len * 2;
         st->scratch = odin_realloc(st->scratch, st->scratch_cap * sizeof(*st->scratch));
     }
-    odin_labels gl = ev_agg_group_labels(st->ag, ls, st->scratch);
+    odin_labels gl = {st->scratch, 0};
+    for (size_t i = 0; i < ls.len; i++) {
+        if (keeps_name(st, ls.v[i].name)) {
+            gl.v[gl.len++] = ls.v[i];
+        }
+    }
     odin_strbuf_reset(&st->key);
     ev_labels_key(&st->key, gl);
     const char *k = st->key.p ? st->key.p : "";
