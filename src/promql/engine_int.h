@@ -149,10 +149,10 @@ int ev_range_source(ev_ctx *c, const ast_node *n, ev_rangesrc *out);
  * out) in buffers reused for the next series. */
 typedef int (*ev_raw_fn)(ev_ctx *c, odin_labels ls, const int64_t *t, const double *v, size_t n,
                          void *arg);
-/* Streams the series of a matrix selector (n, under parentheses, is AST_MATRIX_SEL) in label
- * order to fn, filling src's window placement (src->m stays empty). */
-int ev_range_selector_each(ev_ctx *c, const ast_node *n, ev_rangesrc *src, ev_raw_fn fn,
-                           void *arg);
+/* Streams the series of a matrix selector (n, under parentheses, is AST_MATRIX_SEL) to fn, in
+ * label order unless any_order, filling src's window placement (src->m stays empty). */
+int ev_range_selector_each(ev_ctx *c, const ast_node *n, bool any_order, ev_rangesrc *src,
+                           ev_raw_fn fn, void *arg);
 int ev_matrix_at_instant(ev_ctx *c, const ast_node *n, ev_value *out);
 
 /* ---- engine_binop.c ---- */
@@ -184,8 +184,10 @@ void ev_kahan_inc(double inc, double *sum, double *comp);
 /* ---- engine_range.c: functions over range vectors ---- */
 int ev_call_range(ev_ctx *c, const ast_node *n, int matrix_arg, ev_value *out);
 /* When n is a range function over a plain matrix selector (not absent_over_time), evaluates it one
- * series at a time into fn, in label order, and sets *done; else returns 0 with *done unset. */
-int ev_call_range_each(ev_ctx *c, const ast_node *n, ev_series_fn fn, void *arg, bool *done);
+ * series at a time into fn and sets *done; else returns 0 with *done unset. Series come in label
+ * order unless any_order allows any (and the function's warnings cannot depend on the order). */
+int ev_call_range_each(ev_ctx *c, const ast_node *n, bool any_order, ev_series_fn fn, void *arg,
+                       bool *done);
 odin_labels ev_absent_labels(ev_ctx *c, const ast_node *arg);
 
 /* ---- functions.c: functions over instant vectors and scalars ---- */

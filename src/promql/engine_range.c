@@ -723,7 +723,22 @@ static int range_stream_series(ev_ctx *c, odin_labels ls, const int64_t *t, cons
     return rs->fn(c, ls, !rs->rcall.rf->keep_name, rs->rcall.steps, rs->rcall.vals, np, rs->arg);
 }
 
-int ev_call_range_each(ev_ctx *c, const ast_node *n, ev_series_fn fn, void *arg, bool *done)
+/* Whether the selector can only select one metric name (an equality matcher on __name__): then
+ * rate's and increase's warnings (one per name) cannot come in another order. */
+static bool one_name(const ast_node *n)
+{
+    const ast_selector *sel = &ev_unparen(n)->u.sel;
+    for (size_t i = 0; i < sel->nmatchers; i++) {
+        if (sel->matchers[i].type == TSDB_MATCH_EQ &&
+            strcmp(sel->matchers[i].name, "__name__") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int ev_call_range_each(ev_ctx *c, const ast_node *n, bool any_order, ev_series_fn fn, void *arg,
+                       bool *done)
 {
     if (n->kind != AST_CALL || strcmp(n->u.call.fn->name, "absent_over_time") == 0 ||
         !find_range_fn(n->u.call.fn->name)) {
@@ -741,9 +756,13 @@ int ev_call_range_each(ev_ctx *c, const ast_node *n, ev_series_fn fn, void *arg,
     }
     range_stream rs = {.fn = fn, .arg = arg};
     int rc = range_call_init(c, n, matrix_arg, &rs.rcall);
+    const ast_node *msel = n->u.call.args[matrix_arg];
+    bool warns = rs.rcall.rf && (rs.rcall.rf->fn == fn_rate || rs.rcall.rf->fn == fn_increase);
+    if (warns && !one_name(msel)) {
+        any_order = false;
+    }
     if (rc == 0) {
-        rc = ev_range_selector_each(c, rs.rcall.call->args[matrix_arg], &rs.rcall.src,
-                                    range_stream_series, &rs);
+        rc = ev_range_selector_each(c, msel, any_order, &rs.rcall.src, range_stream_series, &rs);
     }
     *done = true;
     return rc;

@@ -217,8 +217,8 @@ static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t
     return 0;
 }
 
-int ev_range_selector_each(ev_ctx *c, const ast_node *n, ev_rangesrc *src, ev_raw_fn fn,
-                           void *arg)
+int ev_range_selector_each(ev_ctx *c, const ast_node *n, bool any_order, ev_rangesrc *src,
+                           ev_raw_fn fn, void *arg)
 {
     const ast_selector *sel = &ev_unparen(n)->u.sel;
     int64_t lo, hi;
@@ -231,7 +231,7 @@ int ev_range_selector_each(ev_ctx *c, const ast_node *n, ev_rangesrc *src, ev_ra
     if (maxt < mint) {
         return 0;
     }
-    tsdb_series_set *set = open_select(c, sel, mint, maxt, false);
+    tsdb_series_set *set = open_select(c, sel, mint, maxt, any_order);
     if (!set) {
         return -c->err->code;
     }

@@ -410,9 +410,10 @@ static tsdb_series_set *select_series(tsdb_querier *q, const tsdb_matcher *ms, s
     memset(set, 0, sizeof(*set));
     set->q = q;
     if (total == 0) {
-        /* the head alone: its list is the result, filtered in place */
+        /* the head alone: its list is the result, filtered in place (or not at all for any-order
+         * callers, whose iteration takes the stripe lock anyway and finds no samples) */
         for (size_t i = 0; i < nhead; i++) {
-            if (head_series_in_range(q, hs[i])) {
+            if (!sorted || head_series_in_range(q, hs[i])) {
                 hs[set->n++] = hs[i];
             }
         }
