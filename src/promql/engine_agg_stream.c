@@ -94,6 +94,28 @@ static size_t new_group(ev_ctx *c, stream_state *st, odin_labels gl, odin_labels
     return st->ng++;
 }
 
+/* odin_labels_cmp's order, with a shortcut for the interned strings of head labels: the same
+ * pointer and length is the same string. */
+static int str_cmp_quick(odin_str a, odin_str b)
+{
+    return a.p == b.p && a.len == b.len ? 0 : odin_str_cmp(a, b);
+}
+
+static int labels_cmp_quick(odin_labels a, odin_labels b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    for (size_t i = 0; i < n; i++) {
+        int c = str_cmp_quick(a.v[i].name, b.v[i].name);
+        if (c == 0) {
+            c = str_cmp_quick(a.v[i].value, b.v[i].value);
+        }
+        if (c != 0) {
+            return c;
+        }
+    }
+    return (a.len > b.len) - (a.len < b.len);
+}
+
 /* The group of one input series, made on first sight. */
 static size_t group_of(ev_ctx *c, stream_state *st, odin_labels ls)
 {
@@ -116,7 +138,8 @@ static size_t group_of(ev_ctx *c, stream_state *st, odin_labels ls)
     void *hit = odin_map_get(&st->map, k, st->key.len);
     if (hit) {
         size_t g = (size_t)((uintptr_t)hit - 1);
-        if (st->any_order && odin_labels_cmp(ls, st->g[g].first) < 0) {
+        /* buffered mode finds each group's smallest member when it sorts them */
+        if (st->any_order && !st->buffered && labels_cmp_quick(ls, st->g[g].first) < 0) {
             st->g[g].first = ls;
         }
         return g;
@@ -191,16 +214,34 @@ static int group_ref_cmp_labels(const void *a, const void *b)
     if (x->g->first_step != y->g->first_step) {
         return x->g->first_step < y->g->first_step ? -1 : 1;
     }
-    return odin_labels_cmp(x->g->first, y->g->first);
+    return labels_cmp_quick(x->g->first, y->g->first);
 }
 
 static int member_cmp(const void *a, const void *b)
 {
-    return odin_labels_cmp(((const stream_member *)a)->ls, ((const stream_member *)b)->ls);
+    return labels_cmp_quick(((const stream_member *)a)->ls, ((const stream_member *)b)->ls);
+}
+
+/* Groups are small (a host's 8 GPUs): insertion sort, qsort past a few dozen. */
+static void sort_members(stream_member *v, size_t n)
+{
+    if (n > 32) {
+        qsort(v, n, sizeof(*v), member_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        stream_member x = v[i];
+        size_t j = i;
+        while (j > 0 && labels_cmp_quick(x.ls, v[j - 1].ls) < 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
 }
 
 /* Buffered mode's fold: each group's members in label order, the order the general path sees
- * them in, into acc[0]. */
+ * them in, into acc[0]; the smallest member sets the group's place in the output. */
 static void fold_members(ast_aggop op, stream_state *st)
 {
     stream_member *tmp = odin_malloc((st->nmem ? st->nmem : 1) * sizeof(*tmp));
@@ -213,7 +254,8 @@ static void fold_members(ast_aggop op, stream_state *st)
         if (n == 0) {
             continue;
         }
-        qsort(tmp, n, sizeof(*tmp), member_cmp);
+        sort_members(tmp, n);
+        g->first = tmp[0].ls; /* the group's place in the output */
         g->acc[0].gen = 0;
         ev_agg_acc_first(op, &g->acc[0], tmp[0].v);
         for (size_t i = 1; i < n; i++) {
