@@ -142,15 +142,65 @@ static void postings_key(odin_strbuf *key, const char *name, odin_str value)
     odin_strbuf_putstr(key, value);
 }
 
+enum { MAX_ALTERNATIVES = 256 };
+
+/* The alternatives of a regex that is only non-empty literals joined by '|', optionally inside one
+ * group, as Grafana writes a multi-value variable (`(node01:9400|node02:9400)`): anchored, each
+ * matches exactly its own text. Returns how many (at most MAX_ALTERNATIVES), or 0 for any other
+ * pattern. */
+static size_t literal_alternatives(const char *re, odin_str *alts)
+{
+    size_t len = strlen(re);
+    if (len >= 2 && re[0] == '(' && re[len - 1] == ')') {
+        re++;
+        len -= 2;
+    }
+    size_t n = 0, start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && re[i] != '|') {
+            if (strchr("\\.+*?()[]{}^$", re[i])) {
+                return 0;
+            }
+            continue;
+        }
+        if (i == start || n == MAX_ALTERNATIVES) {
+            return 0;
+        }
+        alts[n++] = (odin_str){re + start, i - start};
+        start = i + 1;
+    }
+    return n;
+}
+
 /* The postings lists of the values of `m->name` that match m, and their total length. */
 static size_t regex_lists_locked(tsdb_querier *q, head *h, const tsdb_matcher *m,
                                  head_postings ***out, size_t *nlists)
 {
-    head_postings *vals = odin_map_get(&h->values, m->name, strlen(m->name));
     size_t total = 0, n = 0;
-    head_postings **lists = qalloc(q, (vals && vals->len ? vals->len : 1) * sizeof(*lists));
     odin_strbuf key;
     odin_strbuf_init(&key, 0);
+    odin_str alts[MAX_ALTERNATIVES];
+    size_t nalts = m->type == TSDB_MATCH_RE ? literal_alternatives(m->value, alts) : 0;
+    if (nalts) {
+        /* a lookup per alternative instead of a regex test per value of the label (`instance`
+         * has a value per target) */
+        head_postings **lists = qalloc(q, nalts * sizeof(*lists));
+        for (size_t i = 0; i < nalts; i++) {
+            odin_strbuf_reset(&key);
+            postings_key(&key, m->name, alts[i]);
+            head_postings *p = odin_map_get(&h->postings, key.p, key.len);
+            if (p && p->len) {
+                lists[n++] = p;
+                total += p->len;
+            }
+        }
+        odin_strbuf_fini(&key);
+        *out = lists;
+        *nlists = n;
+        return total;
+    }
+    head_postings *vals = odin_map_get(&h->values, m->name, strlen(m->name));
+    head_postings **lists = qalloc(q, (vals && vals->len ? vals->len : 1) * sizeof(*lists));
     for (size_t i = 0; vals && i < vals->len; i++) {
         odin_str v = odin_str_c((const char *)(uintptr_t)vals->refs[i]);
         if (!tsdb_matcher_matches(m, v)) {

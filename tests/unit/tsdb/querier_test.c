@@ -113,13 +113,27 @@ typedef struct {
 } matcher_spec;
 
 static const matcher_spec specs[] = {
-    {TSDB_MATCH_EQ, "__name__", "q_a"},  {TSDB_MATCH_RE, "__name__", "q_.*"},
-    {TSDB_MATCH_NEQ, "__name__", "q_b"}, {TSDB_MATCH_EQ, "x", "1"},
-    {TSDB_MATCH_RE, "x", "1|10"},        {TSDB_MATCH_NEQ, "x", "2"},
-    {TSDB_MATCH_NRE, "x", "1.*"},        {TSDB_MATCH_EQ, "x", ""},
-    {TSDB_MATCH_RE, "x", ".+"},          {TSDB_MATCH_EQ, "y", "v"},
-    {TSDB_MATCH_RE, "y", "u|v|w"},       {TSDB_MATCH_RE, "id", "0.*"},
+    {TSDB_MATCH_EQ, "__name__", "q_a"},
+    {TSDB_MATCH_RE, "__name__", "q_.*"},
+    {TSDB_MATCH_NEQ, "__name__", "q_b"},
+    {TSDB_MATCH_EQ, "x", "1"},
+    {TSDB_MATCH_RE, "x", "1|10"},
+    {TSDB_MATCH_NEQ, "x", "2"},
+    {TSDB_MATCH_NRE, "x", "1.*"},
+    {TSDB_MATCH_EQ, "x", ""},
+    {TSDB_MATCH_RE, "x", ".+"},
+    {TSDB_MATCH_EQ, "y", "v"},
+    {TSDB_MATCH_RE, "y", "u|v|w"},
+    {TSDB_MATCH_RE, "id", "0.*"},
     {TSDB_MATCH_EQ, "nope", ""},
+    /* literal alternatives (looked up one by one) and near misses (tested per value) */
+    {TSDB_MATCH_RE, "x", "(1|10)"},
+    {TSDB_MATCH_RE, "id", "01|02|03|47|99"},
+    {TSDB_MATCH_RE, "x", "1|1"},
+    {TSDB_MATCH_RE, "__name__", "(q_a|q_b)"},
+    {TSDB_MATCH_RE, "x", "(1|)"},
+    {TSDB_MATCH_RE, "id", "0.|1.|20"},
+    {TSDB_MATCH_NRE, "x", "(1|2)"},
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
