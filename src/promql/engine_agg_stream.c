@@ -49,6 +49,8 @@ typedef struct {
         bool keep;
     } names[16];
     size_t nnames;
+    odin_label last[8]; /* the last group's labels (pointers into the input series' labels) */
+    size_t nlast, last_g;
 } stream_state;
 
 static bool keeps_name(stream_state *st, odin_str name)
@@ -116,6 +118,53 @@ static int labels_cmp_quick(odin_labels a, odin_labels b)
     return (a.len > b.len) - (a.len < b.len);
 }
 
+/* Whether two label sets are the same strings, pointer for pointer (interned head labels). */
+static bool same_pointers(odin_labels a, const odin_label *b, size_t blen)
+{
+    if (a.len != blen) {
+        return false;
+    }
+    for (size_t i = 0; i < blen; i++) {
+        if (a.v[i].name.p != b[i].name.p || a.v[i].name.len != b[i].name.len ||
+            a.v[i].value.p != b[i].value.p || a.v[i].value.len != b[i].value.len) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The group with labels gl, made on first sight (in is its first input series). Series of one
+ * group tend to come together (a host's GPUs), so the last group is tried first by pointer
+ * equality, before building and hashing a key. */
+static size_t group_by_labels(ev_ctx *c, stream_state *st, odin_labels gl, odin_labels in)
+{
+    if (st->ng && same_pointers(gl, st->last, st->nlast)) {
+        return st->last_g;
+    }
+    odin_strbuf_reset(&st->key);
+    ev_labels_key(&st->key, gl);
+    const char *k = st->key.p ? st->key.p : "";
+    void *hit = odin_map_get(&st->map, k, st->key.len);
+    size_t g;
+    if (hit) {
+        g = (size_t)((uintptr_t)hit - 1);
+    } else {
+        char *kc = ev_alloc(c, st->key.len + 1);
+        memcpy(kc, k, st->key.len);
+        g = new_group(c, st, gl, in);
+        odin_map_put(&st->map, kc, st->key.len, (void *)(uintptr_t)(g + 1));
+    }
+    st->nlast = 0;
+    if (gl.len <= ODIN_ARRAY_LEN(st->last)) {
+        memcpy(st->last, gl.v, gl.len * sizeof(*gl.v));
+        st->nlast = gl.len;
+    } else {
+        st->nlast = SIZE_MAX; /* too long to remember: never equal */
+    }
+    st->last_g = g;
+    return g;
+}
+
 /* The group of one input series, made on first sight. */
 static size_t group_of(ev_ctx *c, stream_state *st, odin_labels ls)
 {
@@ -132,22 +181,11 @@ static size_t group_of(ev_ctx *c, stream_state *st, odin_labels ls)
             gl.v[gl.len++] = ls.v[i];
         }
     }
-    odin_strbuf_reset(&st->key);
-    ev_labels_key(&st->key, gl);
-    const char *k = st->key.p ? st->key.p : "";
-    void *hit = odin_map_get(&st->map, k, st->key.len);
-    if (hit) {
-        size_t g = (size_t)((uintptr_t)hit - 1);
-        /* buffered mode finds each group's smallest member when it sorts them */
-        if (st->any_order && !st->buffered && labels_cmp_quick(ls, st->g[g].first) < 0) {
-            st->g[g].first = ls;
-        }
-        return g;
+    size_t g = group_by_labels(c, st, gl, ls);
+    /* buffered mode finds each group's smallest member when it sorts them */
+    if (st->any_order && !st->buffered && labels_cmp_quick(ls, st->g[g].first) < 0) {
+        st->g[g].first = ls;
     }
-    char *kc = ev_alloc(c, st->key.len + 1);
-    memcpy(kc, k, st->key.len);
-    size_t g = new_group(c, st, gl, ls);
-    odin_map_put(&st->map, kc, st->key.len, (void *)(uintptr_t)(g + 1));
     return g;
 }
 
