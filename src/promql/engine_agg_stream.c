@@ -292,6 +292,13 @@ static void fold_members(ast_aggop op, stream_state *st)
         if (n == 0) {
             continue;
         }
+        /* the chain runs newest first: reversed, members are in arrival order, often sorted
+         * already (series made in label order), the insertion sort's best case */
+        for (size_t i = 0; i < n / 2; i++) {
+            stream_member x = tmp[i];
+            tmp[i] = tmp[n - 1 - i];
+            tmp[n - 1 - i] = x;
+        }
         sort_members(tmp, n);
         g->first = tmp[0].ls; /* the group's place in the output */
         g->acc[0].gen = 0;
