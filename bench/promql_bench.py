@@ -2,21 +2,28 @@
 """bench/promql: Odin's PromQL engine and API side by side with Debian's Prometheus 2.42 on the
 same backfilled data, in one run. Generates one OpenMetrics file, backfills it with `promtool tsdb
 create-blocks-from openmetrics` and `odin tsdb import`, starts both servers on loopback, and times
-each query N times through the HTTP API (client wall time of the POST, answer included).
+each query N times through the HTTP API.
 
 Cases (the goals from the PromQL issue):
 - `sum by (host) (rate(gpu_metric_1[5m]))` over 4000 series, instant (Prometheus: 18-29 ms)
 - `count({__name__=~"gpu_metric_.*"})` over 200k series, instant, with the RSS it adds
 - 1 h range queries at 15 s step: the DCGM dashboard's panels and Node Exporter Full's top panels
-Reports median latency per case, Odin/Prometheus ratios, and the RSS added by a case (peak RSS
+Latency is the client's wall time from sending the POST to having read the whole answer; the
+client's JSON decoding is left out unless --with-parse. Reports median latency per case,
+Odin/Prometheus ratios, and the RSS added by a case (peak RSS
 during its runs, VmHWM reset through /proc/PID/clear_refs, minus RSS before), as Markdown.
 
-usage: bench/promql_bench.py [--runs N] [--hosts H] [--out FILE]
-   ODIN_BIN=build/odin by default; --out appends the Markdown table to FILE."""
+usage: bench/promql_bench.py [--runs N] [--hosts H] [--out FILE] [--only TEXT] [--data DIR]
+                             [--odin-only] [--with-parse]
+   ODIN_BIN=build/odin by default; --out appends the Markdown table to FILE. --data DIR keeps the
+   backfilled blocks in DIR and reuses them on later runs (each run works on a copy, so the servers
+   never change the kept data); --odin-only skips Prometheus (for quick iterations: no ratios)."""
 import argparse
+import contextlib
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,18 +198,24 @@ def reset_peak(pid):
         return False
 
 
-def post(base, path, params):
+def post(base, path, params, with_parse=True):
+    """The answer and the seconds from sending the request to having read the whole body (plus
+    decoding its JSON when with_parse: the client's work, which Python does slowly enough to
+    hide the servers' difference on 1 MB answers)."""
     req = urllib.request.Request(base + path, data=urllib.parse.urlencode(params).encode(),
                                  method="POST")
+    t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=300) as r:
         body = r.read()
+    t1 = time.perf_counter()
     ans = json.loads(body)
+    t2 = time.perf_counter()
     if ans.get("status") != "success":
         raise RuntimeError("%s: %s" % (params["query"], ans))
-    return ans
+    return ans, (t2 if with_parse else t1) - t0
 
 
-def measure(proc, kind, expr, t_end, runs):
+def measure(proc, kind, expr, t_end, runs, with_parse):
     """(median seconds, RSS added in KiB, result size) of `runs` timed runs after one warm-up."""
     if kind == "instant":
         path, params = "/api/v1/query", {"query": expr, "time": t_end}
@@ -212,12 +225,8 @@ def measure(proc, kind, expr, t_end, runs):
     base = proc.url("")
     before = rss_kb(proc.proc.pid)
     peak_ok = reset_peak(proc.proc.pid)
-    ans = post(base, path, params)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        post(base, path, params)
-        times.append(time.perf_counter() - t0)
+    ans, _ = post(base, path, params)
+    times = [post(base, path, params, with_parse)[1] for _ in range(runs)]
     peak = rss_kb(proc.proc.pid, "VmHWM" if peak_ok else "VmRSS")
     return statistics.median(times), max(0, peak - before), len(ans["data"]["result"])
 
@@ -242,47 +251,78 @@ class Server(odintest.Process):
         raise RuntimeError("%s not ready:\n%s" % (self.argv[0], self.output()))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=11)
-    ap.add_argument("--hosts", type=int, default=500, help="hosts of 8 GPUs in the big set")
-    ap.add_argument("--out", help="append the Markdown table to this file")
-    ap.add_argument("--only", help="substring of the case names to run")
-    args = ap.parse_args()
-    odin = os.environ.get("ODIN_BIN") or os.path.join(odintest.source_dir(), "build", "odin")
-    work = odintest.tempdir("odin-promql-bench-")
+def backfill(odin, work, hosts, pdir, odir):
+    """Generates the data and backfills both servers' directories; returns the end time (s)."""
     t_end = (int(time.time()) // 60) * 60 - 120
     om = os.path.join(work, "data.om")
     t0 = time.time()
-    n = gen(om, t_end, args.hosts)
+    n = gen(om, t_end, hosts)
     print("generated %d samples (%.0f MB) in %.0fs" % (n, os.path.getsize(om) / 1e6,
                                                       time.time() - t0), flush=True)
-    pdir, odir = os.path.join(work, "prom"), os.path.join(work, "odin")
     for argv in ([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", om, pdir],
                  [odin, "tsdb", "import", om, odir]):
         t0 = time.time()
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         print("%s: %.0fs" % (" ".join(argv[:3]), time.time() - t0), flush=True)
     os.unlink(om)
+    return t_end
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--hosts", type=int, default=500, help="hosts of 8 GPUs in the big set")
+    ap.add_argument("--out", help="append the Markdown table to this file")
+    ap.add_argument("--only", help="substring of the case names to run")
+    ap.add_argument("--data", help="keep the backfilled data here and reuse it on later runs")
+    ap.add_argument("--odin-only", action="store_true", help="measure Odin alone (no ratios)")
+    ap.add_argument("--with-parse", action="store_true",
+                    help="include the client's JSON decoding in the latency (the method of the "
+                         "first bench/promql sections)")
+    args = ap.parse_args()
+    odin = os.path.abspath(os.environ.get("ODIN_BIN") or
+                           os.path.join(odintest.source_dir(), "build", "odin"))
+    work = odintest.tempdir("odin-promql-bench-")
+    pdir, odir = os.path.join(work, "prom"), os.path.join(work, "odin")
+    kept = args.data and os.path.exists(os.path.join(args.data, "t_end"))
+    if kept:
+        with open(os.path.join(args.data, "t_end")) as f:
+            t_end, hosts = (int(x) for x in f.read().split())
+        if hosts != args.hosts:
+            sys.exit("%s holds data for --hosts %d" % (args.data, hosts))
+        for name in ("prom", "odin"):
+            shutil.copytree(os.path.join(args.data, name), os.path.join(work, name))
+        print("reusing the data in %s" % args.data, flush=True)
+    else:
+        t_end = backfill(odin, work, args.hosts, pdir, odir)
+        if args.data:
+            os.makedirs(args.data, exist_ok=True)
+            for name in ("prom", "odin"):
+                shutil.copytree(os.path.join(work, name), os.path.join(args.data, name))
+            with open(os.path.join(args.data, "t_end"), "w") as f:
+                f.write("%d %d\n" % (t_end, args.hosts))
     cfg = os.path.join(work, "prometheus.yml")
     with open(cfg, "w") as f:
         f.write("global: {scrape_interval: 15s}\n")
     pport, oport = odintest.free_port(), odintest.free_port()
     common = ["--config.file=" + cfg, "--storage.tsdb.retention.time=100y"]
     rows = []
-    with Server([PROMETHEUS, "--storage.tsdb.path=" + pdir,
-                 "--web.listen-address=127.0.0.1:%d" % pport] + common, pport, "/-/ready",
-                cwd=work) as prom, \
-            Server([odin, "server", "--storage.tsdb.path=" + odir,
-                    "--web.listen-address=127.0.0.1:%d" % oport] + common, oport, "/-/ready",
-                   cwd=work) as osrv:
+    with contextlib.ExitStack() as stack:
+        prom = None if args.odin_only else stack.enter_context(Server(
+            [PROMETHEUS, "--storage.tsdb.path=" + pdir,
+             "--web.listen-address=127.0.0.1:%d" % pport] + common, pport, "/-/ready", cwd=work))
+        osrv = stack.enter_context(Server(
+            [odin, "server", "--storage.tsdb.path=" + odir,
+             "--web.listen-address=127.0.0.1:%d" % oport] + common, oport, "/-/ready", cwd=work))
         print("RSS at start: prometheus %.0f MiB, odin %.0f MiB" % (
-            rss_kb(prom.proc.pid) / 1024, rss_kb(osrv.proc.pid) / 1024), flush=True)
+            rss_kb(prom.proc.pid) / 1024 if prom else 0, rss_kb(osrv.proc.pid) / 1024),
+            flush=True)
         for name, kind, expr in panels(args.hosts):
             if args.only and args.only not in name:
                 continue
-            p = measure(prom, kind, expr, t_end, args.runs)
-            o = measure(osrv, kind, expr, t_end, args.runs)
+            p = (measure(prom, kind, expr, t_end, args.runs, args.with_parse) if prom
+                 else (float("nan"), 0, 0))
+            o = measure(osrv, kind, expr, t_end, args.runs, args.with_parse)
             rows.append((name, kind, expr, p, o))
             print("%-34s prom %8.2f ms %7.0f MiB | odin %8.2f ms %7.1f MiB | %5.1fx faster" % (
                 name, p[0] * 1e3, p[1] / 1024, o[0] * 1e3, o[1] / 1024, p[0] / o[0]),

@@ -52,16 +52,11 @@ double ev_quantile(double q, double *vals, size_t n)
     return vals[(size_t)lower] * (1 - weight) + vals[(size_t)upper] * weight;
 }
 
-typedef struct {
-    int64_t gen;
-    double val, mean, comp, count;
-    bool incr;
-} agg_acc;
+typedef ev_agg_acc agg_acc;
 
-/* The group's labels of one input series, written into buf (room for ls.len labels): a scratch
- * buffer reused for every series, so only the labels of new groups reach the arena (over 200k
- * series a copy each cost ~40 MB per query). */
-static odin_labels group_labels_into(const ast_aggregate *ag, odin_labels ls, odin_label *buf)
+/* buf is a scratch buffer reused for every series, so only the labels of new groups reach the
+ * arena (over 200k series a copy each cost ~40 MB per query). */
+odin_labels ev_agg_group_labels(const ast_aggregate *ag, odin_labels ls, odin_label *buf)
 {
     odin_labels out = {buf, 0};
     for (size_t i = 0; i < ls.len; i++) {
@@ -74,7 +69,7 @@ static odin_labels group_labels_into(const ast_aggregate *ag, odin_labels ls, od
     return out;
 }
 
-static void acc_first(ast_aggop op, agg_acc *a, double f)
+void ev_agg_acc_first(ast_aggop op, agg_acc *a, double f)
 {
     a->val = f;
     a->mean = f;
@@ -88,7 +83,7 @@ static void acc_first(ast_aggop op, agg_acc *a, double f)
     }
 }
 
-static void acc_add(ast_aggop op, agg_acc *a, double f)
+void ev_agg_acc_add(ast_aggop op, agg_acc *a, double f)
 {
     switch (op) {
     case AGG_SUM:
@@ -141,7 +136,7 @@ static void acc_add(ast_aggop op, agg_acc *a, double f)
     }
 }
 
-static double acc_final(ast_aggop op, const agg_acc *a)
+double ev_agg_acc_final(ast_aggop op, const agg_acc *a)
 {
     switch (op) {
     case AGG_SUM:
@@ -389,10 +384,10 @@ static int agg_fold(ev_ctx *c, const ast_aggregate *ag, ev_value *in, ev_value *
             agg_acc *a = &acc[grp[v.idx[i]]];
             if (a->gen != (int64_t)step) {
                 a->gen = (int64_t)step;
-                acc_first(ag->op, a, v.v[i]);
+                ev_agg_acc_first(ag->op, a, v.v[i]);
                 continue;
             }
-            acc_add(ag->op, a, v.v[i]);
+            ev_agg_acc_add(ag->op, a, v.v[i]);
         }
         for (size_t g = 0; g < ngroups; g++) {
             if (acc[g].gen != (int64_t)step) {
@@ -400,7 +395,7 @@ static int agg_fold(ev_ctx *c, const ast_aggregate *ag, ev_value *in, ev_value *
             }
             double r = ag->op == AGG_QUANTILE
                            ? ev_quantile(param->sc[step], qv + goff[g], gcount[g])
-                           : acc_final(ag->op, &acc[g]);
+                           : ev_agg_acc_final(ag->op, &acc[g]);
             if (outidx[g] == SIZE_MAX) {
                 ev_matrix_add(c, &out->m, glabels[g], gdrop[g]);
                 outidx[g] = out->m.n - 1;
@@ -419,7 +414,11 @@ int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out)
 {
     const ast_aggregate *ag = &n->u.agg;
     ev_value param = {0}, in;
-    int rc;
+    bool done = false;
+    int rc = ev_aggregate_stream(c, n, out, &done);
+    if (rc < 0 || done) {
+        return rc;
+    }
     if (ag->param) {
         rc = ev_eval(c, ag->param, &param);
         if (rc < 0) {
@@ -463,7 +462,7 @@ int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out)
             scratch_cap = in.m.s[i].ls.len * 2;
             scratch = odin_realloc(scratch, scratch_cap * sizeof(*scratch));
         }
-        odin_labels gl = group_labels_into(ag, in.m.s[i].ls, scratch);
+        odin_labels gl = ev_agg_group_labels(ag, in.m.s[i].ls, scratch);
         odin_strbuf_reset(&key);
         ev_labels_key(&key, gl);
         void *hit = odin_map_get(&map, key.p ? key.p : "", key.len);

@@ -134,8 +134,25 @@ void ev_labels_string(odin_strbuf *b, odin_labels ls);
 bool ev_name_in(const char *name, size_t len, const char *const *names, size_t n);
 
 /* ---- engine_select.c: selectors and subqueries ---- */
+/* A consumer of one series of an instant vector at a time: its labels, whether __name__ is to be
+ * dropped when the query ends, and its points (step indices ascending, values). The arrays are
+ * reused for the next series; ls lives until the query ends. Returns 0 or a negative code. */
+typedef int (*ev_series_fn)(ev_ctx *c, odin_labels ls, bool drop_name, const uint32_t *steps,
+                            const double *vals, size_t n, void *arg);
+/* Streams the series of an instant vector selector (n is AST_VECTOR_SEL) to fn without keeping
+ * them; any_order lets the querier skip sorting them by labels. */
+int ev_vector_selector_each(ev_ctx *c, const ast_node *n, bool want_ts, bool any_order,
+                            ev_series_fn fn, void *arg);
 int ev_vector_selector(ev_ctx *c, const ast_node *n, bool want_ts, ev_value *out);
 int ev_range_source(ev_ctx *c, const ast_node *n, ev_rangesrc *out);
+/* A consumer of one series of a range selector at a time: its raw samples (stale markers left
+ * out) in buffers reused for the next series. */
+typedef int (*ev_raw_fn)(ev_ctx *c, odin_labels ls, const int64_t *t, const double *v, size_t n,
+                         void *arg);
+/* Streams the series of a matrix selector (n, under parentheses, is AST_MATRIX_SEL) to fn, in
+ * label order unless any_order, filling src's window placement (src->m stays empty). */
+int ev_range_selector_each(ev_ctx *c, const ast_node *n, bool any_order, ev_rangesrc *src,
+                           ev_raw_fn fn, void *arg);
 int ev_matrix_at_instant(ev_ctx *c, const ast_node *n, ev_value *out);
 
 /* ---- engine_binop.c ---- */
@@ -144,11 +161,33 @@ double ev_scalar_binop(ast_binop op, double l, double r);
 
 /* ---- engine_agg.c ---- */
 int ev_aggregate(ev_ctx *c, const ast_node *n, ev_value *out);
+/* One group's running value at one step (sum avg count min max group stddev stdvar); gen is the
+ * step it was last started at (-1: never). */
+typedef struct {
+    int64_t gen;
+    double val, mean, comp, count;
+    bool incr;
+} ev_agg_acc;
+void ev_agg_acc_first(ast_aggop op, ev_agg_acc *a, double f);
+void ev_agg_acc_add(ast_aggop op, ev_agg_acc *a, double f);
+double ev_agg_acc_final(ast_aggop op, const ev_agg_acc *a);
+/* The group's labels of one input series, written into buf (room for ls.len labels). */
+odin_labels ev_agg_group_labels(const ast_aggregate *ag, odin_labels ls, odin_label *buf);
+
+/* ---- engine_agg_stream.c ---- */
+/* Evaluates n without materialising its input when it can (a fold aggregation over a plain
+ * vector selector): sets *done and fills out, else leaves both alone and returns 0. */
+int ev_aggregate_stream(ev_ctx *c, const ast_node *n, ev_value *out, bool *done);
 double ev_quantile(double q, double *vals, size_t n); /* sorts vals */
 void ev_kahan_inc(double inc, double *sum, double *comp);
 
 /* ---- engine_range.c: functions over range vectors ---- */
 int ev_call_range(ev_ctx *c, const ast_node *n, int matrix_arg, ev_value *out);
+/* When n is a range function over a plain matrix selector (not absent_over_time), evaluates it one
+ * series at a time into fn and sets *done; else returns 0 with *done unset. Series come in label
+ * order unless any_order allows any (and the function's warnings cannot depend on the order). */
+int ev_call_range_each(ev_ctx *c, const ast_node *n, bool any_order, ev_series_fn fn, void *arg,
+                       bool *done);
 odin_labels ev_absent_labels(ev_ctx *c, const ast_node *arg);
 
 /* ---- functions.c: functions over instant vectors and scalars ---- */

@@ -105,12 +105,28 @@ odin_labels ev_labels_drop(ev_ctx *c, odin_labels ls, const char *const *names, 
 
 void ev_labels_key(odin_strbuf *b, odin_labels ls)
 {
+    /* one reservation for the whole key: aggregations build a key per input series */
+    size_t n = 0;
     for (size_t i = 0; i < ls.len; i++) {
-        odin_strbuf_putstr(b, ls.v[i].name);
-        odin_strbuf_putc(b, '\xff');
-        odin_strbuf_putstr(b, ls.v[i].value);
-        odin_strbuf_putc(b, '\xfe');
+        n += ls.v[i].name.len + ls.v[i].value.len + 2;
     }
+    char *w = odin_strbuf_reserve(b, n);
+    if (!w) {
+        return; /* past the buffer's cap: overflow is set */
+    }
+    for (size_t i = 0; i < ls.len; i++) {
+        if (ls.v[i].name.len) {
+            memcpy(w, ls.v[i].name.p, ls.v[i].name.len);
+        }
+        w += ls.v[i].name.len;
+        *w++ = '\xff';
+        if (ls.v[i].value.len) {
+            memcpy(w, ls.v[i].value.p, ls.v[i].value.len);
+        }
+        w += ls.v[i].value.len;
+        *w++ = '\xfe';
+    }
+    odin_strbuf_advance(b, n);
 }
 
 /* Go's strconv.Quote for the characters label values usually hold. */

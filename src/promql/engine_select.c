@@ -59,8 +59,10 @@ static void raw_push(ev_ctx *c, ev_series *s, int64_t t, double v)
 }
 
 /* Opens a querier for [mint, maxt] that stays open until the result is copied out (series labels
- * point into it) and selects sel's series from it; NULL with c->err set on failure. */
-static tsdb_series_set *open_select(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t maxt)
+ * point into it) and selects sel's series from it, sorted by labels unless any_order; NULL with
+ * c->err set on failure. */
+static tsdb_series_set *open_select(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t maxt,
+                                    bool any_order)
 {
     tsdb_querier *q = tsdb_querier_open(c->db, mint, maxt);
     if (c->nqueriers == c->capqueriers) {
@@ -73,6 +75,9 @@ static tsdb_series_set *open_select(ev_ctx *c, const ast_selector *sel, int64_t 
         c->capqueriers = ncap;
     }
     c->queriers[c->nqueriers++] = q;
+    if (any_order) {
+        return tsdb_querier_select_any_order(q, sel->matchers, sel->nmatchers, c->err);
+    }
     return tsdb_querier_select(q, sel->matchers, sel->nmatchers, c->err);
 }
 
@@ -106,43 +111,48 @@ static void cursor_seek(sel_cursor *k, int64_t ref)
 }
 
 /* Streams every matching series once, answering each step from a forward cursor: no copy of the
- * samples is kept, so an instant selector over many series costs only its output (the 200k-series
- * count() of bench/promql). */
-int ev_vector_selector(ev_ctx *c, const ast_node *n, bool want_ts, ev_value *out)
+ * samples is kept. Each series with at least one point goes to fn with its points (step indices
+ * ascending, values), in buffers reused for the next series; the sample limit and the deadline
+ * are checked after each series. */
+int ev_vector_selector_each(ev_ctx *c, const ast_node *n, bool want_ts, bool any_order,
+                            ev_series_fn fn, void *arg)
 {
     const ast_selector *sel = &n->u.sel;
     bool fixed;
     int64_t fixed_ms, lo, hi;
     ref_range(c, sel->at, sel->at_ms, sel->offset_ms, &fixed, &fixed_ms, &lo, &hi);
-    out->type = PROMQL_TYPE_VECTOR;
-    memset(&out->m, 0, sizeof(out->m));
     /* matches Prometheus 3.x: the lookback window (ref - lookback, ref] is open on the left */
     int64_t mint = lo - c->lookback_ms + 1;
     if (hi < mint) {
         return 0;
     }
-    tsdb_series_set *set = open_select(c, sel, mint, hi);
+    tsdb_series_set *set = open_select(c, sel, mint, hi, any_order);
     if (!set) {
         return -c->err->code;
     }
+    uint32_t *steps = ev_alloc(c, c->nsteps * sizeof(*steps));
+    double *vals = ev_alloc(c, c->nsteps * sizeof(*vals));
     while (tsdb_series_next(set)) {
         sel_cursor k = {.mint = mint, .maxt = hi};
         tsdb_series_iter(set, &k.it);
         cursor_pull(&k);
-        ev_series *s = NULL;
+        size_t np = 0;
         for (size_t step = 0; step < c->nsteps; step++) {
-            int64_t ts = ev_step_time(c, step);
-            int64_t ref = (fixed ? fixed_ms : ts) - sel->offset_ms;
+            int64_t ref = (fixed ? fixed_ms : ev_step_time(c, step)) - sel->offset_ms;
             cursor_seek(&k, ref);
             if (!k.has_last || k.lt <= ref - c->lookback_ms || tsdb_is_stale(k.lv)) {
                 continue;
             }
-            if (!s) {
-                s = ev_matrix_add(c, &out->m, tsdb_series_labels(set), false);
-            }
-            ev_series_push(c, s, ts, want_ts ? (double)k.lt / 1000.0 : k.lv);
+            steps[np] = (uint32_t)step;
+            vals[np++] = want_ts ? (double)k.lt / 1000.0 : k.lv;
         }
-        int rc = s ? ev_add_samples(c, s->n) : 0;
+        int rc = 0;
+        if (np) {
+            rc = fn(c, tsdb_series_labels(set), false, steps, vals, np, arg);
+            if (rc == 0) {
+                rc = ev_add_samples(c, np);
+            }
+        }
         if (rc == 0) {
             rc = ev_check_deadline(c);
         }
@@ -151,6 +161,24 @@ int ev_vector_selector(ev_ctx *c, const ast_node *n, bool want_ts, ev_value *out
         }
     }
     return 0;
+}
+
+static int materialize(ev_ctx *c, odin_labels ls, bool drop_name, const uint32_t *steps,
+                       const double *vals, size_t n, void *arg)
+{
+    ev_matrix *m = arg;
+    ev_series *s = ev_matrix_add(c, m, ls, drop_name);
+    for (size_t i = 0; i < n; i++) {
+        ev_series_push(c, s, ev_step_time(c, steps[i]), vals[i]);
+    }
+    return 0;
+}
+
+int ev_vector_selector(ev_ctx *c, const ast_node *n, bool want_ts, ev_value *out)
+{
+    out->type = PROMQL_TYPE_VECTOR;
+    memset(&out->m, 0, sizeof(out->m));
+    return ev_vector_selector_each(c, n, want_ts, false, materialize, &out->m);
 }
 
 /* Loads the samples of every series matching sel with mint <= t <= maxt; stale markers are kept
@@ -162,7 +190,7 @@ static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t
     if (maxt < mint) {
         return 0;
     }
-    tsdb_series_set *set = open_select(c, sel, mint, maxt);
+    tsdb_series_set *set = open_select(c, sel, mint, maxt, false);
     if (!set) {
         return -c->err->code;
     }
@@ -182,6 +210,47 @@ static int load_series(ev_ctx *c, const ast_selector *sel, int64_t mint, int64_t
             raw_push(c, s, t, v);
         }
         int rc = ev_check_deadline(c);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int ev_range_selector_each(ev_ctx *c, const ast_node *n, bool any_order, ev_rangesrc *src,
+                           ev_raw_fn fn, void *arg)
+{
+    const ast_selector *sel = &ev_unparen(n)->u.sel;
+    int64_t lo, hi;
+    memset(src, 0, sizeof(*src));
+    ref_range(c, sel->at, sel->at_ms, sel->offset_ms, &src->at_fixed, &src->at_ms, &lo, &hi);
+    src->range_ms = sel->range_ms;
+    src->offset_ms = sel->offset_ms;
+    /* matches Prometheus 3.x: range windows (ref - range, ref] are open on the left */
+    int64_t mint = lo - sel->range_ms + 1, maxt = hi;
+    if (maxt < mint) {
+        return 0;
+    }
+    tsdb_series_set *set = open_select(c, sel, mint, maxt, any_order);
+    if (!set) {
+        return -c->err->code;
+    }
+    ev_series buf = {0}; /* one series at a time: grows to the longest and is reused */
+    while (tsdb_series_next(set)) {
+        buf.n = 0;
+        tsdb_iter it;
+        tsdb_series_iter(set, &it);
+        int64_t t;
+        double v;
+        while (tsdb_iter_next(&it, &t, &v)) {
+            if (t >= mint && t <= maxt && !tsdb_is_stale(v)) {
+                raw_push(c, &buf, t, v);
+            }
+        }
+        int rc = fn(c, tsdb_series_labels(set), buf.t, buf.v, buf.n, arg);
+        if (rc == 0) {
+            rc = ev_check_deadline(c);
+        }
         if (rc < 0) {
             return rc;
         }

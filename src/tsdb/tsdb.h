@@ -90,6 +90,12 @@ void tsdb_querier_close(tsdb_querier *q);
  * string (as Prometheus requires); otherwise -ODIN_ERR_INVALID. Freed with the querier. */
 tsdb_series_set *tsdb_querier_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
                                      odin_err *err);
+/* The same series as tsdb_querier_select in an unspecified order, for consumers that do not need
+ * sorted input (aggregations): when only the head holds matching data, this skips sorting the
+ * selected series by labels (~20% of a 200k-series count()) and may also yield series without
+ * samples in the range (their iterators return none) rather than lock each one twice. */
+tsdb_series_set *tsdb_querier_select_any_order(tsdb_querier *q, const tsdb_matcher *ms, size_t n,
+                                               odin_err *err);
 /* Advances to the next series; false at the end. */
 bool tsdb_series_next(tsdb_series_set *s);
 /* Labels of the current series; valid until the querier is closed. */

@@ -151,9 +151,32 @@ void web_json_time_ms(web_json *j, int64_t t)
     odin_strbuf_put(j->b, buf, web_format_time_ms(t, buf));
 }
 
+/* Integers below 2^53 are exact and their shortest round-trip digits are their own, so the 'f'
+ * layout is the plain integer (gauges such as temperatures, clocks and byte counts are integers:
+ * most points of the DCGM panels). */
+static size_t format_small_integer(double v, char *out)
+{
+    size_t o = 0;
+    uint64_t u = (uint64_t)fabs(v);
+    if (v < 0) {
+        out[o++] = '-';
+    }
+    char tmp[20];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    memcpy(out + o, tmp + i, sizeof(tmp) - i);
+    return o + sizeof(tmp) - i;
+}
+
 size_t web_format_value(double v, char *out)
 {
     double a = fabs(v);
+    if (a >= 1 && a < 9007199254740992.0 && a == (double)(uint64_t)a) {
+        return format_small_integer(v, out);
+    }
     if (isfinite(v) && a >= 1e-6 && a < 1e21) {
         /* 'f' layout straight from the shortest digits: the first digit's exponent is within
          * [-6, 20], inside layout's positional range, so this equals web_put_float(v, 'f') */

@@ -4,6 +4,7 @@
 
 int promql_parser_tests(void);
 extern int promql_engine_tests(void) __attribute__((weak));
+extern int promql_agg_stream_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -11,6 +12,9 @@ int main(void)
     f += promql_parser_tests();
     if (promql_engine_tests != NULL) {
         f += promql_engine_tests();
+    }
+    if (promql_agg_stream_tests != NULL) {
+        f += promql_agg_stream_tests();
     }
     return f != 0;
 }

@@ -8,6 +8,7 @@ extern int tsdb_block_tests(void) __attribute__((weak));
 extern int tsdb_db_tests(void) __attribute__((weak));
 extern int tsdb_compact_tests(void) __attribute__((weak));
 extern int tsdb_migrate_tests(void) __attribute__((weak));
+extern int tsdb_querier_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -27,6 +28,9 @@ int main(void)
     }
     if (tsdb_migrate_tests != NULL) {
         f += tsdb_migrate_tests();
+    }
+    if (tsdb_querier_tests != NULL) {
+        f += tsdb_querier_tests();
     }
     return f != 0;
 }

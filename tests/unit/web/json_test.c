@@ -102,8 +102,9 @@ static void test_floats(void **state)
     odin_strbuf_fini(&b);
 }
 
-/* web_format_value's direct path must equal the web_put_float route it replaces for points, on
- * edge values and on random doubles over every exponent (bit patterns from a fixed xorshift). */
+/* web_format_value's direct paths (shortest digits, small integers) must equal the web_put_float
+ * route they replace for points, on edge values, on random doubles over every exponent (bit
+ * patterns from a fixed xorshift) and on random integers of every size. */
 static void check_value(double v)
 {
     odin_strbuf b;
@@ -138,6 +139,17 @@ static void test_value_direct(void **state)
         memcpy(&v, &x, sizeof(v));
         check_value(v);
         check_value((double)(x % 100000000) / 1000.0); /* short decimals, like scraped values */
+        /* integers of every size around the direct integer path's 2^53 bound, both signs */
+        double iv = (double)(x >> (x % 64));
+        check_value(iv);
+        check_value(-iv);
+        check_value((double)(x % 100000));
+    }
+    static const double ints[] = {1, -1, 9007199254740991.0, 9007199254740992.0,
+                                  9007199254740993.0, -9007199254740992.0, 1e15, 1e16, 1e17,
+                                  123456789012.0, 2.0e20};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(ints); i++) {
+        check_value(ints[i]);
     }
 }
 
