@@ -234,7 +234,11 @@ static void build_key(odin_strbuf *k, const expfmt_entry *e)
 static scrape_series *cache_lookup(scrape_cache *c, size_t pos, const odin_strbuf *key)
 {
     if (pos + 8 < c->norder) {
-        __builtin_prefetch(c->order[pos + 8]);
+        /* the entry and its key: the key starts on the struct's second cache line */
+        const char *ahead = (const char *)c->order[pos + 8];
+        __builtin_prefetch(ahead);
+        __builtin_prefetch(ahead + 64);
+        __builtin_prefetch(ahead + 128);
     }
     if (pos < c->norder) {
         scrape_series *s = c->order[pos];
@@ -355,6 +359,10 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             continue;
         }
         build_key(&key, &e);
+        if (c->nnext_order + 4 < c->norder) {
+            /* its entry was prefetched four lines ago; now warm its tsdb series */
+            tsdb_appender_prefetch(app, c->order[c->nnext_order + 4]->ref);
+        }
         scrape_series *s = cache_lookup(c, c->nnext_order, &key);
         if (s == NULL) {
             s = series_new(l, job, &e, (odin_str){key.p, key.len}, &r->err);
