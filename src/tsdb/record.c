@@ -258,20 +258,48 @@ int wal_decode_series(const uint8_t *rec, size_t len, odin_arena *a, wal_series 
 
 /* ---- Samples ---- */
 
+static uint8_t *raw_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+    return p + 8;
+}
+
 void wal_encode_samples(odin_strbuf *out, const wal_sample *s, size_t n)
 {
     odin_strbuf_putc(out, (char)WAL_REC_SAMPLES);
     if (n == 0) {
         return;
     }
-    put_be64(out, s[0].ref);
-    put_be64(out, (uint64_t)s[0].t);
+    /* One reservation for the worst case (two 10-byte varints and 8 bytes a sample) instead of
+     * three buffer appends per sample: a scrape commit encodes thousands. */
+    size_t worst = 16 + n * 28;
+    size_t cap = out->cap_bytes ? out->cap_bytes : (size_t)1 << 30; /* odin_strbuf's default */
+    uint8_t *p0 = NULL;
+    if (!out->overflow && out->len <= cap && worst <= cap - out->len) {
+        p0 = (uint8_t *)odin_strbuf_reserve(out, worst);
+    }
+    if (p0 == NULL) {
+        /* the worst case would pass the buffer's cap: append piecewise as far as it goes */
+        put_be64(out, s[0].ref);
+        put_be64(out, (uint64_t)s[0].t);
+        for (size_t i = 0; i < n; i++) {
+            put_varint(out, (int64_t)(s[i].ref - s[0].ref));
+            put_varint(out, (int64_t)((uint64_t)s[i].t - (uint64_t)s[0].t));
+            put_be64(out, double_bits(s[i].v));
+        }
+        return;
+    }
+    uint8_t *p = raw_be64(p0, s[0].ref);
+    p = raw_be64(p, (uint64_t)s[0].t);
     for (size_t i = 0; i < n; i++) {
         /* Deltas against the first sample, wrapping as Go's int64 arithmetic does. */
-        put_varint(out, (int64_t)(s[i].ref - s[0].ref));
-        put_varint(out, (int64_t)((uint64_t)s[i].t - (uint64_t)s[0].t));
-        put_be64(out, double_bits(s[i].v));
+        p += tsdb_put_varint(p, (int64_t)(s[i].ref - s[0].ref));
+        p += tsdb_put_varint(p, (int64_t)((uint64_t)s[i].t - (uint64_t)s[0].t));
+        p = raw_be64(p, double_bits(s[i].v));
     }
+    odin_strbuf_advance(out, (size_t)(p - p0));
 }
 
 int wal_decode_samples(const uint8_t *rec, size_t len, odin_arena *a, wal_sample **out, size_t *n,
