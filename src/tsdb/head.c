@@ -256,14 +256,20 @@ head_series *head_by_ref(head *h, uint64_t ref)
                                 memory_order_acquire);
 }
 
+void head_series_prefetch_struct(const head_series *s)
+{
+    /* up to three lines (16-byte aligned): ref and hash, the open chunk, last_t and last_v_bits */
+    const char *p = (const char *)s;
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + 64, 1);
+    __builtin_prefetch(p + sizeof(*s) - 1, 1);
+}
+
 void head_series_prefetch(head *h, uint64_t ref)
 {
-    const char *s = (const char *)head_by_ref(h, ref);
+    const head_series *s = head_by_ref(h, ref);
     if (s != NULL) {
-        /* the struct spans three lines: ref and hash, the open chunk, last_t and last_v_bits */
-        __builtin_prefetch(s, 1);
-        __builtin_prefetch(s + 64, 1);
-        __builtin_prefetch(s + 128, 1);
+        head_series_prefetch_struct(s);
     }
 }
 
