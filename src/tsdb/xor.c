@@ -382,8 +382,111 @@ static bool read_dod(xor_iter *it, int64_t *dod)
     return true;
 }
 
+/* The bits from the current position, MSB first, when 8 bytes can be loaded there: then the
+ * word's top 57 bits all lie inside the chunk, so a field of up to 57 bits is read from it with no
+ * further bounds check. False near the end (the bit-by-bit readers take over). */
+static inline bool peek_word(const xor_iter *it, uint64_t *w)
+{
+    size_t first = it->pos_bits >> 3;
+    if (first + 8 > it->len) {
+        return false;
+    }
+    uint64_t x;
+    memcpy(&x, it->b + first, sizeof(x));
+    *w = be64(x) << (it->pos_bits & 7);
+    return true;
+}
+
+/* read_dod from one peeked word, for the 0/14/17/20-bit forms. False when it cannot (end of the
+ * chunk near, or the 64-bit form): nothing consumed, the caller uses read_dod. */
+static inline bool peek_dod(xor_iter *it, int64_t *dod)
+{
+    uint64_t w;
+    if (!peek_word(it, &w)) {
+        return false;
+    }
+    if (!(w >> 63)) {
+        *dod = 0;
+        it->pos_bits += 1;
+        return true;
+    }
+    int prefix = __builtin_clzll(~w); /* leading ones: 1, 2, 3 or 4+ */
+    if (prefix >= 4) {
+        return false;
+    }
+    static const int widths[] = {0, 14, 17, 20};
+    int width = widths[prefix];
+    uint64_t bits = (w << (prefix + 1)) >> (64 - width);
+    *dod = bits > (1ULL << (width - 1)) ? (int64_t)bits - (int64_t)(1ULL << width) : (int64_t)bits;
+    it->pos_bits += (size_t)(prefix + 1 + width);
+    return true;
+}
+
+/* read_value from one peeked word when the fields fit in it (the common case); otherwise read_value
+ * does it. Same checks, same results. */
+static inline bool fast_value(xor_iter *it)
+{
+    uint64_t w;
+    if (!peek_word(it, &w)) {
+        return read_value(it);
+    }
+    if (!(w >> 63)) {
+        it->pos_bits += 1;
+        return true;
+    }
+    int used;
+    if (!((w >> 62) & 1)) {
+        if (it->leading == 0xff) {
+            it->err = true; /* reuse of a window never set */
+            return false;
+        }
+        used = 2;
+    } else {
+        unsigned lead = (unsigned)(w >> 57) & 31, sig = (unsigned)(w >> 51) & 63;
+        if (sig == 0) {
+            sig = 64;
+        }
+        if (lead + sig > 64) {
+            it->err = true;
+            return false;
+        }
+        it->leading = (uint8_t)lead;
+        it->trailing = (uint8_t)(64 - lead - sig);
+        used = 13;
+    }
+    int nbits = 64 - it->leading - it->trailing;
+    uint64_t bits;
+    if (used + nbits <= 57) {
+        bits = (w << used) >> (64 - nbits);
+        it->pos_bits += (size_t)(used + nbits);
+    } else {
+        it->pos_bits += (size_t)used;
+        if (!read_bits(it, nbits, &bits)) {
+            return false;
+        }
+    }
+    it->vbits ^= it->trailing < 64 ? bits << it->trailing : 0;
+    return true;
+}
+
 bool xor_iter_next(xor_iter *it, int64_t *t, double *v)
 {
+    if (it->read >= 2 && !it->err && it->read < it->n) {
+        /* the steady state, read from whole words */
+        int64_t dod;
+        if (!peek_dod(it, &dod) && !read_dod(it, &dod)) {
+            return false;
+        }
+        it->t_delta += (uint64_t)dod; /* wraps: corrupt bytes must not overflow */
+        if (!fast_value(it)) {
+            return false;
+        }
+        it->t = (int64_t)((uint64_t)it->t + it->t_delta);
+        it->read++;
+        *t = it->t;
+        memcpy(v, &it->vbits, 8);
+        return true;
+    }
     if (it->err || it->read >= it->n) {
         return false;
     }
@@ -399,17 +502,17 @@ bool xor_iter_next(xor_iter *it, int64_t *t, double *v)
         if (!read_uvarint_bits(it, &it->t_delta) || !read_value(it)) {
             return false;
         }
-        it->t += (int64_t)it->t_delta;
+        it->t = (int64_t)((uint64_t)it->t + it->t_delta);
     } else {
         int64_t dod;
         if (!read_dod(it, &dod)) {
             return false;
         }
-        it->t_delta = (uint64_t)((int64_t)it->t_delta + dod);
+        it->t_delta += (uint64_t)dod; /* wraps: corrupt bytes must not overflow */
         if (!read_value(it)) {
             return false;
         }
-        it->t += (int64_t)it->t_delta;
+        it->t = (int64_t)((uint64_t)it->t + it->t_delta);
     }
     it->read++;
     *t = it->t;

@@ -293,6 +293,163 @@ static void test_xor_writer_matches_reference(void **state)
     }
 }
 
+/* ---- Reference reader: one bit at a time, the checks of the format spelled out ---- */
+
+typedef struct {
+    const uint8_t *b;
+    size_t len, pos;
+    bool err;
+} ref_bits_in;
+
+static uint64_t ref_read(ref_bits_in *r, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (r->pos >= r->len * 8) {
+            r->err = true;
+            return 0;
+        }
+        v = v << 1 | ((r->b[r->pos >> 3] >> (7 - (r->pos & 7))) & 1);
+        r->pos++;
+    }
+    return v;
+}
+
+/* Decodes like xor_iter: at most *n samples into ts/vs; returns how many, *err when it stopped on
+ * bad bytes. */
+static size_t ref_decode(const uint8_t *b, size_t len, int64_t *ts, double *vs, size_t max,
+                         bool *err)
+{
+    *err = false;
+    if (len < 2) {
+        *err = len != 0;
+        return 0;
+    }
+    size_t n = (size_t)(b[0] << 8 | b[1]);
+    ref_bits_in r = {b, len, 16, false};
+    int64_t t = 0;
+    uint64_t td = 0, vb = 0;
+    int lead = -1, trail = 0;
+    size_t k = 0;
+    for (; k < n && k < max; k++) {
+        if (k < 2) {
+            uint64_t u = 0;
+            bool done = false;
+            for (unsigned sh = 0; sh < 70 && !done; sh += 7) {
+                uint64_t byte = ref_read(&r, 8);
+                if (r.err) {
+                    break;
+                }
+                u |= (byte & 0x7f) << sh;
+                done = byte < 0x80;
+            }
+            if (r.err || !done) {
+                *err = true;
+                return k;
+            }
+            if (k == 0) {
+                t = (u & 1) ? ~(int64_t)(u >> 1) : (int64_t)(u >> 1);
+                vb = ref_read(&r, 64);
+            } else {
+                td = u;
+                t = (int64_t)((uint64_t)t + td);
+            }
+        } else {
+            int ones = 0;
+            while (ones < 4 && ref_read(&r, 1) == 1 && !r.err) {
+                ones++;
+            }
+            static const int widths[] = {0, 14, 17, 20, 64};
+            int w = widths[ones];
+            int64_t dod = 0;
+            if (w > 0) {
+                uint64_t bits = ref_read(&r, w);
+                dod = (w < 64 && bits > (1ULL << (w - 1))) ? (int64_t)bits - (int64_t)(1ULL << w)
+                                                           : (int64_t)bits;
+            }
+            td += (uint64_t)dod;
+            t = (int64_t)((uint64_t)t + td);
+        }
+        if (k > 0 && !r.err && ref_read(&r, 1) == 1) {
+            if (ref_read(&r, 1) == 1) {
+                int l = (int)ref_read(&r, 5), sig = (int)ref_read(&r, 6);
+                sig = sig == 0 ? 64 : sig;
+                if (r.err || l + sig > 64) {
+                    *err = true;
+                    return k;
+                }
+                lead = l;
+                trail = 64 - l - sig;
+            } else if (r.err || lead < 0) {
+                *err = true;
+                return k;
+            }
+            uint64_t bits = ref_read(&r, 64 - lead - trail);
+            vb ^= trail < 64 ? bits << trail : 0;
+        }
+        if (r.err) {
+            *err = true;
+            return k;
+        }
+        ts[k] = t;
+        vs[k] = from_bits(vb);
+    }
+    return k;
+}
+
+/* The word-at-a-time reader against the bit-at-a-time reference: same samples, same stop, on
+ * random chunks, every truncation of them, and random bit flips. */
+static void test_xor_reader_matches_reference(void **state)
+{
+    (void)state;
+    enum { MAXN = 400 };
+    static int64_t rt[MAXN], it_t[MAXN];
+    static double rv[MAXN], it_v[MAXN];
+    static uint8_t buf[1 << 14];
+    uint64_t x = 0x7f4a7c159e3779b9ULL;
+    for (int round = 0; round < 300; round++) {
+        xor_chunk c;
+        xor_chunk_init(&c);
+        int64_t t = (int64_t)(xs(&x) % 4000000000000ULL) - 1000000000000LL, step = 15000;
+        double v = 0;
+        int n = 1 + (int)(xs(&x) % MAXN);
+        for (int i = 0; i < n; i++) {
+            step = random_step(&x, step);
+            t += step;
+            v = random_value(&x, v);
+            xor_chunk_append(&c, t, v);
+        }
+        assert_true(c.len <= sizeof(buf));
+        for (int variant = 0; variant < 40; variant++) {
+            size_t len = c.len;
+            memcpy(buf, c.b, c.len);
+            if (variant >= 20) {
+                buf[2 + xs(&x) % (c.len - 2)] ^= (uint8_t)(1u << (xs(&x) % 8)); /* a flipped bit */
+            } else if (variant > 0) {
+                len = (size_t)(xs(&x) % c.len); /* a truncation */
+            }
+            bool rerr;
+            size_t rn = ref_decode(buf, len, rt, rv, MAXN, &rerr);
+            xor_iter it;
+            xor_iter_init(&it, buf, len);
+            size_t k = 0;
+            while (k < MAXN && xor_iter_next(&it, &it_t[k], &it_v[k])) {
+                k++;
+            }
+            if (k != rn || it.err != rerr) {
+                fail_msg("round %d variant %d: %zu samples err %d, reference %zu err %d", round,
+                         variant, k, it.err, rn, rerr);
+            }
+            for (size_t i = 0; i < k; i++) {
+                if (it_t[i] != rt[i] || bits_of(it_v[i]) != bits_of(rv[i])) {
+                    fail_msg("round %d variant %d sample %zu differs", round, variant, i);
+                }
+            }
+        }
+        xor_chunk_fini(&c);
+    }
+}
+
 static void test_varints(void **state)
 {
     (void)state;
@@ -459,6 +616,7 @@ int tsdb_chunk_tests(void)
         cmocka_unit_test(test_xor_edge_values),   cmocka_unit_test(test_xor_random),
         cmocka_unit_test(test_xor_corrupt_is_bounded), cmocka_unit_test(test_varints),
         cmocka_unit_test(test_xor_writer_matches_reference),
+        cmocka_unit_test(test_xor_reader_matches_reference),
         cmocka_unit_test(test_head_select),       cmocka_unit_test(test_head_samples_and_conflicts),
     };
     return cmocka_run_group_tests_name("tsdb_chunk_head", tests, NULL, NULL);
