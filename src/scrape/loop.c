@@ -271,10 +271,24 @@ static void reap(scrape_worker *w)
     }
 }
 
+/* libcurl keeps idle connections in the multi handle's cache, by default four per handle added
+ * at that moment. Scrapes are spread over the interval, so few are added at once and each scrape
+ * opened a new TCP connection (connect, handshake and teardown: about a tenth of the server's CPU
+ * at 50 targets). One idle connection per target is kept instead, as Prometheus' per-target HTTP
+ * client keeps its keep-alive connection. */
+static void size_connection_cache(scrape_worker *w, size_t nloops, size_t *sized)
+{
+    if (nloops != *sized) {
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(nloops + 4));
+        *sized = nloops;
+    }
+}
+
 void *scrape_worker_main(void *arg)
 {
     scrape_worker *w = arg;
     scrape_manager *m = w->m;
+    size_t cache_sized = 0;
     for (;;) {
         pthread_mutex_lock(&m->lock);
         bool stopping = m->stopping;
@@ -290,12 +304,15 @@ void *scrape_worker_main(void *arg)
         curl_multi_perform(w->multi, &running);
         drain_done(w);
         /* New loops are pushed at the head, so the list from `head` on is stable. */
+        size_t nloops = 0;
         for (scrape_loop *l = head; l != NULL; l = l->next) {
             int64_t due = loop_step(w, l, now);
             if (due < wake) {
                 wake = due;
             }
+            nloops++;
         }
+        size_connection_cache(w, nloops, &cache_sized);
         curl_multi_perform(w->multi, &running);
         drain_done(w);
         pthread_rwlock_unlock(&m->cfg_lock);

@@ -202,8 +202,8 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
 
 /* name 0xff (label-name 0xfe label-value 0xff)*: unambiguous because neither byte is valid in a
  * name and an escaped value's text came through the parser unchanged for identical lines.
- * Written with one reservation: this runs for every sample line. */
-static void build_key(odin_strbuf *k, const expfmt_entry *e)
+ * Written with one reservation: this runs for every line the cache has not seen in place. */
+void scrape_key_build(odin_strbuf *k, const expfmt_entry *e)
 {
     size_t n = e->name.len + 1;
     for (size_t i = 0; i < e->nlabels; i++) {
@@ -229,19 +229,52 @@ static void build_key(odin_strbuf *k, const expfmt_entry *e)
     odin_strbuf_advance(k, n);
 }
 
-/* The entry for the key of sample line `pos`: last pass's entry at the same position when its
- * key matches, else the map's. */
-static scrape_series *cache_lookup(scrape_cache *c, size_t pos, const odin_strbuf *key)
+/* One piece of the key followed by its separator, checked against the bytes left. */
+static bool key_piece(const char **k, const char *end, odin_str piece, char sep)
+{
+    if ((size_t)(end - *k) < piece.len + 1 || memcmp(*k, piece.p, piece.len) != 0 ||
+        (*k)[piece.len] != sep) {
+        return false;
+    }
+    *k += piece.len + 1;
+    return true;
+}
+
+bool scrape_key_matches(const char *key, size_t klen, const expfmt_entry *e)
+{
+    const char *k = key, *end = key + klen;
+    if (!key_piece(&k, end, e->name, '\xff')) {
+        return false;
+    }
+    for (size_t i = 0; i < e->nlabels; i++) {
+        if (!key_piece(&k, end, e->labels[i].name, '\xfe') ||
+            !key_piece(&k, end, e->labels[i].value, '\xff')) {
+            return false;
+        }
+    }
+    return k == end;
+}
+
+/* The entry for sample line `pos`: last pass's entry at the same position when the line spells
+ * its key (compared in place: a hit builds nothing), else the map's, by the key built into
+ * `key`. On NULL (a new series) `key` holds the line's key. */
+static scrape_series *cache_lookup(scrape_cache *c, size_t pos, const expfmt_entry *e,
+                                   odin_strbuf *key)
 {
     if (pos + 8 < c->norder) {
-        __builtin_prefetch(c->order[pos + 8]);
+        /* the entry and its key: the key starts on the struct's second cache line */
+        const char *ahead = (const char *)c->order[pos + 8];
+        __builtin_prefetch(ahead);
+        __builtin_prefetch(ahead + 64);
+        __builtin_prefetch(ahead + 128);
     }
     if (pos < c->norder) {
         scrape_series *s = c->order[pos];
-        if (s->klen == key->len && memcmp(s->key, key->p, key->len) == 0) {
+        if (scrape_key_matches(s->key, s->klen, e)) {
             return s;
         }
     }
+    scrape_key_build(key, e);
     return odin_map_get(&c->map, key->p, key->len);
 }
 
@@ -354,8 +387,11 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         if (over_limit || r->err != NULL) {
             continue;
         }
-        build_key(&key, &e);
-        scrape_series *s = cache_lookup(c, c->nnext_order, &key);
+        if (c->nnext_order + 4 < c->norder) {
+            /* its entry was prefetched four lines ago; now warm its tsdb series */
+            tsdb_appender_prefetch(app, c->order[c->nnext_order + 4]->ref);
+        }
+        scrape_series *s = cache_lookup(c, c->nnext_order, &e, &key);
         if (s == NULL) {
             s = series_new(l, job, &e, (odin_str){key.p, key.len}, &r->err);
             if (s == NULL) {

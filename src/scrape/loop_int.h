@@ -103,6 +103,10 @@ typedef struct scrape_worker scrape_worker;
 
 /* Heap copy of a label set with all strings in one block (*storage, freed with free()). */
 odin_labels scrape_labels_dup(odin_labels in, char **storage);
+/* The cache key of a sample line (name 0xff (label 0xfe value 0xff)*) into k, replacing what it
+ * held; scrape_key_matches tells, without building it, whether the line's key equals key. */
+void scrape_key_build(odin_strbuf *k, const expfmt_entry *e);
+bool scrape_key_matches(const char *key, size_t klen, const expfmt_entry *e);
 
 typedef enum {
     SCRAPE_LOOP_RUNNING,

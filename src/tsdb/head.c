@@ -256,6 +256,34 @@ head_series *head_by_ref(head *h, uint64_t ref)
                                 memory_order_acquire);
 }
 
+void head_series_prefetch_struct(const head_series *s)
+{
+    /* up to three lines (16-byte aligned): ref and hash, the open chunk, last_t and last_v_bits */
+    const char *p = (const char *)s;
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + 64, 1);
+    __builtin_prefetch(p + sizeof(*s) - 1, 1);
+}
+
+void head_series_prefetch(head *h, uint64_t ref)
+{
+    const head_series *s = head_by_ref(h, ref);
+    if (s != NULL) {
+        head_series_prefetch_struct(s);
+    }
+}
+
+void head_series_prefetch_append(head *h, head_series *s)
+{
+    __builtin_prefetch(&h->stripes[s->ref % HEAD_STRIPES], 1);
+    /* relaxed atomic reads of fields the stripe guards: only an address to warm, never used */
+    const uint8_t *b = __atomic_load_n(&s->open.b, __ATOMIC_RELAXED);
+    uint32_t len = __atomic_load_n(&s->open.len, __ATOMIC_RELAXED);
+    if (b != NULL && len > 0) {
+        __builtin_prefetch(b + len - 1, 1);
+    }
+}
+
 /* Prometheus' computeChunkEndTime: once a quarter of the target is in, predict when the chunk
  * will hold SAMPLES_PER_CHUNK samples and spread the rest of the range evenly. */
 static int64_t chunk_end_time(int64_t start, int64_t cur, int64_t max)

@@ -258,6 +258,25 @@ int wal_decode_series(const uint8_t *rec, size_t len, odin_arena *a, wal_series 
 
 /* ---- Samples ---- */
 
+static uint8_t *raw_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+    return p + 8;
+}
+
+/* The room a slice of m samples may need, or NULL when that would pass the buffer's cap (then
+ * the caller appends piecewise, as far as the cap allows). */
+static uint8_t *reserve_slice(odin_strbuf *out, size_t bytes)
+{
+    size_t cap = out->cap_bytes ? out->cap_bytes : (size_t)1 << 30; /* odin_strbuf's default */
+    if (out->overflow || out->len > cap || bytes > cap - out->len) {
+        return NULL;
+    }
+    return (uint8_t *)odin_strbuf_reserve(out, bytes);
+}
+
 void wal_encode_samples(odin_strbuf *out, const wal_sample *s, size_t n)
 {
     odin_strbuf_putc(out, (char)WAL_REC_SAMPLES);
@@ -266,11 +285,32 @@ void wal_encode_samples(odin_strbuf *out, const wal_sample *s, size_t n)
     }
     put_be64(out, s[0].ref);
     put_be64(out, (uint64_t)s[0].t);
-    for (size_t i = 0; i < n; i++) {
-        /* Deltas against the first sample, wrapping as Go's int64 arithmetic does. */
-        put_varint(out, (int64_t)(s[i].ref - s[0].ref));
-        put_varint(out, (int64_t)((uint64_t)s[i].t - (uint64_t)s[0].t));
-        put_be64(out, double_bits(s[i].v));
+    /* Written straight into reserved room, a slice of samples at a time, instead of three
+     * buffer appends per sample (a scrape commit encodes thousands). Slices keep the buffer near
+     * the record's size: reserving the worst case for a whole 4096-sample checkpoint batch took
+     * 128 KiB buffers, which glibc serves by mmap and whose frees raise its mmap threshold, so
+     * later big allocations stayed in the heap (+12 % RSS after 4 h in bench_tsdb_bench). */
+    enum { SLICE = 128, WORST = 28 }; /* two 10-byte varints and 8 bytes a sample */
+    for (size_t i = 0; i < n;) {
+        size_t m = n - i < SLICE ? n - i : SLICE;
+        uint8_t *p0 = reserve_slice(out, m * WORST);
+        if (p0 == NULL) {
+            for (; i < n; i++) {
+                put_varint(out, (int64_t)(s[i].ref - s[0].ref));
+                put_varint(out, (int64_t)((uint64_t)s[i].t - (uint64_t)s[0].t));
+                put_be64(out, double_bits(s[i].v));
+            }
+            return;
+        }
+        uint8_t *p = p0;
+        for (size_t j = i; j < i + m; j++) {
+            /* Deltas against the first sample, wrapping as Go's int64 arithmetic does. */
+            p += tsdb_put_varint(p, (int64_t)(s[j].ref - s[0].ref));
+            p += tsdb_put_varint(p, (int64_t)((uint64_t)s[j].t - (uint64_t)s[0].t));
+            p = raw_be64(p, double_bits(s[j].v));
+        }
+        odin_strbuf_advance(out, (size_t)(p - p0));
+        i += m;
     }
 }
 

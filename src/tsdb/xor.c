@@ -102,20 +102,45 @@ static void ensure(xor_chunk *c, size_t extra)
     }
 }
 
-static void write_bits(xor_chunk *c, uint64_t v, int nbits)
+/* A big-endian 64-bit word's byte order fixed up (one bswap on x86). */
+static inline uint64_t be64(uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+}
+
+/* Appends the low nbits (0..56) of v, MSB first, with one 8-byte store: the used high bits of the
+ * partial last byte are merged in and the bytes after it are overwritten. That store reaches at
+ * most 8 bytes past len, hence the 9 bytes of room; bytes past len are never read. The free low
+ * bits of the partial byte are always zero, which the merge relies on. */
+static inline void put_bits56(xor_chunk *c, uint64_t v, int nbits)
 {
     ensure(c, 9);
-    while (nbits > 0) {
-        if (c->bits_free == 0) {
-            c->b[c->len++] = 0;
-            c->bits_free = 8;
-        }
-        int take = nbits < c->bits_free ? nbits : c->bits_free;
-        uint8_t part = (uint8_t)((v >> (nbits - take)) & ((1u << take) - 1));
-        c->b[c->len - 1] |= (uint8_t)(part << (c->bits_free - take));
-        c->bits_free = (uint8_t)(c->bits_free - take);
-        nbits -= take;
+    size_t idx = c->bits_free ? c->len - 1 : c->len;
+    int used = c->bits_free ? 8 - c->bits_free : 0;
+    uint64_t w = nbits == 0 ? 0 : (v & ((1ULL << nbits) - 1)) << (64 - used - nbits);
+    if (used) {
+        w |= (uint64_t)c->b[idx] << 56;
     }
+    w = be64(w);
+    memcpy(c->b + idx, &w, sizeof(w));
+    int end = used + nbits;
+    c->len = (uint32_t)(idx + (size_t)(end + 7) / 8);
+    c->bits_free = (uint8_t)((8 - end % 8) % 8);
+}
+
+/* Appends the low nbits (0..64) of v, MSB first. */
+static inline void write_bits(xor_chunk *c, uint64_t v, int nbits)
+{
+    if (nbits > 56) {
+        put_bits56(c, v >> 32, nbits - 32);
+        put_bits56(c, v, 32);
+        return;
+    }
+    put_bits56(c, v, nbits);
 }
 
 static void write_bytes(xor_chunk *c, const uint8_t *p, size_t n)
@@ -142,29 +167,35 @@ static uint64_t fbits(double v)
     return u;
 }
 
-static void write_value(xor_chunk *c, double v)
+/* The value XOR, written after `npre` bits of prefix `pre` (the timestamp's delta-of-delta code,
+ * at most 24 bits) so that a sample usually costs one or two stores instead of one per field. */
+static void write_value(xor_chunk *c, double v, uint64_t pre, int npre)
 {
     uint64_t delta = fbits(v) ^ fbits(c->v);
     if (delta == 0) {
-        write_bits(c, 0, 1);
+        write_bits(c, pre << 1, npre + 1);
         return;
     }
-    write_bits(c, 1, 1);
     int lead = clz64(delta), trail = ctz64(delta);
     if (lead >= 32) {
         lead = 31; /* 5 bits hold at most 31 */
     }
     if (c->leading != 0xff && lead >= c->leading && trail >= c->trailing) {
-        write_bits(c, 0, 1);
-        write_bits(c, delta >> c->trailing, 64 - c->leading - c->trailing);
+        int sig = 64 - c->leading - c->trailing;
+        uint64_t head = pre << 2 | 0x2;
+        if (npre + 2 + sig <= 56) {
+            write_bits(c, head << sig | delta >> c->trailing, npre + 2 + sig);
+        } else {
+            write_bits(c, head, npre + 2);
+            write_bits(c, delta >> c->trailing, sig);
+        }
         return;
     }
     c->leading = (uint8_t)lead;
     c->trailing = (uint8_t)trail;
-    write_bits(c, 1, 1);
-    write_bits(c, (uint64_t)lead, 5);
     int sig = 64 - lead - trail;
-    write_bits(c, (uint64_t)(sig & 63), 6); /* 64 is written as 0 */
+    /* 11, 5 bits of leading zeros, 6 bits of length (64 is written as 0) */
+    write_bits(c, pre << 13 | 0x3u << 11 | (uint64_t)lead << 6 | (uint64_t)(sig & 63), npre + 13);
     write_bits(c, delta >> trail, sig);
 }
 
@@ -182,27 +213,25 @@ void xor_chunk_append(xor_chunk *c, int64_t t, double v)
     } else if (c->n == 1) {
         uint64_t td = (uint64_t)(t - c->t);
         write_bytes(c, tmp, tsdb_put_uvarint(tmp, td));
-        write_value(c, v);
+        write_value(c, v, 0, 0);
         c->t_delta = td;
     } else {
         uint64_t td = (uint64_t)(t - c->t);
         int64_t dod = (int64_t)(td - c->t_delta);
+        uint64_t ud = (uint64_t)dod;
         if (dod == 0) {
-            write_bits(c, 0, 1);
+            write_value(c, v, 0, 1);
         } else if (bit_range(dod, 14)) {
-            write_bits(c, 0x2, 2);
-            write_bits(c, (uint64_t)dod, 14);
+            write_value(c, v, 0x2ULL << 14 | (ud & 0x3fff), 16);
         } else if (bit_range(dod, 17)) {
-            write_bits(c, 0x6, 3);
-            write_bits(c, (uint64_t)dod, 17);
+            write_value(c, v, 0x6ULL << 17 | (ud & 0x1ffff), 20);
         } else if (bit_range(dod, 20)) {
-            write_bits(c, 0xe, 4);
-            write_bits(c, (uint64_t)dod, 20);
+            write_value(c, v, 0xeULL << 20 | (ud & 0xfffff), 24);
         } else {
             write_bits(c, 0xf, 4);
-            write_bits(c, (uint64_t)dod, 64);
+            write_bits(c, ud, 64);
+            write_value(c, v, 0, 0);
         }
-        write_value(c, v);
         c->t_delta = td;
     }
     c->t = t;
@@ -226,16 +255,6 @@ void xor_iter_init(xor_iter *it, const uint8_t *b, size_t len)
     }
     it->n = (uint16_t)(b[0] << 8 | b[1]);
     it->pos_bits = 16;
-}
-
-/* A big-endian 64-bit load's byte order fixed up (one bswap on x86). */
-static inline uint64_t be64(uint64_t w)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return __builtin_bswap64(w);
-#else
-    return w;
-#endif
 }
 
 static bool read_bits(xor_iter *it, int nbits, uint64_t *out)
@@ -363,8 +382,111 @@ static bool read_dod(xor_iter *it, int64_t *dod)
     return true;
 }
 
+/* The bits from the current position, MSB first, when 8 bytes can be loaded there: then the
+ * word's top 57 bits all lie inside the chunk, so a field of up to 57 bits is read from it with no
+ * further bounds check. False near the end (the bit-by-bit readers take over). */
+static inline bool peek_word(const xor_iter *it, uint64_t *w)
+{
+    size_t first = it->pos_bits >> 3;
+    if (first + 8 > it->len) {
+        return false;
+    }
+    uint64_t x;
+    memcpy(&x, it->b + first, sizeof(x));
+    *w = be64(x) << (it->pos_bits & 7);
+    return true;
+}
+
+/* read_dod from one peeked word, for the 0/14/17/20-bit forms. False when it cannot (end of the
+ * chunk near, or the 64-bit form): nothing consumed, the caller uses read_dod. */
+static inline bool peek_dod(xor_iter *it, int64_t *dod)
+{
+    uint64_t w;
+    if (!peek_word(it, &w)) {
+        return false;
+    }
+    if (!(w >> 63)) {
+        *dod = 0;
+        it->pos_bits += 1;
+        return true;
+    }
+    int prefix = __builtin_clzll(~w); /* leading ones: 1, 2, 3 or 4+ */
+    if (prefix >= 4) {
+        return false;
+    }
+    static const int widths[] = {0, 14, 17, 20};
+    int width = widths[prefix];
+    uint64_t bits = (w << (prefix + 1)) >> (64 - width);
+    *dod = bits > (1ULL << (width - 1)) ? (int64_t)bits - (int64_t)(1ULL << width) : (int64_t)bits;
+    it->pos_bits += (size_t)(prefix + 1 + width);
+    return true;
+}
+
+/* read_value from one peeked word when the fields fit in it (the common case); otherwise read_value
+ * does it. Same checks, same results. */
+static inline bool fast_value(xor_iter *it)
+{
+    uint64_t w;
+    if (!peek_word(it, &w)) {
+        return read_value(it);
+    }
+    if (!(w >> 63)) {
+        it->pos_bits += 1;
+        return true;
+    }
+    int used;
+    if (!((w >> 62) & 1)) {
+        if (it->leading == 0xff) {
+            it->err = true; /* reuse of a window never set */
+            return false;
+        }
+        used = 2;
+    } else {
+        unsigned lead = (unsigned)(w >> 57) & 31, sig = (unsigned)(w >> 51) & 63;
+        if (sig == 0) {
+            sig = 64;
+        }
+        if (lead + sig > 64) {
+            it->err = true;
+            return false;
+        }
+        it->leading = (uint8_t)lead;
+        it->trailing = (uint8_t)(64 - lead - sig);
+        used = 13;
+    }
+    int nbits = 64 - it->leading - it->trailing;
+    uint64_t bits;
+    if (used + nbits <= 57) {
+        bits = (w << used) >> (64 - nbits);
+        it->pos_bits += (size_t)(used + nbits);
+    } else {
+        it->pos_bits += (size_t)used;
+        if (!read_bits(it, nbits, &bits)) {
+            return false;
+        }
+    }
+    it->vbits ^= it->trailing < 64 ? bits << it->trailing : 0;
+    return true;
+}
+
 bool xor_iter_next(xor_iter *it, int64_t *t, double *v)
 {
+    if (it->read >= 2 && !it->err && it->read < it->n) {
+        /* the steady state, read from whole words */
+        int64_t dod;
+        if (!peek_dod(it, &dod) && !read_dod(it, &dod)) {
+            return false;
+        }
+        it->t_delta += (uint64_t)dod; /* wraps: corrupt bytes must not overflow */
+        if (!fast_value(it)) {
+            return false;
+        }
+        it->t = (int64_t)((uint64_t)it->t + it->t_delta);
+        it->read++;
+        *t = it->t;
+        memcpy(v, &it->vbits, 8);
+        return true;
+    }
     if (it->err || it->read >= it->n) {
         return false;
     }
@@ -380,17 +502,17 @@ bool xor_iter_next(xor_iter *it, int64_t *t, double *v)
         if (!read_uvarint_bits(it, &it->t_delta) || !read_value(it)) {
             return false;
         }
-        it->t += (int64_t)it->t_delta;
+        it->t = (int64_t)((uint64_t)it->t + it->t_delta);
     } else {
         int64_t dod;
         if (!read_dod(it, &dod)) {
             return false;
         }
-        it->t_delta = (uint64_t)((int64_t)it->t_delta + dod);
+        it->t_delta += (uint64_t)dod; /* wraps: corrupt bytes must not overflow */
         if (!read_value(it)) {
             return false;
         }
-        it->t += (int64_t)it->t_delta;
+        it->t = (int64_t)((uint64_t)it->t + it->t_delta);
     }
     it->read++;
     *t = it->t;

@@ -2,6 +2,7 @@
 int scrape_config_tests(void);
 int scrape_relabel_tests(void);
 int scrape_config_paths_tests(void);
+int scrape_loop_append_tests(void);
 
 int main(void)
 {
@@ -9,5 +10,6 @@ int main(void)
     f += scrape_config_tests();
     f += scrape_relabel_tests();
     f += scrape_config_paths_tests();
+    f += scrape_loop_append_tests();
     return f != 0;
 }

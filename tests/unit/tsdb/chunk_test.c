@@ -106,6 +106,350 @@ static void test_xor_corrupt_is_bounded(void **state)
     xor_chunk_fini(&c);
 }
 
+/* ---- Reference encoder: the plain bit-at-a-time writer the word-at-a-time one replaced ---- */
+
+typedef struct {
+    uint8_t b[1 << 16];
+    size_t len;
+    int bits_free;
+    uint16_t n;
+    uint8_t leading, trailing;
+    int64_t t;
+    uint64_t t_delta;
+    uint64_t v;
+} ref_chunk;
+
+static void ref_bits(ref_chunk *c, uint64_t v, int nbits)
+{
+    while (nbits > 0) {
+        if (c->bits_free == 0) {
+            c->b[c->len++] = 0;
+            c->bits_free = 8;
+        }
+        int take = nbits < c->bits_free ? nbits : c->bits_free;
+        uint8_t part = (uint8_t)((v >> (nbits - take)) & ((1u << take) - 1));
+        c->b[c->len - 1] |= (uint8_t)(part << (c->bits_free - take));
+        c->bits_free -= take;
+        nbits -= take;
+    }
+}
+
+static void ref_value(ref_chunk *c, uint64_t v)
+{
+    uint64_t delta = v ^ c->v;
+    if (delta == 0) {
+        ref_bits(c, 0, 1);
+        return;
+    }
+    ref_bits(c, 1, 1);
+    int lead = __builtin_clzll(delta), trail = __builtin_ctzll(delta);
+    if (lead >= 32) {
+        lead = 31;
+    }
+    if (c->leading != 0xff && lead >= c->leading && trail >= c->trailing) {
+        ref_bits(c, 0, 1);
+        ref_bits(c, delta >> c->trailing, 64 - c->leading - c->trailing);
+        return;
+    }
+    c->leading = (uint8_t)lead;
+    c->trailing = (uint8_t)trail;
+    ref_bits(c, 1, 1);
+    ref_bits(c, (uint64_t)lead, 5);
+    ref_bits(c, (uint64_t)((64 - lead - trail) & 63), 6);
+    ref_bits(c, delta >> trail, 64 - lead - trail);
+}
+
+static void ref_append(ref_chunk *c, int64_t t, double v)
+{
+    uint8_t tmp[10];
+    size_t k;
+    if (c->n == 0) {
+        c->len = 2;
+        c->leading = 0xff;
+        k = tsdb_put_varint(tmp, t);
+        for (size_t i = 0; i < k; i++) {
+            ref_bits(c, tmp[i], 8);
+        }
+        ref_bits(c, bits_of(v), 64);
+    } else if (c->n == 1) {
+        c->t_delta = (uint64_t)(t - c->t);
+        k = tsdb_put_uvarint(tmp, c->t_delta);
+        for (size_t i = 0; i < k; i++) {
+            ref_bits(c, tmp[i], 8);
+        }
+        ref_value(c, bits_of(v));
+    } else {
+        uint64_t td = (uint64_t)(t - c->t);
+        int64_t dod = (int64_t)(td - c->t_delta);
+        static const int widths[] = {14, 17, 20};
+        int w = 0;
+        for (; w < 3; w++) {
+            int64_t lim = 1LL << (widths[w] - 1);
+            if (-(lim - 1) <= dod && dod <= lim) {
+                break;
+            }
+        }
+        if (dod == 0) {
+            ref_bits(c, 0, 1);
+        } else if (w < 3) {
+            ref_bits(c, (1u << (w + 2)) - 2, w + 2); /* 10, 110, 1110 */
+            ref_bits(c, (uint64_t)dod, widths[w]);
+        } else {
+            ref_bits(c, 0xf, 4);
+            ref_bits(c, (uint64_t)dod, 64);
+        }
+        ref_value(c, bits_of(v));
+        c->t_delta = td;
+    }
+    c->t = t;
+    c->v = bits_of(v);
+    c->n++;
+    c->b[0] = (uint8_t)(c->n >> 8);
+    c->b[1] = (uint8_t)c->n;
+}
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* A timestamp step drawn to hit every delta-of-delta width and both signs of each boundary. */
+static int64_t random_step(uint64_t *x, int64_t prev_step)
+{
+    static const int64_t edges[] = {0, 1, -1, 8191, 8192, 8193, -8191, -8192, 65535, 65536,
+                                    65537, -65535, -65536, 524287, 524288, 524289, -524287,
+                                    -524288, 1LL << 40, -(1LL << 40)};
+    uint64_t r = xs(x);
+    switch (r % 5) {
+    case 0:
+    case 1:
+        return prev_step; /* regular scrapes: a zero delta-of-delta */
+    case 2:
+        return prev_step + edges[(r >> 8) % ODIN_ARRAY_LEN(edges)];
+    case 3:
+        return prev_step + (int64_t)((r >> 8) % 2001) - 1000;
+    default:
+        return (int64_t)((r >> 8) % 100000);
+    }
+}
+
+/* A value drawn from what scrapes produce: repeats, counters, gauges, specials, random bits. */
+static double random_value(uint64_t *x, double prev)
+{
+    uint64_t r = xs(x);
+    switch (r % 8) {
+    case 0:
+        return prev;
+    case 1:
+        return prev + (double)((r >> 8) % 1000);
+    case 2:
+        return (double)((r >> 8) % 100) / 8;
+    case 3:
+        return NAN;
+    case 4:
+        return from_bits(0x7ff0000000000002ULL); /* Prometheus' stale marker */
+    case 5: {
+        static const double sp[] = {0.0, -0.0, INFINITY, -INFINITY, 1e308, 5e-324, -1.5};
+        return sp[(r >> 8) % ODIN_ARRAY_LEN(sp)];
+    }
+    case 6:
+        return (double)(int64_t)(r >> 11) * 1e-3;
+    default:
+        return from_bits(xs(x));
+    }
+}
+
+/* The word-at-a-time writer must produce the reference writer's bytes exactly (Prometheus' XOR
+ * format), from every buffer state: fresh, grown, and shrunk to its length by a compaction. */
+static void test_xor_writer_matches_reference(void **state)
+{
+    (void)state;
+    static ref_chunk ref;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int round = 0; round < 300; round++) {
+        memset(&ref, 0, sizeof(ref));
+        xor_chunk c;
+        xor_chunk_init_cap(&c, (uint32_t)(xs(&x) % 64));
+        int64_t t = (int64_t)(xs(&x) % 4000000000000ULL) - 1000000000000LL, step = 15000;
+        double v = 0;
+        int n = 1 + (int)(xs(&x) % 400);
+        for (int i = 0; i < n; i++) {
+            step = random_step(&x, step);
+            t += step;
+            v = random_value(&x, v);
+            ref_append(&ref, t, v);
+            xor_chunk_append(&c, t, v);
+            if (xs(&x) % 17 == 0) {
+                xor_chunk_compact(&c);
+            }
+            if (c.len != ref.len || memcmp(c.b, ref.b, ref.len) != 0) {
+                fail_msg("round %d sample %d: %u bytes, reference %zu", round, i, c.len, ref.len);
+            }
+        }
+        xor_chunk_fini(&c);
+    }
+}
+
+/* ---- Reference reader: one bit at a time, the checks of the format spelled out ---- */
+
+typedef struct {
+    const uint8_t *b;
+    size_t len, pos;
+    bool err;
+} ref_bits_in;
+
+static uint64_t ref_read(ref_bits_in *r, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (r->pos >= r->len * 8) {
+            r->err = true;
+            return 0;
+        }
+        v = v << 1 | ((r->b[r->pos >> 3] >> (7 - (r->pos & 7))) & 1);
+        r->pos++;
+    }
+    return v;
+}
+
+/* Decodes like xor_iter: at most *n samples into ts/vs; returns how many, *err when it stopped on
+ * bad bytes. */
+static size_t ref_decode(const uint8_t *b, size_t len, int64_t *ts, double *vs, size_t max,
+                         bool *err)
+{
+    *err = false;
+    if (len < 2) {
+        *err = len != 0;
+        return 0;
+    }
+    size_t n = (size_t)(b[0] << 8 | b[1]);
+    ref_bits_in r = {b, len, 16, false};
+    int64_t t = 0;
+    uint64_t td = 0, vb = 0;
+    int lead = -1, trail = 0;
+    size_t k = 0;
+    for (; k < n && k < max; k++) {
+        if (k < 2) {
+            uint64_t u = 0;
+            bool done = false;
+            for (unsigned sh = 0; sh < 70 && !done; sh += 7) {
+                uint64_t byte = ref_read(&r, 8);
+                if (r.err) {
+                    break;
+                }
+                u |= (byte & 0x7f) << sh;
+                done = byte < 0x80;
+            }
+            if (r.err || !done) {
+                *err = true;
+                return k;
+            }
+            if (k == 0) {
+                t = (u & 1) ? ~(int64_t)(u >> 1) : (int64_t)(u >> 1);
+                vb = ref_read(&r, 64);
+            } else {
+                td = u;
+                t = (int64_t)((uint64_t)t + td);
+            }
+        } else {
+            int ones = 0;
+            while (ones < 4 && ref_read(&r, 1) == 1 && !r.err) {
+                ones++;
+            }
+            static const int widths[] = {0, 14, 17, 20, 64};
+            int w = widths[ones];
+            int64_t dod = 0;
+            if (w > 0) {
+                uint64_t bits = ref_read(&r, w);
+                dod = (w < 64 && bits > (1ULL << (w - 1))) ? (int64_t)bits - (int64_t)(1ULL << w)
+                                                           : (int64_t)bits;
+            }
+            td += (uint64_t)dod;
+            t = (int64_t)((uint64_t)t + td);
+        }
+        if (k > 0 && !r.err && ref_read(&r, 1) == 1) {
+            if (ref_read(&r, 1) == 1) {
+                int l = (int)ref_read(&r, 5), sig = (int)ref_read(&r, 6);
+                sig = sig == 0 ? 64 : sig;
+                if (r.err || l + sig > 64) {
+                    *err = true;
+                    return k;
+                }
+                lead = l;
+                trail = 64 - l - sig;
+            } else if (r.err || lead < 0) {
+                *err = true;
+                return k;
+            }
+            uint64_t bits = ref_read(&r, 64 - lead - trail);
+            vb ^= trail < 64 ? bits << trail : 0;
+        }
+        if (r.err) {
+            *err = true;
+            return k;
+        }
+        ts[k] = t;
+        vs[k] = from_bits(vb);
+    }
+    return k;
+}
+
+/* The word-at-a-time reader against the bit-at-a-time reference: same samples, same stop, on
+ * random chunks, every truncation of them, and random bit flips. */
+static void test_xor_reader_matches_reference(void **state)
+{
+    (void)state;
+    enum { MAXN = 400 };
+    static int64_t rt[MAXN], it_t[MAXN];
+    static double rv[MAXN], it_v[MAXN];
+    static uint8_t buf[1 << 14];
+    uint64_t x = 0x7f4a7c159e3779b9ULL;
+    for (int round = 0; round < 300; round++) {
+        xor_chunk c;
+        xor_chunk_init(&c);
+        int64_t t = (int64_t)(xs(&x) % 4000000000000ULL) - 1000000000000LL, step = 15000;
+        double v = 0;
+        int n = 1 + (int)(xs(&x) % MAXN);
+        for (int i = 0; i < n; i++) {
+            step = random_step(&x, step);
+            t += step;
+            v = random_value(&x, v);
+            xor_chunk_append(&c, t, v);
+        }
+        assert_true(c.len <= sizeof(buf));
+        for (int variant = 0; variant < 40; variant++) {
+            size_t len = c.len;
+            memcpy(buf, c.b, c.len);
+            if (variant >= 20) {
+                buf[2 + xs(&x) % (c.len - 2)] ^= (uint8_t)(1u << (xs(&x) % 8)); /* a flipped bit */
+            } else if (variant > 0) {
+                len = (size_t)(xs(&x) % c.len); /* a truncation */
+            }
+            bool rerr;
+            size_t rn = ref_decode(buf, len, rt, rv, MAXN, &rerr);
+            xor_iter it;
+            xor_iter_init(&it, buf, len);
+            size_t k = 0;
+            while (k < MAXN && xor_iter_next(&it, &it_t[k], &it_v[k])) {
+                k++;
+            }
+            if (k != rn || it.err != rerr) {
+                fail_msg("round %d variant %d: %zu samples err %d, reference %zu err %d", round,
+                         variant, k, it.err, rn, rerr);
+            }
+            for (size_t i = 0; i < k; i++) {
+                if (it_t[i] != rt[i] || bits_of(it_v[i]) != bits_of(rv[i])) {
+                    fail_msg("round %d variant %d sample %zu differs", round, variant, i);
+                }
+            }
+        }
+        xor_chunk_fini(&c);
+    }
+}
+
 static void test_varints(void **state)
 {
     (void)state;
@@ -271,6 +615,8 @@ int tsdb_chunk_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xor_edge_values),   cmocka_unit_test(test_xor_random),
         cmocka_unit_test(test_xor_corrupt_is_bounded), cmocka_unit_test(test_varints),
+        cmocka_unit_test(test_xor_writer_matches_reference),
+        cmocka_unit_test(test_xor_reader_matches_reference),
         cmocka_unit_test(test_head_select),       cmocka_unit_test(test_head_samples_and_conflicts),
     };
     return cmocka_run_group_tests_name("tsdb_chunk_head", tests, NULL, NULL);

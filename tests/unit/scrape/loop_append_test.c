@@ -1,0 +1,101 @@
+/* Unit tests for the scrape cache key of src/scrape/loop_append.c: the in-place comparison of a
+ * parsed line with a cached key must agree with building the line's key and comparing bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scrape/loop_int.h"
+
+int scrape_loop_append_tests(void);
+
+enum { MAX_LABELS = 6, TEXT = 512 };
+
+typedef struct {
+    char text[TEXT]; /* backing bytes of name, label names and values */
+    odin_label labels[MAX_LABELS];
+    expfmt_entry e;
+} line;
+
+static uint64_t next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Short strings over a tiny alphabet that includes the key's separator bytes, so that pieces
+ * shifting across separators (the ambiguous cases) come up often. */
+static odin_str random_piece(uint64_t *x, char **p)
+{
+    static const char alphabet[] = {'a', 'b', '_', '\xfe', '\xff'};
+    size_t n = next(x) % 4;
+    char *s = *p;
+    for (size_t i = 0; i < n; i++) {
+        s[i] = alphabet[next(x) % sizeof(alphabet)];
+    }
+    *p += n;
+    return (odin_str){s, n};
+}
+
+static void random_line(uint64_t *x, line *l)
+{
+    char *p = l->text;
+    memset(&l->e, 0, sizeof(l->e));
+    l->e.kind = EXPFMT_ENTRY_SAMPLE;
+    l->e.name = random_piece(x, &p);
+    l->e.nlabels = next(x) % (MAX_LABELS + 1);
+    for (size_t i = 0; i < l->e.nlabels; i++) {
+        l->labels[i].name = random_piece(x, &p);
+        l->labels[i].value = random_piece(x, &p);
+    }
+    l->e.labels = l->labels;
+}
+
+static void test_key_matches_built_key(void **state)
+{
+    (void)state;
+    static line a, b;
+    uint64_t x = 0x853c49e6748fea9bULL;
+    odin_strbuf ka, kb;
+    odin_strbuf_init(&ka, 0);
+    odin_strbuf_init(&kb, 0);
+    size_t equal = 0;
+    for (int i = 0; i < 200000; i++) {
+        random_line(&x, &a);
+        if (next(&x) % 4 == 0) {
+            b = a; /* the same line (strings shared with a) */
+            b.e.labels = b.labels;
+        } else {
+            random_line(&x, &b);
+        }
+        scrape_key_build(&ka, &a.e);
+        scrape_key_build(&kb, &b.e);
+        bool want = ka.len == kb.len && memcmp(ka.p, kb.p, ka.len) == 0;
+        equal += want;
+        if (scrape_key_matches(ka.p, ka.len, &b.e) != want) {
+            fail_msg("case %d: in-place comparison says %d, built keys say %d", i, !want, want);
+        }
+        /* a cached key cut short or one byte longer never matches */
+        if (ka.len > 0) {
+            assert_false(scrape_key_matches(ka.p, ka.len - 1, &a.e));
+        }
+        odin_strbuf_putc(&ka, 'a');
+        assert_false(scrape_key_matches(ka.p, ka.len, &a.e));
+    }
+    assert_true(equal > 40000 && equal < 160000); /* both outcomes were exercised */
+    odin_strbuf_fini(&ka);
+    odin_strbuf_fini(&kb);
+}
+
+int scrape_loop_append_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_matches_built_key),
+    };
+    return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
+}
