@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,11 +35,16 @@ typedef struct {
     char *in;            /* bytes read and not yet consumed */
     size_t in_len;
     size_t in_cap;
-    char *out;           /* the response being sent */
+    /* The response being sent: the head built here, then the handler's body as it is (no copy);
+     * out_off counts bytes sent of both together. out is NULL when nothing is pending. */
+    char *out;
     size_t out_len;
+    char *out_body;
+    size_t out_body_len;
     size_t out_off;
     bool close_after;    /* close once out is sent */
     int64_t deadline_ns; /* monotonic: idle or stalled past this is closed */
+    int64_t timeout_ns;  /* the server's timeout_s */
     http_head head;      /* the request being served, slices of in */
 } small_conn;
 
@@ -86,6 +92,25 @@ static const char *small_header(const http_request *req, const char *name)
 
 /* ---- Writing --------------------------------------------------------------------------------- */
 
+/* Pushes the idle deadline out. Only progress does: a response byte sent or a request served,
+ * never bytes of a request still incomplete, so a client trickling a head byte by byte is
+ * closed timeout_s after its last answer instead of holding one of the 64 slots forever. */
+static void conn_touch(small_conn *c)
+{
+    c->deadline_ns = now_ns() + c->timeout_ns;
+}
+
+static void conn_out_free(small_conn *c)
+{
+    free(c->out);
+    free(c->out_body);
+    c->out = NULL;
+    c->out_len = 0;
+    c->out_body = NULL;
+    c->out_body_len = 0;
+    c->out_off = 0;
+}
+
 static const char *reason(int status)
 {
     switch (status) {
@@ -114,7 +139,8 @@ static const char *reason(int status)
     }
 }
 
-/* Serializes reply into c->out (freeing its body); the body is left out for HEAD. */
+/* Serializes reply's head into c->out and hands its body to c->out_body; the body is left out
+ * (and freed) for HEAD. */
 static void conn_put_reply(small_conn *c, http_reply *reply, bool head_only, bool keep_alive_10)
 {
     odin_strbuf b;
@@ -138,25 +164,40 @@ static void conn_put_reply(small_conn *c, http_reply *reply, bool head_only, boo
         odin_strbuf_puts(&b, "Connection: keep-alive\r\n");
     }
     odin_strbuf_puts(&b, "\r\n");
-    if (!head_only && reply->len > 0) {
-        odin_strbuf_put(&b, reply->body, reply->len);
-    }
-    free(reply->body);
-    reply->body = NULL;
-    free(c->out);
-    c->out_len = 0;
-    c->out_off = 0;
+    conn_out_free(c);
     c->out = odin_strbuf_take(&b, &c->out_len);
     odin_strbuf_fini(&b);
+    if (head_only || reply->len == 0) {
+        free(reply->body);
+    } else {
+        c->out_body = reply->body;
+        c->out_body_len = reply->len;
+    }
+    reply->body = NULL;
 }
 
-/* Sends what it can of c->out. 0 when all of it is out or the socket is full; -1 on an error. */
+/* Sends what it can of the head and body in one sendmsg (gather write). 0 when all of it is out
+ * or the socket is full; -1 on an error. */
 static int conn_flush(small_conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    size_t total = c->out_len + c->out_body_len;
+    while (c->out_off < total) {
+        struct iovec iov[2];
+        int n_iov = 0;
+        if (c->out_off < c->out_len) {
+            iov[n_iov++] = (struct iovec){c->out + c->out_off, c->out_len - c->out_off};
+            if (c->out_body_len > 0) {
+                iov[n_iov++] = (struct iovec){c->out_body, c->out_body_len};
+            }
+        } else {
+            size_t off = c->out_off - c->out_len;
+            iov[n_iov++] = (struct iovec){c->out_body + off, c->out_body_len - off};
+        }
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
+        ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
+            conn_touch(c);
             continue;
         }
         if (n < 0 && errno == EINTR) {
@@ -164,10 +205,7 @@ static int conn_flush(small_conn *c)
         }
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
     }
-    free(c->out);
-    c->out = NULL;
-    c->out_len = 0;
-    c->out_off = 0;
+    conn_out_free(c);
     return 0;
 }
 
@@ -242,6 +280,7 @@ static void conn_serve(small_loop *l, small_conn *c, size_t head_len)
     /* The stop may have begun while the handler ran. */
     c->close_after = c->close_after || atomic_load(&l->srv->stopping);
     conn_put_reply(c, &reply, head_only, keep_alive_10);
+    conn_touch(c);
     http_request_clear(req);
     size_t used = head_len + body_len;
     memmove(c->in, c->in + used, c->in_len - used);
@@ -275,8 +314,7 @@ static void conn_process(small_loop *l, small_conn *c)
         conn_serve(l, c, head_len);
         if (conn_flush(c) < 0) {
             c->close_after = true;
-            free(c->out);
-            c->out = NULL;
+            conn_out_free(c);
             return;
         }
     }
@@ -314,7 +352,7 @@ static void conn_close(small_loop *l, small_conn *c)
 {
     close(c->fd);
     free(c->in);
-    free(c->out);
+    conn_out_free(c);
     *c = (small_conn){.fd = -1};
     l->nconns--;
     atomic_fetch_sub(&l->srv->small->nconns, 1);
@@ -341,8 +379,9 @@ static void loop_accept(small_loop *l)
             if (l->conns[i].fd < 0) {
                 l->conns[i] = (small_conn){
                     .fd = fd,
-                    .deadline_ns = now_ns() + (int64_t)l->srv->timeout_s * 1000000000,
+                    .timeout_ns = (int64_t)l->srv->timeout_s * 1000000000,
                 };
+                conn_touch(&l->conns[i]);
                 l->nconns++;
                 break;
             }
@@ -388,7 +427,10 @@ static void *loop_run(void *arg)
         if (stopping && l->nconns == 0) {
             return NULL;
         }
-        int wait_ms = (int)((next - now) / 1000000) + 1;
+        /* Capped so that a huge timeout_s cannot overflow poll's int. */
+        int64_t wait_ns = next - now < 60 * (int64_t)1000000000 ? next - now
+                                                                : 60 * (int64_t)1000000000;
+        int wait_ms = (int)(wait_ns / 1000000) + 1;
         int ready = poll(pfd, n, wait_ms);
         if (ready < 0) {
             continue; /* EINTR; the masks keep signals off these threads */
@@ -429,9 +471,7 @@ static void *loop_run(void *arg)
             }
             if (!ok) {
                 conn_close(l, c);
-                continue;
             }
-            c->deadline_ns = now_ns() + timeout_ns;
         }
     }
 }

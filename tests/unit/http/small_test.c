@@ -374,6 +374,34 @@ static void test_idle_timeout(void **state)
     http_server_stop(s);
 }
 
+/* A client trickling a head byte by byte does not keep its connection past timeout_s: only a
+ * served request or a sent response pushes the deadline out. */
+static void test_trickle_closed(void **state)
+{
+    (void)state;
+    http_server *s = start_small(1);
+    int fd = test_connect(http_server_port(s), false);
+    static const char head[] = "GET /hello HTTP/1.1\r\nX-Slow: "
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    bool closed = false;
+    /* 100 bytes 100 ms apart would take 10 s; the server closes after about 1 s. */
+    for (size_t i = 0; i < 100 && !closed; i++) {
+        if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1) {
+            closed = true;
+            break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) {
+            char c;
+            closed = recv(fd, &c, 1, 0) <= 0;
+        }
+    }
+    assert_true(closed);
+    close(fd);
+    http_server_stop(s);
+}
+
 /* Several loops (threads) share the listen socket. */
 static void test_threads(void **state)
 {
@@ -529,7 +557,8 @@ int http_small_tests(void)
         cmocka_unit_test(test_slow_client),    cmocka_unit_test(test_connection_cap),
     };
     const struct CMUnitTest own[] = {
-        cmocka_unit_test(test_idle_timeout),  cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_idle_timeout),  cmocka_unit_test(test_trickle_closed),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_parser_random), cmocka_unit_test(test_parser_garbage),
         cmocka_unit_test(test_path_decode),
     };
