@@ -88,6 +88,17 @@ def measure_pair(theirs, ours, n, rounds, gzip):
     return out
 
 
+def mapped_libraries(pid):
+    """Base names of the shared objects mapped into pid, sorted."""
+    libs = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and ".so" in parts[5]:
+                libs.add(os.path.basename(parts[5]))
+    return sorted(libs)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scrapes", type=int, default=300)
@@ -109,8 +120,11 @@ def main():
         for gzip in (False, True):
             theirs, ours = measure_pair(ne, ag, args.scrapes, args.rounds, gzip)
             rows.append(("gzip" if gzip else "plain", theirs, ours))
+        libs = mapped_libraries(ag.proc.pid)
     out = []
     out.append("Collectors (%d): %s" % (len(cols), " ".join(cols)))
+    out.append("")
+    out.append("Libraries mapped by odin: %s" % " ".join(libs))
     out.append("")
     out.append("Load average at the end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     out.append("")

@@ -219,7 +219,9 @@ int agent_start(agent *ag, odin_err *err)
 {
     agent_http *h = odin_calloc(1, sizeof(*h));
     h->ag = ag;
-    http_server_opts opts = {.listen_address = agent_flag(ag, "web.listen-address")};
+    /* The small built-in backend: libmicrohttpd would map GnuTLS (2.3 MiB) for TLS never served. */
+    http_server_opts opts = {.listen_address = agent_flag(ag, "web.listen-address"),
+                             .backend = HTTP_BACKEND_SMALL};
     http_server *srv = http_server_start(&opts, err);
     if (!srv) {
         free(h);

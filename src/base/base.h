@@ -231,6 +231,12 @@ void odin_format_rfc3339(int64_t t_ms, char *out);
 /* Prometheus durations: 1h30m, 15s, 500ms, 2d, 1w, 1y (units y w d h m s ms, descending). */
 int odin_parse_duration_ms(odin_str s, int64_t *out_ms);
 
+/* ---- Libraries opened on first use (dl_*.c) ------------------------------------------------- */
+
+/* Opens libmicrohttpd (dl_mhd.c) if not yet done, so the MHD_* functions work. 0, or -1 with a
+ * message naming the library in err (cap bytes); every later call gives the same answer. */
+int odin_mhd_load(char *err, size_t cap);
+
 /* ---- Files (file.c) ------------------------------------------------------------------------- */
 
 /* Reads a whole file into buf (reset first; NUL-terminated). Files over cap_bytes are an error. */

@@ -1,6 +1,6 @@
-/* The HTTP server every role serves through: libmicrohttpd underneath, a router by method and path
- * prefix, gzip when the client accepts it, connection timeouts, and a stop that lets requests in
- * flight finish. Handlers run on the server's worker threads (one by default); what a handler
+/* The HTTP server every role serves through: libmicrohttpd (loaded on first use) or, for the
+ * agent, a small built-in HTTP/1.1 server underneath; a router by method and path prefix, gzip
+ * when the client accepts it, connection timeouts, and a stop that lets requests in flight finish. Handlers run on the server's worker threads (one by default); what a handler
  * touches must be safe from those threads. */
 #ifndef ODIN_HTTP_HTTP_H
 #define ODIN_HTTP_HTTP_H
@@ -40,14 +40,27 @@ odin_arena *http_request_arena(http_request *req);
 
 void http_response_header(http_response *resp, const char *name, const char *value);
 
+/* What serves the connections. Both give the same routing, parameters, headers, gzip, timeouts
+ * and graceful stop. */
+typedef enum {
+    /* libmicrohttpd, opened with dlopen when the first server starts: request bodies up to
+     * max_body_bytes, long request lines (128 KiB of head). */
+    HTTP_BACKEND_MHD = 0,
+    /* Built in (server_small.c), for the agent: GET/HEAD-sized requests (16 KiB of head, bodies
+     * up to 64 KiB), at most 64 connections, no libraries to map. */
+    HTTP_BACKEND_SMALL,
+} http_backend;
+
 typedef struct {
     const char *listen_address; /* "host:port", ":port" or "[v6]:port" */
     int threads;                /* worker threads, 0 = 1 */
     int timeout_s;              /* idle connection timeout, 0 = 30 */
-    size_t max_body_bytes;      /* request body cap, 0 = 16 MiB */
+    size_t max_body_bytes;      /* request body cap, 0 = 16 MiB (SMALL: never above 64 KiB) */
+    http_backend backend;
 } http_server_opts;
 
-/* Binds and starts serving. NULL with err naming the address on failure. */
+/* Binds and starts serving. NULL with err naming the address (or the library that could not be
+ * loaded) on failure. */
 http_server *http_server_start(const http_server_opts *opts, odin_err *err);
 /* Routes: exact path, or a prefix when `path` ends in '*'. method NULL matches any method.
  * Register before the first request arrives (routes are not locked). Unmatched paths get 404. */

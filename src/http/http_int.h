@@ -43,4 +43,41 @@ bool http_accepts_gzip(const char *accept_encoding);
  * deflate call. */
 char *http_gzip(const void *p, size_t len, size_t *out_len);
 
+/* ---- Request heads (parse.c) ----------------------------------------------------------------- */
+
+enum {
+    /* Header fields one request may carry; more is answered 431. */
+    HTTP_HEAD_MAX_FIELDS = 64,
+};
+
+/* One header field: both sides point into the parsed buffer; the value has no surrounding
+ * blanks. */
+typedef struct {
+    odin_str name;
+    odin_str value;
+} http_head_field;
+
+/* An HTTP/1.x request line and header fields, as (pointer, length) slices of the input. */
+typedef struct {
+    odin_str method;
+    odin_str target;        /* origin-form: starts with '/', may carry "?query" */
+    int minor;              /* HTTP/1.<minor>: 0 or 1 */
+    http_head_field fields[HTTP_HEAD_MAX_FIELDS];
+    size_t nfields;
+    bool has_length;
+    uint64_t content_length;
+    bool keep_alive;        /* HTTP/1.1 without "Connection: close", or 1.0 with keep-alive */
+} http_head;
+
+/* Parses the head at the start of p[0..len): optional empty lines, the request line, header
+ * fields, the empty line; lines end in LF or CRLF. Reads at most max_head bytes of p.
+ * Returns the head's length (the body starts there) when complete; 0 when more bytes are needed
+ * (len < max_head); or minus the HTTP status to answer before closing: 400 malformed, 431 head
+ * longer than max_head or too many fields, 501 a Transfer-Encoding, 505 not HTTP/1.x. */
+long http_head_parse(const char *p, size_t len, size_t max_head, http_head *h);
+
+/* Decodes %XX escapes in place (not '+': that is a space only in query strings). Returns the new
+ * length. */
+size_t http_path_decode(char *p, size_t len);
+
 #endif

@@ -41,5 +41,6 @@ bool test_gunzip(const char *p, size_t len, char **out, size_t *out_len);
 int http_server_tests(void);
 int http_gzip_tests(void);
 int http_signals_tests(void);
+int http_small_tests(void);
 
 #endif

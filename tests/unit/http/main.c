@@ -9,5 +9,6 @@ int main(void)
     int failed = http_gzip_tests();
     failed += http_signals_tests();
     failed += http_server_tests();
+    failed += http_small_tests();
     return failed == 0 ? 0 : 1;
 }

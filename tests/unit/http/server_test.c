@@ -20,6 +20,9 @@
 #include "http/http_int.h"
 #include "http_test.h"
 
+/* The backend the groups below run against; main runs them once per backend. */
+static http_backend backend;
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
@@ -174,7 +177,7 @@ static http_server *start_on(const char *addr, int threads, size_t max_body)
 {
     odin_err err = {0};
     http_server_opts o = {.listen_address = addr, .threads = threads, .timeout_s = 10,
-                          .max_body_bytes = max_body};
+                          .max_body_bytes = max_body, .backend = backend};
     http_server *s = http_server_start(&o, &err);
     if (s == NULL) {
         fail_msg("start %s: %s", addr, err.msg);
@@ -455,6 +458,9 @@ static void test_gzip_negotiation(void **state)
 
 static void test_large_bodies(void **state)
 {
+    if (backend == HTTP_BACKEND_SMALL) {
+        skip(); /* its bodies stop at 64 KiB: small_test.c checks the 413 */
+    }
     /* 4 MiB in with every byte value, echoed back; 8 MB out, gzipped. */
     size_t n = (size_t)4 << 20;
     char *in = odin_malloc(n);
@@ -511,7 +517,8 @@ static void test_body_limit(void **state)
     assert_string_equal(r.body, "413 request body too large\n");
     test_resp_free(&r);
 
-    /* A chunked body has no declared length: it is cut off when it crosses the cap. */
+    /* A chunked body has no declared length: it is cut off when it crosses the cap. The small
+     * backend (bodies are not its business) refuses transfer codings outright. */
     odin_strbuf req;
     odin_strbuf_init(&req, 0);
     odin_strbuf_puts(&req, "POST /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
@@ -523,7 +530,7 @@ static void test_body_limit(void **state)
     }
     odin_strbuf_puts(&req, "0\r\n\r\n");
     assert_true(test_roundtrip(port, req.p, req.len, &r));
-    assert_int_equal(r.status, 413);
+    assert_int_equal(r.status, backend == HTTP_BACKEND_SMALL ? 501 : 413);
     test_resp_free(&r);
     odin_strbuf_fini(&req);
     http_server_stop(s);
@@ -567,7 +574,7 @@ static void test_bad_addresses(void **state)
     };
     for (size_t i = 0; i < ODIN_ARRAY_LEN(cases); i++) {
         odin_err err = {0};
-        http_server_opts o = {.listen_address = cases[i].addr};
+        http_server_opts o = {.listen_address = cases[i].addr, .backend = backend};
         http_server *s = http_server_start(&o, &err);
         if (s != NULL) {
             http_server_stop(s);
@@ -588,7 +595,7 @@ static void test_address_in_use(void **state)
     odin_strbuf_init(&addr, 0);
     odin_strbuf_printf(&addr, "127.0.0.1:%d", http_server_port(a));
     odin_err err = {0};
-    http_server_opts o = {.listen_address = addr.p};
+    http_server_opts o = {.listen_address = addr.p, .backend = backend};
     assert_null(http_server_start(&o, &err));
     assert_int_equal(err.code, ODIN_ERR_IO);
     assert_non_null(strstr(err.msg, addr.p));
@@ -818,7 +825,11 @@ int http_server_tests(void)
         cmocka_unit_test(test_stop_with_idle_keepalive),
         cmocka_unit_test(test_stop_null),
     };
-    int failed = cmocka_run_group_tests_name("http_server_routes", shared, setup, teardown);
-    failed += cmocka_run_group_tests_name("http_server_lifecycle", own, NULL, NULL);
+    backend = HTTP_BACKEND_MHD;
+    int failed = cmocka_run_group_tests_name("http_server_routes_mhd", shared, setup, teardown);
+    failed += cmocka_run_group_tests_name("http_server_lifecycle_mhd", own, NULL, NULL);
+    backend = HTTP_BACKEND_SMALL;
+    failed += cmocka_run_group_tests_name("http_server_routes_small", shared, setup, teardown);
+    failed += cmocka_run_group_tests_name("http_server_lifecycle_small", own, NULL, NULL);
     return failed;
 }
