@@ -135,8 +135,12 @@ class Process:
                 self.proc.wait()
         return self.proc.returncode if self.proc else None
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        rc = self.stop()
+        if exc_type is not None:
+            # the process' own account (a sanitizer report, a crash, its log) of what went wrong
+            sys.stderr.write("%s exited with %s; its output:\n%s\n" % (self.argv[0], rc,
+                                                                      self.output()[-20000:]))
         return False
 
 
