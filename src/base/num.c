@@ -383,6 +383,24 @@ size_t odin_format_double_exp(double v, int exp_lo, int exp_hi, char *out)
         uint64_t d;
         int e10;
         shortest_digits(bits, &d, &e10);
+        /* drop trailing zeros before printing: short values come out of the exact method with
+         * up to 16 of them */
+        while (d % 100000000 == 0) {
+            d /= 100000000;
+            e10 += 8;
+        }
+        if (d % 10000 == 0) {
+            d /= 10000;
+            e10 += 4;
+        }
+        if (d % 100 == 0) {
+            d /= 100;
+            e10 += 2;
+        }
+        if (d % 10 == 0) {
+            d /= 10;
+            e10 += 1;
+        }
         nd = u64_digits(d, digits);
         exp = e10 + (int)nd - 1;
     }
