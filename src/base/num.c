@@ -5,7 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,14 +57,41 @@ static size_t layout_g(bool neg, const char *d, size_t nd, int exp, int exp_lo, 
     return o;
 }
 
-/* For a with at most 9 fractional decimal digits and fewer than 2^53 as an integer when scaled:
- * the smallest k for which N = round(a * 10^k) gives N / 10^k == a. That division of two exact
- * doubles is correctly rounded, so it is exactly what reading "N e-k" back yields: the text
- * round-trips, and no text with fewer fractional digits does. Digits of N go to out. */
+/* Writes the decimal digits of u (nonzero) to out, two at a time; returns how many. */
+static size_t u64_digits(uint64_t u, char *out)
+{
+    static const char pairs[] = "0001020304050607080910111213141516171819"
+                                "2021222324252627282930313233343536373839"
+                                "4041424344454647484950515253545556575859"
+                                "6061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        i -= 2;
+        memcpy(tmp + i, pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        i -= 2;
+        memcpy(tmp + i, pairs + 2 * u, 2);
+    } else {
+        tmp[--i] = (char)('0' + u);
+    }
+    memcpy(out, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
+/* For a with at most 3 fractional decimal digits (counters scaled by 1/100 or 1/1000, the bulk of
+ * what the agent renders): the smallest k for which N = round(a * 10^k) gives N / 10^k == a. That
+ * division of two exact doubles is correctly rounded, so it is exactly what reading "N e-k" back
+ * yields: the text round-trips, and no text with fewer fractional digits does. Digits of N go to
+ * out. Going further than 3 digits costs more in misses than the exact method below does. */
 static bool decimal_digits(double a, char *out, size_t *nd, int *exp)
 {
-    static const double pow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-    for (int k = 0; k < 9; k++) {
+    static const double pow10[] = {1e1, 1e2, 1e3};
+    for (int k = 0; k < (int)ODIN_ARRAY_LEN(pow10); k++) {
         double n = nearbyint(a * pow10[k]);
         if (n >= 9007199254740992.0) {
             return false;
@@ -72,25 +99,253 @@ static bool decimal_digits(double a, char *out, size_t *nd, int *exp)
         if (n / pow10[k] != a || n == 0) {
             continue;
         }
-        uint64_t u = (uint64_t)n;
-        char tmp[24];
-        size_t i = sizeof(tmp);
-        while (u) {
-            tmp[--i] = (char)('0' + u % 10);
-            u /= 10;
-        }
-        size_t len = sizeof(tmp) - i;
-        memcpy(out, tmp + i, len);
-        *nd = len;
-        *exp = (int)len - 1 - (k + 1);
+        *nd = u64_digits((uint64_t)n, out);
+        *exp = (int)*nd - 1 - (k + 1);
         return true;
     }
     return false;
 }
 
-/* Shortest round-trip digits via printf: the correctly rounded 15-digit form is the shortest when
- * any form of 15 digits or fewer exists (strip its zeros); else try 16, then 17, which always
- * round-trips (subnormals search from one digit). Integers take a fast path that needs no printf at all. */
+/* ---- Shortest digits without printf -------------------------------------------------------
+ * The method is Schubfach's (R. Giulietti, "The Schubfach way to render doubles", 2020): with
+ * v = c * 2^q, pick k so that the rounding interval R of v (the reals that read back as v) is
+ * between 1 and 10 units of 10^k wide; then v / 10^k and the ends of R, scaled by 4 and rounded to
+ * odd from a 128-bit approximation of 10^-k, decide exactly which integers (units of 10^k) lie in
+ * R. As R holds at most one multiple of 10, two candidates per length are enough.
+ *
+ * Which digits: those of the printf search this replaced, which took v correctly rounded (ties to
+ * even) to 15, 16, then 17 significant digits, the first that reads back, trailing zeros stripped.
+ * When any text of 15 digits or fewer reads back, the 15-digit rounding is that text, so this is
+ * the shortest text that reads back, the nearest one among those of its length. Powers of two
+ * differ: their R is narrower below v than above, and a 16-digit text above v may read back while
+ * the 16-digit rounding, below, does not; there the search went on to 17 digits, and so do we. */
+
+/* 10^e for e in [POW10_E_MIN, POW10_E_MAX] (every -k the formatter asks for) as
+ * g = floor(10^e / 2^r) + 1 with r = floor(e * log2(10)) - 127, so 2^127 <= g < 2^128: the 128
+ * leading bits rounded up, as the round-to-odd argument needs g above the true value. */
+enum { POW10_E_MIN = -292, POW10_E_MAX = 325 };
+static unsigned __int128 pow10_g[POW10_E_MAX - POW10_E_MIN + 1];
+static pthread_once_t pow10_once = PTHREAD_ONCE_INIT;
+
+/* floor(q * log10(2)), floor(q * log10(2) + log10(3/4)) and floor(e * log2(10)): fixed-point
+ * constants, exact for |q|, |e| up to well past the double range (checked against exact
+ * arithmetic for [-1200, 1200] when written) */
+static int floor_log10_pow2(int q)
+{
+    return (int)(((int64_t)q * 661971961083LL) >> 41);
+}
+
+static int floor_log10_three_quarters_pow2(int q)
+{
+    return (int)(((int64_t)q * 661971961083LL - 274743187321LL) >> 41);
+}
+
+static int floor_log2_pow10(int e)
+{
+    return (int)(((int64_t)e * 913124641741LL) >> 38);
+}
+
+/* Just enough unsigned bignum to build the table once: little-endian 32-bit words; 10^325 has
+ * 1080 bits. */
+enum { BIG_WORDS = 36 };
+typedef struct {
+    uint32_t w[BIG_WORDS];
+} big;
+
+static void big_mul10(big *b)
+{
+    uint64_t carry = 0;
+    for (int i = 0; i < BIG_WORDS; i++) {
+        uint64_t x = (uint64_t)b->w[i] * 10 + carry;
+        b->w[i] = (uint32_t)x;
+        carry = x >> 32;
+    }
+}
+
+static void big_shl1(big *b)
+{
+    for (int i = BIG_WORDS - 1; i > 0; i--) {
+        b->w[i] = b->w[i] << 1 | b->w[i - 1] >> 31;
+    }
+    b->w[0] <<= 1;
+}
+
+static int big_cmp(const big *a, const big *b)
+{
+    for (int i = BIG_WORDS - 1; i >= 0; i--) {
+        if (a->w[i] != b->w[i]) {
+            return a->w[i] < b->w[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+static void big_sub(big *a, const big *b)
+{
+    int64_t borrow = 0;
+    for (int i = 0; i < BIG_WORDS; i++) {
+        int64_t x = (int64_t)a->w[i] - b->w[i] - borrow;
+        borrow = x < 0;
+        a->w[i] = (uint32_t)x;
+    }
+}
+
+static int big_bit(const big *b, int i)
+{
+    return (int)(b->w[i / 32] >> (i % 32) & 1);
+}
+
+static int big_bitlen(const big *b)
+{
+    for (int i = BIG_WORDS * 32 - 1; i >= 0; i--) {
+        if (big_bit(b, i)) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static void pow10_build(void)
+{
+    big p = {{1}};
+    /* 10^e for e >= 0: its leading 128 bits (or all of it, shifted up) */
+    for (int e = 0; e <= POW10_E_MAX; e++) {
+        int r = floor_log2_pow10(e) - 127;
+        unsigned __int128 g = 0;
+        if (r >= 0) {
+            for (int i = r + 127; i >= r; i--) {
+                g = g << 1 | (unsigned)big_bit(&p, i);
+            }
+        } else {
+            for (int i = 127 + r; i >= 0; i--) {
+                g = g << 1 | (unsigned)big_bit(&p, i);
+            }
+            g <<= -r;
+        }
+        pow10_g[e - POW10_E_MIN] = g + 1;
+        big_mul10(&p);
+    }
+    /* 10^e for e < 0: floor(2^n / 10^-e) with n = -r, by binary long division that starts where
+     * the quotient's first bit comes down (the dividend's first b - 1 bits are below 10^-e) */
+    big d = {{1}};
+    for (int e = -1; e >= POW10_E_MIN; e--) {
+        big_mul10(&d);
+        int n = 127 - floor_log2_pow10(e);
+        int b = big_bitlen(&d);
+        big rem = {{0}};
+        rem.w[(b - 1) / 32] = 1u << ((b - 1) % 32);
+        unsigned __int128 g = 0;
+        for (int i = n - b; i >= 0; i--) {
+            big_shl1(&rem);
+            g <<= 1;
+            if (big_cmp(&rem, &d) >= 0) {
+                big_sub(&rem, &d);
+                g |= 1;
+            }
+        }
+        pow10_g[e - POW10_E_MIN] = g + 1;
+    }
+}
+
+/* floor(g * cp / 2^128), its lowest bit set when the dropped part is not zero (round to odd). The
+ * lowest 64 bits of the product are left out: they only hold the error of g. */
+static uint64_t round_to_odd(unsigned __int128 g, uint64_t cp)
+{
+    unsigned __int128 lo = (unsigned __int128)(uint64_t)g * cp;
+    unsigned __int128 hi = (unsigned __int128)(uint64_t)(g >> 64) * cp;
+    unsigned __int128 mid = hi + (lo >> 64);
+    return (uint64_t)(mid >> 64) | ((uint64_t)mid != 0);
+}
+
+/* The candidate next to v (units of 10^k) at a step of 1 or 10: below or above, whichever is
+ * nearer, ties to the even one. vb is 4 v / 10^k rounded to odd, so comparing it with the even
+ * 4 * midpoint is exact. */
+static uint64_t nearest(uint64_t vb, uint64_t below, uint64_t step)
+{
+    uint64_t mid4 = 4 * below + 2 * step;
+    bool up = vb > mid4 || (vb == mid4 && (below / step) % 2 == 1);
+    return up ? below + step : below;
+}
+
+static bool in_interval(uint64_t d, uint64_t vbl, uint64_t vbr, uint64_t open)
+{
+    return vbl + open <= 4 * d && 4 * d + open <= vbr;
+}
+
+/* A power of two (mantissa c = 2^52) has its lower neighbour half as far as its upper one, so R
+ * is lopsided and the nearest n-digit form can fall out of R below while a shorter one is in:
+ * try 15, 16 and 17 digits in that order as the printf search did, at a scale one digit finer
+ * than the main path's, where v / 10^k has 17 or 18 digits. */
+static void power_of_two_digits(int q, uint64_t *digits, int *e10)
+{
+    uint64_t cb = 1ULL << 54, cbl = cb - 1, cbr = cb + 2;
+    int k = floor_log10_three_quarters_pow2(q) - 1;
+    int h = q + floor_log2_pow10(-k) + 1;
+    unsigned __int128 g = pow10_g[-k - POW10_E_MIN];
+    uint64_t vb = round_to_odd(g, cb << h);
+    uint64_t vbl = round_to_odd(g, cbl << h);
+    uint64_t vbr = round_to_odd(g, cbr << h);
+    uint64_t s = vb >> 2;
+    int len = 0;
+    for (uint64_t u = s; u; u /= 10) {
+        len++;
+    }
+    uint64_t step = 1;
+    for (int i = 17; i < len; i++) {
+        step *= 10;
+    }
+    /* c is even: the ends of R read back */
+    uint64_t d = nearest(vb, s / (step * 100) * (step * 100), step * 100);
+    if (!in_interval(d, vbl, vbr, 0)) {
+        d = nearest(vb, s / (step * 10) * (step * 10), step * 10);
+        if (!in_interval(d, vbl, vbr, 0)) {
+            d = nearest(vb, s / step * step, step);
+        }
+    }
+    *digits = d;
+    *e10 = k;
+}
+
+/* Digits of a finite, nonzero |v| (its bits) as an integer and the weight of its last digit:
+ * v reads back from digits * 10^e10. */
+static void shortest_digits(uint64_t bits, uint64_t *digits, int *e10)
+{
+    uint64_t frac = bits & ((1ULL << 52) - 1);
+    int be = (int)(bits >> 52 & 0x7ff);
+    uint64_t c = be ? frac | 1ULL << 52 : frac;
+    int q = be ? be - 1075 : -1074;
+    /* the smallest normal is no such case: its lower neighbour, the largest subnormal, is as far
+     * as its upper one */
+    if (frac == 0 && be > 1) {
+        power_of_two_digits(q, digits, e10);
+        return;
+    }
+    /* R, in units of 2^(q-2): [cbl, cbr], ends included when c is even (ties read back to even) */
+    uint64_t cb = c << 2, cbr = cb + 2, cbl = cb - 2;
+    uint64_t open = c & 1;
+    int k = floor_log10_pow2(q);
+    int h = q + floor_log2_pow10(-k) + 1;
+    unsigned __int128 g = pow10_g[-k - POW10_E_MIN];
+    uint64_t vb = round_to_odd(g, cb << h);
+    uint64_t vbl = round_to_odd(g, cbl << h);
+    uint64_t vbr = round_to_odd(g, cbr << h);
+    uint64_t s = vb >> 2;
+    *e10 = k;
+    /* R is symmetric here, so the nearer candidate is in it whenever either is: the nearest
+     * multiple of 10 (zeros stripped later give any shorter form), else the nearest integer,
+     * which always is in R as R is at least one unit wide */
+    if (s >= 10) {
+        uint64_t d = nearest(vb, s / 10 * 10, 10);
+        if (in_interval(d, vbl, vbr, open)) {
+            *digits = d;
+            return;
+        }
+    }
+    *digits = nearest(vb, s, 1);
+}
+
+/* Shortest round-trip digits: integers and short decimal fractions, the bulk of metric values, take
+ * fast paths; everything else the exact method above. */
 size_t odin_format_double(double v, char *out)
 {
     return odin_format_double_exp(v, -4, 6, out);
@@ -119,36 +374,35 @@ size_t odin_format_double_exp(double v, int exp_lo, int exp_hi, char *out)
     if (a < 1e15 && a != floor(a) && decimal_digits(a, digits, &nd, &exp)) {
         /* a short decimal fraction: the common case of kernel counters scaled by 1/100 or 1/1000 */
     } else if (a < 1e15 && a == floor(a)) {
-        uint64_t u = (uint64_t)a;
-        char tmp[24];
-        size_t i = sizeof(tmp);
-        while (u) {
-            tmp[--i] = (char)('0' + u % 10);
-            u /= 10;
-        }
-        nd = sizeof(tmp) - i;
-        memcpy(digits, tmp + i, nd);
+        nd = u64_digits((uint64_t)a, digits);
         exp = (int)nd - 1;
     } else {
-        char buf[40];
-        /* subnormals carry fewer bits, so their shortest form can be far below 15 digits while
-         * the 15-digit form also reads back: search upward from one digit for them */
-        int first = a < 2.2250738585072014e-308 ? 0 : 14;
-        for (int prec = first;; prec++) {
-            snprintf(buf, sizeof(buf), "%.*e", prec, a);
-            if (prec == 16 || strtod(buf, NULL) == a) {
-                break;
-            }
+        pthread_once(&pow10_once, pow10_build);
+        uint64_t bits;
+        memcpy(&bits, &a, sizeof(bits));
+        uint64_t d;
+        int e10;
+        shortest_digits(bits, &d, &e10);
+        /* drop trailing zeros before printing: short values come out of the exact method with
+         * up to 16 of them */
+        while (d % 100000000 == 0) {
+            d /= 100000000;
+            e10 += 8;
         }
-        /* buf is d.ddddde[+-]XX */
-        char *e = strchr(buf, 'e');
-        exp = (int)strtol(e + 1, NULL, 10);
-        nd = 0;
-        for (char *c = buf; c < e; c++) {
-            if (*c != '.') {
-                digits[nd++] = *c;
-            }
+        if (d % 10000 == 0) {
+            d /= 10000;
+            e10 += 4;
         }
+        if (d % 100 == 0) {
+            d /= 100;
+            e10 += 2;
+        }
+        if (d % 10 == 0) {
+            d /= 10;
+            e10 += 1;
+        }
+        nd = u64_digits(d, digits);
+        exp = e10 + (int)nd - 1;
     }
     while (nd > 1 && digits[nd - 1] == '0') {
         nd--;

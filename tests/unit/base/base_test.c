@@ -326,6 +326,9 @@ static void test_str(void **state)
     assert_true(odin_str_cmp(ODIN_STR("B"), ODIN_STR("a")) < 0);
 }
 
+/* format_double_test.c */
+int format_double_tests(void);
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,5 +339,6 @@ int main(void)
         cmocka_unit_test(test_map),           cmocka_unit_test(test_labels),
         cmocka_unit_test(test_err),           cmocka_unit_test(test_str),
     };
-    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("base", tests, NULL, NULL);
+    return failed + format_double_tests();
 }
