@@ -382,6 +382,8 @@ static int start_web(server *s, odin_err *err)
     if (!s->web) {
         return -ODIN_ERR_INVALID;
     }
+    /* as Prometheus: 503 "Service Unavailable" until the first configuration is applied */
+    web_api_set_ready(s->web, false);
     http_server_opts ho = {.listen_address = server_flag(&s->flags, "web.listen-address"),
                            .threads = 4};
     s->http = http_server_start(&ho, err);
@@ -422,18 +424,24 @@ static int server_run(server *s)
         goto out;
     }
     odin_log(ODIN_LOG_INFO, "server", "starting Odin server", "version", ODIN_VERSION, NULL);
-    if (open_storage(s, &err) < 0 || start_query(s, &err) < 0 || start_web(s, &err) < 0) {
+    if (open_storage(s, &err) < 0 || start_query(s, &err) < 0) {
+        odin_log(ODIN_LOG_ERROR, "server", "cannot start", "err", err.msg, NULL);
+        goto out;
+    }
+    /* before the web server: its handlers (targets, metadata, reload) use the manager at once */
+    s->scrape = scrape_manager_new(s->db);
+    if (start_web(s, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "server", "cannot start", "err", err.msg, NULL);
         goto out;
     }
     web_api_set_config(s->web, s->cfg->text ? s->cfg->text : "", true, odin_now_ms());
     web_api_set_external_labels(s->web,
                                 (odin_labels){s->cfg->external_labels, s->cfg->nexternal_labels});
-    s->scrape = scrape_manager_new(s->db);
     if (scrape_manager_apply(s->scrape, s->cfg, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "server", "cannot start scraping", "err", err.msg, NULL);
         goto out;
     }
+    web_api_set_ready(s->web, true);
     odin_log(ODIN_LOG_INFO, "server", "server is ready to receive web requests", "address",
              server_flag(&s->flags, "web.listen-address"), NULL);
     for (;;) {
