@@ -297,6 +297,8 @@ int agent_main(int argc, char **argv)
                      ag->collectors[i].def->name, NULL);
         }
     }
+    /* after the collectors' set-up (which loads what they need), before the server's threads */
+    agent_drop_unused_file_pages();
     if (agent_start(ag, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "agent", "cannot listen", "err", err.msg, NULL);
         agent_free(ag);

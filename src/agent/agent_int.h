@@ -112,6 +112,13 @@ const char *agent_fmt_i64(agent_scrape *sc, int64_t v);
 /* NUL-terminated copy of s in scrape memory. */
 const char *agent_strdup(agent_scrape *sc, odin_str s);
 
+/* ---- Resident file pages (file_pages.c) ------------------------------------------------------ */
+
+/* Unmaps (MADV_DONTNEED) the pages of read-only private file mappings that hold no private pages
+ * and stops read-ahead on them (MADV_RANDOM), so that mostly pages the agent runs come back into
+ * its RSS. Safe with other threads running: their pages fault back in from the file. */
+void agent_drop_unused_file_pages(void);
+
 /* ---- Regular expressions (regex.c) ----------------------------------------------------------- */
 
 /* Go RE2 syntax as node_exporter's filters use it, compiled with PCRE2 (interpreted, memoised).
