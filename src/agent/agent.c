@@ -2,7 +2,6 @@
 #include "agent/core.h"
 #include "http/http.h"
 
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,22 +258,6 @@ void agent_stop(agent *ag)
     ag->served = NULL;
 }
 
-/* The agent's steady state is small and some per-scrape buffers (the response body, gzip's output
- * and state) are freed after every scrape. glibc's defaults keep such frees in the heap (its mmap
- * threshold rises to the largest block freed, and the top is trimmed only past 128 KiB), so those
- * pages stay resident between scrapes. A fixed mmap threshold above opendir's 32 KiB buffer (one
- * per directory listed, which would otherwise cost an mmap and munmap each) but below the body
- * hands large blocks back to the kernel, and a 32 KiB trim threshold returns the heap's freed top.
- * Measured beside other thresholds (32/32, 48/64, 48/128 KiB): the lowest RSS, CPU per scrape
- * within the noise. Only `odin agent` sets this: the other roles keep glibc's defaults. */
-enum { AGENT_MMAP_THRESHOLD_BYTES = 48 * 1024, AGENT_TRIM_THRESHOLD_BYTES = 32 * 1024 };
-
-static void agent_tune_malloc(void)
-{
-    mallopt(M_MMAP_THRESHOLD, AGENT_MMAP_THRESHOLD_BYTES);
-    mallopt(M_TRIM_THRESHOLD, AGENT_TRIM_THRESHOLD_BYTES);
-}
-
 int agent_main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -287,7 +270,6 @@ int agent_main(int argc, char **argv)
             return 0;
         }
     }
-    agent_tune_malloc();
     http_signals_block();
     odin_err err = {0};
     agent *ag = agent_new(argc, argv, &err);
