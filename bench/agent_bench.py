@@ -132,7 +132,7 @@ def main():
                "node_exporter RSS | odin RSS | RSS ratio | bytes (ne / odin) |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for enc, t, o in rows:
-        out.append("| %s | %.3f ms | %.3f ms | %.1fx | %.1f MiB | %.1f MiB | %.1fx | %d / %d |" % (
+        out.append("| %s | %.3f ms | %.3f ms | %.1fx | %.2f MiB | %.2f MiB | %.1fx | %d / %d |" % (
             enc, t["cpu_ms"], o["cpu_ms"], t["cpu_ms"] / max(o["cpu_ms"], 1e-6),
             t["rss_kib"] / 1024, o["rss_kib"] / 1024, t["rss_kib"] / max(o["rss_kib"], 1),
             t["bytes"], o["bytes"]))

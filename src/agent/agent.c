@@ -177,6 +177,14 @@ static void agent_scrape_served(agent *ag, agent_http *h, odin_strbuf *out)
 {
     pthread_mutex_lock(&ag->lock);
     scrape_locked(ag, h, out);
+    /* Once more after the first served scrape: the set-up's code (flag parsing, pcre2_compile
+     * and its tables, the collectors' init) is not needed again, and what a scrape runs comes
+     * back once. Only in `odin agent`'s own process: `odin up`'s other roles load and unload
+     * libraries, and a range unmapped and reused between reading smaps and madvise would lose
+     * its data. */
+    if (ag->own_process && ag->scrape.generation == 1) {
+        agent_drop_unused_file_pages();
+    }
     pthread_mutex_unlock(&ag->lock);
 }
 
@@ -281,6 +289,9 @@ int agent_main(int argc, char **argv)
                      ag->collectors[i].def->name, NULL);
         }
     }
+    /* after the collectors' set-up (which loads what they need), before the server's threads */
+    ag->own_process = true;
+    agent_drop_unused_file_pages();
     if (agent_start(ag, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "agent", "cannot listen", "err", err.msg, NULL);
         agent_free(ag);

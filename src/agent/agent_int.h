@@ -112,13 +112,24 @@ const char *agent_fmt_i64(agent_scrape *sc, int64_t v);
 /* NUL-terminated copy of s in scrape memory. */
 const char *agent_strdup(agent_scrape *sc, odin_str s);
 
+/* ---- Resident file pages (file_pages.c) ------------------------------------------------------ */
+
+/* Unmaps (MADV_DONTNEED) the pages of read-only private file mappings that hold no private pages
+ * and stops read-ahead on them (MADV_RANDOM), so that mostly pages the agent runs come back into
+ * its RSS. Safe with other threads running: their pages fault back in from the file. */
+void agent_drop_unused_file_pages(void);
+
 /* ---- Regular expressions (regex.c) ----------------------------------------------------------- */
 
-/* Go RE2 syntax as node_exporter's filters use it, compiled with PCRE2 (JIT when available).
+/* Go RE2 syntax as node_exporter's filters use it, compiled with PCRE2 (interpreted, memoised).
  * `anchored` wraps the pattern as ^(?:...)$. Owned by the caller: agent_regex_free. */
 agent_regex *agent_regex_new(const char *pattern, bool anchored, odin_err *err);
 void agent_regex_free(agent_regex *re);
-bool agent_regex_match(const agent_regex *re, const char *s, size_t len);
+/* Answers from the regex's memo of names seen before, else from PCRE2 (and remembers). Not
+ * thread-safe: collectors call it under the agent's scrape lock. */
+bool agent_regex_match(agent_regex *re, const char *s, size_t len);
+/* The same answer from PCRE2 alone, bypassing the memo (tests compare the two). */
+bool agent_regex_match_direct(const agent_regex *re, const char *s, size_t len);
 
 /* node_exporter's device filter: include and exclude patterns (unanchored, as Go's MatchString);
  * an empty pattern means none. Giving both is an error, as upstream. */

@@ -42,6 +42,9 @@ struct agent {
     double start_time_s;
     struct http_server *http; /* while serving: agent_start to agent_stop */
     struct agent_http *served;
+    /* set by agent_main before serving, then fixed: the agent is alone in its process (not in
+     * `odin up`), so it may drop the process's unused file pages */
+    bool own_process;
     pthread_mutex_t lock;
     agent_scrape scrape;
 };

@@ -1,5 +1,6 @@
 /* Regular expressions for collector filters, on PCRE2. Go's RE2 syntax used in node_exporter's
- * flags is a subset PCRE2 reads the same way; matches are bounded by PCRE2's match limit. */
+ * flags is a subset PCRE2 reads the same way; matches are bounded by PCRE2's match limit. Each
+ * regex remembers its answers: collectors match the same few hundred names every scrape. */
 #include "agent/agent_int.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -7,10 +8,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A remembered answer; the key is the name itself, stored after the struct. */
+typedef struct {
+    bool match;
+    size_t len;
+    char name[];
+} regex_memo_entry;
+
+/* Names churn on some hosts (veth devices, mounts of short-lived containers): past this many
+ * remembered names the memo starts over, so it stays bounded. */
+enum { REGEX_MEMO_MAX = 2048 };
+
+/* Matched only by collectors, under the agent's scrape lock: `md` and `memo` need no lock of
+ * their own. */
 struct agent_regex {
     pcre2_code *code;
     pcre2_match_data *md;
+    odin_map memo; /* name -> regex_memo_entry, owned */
 };
+
+static void memo_clear(agent_regex *re)
+{
+    size_t pos = 0, kl;
+    const void *k;
+    void *v;
+    while (odin_map_next(&re->memo, &pos, &k, &kl, &v)) {
+        free(v);
+    }
+    odin_map_clear(&re->memo);
+}
 
 agent_regex *agent_regex_new(const char *pattern, bool anchored, odin_err *err)
 {
@@ -33,11 +59,12 @@ agent_regex *agent_regex_new(const char *pattern, bool anchored, odin_err *err)
                      (const char *)msg, (size_t)off);
         return NULL;
     }
-    /* JIT is an optimisation only: without it (or where it is refused) matching still works */
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    /* No JIT: the memo answers nearly every match after the first scrape, and the JIT's code
+     * and compiler pages cost about 0.5 MiB of the agent's RSS. */
     agent_regex *re = odin_malloc(sizeof(*re));
     re->code = code;
     re->md = pcre2_match_data_create_from_pattern(code, NULL);
+    odin_map_init(&re->memo);
     return re;
 }
 
@@ -46,15 +73,37 @@ void agent_regex_free(agent_regex *re)
     if (!re) {
         return;
     }
+    memo_clear(re);
+    odin_map_fini(&re->memo);
     pcre2_match_data_free(re->md);
     pcre2_code_free(re->code);
     free(re);
 }
 
-bool agent_regex_match(const agent_regex *re, const char *s, size_t len)
+bool agent_regex_match_direct(const agent_regex *re, const char *s, size_t len)
 {
     int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, re->md, NULL);
     return rc >= 0;
+}
+
+bool agent_regex_match(agent_regex *re, const char *s, size_t len)
+{
+    const regex_memo_entry *seen = odin_map_get(&re->memo, s, len);
+    if (seen) {
+        return seen->match;
+    }
+    bool match = agent_regex_match_direct(re, s, len);
+    if (re->memo.len >= REGEX_MEMO_MAX) {
+        memo_clear(re);
+    }
+    regex_memo_entry *e = odin_malloc(sizeof(*e) + len);
+    e->match = match;
+    e->len = len;
+    if (len) {
+        memcpy(e->name, s, len);
+    }
+    odin_map_put(&re->memo, e->name, len, e);
+    return match;
 }
 
 int agent_filter_init(agent_filter *f, const char *include, const char *exclude, const char *what,

@@ -225,7 +225,7 @@ static int parse_cpuinfo(agent_scrape *sc, odin_str text, const char *path, cpui
     return 0;
 }
 
-static void emit_field_info(agent_scrape *sc, odin_str list, const agent_regex *re,
+static void emit_field_info(agent_scrape *sc, odin_str list, agent_regex *re,
                             const agent_desc *d)
 {
     if (!re) {

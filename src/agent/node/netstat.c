@@ -152,7 +152,7 @@ static void netstat_fini(void *state)
 
 static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
 {
-    const agent_regex *re = state;
+    agent_regex *re = state;
     ns_blocks bs = {0};
     int rc = ns_parse_pairs(sc, agent_path(sc, AGENT_PROC, "net/netstat"), &bs, err);
     if (rc < 0) {

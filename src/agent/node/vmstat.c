@@ -26,7 +26,7 @@ static void vmstat_fini(void *state)
 
 static int vmstat_collect(agent_scrape *sc, void *state, odin_err *err)
 {
-    const agent_regex *re = state;
+    agent_regex *re = state;
     const char *path = agent_path(sc, AGENT_PROC, "vmstat");
     odin_str text, line;
     int rc = agent_read(sc, path, &text, err);

@@ -85,7 +85,27 @@ static void test_gzip_roundtrip(void **state)
         buf[i] = i < n / 2 ? (char)('a' + i % 7) : (char)(x >> 24);
     }
     roundtrip(buf, n);
+    /* on both sides of the small-body window switch */
+    roundtrip(buf, 128 * 1024);
+    roundtrip(buf, 128 * 1024 + 1);
     free(buf);
+}
+
+/* Exposition-like text of an agent's page size: valid gzip with the small window, and about as
+ * small as with zlib's default window. */
+static void test_gzip_metrics_page(void **state)
+{
+    (void)state;
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    for (int i = 0; b.len < 54000; i++) {
+        odin_strbuf_printf(&b,
+                           "# HELP node_metric_%d_total A counter.\n# TYPE node_metric_%d_total "
+                           "counter\nnode_metric_%d_total{device=\"sd%c\",mode=\"m%d\"} %d.%d\n",
+                           i / 8, i / 8, i / 8, 'a' + i % 5, i % 3, i * 7919 % 100003, i % 10);
+    }
+    roundtrip(b.p, b.len);
+    odin_strbuf_fini(&b);
 }
 
 int http_gzip_tests(void)
@@ -93,6 +113,7 @@ int http_gzip_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts_gzip),
         cmocka_unit_test(test_gzip_roundtrip),
+        cmocka_unit_test(test_gzip_metrics_page),
     };
     return cmocka_run_group_tests_name("http_gzip", tests, NULL, NULL);
 }
