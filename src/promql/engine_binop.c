@@ -297,6 +297,11 @@ typedef struct {
     int64_t *rgen, *mgen;
     uint32_t *rpos;
     odin_map pairs; /* (lhs series, rhs series) -> output series + 1 */
+    /* Each lhs series' last pair: its rhs series (UINT32_MAX before any) and output series. A
+     * series usually meets the same partner at every step, so most steps skip the map (its
+     * lookup was ~3% of a small panel's range query). */
+    uint32_t *last_r;
+    size_t *last_o;
     ev_collector col;
 } binop_state;
 
@@ -314,9 +319,12 @@ static int binop_pair(ev_ctx *c, binop_state *st, uint32_t li, double lval, uint
         st->mgen[sig] = step;
     }
     uint64_t key[2] = {li, ri};
-    void *hit = odin_map_get(&st->pairs, key, sizeof(key));
+    bool again = st->last_r[li] == ri;
+    void *hit = again ? NULL : odin_map_get(&st->pairs, key, sizeof(key));
     size_t oi;
-    if (hit) {
+    if (again) {
+        oi = st->last_o[li];
+    } else if (hit) {
         oi = (size_t)(uintptr_t)hit - 1;
     } else {
         odin_labels ls = result_labels(c, b, st->lm->s[li].ls, st->rm->s[ri].ls);
@@ -325,6 +333,8 @@ static int binop_pair(ev_ctx *c, binop_state *st, uint32_t li, double lval, uint
         memcpy(k, key, sizeof(key));
         odin_map_put(&st->pairs, k, sizeof(key), (void *)(uintptr_t)(oi + 1));
     }
+    st->last_r[li] = ri;
+    st->last_o[li] = oi;
     if (b->card != CARD_ONE_TO_ONE) {
         if (st->col.seen[oi] == ts) {
             return odin_err_set(c->err, EV_ERR_EXEC,
@@ -358,6 +368,11 @@ static int vector_vector(ev_ctx *c, const ast_binary *b, ev_value *l, ev_value *
     st.rpos = ev_alloc(c, (st.sg.nsigs + 1) * sizeof(uint32_t));
     for (size_t i = 0; i < st.sg.nsigs; i++) {
         st.rgen[i] = st.mgen[i] = -1;
+    }
+    st.last_r = ev_alloc(c, (st.lm->n + 1) * sizeof(uint32_t));
+    st.last_o = ev_alloc(c, (st.lm->n + 1) * sizeof(size_t));
+    for (size_t i = 0; i < st.lm->n; i++) {
+        st.last_r[i] = UINT32_MAX;
     }
     size_t *lcur = ev_zalloc(c, (st.lm->n + 1) * sizeof(size_t));
     size_t *rcur = ev_zalloc(c, (st.rm->n + 1) * sizeof(size_t));

@@ -84,8 +84,9 @@ static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t 
     return true;
 }
 
-/* Sorted intersection of two ascending ref lists into out (which may alias a). */
-static size_t intersect(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, uint64_t *out)
+/* Sorted intersection of two ascending ref lists into out (which may alias a), walking both. */
+static size_t intersect_linear(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
+                               uint64_t *out)
 {
     size_t i = 0, j = 0, k = 0;
     while (i < na && j < nb) {
@@ -100,6 +101,54 @@ static size_t intersect(const uint64_t *a, size_t na, const uint64_t *b, size_t 
         }
     }
     return k;
+}
+
+/* The same intersection when a is much shorter than b: each ref of a is found in b by a
+ * doubling probe from the last position, then a binary search (log steps per ref instead of a
+ * walk over b). One node's series against a job's postings over hundreds of nodes was ~6% of a
+ * small dashboard panel's query with the walk. */
+static size_t intersect_gallop(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
+                               uint64_t *out)
+{
+    size_t j = 0, k = 0;
+    for (size_t i = 0; i < na && j < nb; i++) {
+        uint64_t x = a[i];
+        size_t lo = j, step = 1, hi = j;
+        while (hi < nb && b[hi] < x) {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        if (hi > nb) {
+            hi = nb;
+        }
+        while (lo < hi) { /* first position in [lo, hi) holding a ref >= x */
+            size_t mid = lo + (hi - lo) / 2;
+            if (b[mid] < x) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        j = lo;
+        if (j < nb && b[j] == x) {
+            out[k++] = x;
+            j++;
+        }
+    }
+    return k;
+}
+
+/* Lists this many times longer than the candidates are probed rather than walked. */
+enum { GALLOP_RATIO = 8 };
+
+/* Sorted intersection of two ascending ref lists into out (which may alias a). */
+static size_t intersect(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, uint64_t *out)
+{
+    if (na < nb / GALLOP_RATIO) {
+        return intersect_gallop(a, na, b, nb, out);
+    }
+    return intersect_linear(a, na, b, nb, out);
 }
 
 /* Label sets compared as odin_labels_cmp does, but a label whose name or value is the same pointer
@@ -294,31 +343,21 @@ static void merge_sort_items(head_item *v, head_item *tmp, size_t n)
     }
 }
 
-/* Narrows the candidates (*cand, *ncand; *have false before the first list) with matcher m and
- * returns true, or returns false having skipped m: a non-equality matcher whose union would be
- * much larger than the candidates so far is left to series_matches. */
-static bool narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint64_t **cand,
-                          size_t *ncand, bool *have)
+/* The postings list of an equality matcher, or NULL when no series has that label value. */
+static head_postings *eq_postings_locked(head *h, const tsdb_matcher *m)
 {
-    uint64_t *refs;
-    size_t nrefs;
-    if (m->type == TSDB_MATCH_EQ) {
-        odin_strbuf key;
-        odin_strbuf_init(&key, 0);
-        postings_key(&key, m->name, odin_str_c(m->value));
-        head_postings *p = odin_map_get(&h->postings, key.p, key.len);
-        odin_strbuf_fini(&key);
-        refs = p ? p->refs : NULL;
-        nrefs = p ? p->len : 0;
-    } else {
-        head_postings **lists;
-        size_t nlists;
-        size_t total = regex_lists_locked(q, h, m, &lists, &nlists);
-        if (*have && total > 4 * *ncand) {
-            return false;
-        }
-        nrefs = union_lists(q, lists, nlists, total, h->nseries, &refs);
-    }
+    odin_strbuf key;
+    odin_strbuf_init(&key, 0);
+    postings_key(&key, m->name, odin_str_c(m->value));
+    head_postings *p = odin_map_get(&h->postings, key.p, key.len);
+    odin_strbuf_fini(&key);
+    return p;
+}
+
+/* Narrows the candidates (*cand, *ncand; *have false before the first list) to refs. */
+static void narrow_refs(tsdb_querier *q, const uint64_t *refs, size_t nrefs, uint64_t **cand,
+                        size_t *ncand, bool *have)
+{
     if (!*have) {
         *cand = qalloc(q, (nrefs ? nrefs : 1) * sizeof(**cand));
         if (nrefs) {
@@ -329,11 +368,35 @@ static bool narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint6
     } else {
         *ncand = intersect(*cand, *ncand, refs, nrefs, *cand);
     }
+}
+
+/* Narrows the candidates with the non-equality matcher m and returns true, or returns false
+ * having skipped m: a matcher whose union would be much larger than the candidates so far is left
+ * to series_matches. */
+static bool narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint64_t **cand,
+                          size_t *ncand, bool *have)
+{
+    head_postings **lists;
+    size_t nlists;
+    size_t total = regex_lists_locked(q, h, m, &lists, &nlists);
+    if (*have && total > 4 * *ncand) {
+        return false;
+    }
+    uint64_t *refs;
+    size_t nrefs = union_lists(q, lists, nlists, total, h->nseries, &refs);
+    narrow_refs(q, refs, nrefs, cand, ncand, have);
     return true;
 }
 
+/* An equality matcher's postings, kept to narrow with the shortest list first. */
+typedef struct {
+    head_postings *p;
+    size_t i; /* the matcher's index */
+} eq_list;
+
 /* Head series matching ms, sorted by labels when `sorted`, else in ref order. Equality matchers
- * narrow first (one postings list each), then the others. */
+ * narrow first, shortest postings list first (one node's series, then its job's: the long list
+ * is probed instead of copied and walked), then the others. */
 static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t n, bool sorted,
                                  size_t *count)
 {
@@ -343,16 +406,35 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
     size_t ncand = 0;
     bool have = false;
     uint64_t done = 0; /* matchers whose postings narrowed the candidates */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n && !(have && ncand == 0); i++) {
-            const tsdb_matcher *m = &ms[i];
-            if ((m->type == TSDB_MATCH_EQ) != (pass == 0) ||
-                tsdb_matcher_matches(m, (odin_str){"", 0})) {
-                continue; /* other pass, or matches absent labels: checked per series below */
-            }
-            if (narrow_locked(q, h, m, &cand, &ncand, &have) && i < 64) {
-                done |= UINT64_C(1) << i;
-            }
+    eq_list *eqs = qalloc(q, (n ? n : 1) * sizeof(*eqs));
+    size_t neq = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tsdb_matcher *m = &ms[i];
+        if (m->type != TSDB_MATCH_EQ || tsdb_matcher_matches(m, (odin_str){"", 0})) {
+            continue; /* a later pass, or matches absent labels: checked per series below */
+        }
+        eq_list e = {eq_postings_locked(h, m), i};
+        size_t len = e.p ? e.p->len : 0;
+        size_t k = neq++;
+        for (; k > 0 && (eqs[k - 1].p ? eqs[k - 1].p->len : 0) > len; k--) {
+            eqs[k] = eqs[k - 1];
+        }
+        eqs[k] = e;
+    }
+    for (size_t k = 0; k < neq && !(have && ncand == 0); k++) {
+        const head_postings *p = eqs[k].p;
+        narrow_refs(q, p ? p->refs : NULL, p ? p->len : 0, &cand, &ncand, &have);
+        if (eqs[k].i < 64) {
+            done |= UINT64_C(1) << eqs[k].i;
+        }
+    }
+    for (size_t i = 0; i < n && !(have && ncand == 0); i++) {
+        const tsdb_matcher *m = &ms[i];
+        if (m->type == TSDB_MATCH_EQ || tsdb_matcher_matches(m, (odin_str){"", 0})) {
+            continue; /* narrowed above, or matches absent labels: checked per series below */
+        }
+        if (narrow_locked(q, h, m, &cand, &ncand, &have) && i < 64) {
+            done |= UINT64_C(1) << i;
         }
     }
     /* the result overwrites the candidates in place (a pointer per ref): 8 bytes per series

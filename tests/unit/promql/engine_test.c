@@ -171,6 +171,114 @@ static void test_range_query(void **state)
     tsdb_close(db);
 }
 
+/* x{g,k} and y{g,v} every 60 s with random gaps in x; y's two v per g take turns (never at the
+ * same step), so a left series meets different right series from step to step. */
+static tsdb *make_binop_db(void)
+{
+    tsdb_opts o = {.dir = NULL};
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    tsdb_appender *app = tsdb_appender_new(db);
+    uint64_t seed = 0x2545f4914f6cdd1dULL;
+    static const char *const digits[] = {"0", "1", "2", "3"};
+    static const char *const vs[] = {"a", "b"};
+    uint64_t xref[4][3] = {{0}}, yref[4][2] = {{0}};
+    for (int k = 0; k <= 40; k++) {
+        int64_t t = (int64_t)k * 60000;
+        for (int g = 0; g < 4; g++) {
+            for (int i = 0; i < 3; i++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                if ((seed >> 60) < 3) {
+                    continue; /* a gap: the left side misses steps now and then */
+                }
+                odin_label l[] = {{ODIN_STR("__name__"), ODIN_STR("x")},
+                                  {ODIN_STR("g"), odin_str_c(digits[g])},
+                                  {ODIN_STR("k"), odin_str_c(digits[i])}};
+                double v = (double)((seed >> 33) % 1000) / 8.0;
+                assert_int_equal(tsdb_append(app, &xref[g][i], (odin_labels){l, 3}, t, v, &err),
+                                 0);
+            }
+            /* v="a" for 4 minutes, then after more than the 5 m lookback v="b" for 4: the two
+             * never match at the same step */
+            int phase = k % 18;
+            if (!(phase <= 3 || (phase >= 9 && phase <= 12))) {
+                continue;
+            }
+            int turn = phase >= 9;
+            odin_label l[] = {{ODIN_STR("__name__"), ODIN_STR("y")},
+                              {ODIN_STR("g"), odin_str_c(digits[g])},
+                              {ODIN_STR("v"), odin_str_c(vs[turn])}};
+            double v = 1 + g + k % 5;
+            assert_int_equal(tsdb_append(app, &yref[g][turn], (odin_labels){l, 3}, t, v, &err), 0);
+        }
+    }
+    assert_int_equal(tsdb_appender_commit(app, &err), 0);
+    return db;
+}
+
+/* Range queries of binary operators match instant queries at every step: the range path
+ * remembers each left series' last partner across steps, an instant query has one step. */
+static void test_binop_range_matches_instant(void **state)
+{
+    (void)state;
+    static const char *const queries[] = {
+        "x * on(g) group_left(v) y",
+        "x - ignoring(k, v) group_left y",
+        "y / on(g) group_right(v) x",
+        "x > bool on(g) group_left y",
+        "x < on(g) group_left(v) y",
+        "x + x",
+        "x / (x * 2)",
+        "y + on(g) group_right x",
+    };
+    tsdb *db = make_binop_db();
+    promql_engine *eng = promql_engine_new(NULL);
+    const int64_t start = 0, end = 40 * 60000, step = 30000;
+    for (size_t q = 0; q < sizeof(queries) / sizeof(queries[0]); q++) {
+        const char *qs = queries[q];
+        odin_err err;
+        odin_err_clear(&err);
+        promql_result *rr = promql_query_range(eng, db, qs, strlen(qs), start, end, step, &err);
+        if (!rr) {
+            fail_msg("%s: %s", qs, err.msg);
+        }
+        for (int64_t t = start; t <= end; t += step) {
+            promql_result *ri = promql_query_instant(eng, db, qs, strlen(qs), t, &err);
+            if (!ri) {
+                fail_msg("%s at %lld: %s", qs, (long long)t, err.msg);
+            }
+            size_t at_t = 0;
+            for (size_t i = 0; i < rr->nseries; i++) {
+                const promql_series *s = &rr->series[i];
+                for (size_t k = 0; k < s->n; k++) {
+                    if (s->t[k] != t) {
+                        continue;
+                    }
+                    at_t++;
+                    size_t j = 0;
+                    while (j < ri->nseries && odin_labels_cmp(ri->series[j].labels, s->labels)) {
+                        j++;
+                    }
+                    if (j == ri->nseries || memcmp(&ri->series[j].v[0], &s->v[k], 8) != 0) {
+                        fail_msg("%s at %lld: range series %zu differs from instant", qs,
+                                 (long long)t, i);
+                    }
+                }
+            }
+            if (at_t != ri->nseries) {
+                fail_msg("%s at %lld: %zu range points, %zu instant series", qs, (long long)t,
+                         at_t, ri->nseries);
+            }
+            promql_result_free(ri);
+        }
+        promql_result_free(rr);
+    }
+    promql_engine_free(eng);
+    tsdb_close(db);
+}
+
 static void test_script(void **state)
 {
     (void)state;
@@ -210,6 +318,7 @@ int promql_engine_tests(void)
         cmocka_unit_test(test_instant_queries),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_range_query),
+        cmocka_unit_test(test_binop_range_matches_instant),
         cmocka_unit_test(test_script),
     };
     return cmocka_run_group_tests_name("promql_engine", tests, NULL, NULL);

@@ -126,6 +126,11 @@ static const matcher_spec specs[] = {
     {TSDB_MATCH_RE, "y", "u|v|w"},
     {TSDB_MATCH_RE, "id", "0.*"},
     {TSDB_MATCH_EQ, "nope", ""},
+    /* one series' list against long ones: probed rather than walked */
+    {TSDB_MATCH_EQ, "id", "07"},
+    {TSDB_MATCH_EQ, "id", "30"},
+    {TSDB_MATCH_EQ, "id", "47"},
+    {TSDB_MATCH_EQ, "id", "99"},
     /* literal alternatives (looked up one by one) and near misses (tested per value) */
     {TSDB_MATCH_RE, "x", "(1|10)"},
     {TSDB_MATCH_RE, "id", "01|02|03|47|99"},
