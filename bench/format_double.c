@@ -1,5 +1,6 @@
 /* Cost of float formatting (src/base/num.c): ns per value for odin_format_double_exp against the
- * printf %.*e + strtod search it replaced (copied below as the baseline), on the same values.
+ * printf %.*e + strtod search it replaced (tests/unit/base/format_double_ref.h, the baseline),
+ * on the same values.
  * Usage: bench_format_double [--rounds N]
  * Sets: random finite bit patterns; metric-like values (scaled counters, nanoseconds as seconds,
  * integers) in Go's layout; ratios and rates as the query API's JSON prints them. */
@@ -13,118 +14,8 @@
 
 enum { N_VALUES = 200000, DEFAULT_ROUNDS = 7 };
 
-/* ---- Baseline: the formatter before the exact method (same fast paths, printf general case) -- */
-
-static size_t old_layout(bool neg, const char *d, size_t nd, int exp, int exp_lo, int exp_hi,
-                         char *out)
-{
-    size_t o = 0;
-    if (neg) {
-        out[o++] = '-';
-    }
-    if (exp < exp_lo || exp >= exp_hi) {
-        out[o++] = d[0];
-        if (nd > 1) {
-            out[o++] = '.';
-            memcpy(out + o, d + 1, nd - 1);
-            o += nd - 1;
-        }
-        out[o++] = 'e';
-        out[o++] = exp < 0 ? '-' : '+';
-        int e = exp < 0 ? -exp : exp;
-        if (e >= 100) {
-            out[o++] = (char)('0' + e / 100);
-        }
-        out[o++] = (char)('0' + (e / 10) % 10);
-        out[o++] = (char)('0' + e % 10);
-    } else if (exp < 0) {
-        out[o++] = '0';
-        out[o++] = '.';
-        for (int i = 0; i < -exp - 1; i++) {
-            out[o++] = '0';
-        }
-        memcpy(out + o, d, nd);
-        o += nd;
-    } else {
-        size_t ip = (size_t)exp + 1;
-        for (size_t i = 0; i < ip; i++) {
-            out[o++] = i < nd ? d[i] : '0';
-        }
-        if (nd > ip) {
-            out[o++] = '.';
-            memcpy(out + o, d + ip, nd - ip);
-            o += nd - ip;
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
-static size_t old_u64(uint64_t u, char *out)
-{
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    while (u) {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    }
-    memcpy(out, tmp + i, sizeof(tmp) - i);
-    return sizeof(tmp) - i;
-}
-
-static size_t old_format(double v, int exp_lo, int exp_hi, char *out)
-{
-    if (isnan(v) || isinf(v) || v == 0) {
-        return odin_format_double_exp(v, exp_lo, exp_hi, out);
-    }
-    bool neg = v < 0;
-    double a = neg ? -v : v;
-    char digits[32];
-    size_t nd = 0;
-    int exp = 0;
-    bool done = false;
-    if (a < 1e15 && a != floor(a)) {
-        static const double pow10[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-        for (int k = 0; k < 9; k++) {
-            double n = nearbyint(a * pow10[k]);
-            if (n >= 9007199254740992.0) {
-                break;
-            }
-            if (n / pow10[k] != a || n == 0) {
-                continue;
-            }
-            nd = old_u64((uint64_t)n, digits);
-            exp = (int)nd - 1 - (k + 1);
-            done = true;
-            break;
-        }
-    }
-    if (done) {
-    } else if (a < 1e15 && a == floor(a)) {
-        nd = old_u64((uint64_t)a, digits);
-        exp = (int)nd - 1;
-    } else {
-        char buf[40];
-        int first = a < 2.2250738585072014e-308 ? 0 : 14;
-        for (int prec = first;; prec++) {
-            snprintf(buf, sizeof(buf), "%.*e", prec, a);
-            if (prec == 16 || strtod(buf, NULL) == a) {
-                break;
-            }
-        }
-        char *e = strchr(buf, 'e');
-        exp = (int)strtol(e + 1, NULL, 10);
-        for (char *c = buf; c < e; c++) {
-            if (*c != '.') {
-                digits[nd++] = *c;
-            }
-        }
-    }
-    while (nd > 1 && digits[nd - 1] == '0') {
-        nd--;
-    }
-    return old_layout(neg, digits, nd, exp, exp_lo, exp_hi, out);
-}
+/* Baseline: the formatter before the exact method (same fast paths, printf general case). */
+#include "../tests/unit/base/format_double_ref.h"
 
 /* ---- Value sets ---------------------------------------------------------------------------- */
 
@@ -246,7 +137,7 @@ int main(int argc, char **argv)
         /* alternate the two so load from other processes hits both alike; keep the best round */
         for (int r = 0; r < rounds; r++) {
             size_t a = 0, b = 0;
-            best_old = fmin(best_old, ns_per_value(old_format, values, sets[s].lo, sets[s].hi, &a));
+            best_old = fmin(best_old, ns_per_value(ref_format, values, sets[s].lo, sets[s].hi, &a));
             best_new = fmin(best_new, ns_per_value(odin_format_double_exp, values, sets[s].lo,
                                                    sets[s].hi, &b));
             old_sink = a;
