@@ -74,6 +74,12 @@ typedef struct {
     expfmt_type type;
     odin_label *labels;    /* in input order, not sorted */
     size_t nlabels;
+    /* The sample's series exactly as written: name through the closing '}' (or the name alone).
+     * Byte-identical text parses to identical labels, so it can stand for them as a cache key. */
+    odin_str series;
+    /* Lazy mode: the label block was only skipped; labels/nlabels are empty until
+     * expfmt_parser_labels parses (and validates) it. */
+    bool labels_deferred;
     double value;
     int64_t t_ms;
     bool has_t;
@@ -89,6 +95,10 @@ typedef struct {
     bool openmetrics;      /* parse as OpenMetrics 1.0 (requires "# EOF") instead of 0.0.4 */
     size_t max_labels;
     size_t max_line_bytes;
+    /* Skip sample label blocks instead of parsing them (the scrape loop, which mostly needs only
+     * `series`). The rest of each line is checked as in eager mode, and any line that fails is
+     * parsed again eagerly, so errors (text, line, column) are those of eager mode. */
+    bool lazy_labels;
 } expfmt_parser_opts;
 
 expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parser_opts *opts);
@@ -96,6 +106,10 @@ void expfmt_parser_free(expfmt_parser *p);
 /* Returns 1 with *e filled, 0 at the end of input, or a negative odin code with err naming
  * line and column ("3:17: expected '=' after label name"). After an error the parser is done. */
 int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err);
+/* Parses the deferred labels of the sample `e` that the last expfmt_parser_next returned (no-op
+ * unless e->labels_deferred). Returns 1, or the negative code and error eager mode would have
+ * given for that line; after an error the parser is done. */
+int expfmt_parser_labels(expfmt_parser *p, expfmt_entry *e, odin_err *err);
 /* Picks the format from a Content-Type header value (application/openmetrics-text => true). */
 bool expfmt_is_openmetrics(const char *content_type);
 

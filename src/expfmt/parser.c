@@ -24,6 +24,11 @@ struct expfmt_parser {
     int status; /* 0 while parsing, 1 after the end, the negative code after an error */
     size_t max_labels;
     size_t max_line_bytes;
+    bool lazy;
+    /* The current line and, in lazy mode, where its deferred label block starts (past '{'). */
+    const char *line_start;
+    const char *line_end;
+    const char *pending_labels;
     /* Scratch reused across calls: grows to the largest label set and line seen, never shrinks,
      * so a warm parser makes no allocation per line. */
     odin_label *labels;
@@ -588,6 +593,46 @@ static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
 
 /* ---- Samples --------------------------------------------------------------------------------- */
 
+/* The end (past '}') of the label block starting at s (past '{'), found without parsing: quoted
+ * values are skipped with their backslash escapes, as parse_labels reads them, so for a block
+ * that parses this is where parse_labels ends. NULL when there is no such end. */
+static const char *skip_label_block(const char *s, const char *end)
+{
+    while (s < end) {
+        if (*s == '}') {
+            return s + 1;
+        }
+        if (*s == '"') {
+            for (s++; s < end && *s != '"'; s++) {
+                if (*s == '\\' && s + 1 < end) {
+                    s++;
+                }
+            }
+            if (s == end) {
+                return NULL;
+            }
+        }
+        s++;
+    }
+    return NULL;
+}
+
+/* A sample's label block: parsed, or in lazy mode skipped and left for expfmt_parser_labels. */
+static int sample_labels(line_ctx *c, const char **sp, expfmt_entry *e)
+{
+    if (!c->p->lazy) {
+        return parse_labels(c, sp, e);
+    }
+    const char *s = skip_label_block(*sp, c->end);
+    if (s == NULL) {
+        return parse_labels(c, sp, e); /* malformed: the eager parse names the error */
+    }
+    c->p->pending_labels = *sp;
+    e->labels_deferred = true;
+    *sp = s;
+    return 0;
+}
+
 static const char *scan_metric_name(const char *s, const char *end)
 {
     while (s < end && is_mname_cont(*s)) {
@@ -598,6 +643,9 @@ static const char *scan_metric_name(const char *s, const char *end)
 
 static int check_labels(line_ctx *c, expfmt_entry *e)
 {
+    if (e->labels_deferred) {
+        return 1; /* checked by expfmt_parser_labels */
+    }
     e->labels = c->p->labels;
     const odin_label *dup = find_duplicate(c->p, e->labels, e->nlabels);
     if (dup != NULL) {
@@ -627,13 +675,16 @@ static int prom_sample(line_ctx *c, const char *s, expfmt_entry *e)
     const char *name_end = scan_metric_name(s, end);
     e->kind = EXPFMT_ENTRY_SAMPLE;
     e->name = (odin_str){s, (size_t)(name_end - s)};
+    e->series = e->name;
     s = skip_blank(name_end, end);
     if (s < end && *s == '{') {
+        const char *series = e->name.p;
         s++;
-        int rc = parse_labels(c, &s, e);
+        int rc = sample_labels(c, &s, e);
         if (rc < 0) {
             return rc;
         }
+        e->series = (odin_str){series, (size_t)(s - series)};
         s = skip_blank(s, end);
     } else if (s == name_end && s < end) {
         return fail_tok(c, s, "invalid character in metric name");
@@ -707,12 +758,14 @@ static int om_sample(line_ctx *c, const char *s, expfmt_entry *e)
     e->kind = EXPFMT_ENTRY_SAMPLE;
     e->name = (odin_str){s, (size_t)(name_end - s)};
     s = name_end;
+    e->series = e->name;
     if (s < end && *s == '{') {
         s++;
-        int rc = parse_labels(c, &s, e);
+        int rc = sample_labels(c, &s, e);
         if (rc < 0) {
             return rc;
         }
+        e->series = (odin_str){e->name.p, (size_t)(s - e->name.p)};
     }
     if (s == end || *s != ' ') {
         return fail_tok(c, s,
@@ -902,6 +955,7 @@ expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parse
         if (opts->max_line_bytes != 0) {
             p->max_line_bytes = opts->max_line_bytes;
         }
+        p->lazy = opts->lazy_labels;
     }
     /* dup_slots hold label indices in 16 bits. */
     if (p->max_labels > UINT16_MAX - 1) {
@@ -968,7 +1022,18 @@ int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
         p->pos = (size_t)(le - p->buf) + (nl != NULL);
         p->line++;
         *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = c.line};
+        p->line_start = ls;
+        p->line_end = le;
         int rc = p->om ? om_line(&c, e) : prom_line(&c, e);
+        if (rc < 0 && e->labels_deferred) {
+            /* Eager mode would have failed in the skipped labels first, if they are bad. */
+            odin_err_clear(err);
+            p->lazy = false;
+            c.out = NULL;
+            *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = c.line};
+            rc = p->om ? om_line(&c, e) : prom_line(&c, e);
+            p->lazy = true;
+        }
         if (rc == 1) {
             return 1;
         }
@@ -985,6 +1050,27 @@ int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
             return 0;
         }
     }
+}
+
+int expfmt_parser_labels(expfmt_parser *p, expfmt_entry *e, odin_err *err)
+{
+    if (!e->labels_deferred) {
+        return 1;
+    }
+    odin_err local;
+    if (err == NULL) {
+        odin_err_clear(&local);
+        err = &local;
+    }
+    line_ctx c = {.p = p, .start = p->line_start, .end = p->line_end, .line = e->line, .err = err};
+    const char *s = p->pending_labels;
+    e->labels_deferred = false;
+    e->nlabels = 0;
+    int rc = parse_labels(&c, &s, e);
+    if (rc == 0) {
+        rc = check_labels(&c, e);
+    }
+    return rc < 0 ? parser_stop(p, rc) : 1;
 }
 
 /* ---- Types and content types ----------------------------------------------------------------- */

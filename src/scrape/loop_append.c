@@ -17,6 +17,12 @@ static const char *const report_names[5] = {
     "scrape_series_added",
 };
 
+/* The map key of an entry: it follows the series text. */
+static const char *series_key(const scrape_series *s)
+{
+    return s->key + s->rlen;
+}
+
 void scrape_cache_init(scrape_cache *c)
 {
     memset(c, 0, sizeof *c);
@@ -156,7 +162,7 @@ static const char *check_limits(const scrape_job *job, odin_labels ls, odin_aren
 
 /* Creates the cache entry for a line seen for the first time. *msg is set on a limit error. */
 static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
-                                 odin_str key, const char **msg)
+                                 odin_str key, bool om, const char **msg)
 {
     odin_arena *a = &l->arena;
     lset s = {.a = a};
@@ -186,9 +192,12 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
             return NULL;
         }
     }
-    scrape_series *se = odin_calloc(1, sizeof *se + key.len);
+    scrape_series *se = odin_calloc(1, sizeof *se + e->series.len + key.len);
     se->klen = key.len;
-    memcpy(se->key, key.p, key.len);
+    se->rlen = e->series.len;
+    se->raw_om = om;
+    memcpy(se->key, e->series.p, e->series.len);
+    memcpy(se->key + se->rlen, key.p, key.len);
     se->dropped = !keep;
     if (keep) {
         char *storage;
@@ -255,11 +264,14 @@ bool scrape_key_matches(const char *key, size_t klen, const expfmt_entry *e)
     return k == end;
 }
 
-/* The entry for sample line `pos`: last pass's entry at the same position when the line spells
- * its key (compared in place: a hit builds nothing), else the map's, by the key built into
- * `key`. On NULL (a new series) `key` holds the line's key. */
-static scrape_series *cache_lookup(scrape_cache *c, size_t pos, const expfmt_entry *e,
-                                   odin_strbuf *key)
+/* The entry for sample line `pos`: last pass's entry at the same position when the line's
+ * series text is the one that entry was created from (the labels are not even parsed: identical
+ * text parses identically, and an entry only ever comes from text that parsed), else, with the
+ * labels parsed, that entry if the line spells its key, else the map's, by the key built into
+ * `key`. Returns 1 with *out set (NULL for a new series, `key` then holding the line's key), or
+ * the parser's error for the line's labels. */
+static int cache_lookup(scrape_cache *c, size_t pos, expfmt_parser *p, expfmt_entry *e, bool om,
+                        odin_strbuf *key, scrape_series **out, odin_err *err)
 {
     if (pos + 8 < c->norder) {
         /* the entry and its key: the key starts on the struct's second cache line */
@@ -268,14 +280,23 @@ static scrape_series *cache_lookup(scrape_cache *c, size_t pos, const expfmt_ent
         __builtin_prefetch(ahead + 64);
         __builtin_prefetch(ahead + 128);
     }
-    if (pos < c->norder) {
-        scrape_series *s = c->order[pos];
-        if (scrape_key_matches(s->key, s->klen, e)) {
-            return s;
-        }
+    scrape_series *s = pos < c->norder ? c->order[pos] : NULL;
+    if (s != NULL && s->rlen == e->series.len && s->raw_om == om &&
+        memcmp(s->key, e->series.p, s->rlen) == 0) {
+        *out = s;
+        return 1;
+    }
+    int rc = expfmt_parser_labels(p, e, err);
+    if (rc < 0) {
+        return rc;
+    }
+    if (s != NULL && scrape_key_matches(series_key(s), s->klen, e)) {
+        *out = s;
+        return 1;
     }
     scrape_key_build(key, e);
-    return odin_map_get(&c->map, key->p, key->len);
+    *out = odin_map_get(&c->map, key->p, key->len);
+    return 1;
 }
 
 /* ---- Passes ------------------------------------------------------------------------------------
@@ -337,7 +358,7 @@ static void evict(scrape_cache *c, size_t used)
         }
     }
     for (size_t i = 0; i < ngone; i++) {
-        odin_map_del(&c->map, gone[i]->key, gone[i]->klen);
+        odin_map_del(&c->map, series_key(gone[i]), gone[i]->klen);
         series_free(gone[i]);
     }
     free(gone);
@@ -363,7 +384,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         job->fallback_scrape_protocol != NULL) {
         om = strncmp(job->fallback_scrape_protocol, "OpenMetrics", 11) == 0;
     }
-    expfmt_parser_opts po = {.openmetrics = om};
+    expfmt_parser_opts po = {.openmetrics = om, .lazy_labels = true};
     expfmt_parser *p = expfmt_parser_new(f->body, f->len, &po);
     odin_strbuf key;
     odin_strbuf_init(&key, 0);
@@ -383,22 +404,32 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             scrape_meta_note(&l->meta, &e, gen);
             continue;
         }
-        r->st.scraped++;
         if (over_limit || r->err != NULL) {
+            /* the rest is not appended but still parsed in full, so a bad line fails the scrape */
+            if (expfmt_parser_labels(p, &e, &perr) < 0) {
+                r->err = r->err != NULL ? r->err : odin_arena_strdup(&l->arena, perr.msg);
+                break;
+            }
+            r->st.scraped++;
             continue;
         }
         if (c->nnext_order + 4 < c->norder) {
             /* its entry was prefetched four lines ago; now warm its tsdb series */
             tsdb_appender_prefetch(app, c->order[c->nnext_order + 4]->ref);
         }
-        scrape_series *s = cache_lookup(c, c->nnext_order, &e, &key);
+        scrape_series *s;
+        if (cache_lookup(c, c->nnext_order, p, &e, om, &key, &s, &perr) < 0) {
+            r->err = odin_arena_strdup(&l->arena, perr.msg);
+            break;
+        }
+        r->st.scraped++;
         if (s == NULL) {
-            s = series_new(l, job, &e, (odin_str){key.p, key.len}, &r->err);
+            s = series_new(l, job, &e, (odin_str){key.p, key.len}, om, &r->err);
             if (s == NULL) {
                 continue;
             }
             s->born_gen = gen;
-            odin_map_put(&c->map, s->key, s->klen, s);
+            odin_map_put(&c->map, series_key(s), s->klen, s);
             if (!s->dropped) {
                 r->st.series_added++;
             }

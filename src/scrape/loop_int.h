@@ -43,7 +43,8 @@ int64_t scrape_target_offset_ms(uint64_t hash, uint64_t seed, int64_t interval_m
  */
 
 /* One series a target exposed. Keyed by the exposition text of name and labels, so an unchanged
- * series costs neither label sorting nor an index lookup. Owned by its loop's cache. */
+ * series costs neither label sorting nor an index lookup; a line that repeats the creating line's
+ * series text byte for byte in the same place costs no label parsing either. Owned by its loop's cache. */
 typedef struct scrape_series {
     uint64_t ref;       /* tsdb ref, 0 before the first append */
     odin_labels labels; /* final labels (heap, owned), empty when relabeling dropped it */
@@ -52,7 +53,9 @@ typedef struct scrape_series {
     uint64_t used_gen; /* last pass that saw it at all (cache eviction) */
     uint64_t born_gen; /* pass that created it: its ref is forgotten if that pass rolls back */
     size_t klen;
-    char key[]; /* the cache key bytes */
+    size_t rlen;  /* the series text as the line that created it spelled it */
+    bool raw_om;  /* ... and the format it was parsed in */
+    char key[];   /* rlen bytes of series text, then klen bytes of cache key */
 } scrape_series;
 
 typedef struct {

@@ -159,6 +159,63 @@ static int dump(const char *in, size_t len, const expfmt_parser_opts *opts, odin
     return rc;
 }
 
+/* ---- Lazy labels against eager ---------------------------------------------------------------- */
+
+/* Parses in[0..len) eagerly and lazily (asking for every sample's labels) side by side: the same
+ * entries, the same series text, the same final code and message. Returns the final code. */
+static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *opts)
+{
+    char *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    memcpy(buf, in, len);
+    expfmt_parser_opts eo = opts ? *opts : (expfmt_parser_opts){0};
+    eo.lazy_labels = false;
+    expfmt_parser_opts lo = eo;
+    lo.lazy_labels = true;
+    expfmt_parser *ep = expfmt_parser_new(buf, len, &eo);
+    expfmt_parser *lp = expfmt_parser_new(buf, len, &lo);
+    odin_strbuf a, b;
+    odin_strbuf_init(&a, 0);
+    odin_strbuf_init(&b, 0);
+    odin_err eerr, lerr;
+    odin_err_clear(&eerr);
+    odin_err_clear(&lerr);
+    int erc, lrc;
+    for (;;) {
+        expfmt_entry ee, le;
+        erc = expfmt_parser_next(ep, &ee, &eerr);
+        lrc = expfmt_parser_next(lp, &le, &lerr);
+        if (lrc == 1 && le.kind == EXPFMT_ENTRY_SAMPLE) {
+            assert_false(ee.labels_deferred);
+            lrc = expfmt_parser_labels(lp, &le, &lerr);
+            assert_false(le.labels_deferred);
+        }
+        assert_int_equal(erc, lrc);
+        if (erc != 1) {
+            break;
+        }
+        odin_strbuf_reset(&a);
+        odin_strbuf_reset(&b);
+        put_entry(&a, &ee);
+        put_entry(&b, &le);
+        assert_string_equal(a.p, b.p);
+        if (ee.kind == EXPFMT_ENTRY_SAMPLE) {
+            assert_int_equal(ee.series.len, le.series.len);
+            assert_ptr_equal(ee.series.p, le.series.p);
+            assert_ptr_equal(ee.series.p, ee.name.p);
+        }
+    }
+    assert_int_equal(eerr.code, lerr.code);
+    assert_string_equal(eerr.msg, lerr.msg);
+    assert_int_equal(expfmt_parser_next(lp, &(expfmt_entry){0}, NULL), lrc);
+    odin_strbuf_fini(&a);
+    odin_strbuf_fini(&b);
+    expfmt_parser_free(ep);
+    expfmt_parser_free(lp);
+    free(buf);
+    return erc;
+}
+
 typedef struct {
     const char *name;
     bool om;
@@ -176,6 +233,7 @@ static void run_cases(const dump_case *cases, size_t n, const expfmt_parser_opts
         odin_strbuf got;
         odin_strbuf_init(&got, 0);
         dump(c->in, strlen(c->in), &o, &got);
+        compare_modes(c->in, strlen(c->in), &o);
         if (strcmp(got.p, c->want) != 0) {
             print_error("case %s:\n--- got\n%s--- want\n%s", c->name, got.p, c->want);
             failed++;
@@ -743,6 +801,7 @@ static void test_truncations(void **state)
             odin_strbuf_init(&got, 0);
             expfmt_parser_opts o = {.openmetrics = k == 1};
             int rc = dump(inputs[k], len, &o, &got);
+            assert_int_equal(compare_modes(inputs[k], len, &o), rc);
             if (rc < 0) {
                 const char *err = strstr(got.p, "ERR parse ");
                 assert_non_null(err);
@@ -751,6 +810,81 @@ static void test_truncations(void **state)
             odin_strbuf_fini(&got);
         }
     }
+}
+
+/* Random edits of feature-rich payloads, biased to the bytes that matter to a label block, must
+ * parse the same lazily as eagerly: the lazy skip may never accept or reject differently. */
+static void test_lazy_matches_eager_mutated(void **state)
+{
+    (void)state;
+    static const char *const seeds[] = {
+        "# TYPE a counter\na_total{x=\"1\",y=\"a\\\\b\\\"c\\nd\"} 1 1700000000000\n"
+        "b{ c = \"d\" , e=\"f\" } -Inf\nc 3\nd{} 4\ne{x=\"\xc3\xa9\"} NaN\n",
+        "# TYPE a histogram\na_bucket{le=\"0.1\",x=\"\\\"q\\\"\"} 1 1700000000.5 # {t=\"x\"} 0.05 "
+        "1700000000\na_count{x=\"y\"} 1\nb{c=\"d\",} 2\n# EOF\n",
+    };
+    static const char alphabet[] = "{}\"\\=, \t#\nabx1.\xc3";
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    char buf[512];
+    for (int round = 0; round < 20000; round++) {
+        size_t k = (size_t)round & 1;
+        size_t n = strlen(seeds[k]);
+        memcpy(buf, seeds[k], n);
+        int edits = 1 + round % 3;
+        for (int i = 0; i < edits; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t at = (size_t)(x % n);
+            char ch = alphabet[(x >> 20) % (sizeof(alphabet) - 1)];
+            switch ((x >> 40) % 3) {
+            case 0: /* replace */
+                buf[at] = ch;
+                break;
+            case 1: /* insert */
+                if (n < sizeof(buf)) {
+                    memmove(buf + at + 1, buf + at, n - at);
+                    buf[at] = ch;
+                    n++;
+                }
+                break;
+            default: /* delete */
+                memmove(buf + at, buf + at + 1, n - at - 1);
+                n--;
+                break;
+            }
+        }
+        expfmt_parser_opts o = {.openmetrics = k == 1};
+        compare_modes(buf, n, &o);
+        o.max_labels = 1;
+        compare_modes(buf, n, &o);
+    }
+}
+
+/* A lazy line whose labels are never asked for costs no label parsing and reports none; the
+ * rest of the line is still checked. */
+static void test_lazy_skips_labels(void **state)
+{
+    (void)state;
+    static const char in[] = "a{x=\"1\",y=\"2\"} 5 12\nb{x=\"\\\"}\"} 6\nc{x=\"1\"} oops\n";
+    expfmt_parser_opts o = {.lazy_labels = true};
+    expfmt_parser *p = expfmt_parser_new(in, sizeof(in) - 1, &o);
+    expfmt_entry e;
+    odin_err err;
+    odin_err_clear(&err);
+    assert_int_equal(expfmt_parser_next(p, &e, &err), 1);
+    assert_true(e.labels_deferred);
+    assert_int_equal(e.nlabels, 0);
+    assert_int_equal(e.series.len, strlen("a{x=\"1\",y=\"2\"}"));
+    assert_true(e.value == 5 && e.has_t && e.t_ms == 12);
+    assert_int_equal(expfmt_parser_next(p, &e, &err), 1);
+    assert_int_equal(e.series.len, strlen("b{x=\"\\\"}\"}"));
+    assert_int_equal(expfmt_parser_labels(p, &e, &err), 1);
+    assert_int_equal(e.nlabels, 1);
+    assert_true(e.labels[0].value.len == 2 && memcmp(e.labels[0].value.p, "\"}", 2) == 0);
+    assert_int_equal(expfmt_parser_next(p, &e, &err), -ODIN_ERR_PARSE);
+    assert_string_equal(err.msg, "3:10: invalid value \"oops\"");
+    expfmt_parser_free(p);
 }
 
 /* ---- Conformance: real exporter output --------------------------------------------------------
@@ -822,6 +956,8 @@ int expfmt_parser_tests(void)
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_truncations),
+        cmocka_unit_test(test_lazy_matches_eager_mutated),
+        cmocka_unit_test(test_lazy_skips_labels),
         cmocka_unit_test(test_node_exporter_fixture),
         cmocka_unit_test(test_node_exporter_64k_fixture),
     };

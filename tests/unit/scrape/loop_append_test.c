@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "scrape/loop_int.h"
+#include "tsdb/tsdb.h"
 
 int scrape_loop_append_tests(void);
 
@@ -92,10 +94,66 @@ static void test_key_matches_built_key(void **state)
     odin_strbuf_fini(&kb);
 }
 
+/* ---- Whole passes: lazy labels in the loop against the eager parser ---------------------------- */
+
+/* The error the eager parser gives for body, or "" when it parses. */
+static char *eager_error(const char *body)
+{
+    expfmt_parser *p = expfmt_parser_new(body, strlen(body), NULL);
+    expfmt_entry e;
+    odin_err err;
+    odin_err_clear(&err);
+    int rc;
+    while ((rc = expfmt_parser_next(p, &e, &err)) == 1) {
+    }
+    expfmt_parser_free(p);
+    return odin_strdup(rc < 0 ? err.msg : "");
+}
+
+/* Scrapes bodies in turn through one loop (so later ones meet a warm cache) and checks each
+ * scrape's error against the eager parser's: a cached line must neither hide nor change one. */
+static void test_passes_match_eager(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+    } steps[] = {
+        {"a{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nc 3\n"},
+        {"a{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nc 3\n"},              /* all hits */
+        {"a{ x=\"1\", y=\"2\" } 1\nb{x=\"q\\\"\",} 2\nc 3\n"},          /* respelled */
+        {"a{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nc{x=\"1\" 3\n"},      /* bad new line */
+        {"a{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2 zz\nc 3\n"},           /* bad value on a hit */
+        {"a{x=\"1\",x=\"2\"} 1\nb{x=\"q\\\"\"} 2\nc 3\n"},              /* duplicate label */
+        {"a{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nc 3\nd{=\"1\"} oops\n"}, /* labels first */
+        {"c 3\na{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nd 4\n"},         /* moved, one new */
+    };
+    tsdb_opts o = {.dir = NULL};
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
+    scrape_loop *l = scrape_loop_new(&t);
+    scrape_job job = {.honor_timestamps = true};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char *want = eager_error(steps[i].body);
+        scrape_fetch f = {.ok = true, .body = steps[i].body, .len = strlen(steps[i].body)};
+        double dur;
+        const char *got = scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(i + 1), 0, &dur);
+        assert_string_equal(got != NULL ? got : "", want);
+        assert_true(i < 3 || i == 7 ? want[0] == '\0' : want[0] != '\0');
+        free(want);
+        odin_arena_reset(&l->arena);
+    }
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
 int scrape_loop_append_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_matches_built_key),
+        cmocka_unit_test(test_passes_match_eager),
     };
     return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
 }
