@@ -92,18 +92,18 @@ static bool have_curl(void)
 /* Stand-ins when libcurl is missing: every transfer ends with CURLE_FAILED_INIT, and the error
  * buffer and curl_easy_strerror carry load_error, so callers report it as any transfer error
  * (a failed scrape, a failed query) instead of crashing. */
-typedef struct stub_easy {
+typedef struct nolib_easy {
     void *priv;
     char *errbuf;
-    struct stub_easy *next; /* pending completion in a stub_multi */
-} stub_easy;
+    struct nolib_easy *next; /* pending completion in a nolib_multi */
+} nolib_easy;
 
-typedef struct stub_multi {
-    stub_easy *pending; /* added handles whose failure is not yet read */
+typedef struct nolib_multi {
+    nolib_easy *pending; /* added handles whose failure is not yet read */
     CURLMsg msg;
-} stub_multi;
+} nolib_multi;
 
-static void stub_fail(stub_easy *e)
+static void nolib_fail(nolib_easy *e)
 {
     if (e->errbuf != NULL) {
         snprintf(e->errbuf, CURL_ERROR_SIZE, "%s", load_error);
@@ -127,7 +127,7 @@ CURL *curl_easy_init(void)
     if (have_curl()) {
         return real.easy_init();
     }
-    return calloc(1, sizeof(stub_easy));
+    return calloc(1, sizeof(nolib_easy));
 }
 
 void curl_easy_cleanup(CURL *curl)
@@ -139,7 +139,7 @@ void curl_easy_cleanup(CURL *curl)
     }
 }
 
-static CURLcode stub_setopt(stub_easy *e, CURLoption option, void *p)
+static CURLcode nolib_setopt(nolib_easy *e, CURLoption option, void *p)
 {
     if (option == CURLOPT_PRIVATE) {
         e->priv = p;
@@ -161,7 +161,7 @@ CURLcode curl_easy_setopt(CURL *curl, CURLoption option, ...)
         rc = have_curl() ? real.easy_setopt(curl, option, v) : CURLE_OK;
     } else if (option < CURLOPTTYPE_FUNCTIONPOINT) {
         void *v = va_arg(ap, void *);
-        rc = have_curl() ? real.easy_setopt(curl, option, v) : stub_setopt(curl, option, v);
+        rc = have_curl() ? real.easy_setopt(curl, option, v) : nolib_setopt(curl, option, v);
     } else if (option < CURLOPTTYPE_OFF_T) {
         void (*v)(void) = va_arg(ap, void (*)(void));
         rc = have_curl() ? real.easy_setopt(curl, option, v) : CURLE_OK;
@@ -181,7 +181,7 @@ CURLcode curl_easy_perform(CURL *curl)
     if (have_curl()) {
         return real.easy_perform(curl);
     }
-    stub_fail(curl);
+    nolib_fail(curl);
     return CURLE_FAILED_INIT;
 }
 
@@ -196,7 +196,7 @@ CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
         return real.easy_getinfo(curl, info, p);
     }
     if (info == CURLINFO_PRIVATE) {
-        *(void **)p = ((stub_easy *)curl)->priv;
+        *(void **)p = ((nolib_easy *)curl)->priv;
         return CURLE_OK;
     }
     if ((info & CURLINFO_TYPEMASK) == CURLINFO_LONG) {
@@ -265,7 +265,7 @@ CURLM *curl_multi_init(void)
     if (have_curl()) {
         return real.multi_init();
     }
-    return calloc(1, sizeof(stub_multi));
+    return calloc(1, sizeof(nolib_multi));
 }
 
 CURLMcode curl_multi_cleanup(CURLM *multi)
@@ -282,8 +282,8 @@ CURLMcode curl_multi_add_handle(CURLM *multi, CURL *curl)
     if (have_curl()) {
         return real.multi_add_handle(multi, curl);
     }
-    stub_multi *m = multi;
-    stub_easy *e = curl;
+    nolib_multi *m = multi;
+    nolib_easy *e = curl;
     e->next = m->pending;
     m->pending = e;
     return CURLM_OK;
@@ -294,10 +294,10 @@ CURLMcode curl_multi_remove_handle(CURLM *multi, CURL *curl)
     if (have_curl()) {
         return real.multi_remove_handle(multi, curl);
     }
-    stub_multi *m = multi;
-    for (stub_easy **pp = &m->pending; *pp != NULL; pp = &(*pp)->next) {
+    nolib_multi *m = multi;
+    for (nolib_easy **pp = &m->pending; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == curl) {
-            *pp = ((stub_easy *)curl)->next;
+            *pp = ((nolib_easy *)curl)->next;
             break;
         }
     }
@@ -318,14 +318,14 @@ CURLMsg *curl_multi_info_read(CURLM *multi, int *left)
     if (have_curl()) {
         return real.multi_info_read(multi, left);
     }
-    stub_multi *m = multi;
-    stub_easy *e = m->pending;
+    nolib_multi *m = multi;
+    nolib_easy *e = m->pending;
     *left = 0;
     if (e == NULL) {
         return NULL;
     }
     m->pending = e->next;
-    stub_fail(e);
+    nolib_fail(e);
     m->msg = (CURLMsg){.msg = CURLMSG_DONE, .easy_handle = e, .data.result = CURLE_FAILED_INIT};
     return &m->msg;
 }
@@ -337,7 +337,7 @@ CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd extra_fds[], unsigned
         return real.multi_poll(multi, extra_fds, extra_nfds, timeout_ms, numfds);
     }
     /* Nothing to wait for but the caller's timer; pending failures are reported at once. */
-    if (((stub_multi *)multi)->pending == NULL && timeout_ms > 0) {
+    if (((nolib_multi *)multi)->pending == NULL && timeout_ms > 0) {
         struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }

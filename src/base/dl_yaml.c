@@ -56,7 +56,7 @@ static bool have_yaml(void)
 
 /* Without the library, a parser initializes to an inert state and its first parse fails with
  * load_error as the problem, so callers report it where they report a syntax error. */
-static int stub_fail(yaml_parser_t *parser)
+static int nolib_fail(yaml_parser_t *parser)
 {
     parser->error = YAML_READER_ERROR;
     parser->problem = load_error;
@@ -95,7 +95,7 @@ int yaml_parser_parse(yaml_parser_t *parser, yaml_event_t *event)
         return real.parser_parse(parser, event);
     }
     memset(event, 0, sizeof *event);
-    return stub_fail(parser);
+    return nolib_fail(parser);
 }
 
 int yaml_parser_load(yaml_parser_t *parser, yaml_document_t *document)
@@ -104,7 +104,7 @@ int yaml_parser_load(yaml_parser_t *parser, yaml_document_t *document)
         return real.parser_load(parser, document);
     }
     memset(document, 0, sizeof *document);
-    return stub_fail(parser);
+    return nolib_fail(parser);
 }
 
 void yaml_event_delete(yaml_event_t *event)
