@@ -183,6 +183,38 @@ def test_counters_file(odin, lib, tmp):
           (r.returncode, r.stderr))
 
 
+def series_value(text, name):
+    for l in text.splitlines():
+        if l.startswith(name + "{"):
+            return float(l.rsplit(" ", 1)[1])
+    return None
+
+
+def test_slow_field(odin, lib, tmp):
+    """A call that takes over 1 ms twice in a row is read every slow-field-interval, its last value
+    served in between; the cheap ones keep the sampling interval; 0s reads it every sample."""
+    energy, power = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_POWER_USAGE"
+    path = script("slow_energy.txt", tmp)
+    with start(odin, lib, path, ["--collector.gpu.slow-field-interval=30s"]) as a:
+        wait_for(a, lambda t: (series_value(t, energy) or 0) >= 1001)
+        time.sleep(0.5)  # at 100 ms, five more samples
+        first = series_value(a.scrape(), energy)
+        time.sleep(1.0)
+        text = a.scrape()
+        check(first == 1001 and series_value(text, energy) == 1001,
+              "slow energy read twice, then served from its last read: %r then %r" %
+              (first, series_value(text, energy)))
+        check(series_value(text, power) == 70.709, "fast power read still served")
+    with start(odin, lib, path, ["--collector.gpu.slow-field-interval=0s"]) as a:
+        wait_for(a, lambda t: series_value(t, energy) is not None)
+        first = series_value(a.scrape(), energy)
+        time.sleep(1.0)
+        later = series_value(a.scrape(), energy)
+        check(first is not None and later is not None and later >= first + 5,
+              "slow-field-interval=0s reads energy every 100 ms sample: %r then %r" %
+              (first, later))
+
+
 def main():
     lib = os.environ.get("FAKE_NVML_LIB")
     if not lib:
@@ -199,6 +231,7 @@ def main():
     test_mig(odin, lib, tmp)
     test_old_driver(odin, old_lib and os.path.abspath(old_lib), tmp)
     test_counters_file(odin, lib, tmp)
+    test_slow_field(odin, lib, tmp)
     if failures:
         print("%d failure(s)" % len(failures))
         sys.exit(1)

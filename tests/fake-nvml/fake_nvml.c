@@ -8,6 +8,7 @@
  *   fail <nvmlSymbol> <code>      the call fails with that nvmlReturn_t for every GPU
  *   gpu <i> uuid|name|pci|serial|vbios <text...>
  *   gpu <i> sm_clock|mem_clock|video_clock|temp|power_mw|energy_mj|pcie_replay|enc|dec <n>
+ *   gpu <i> energy_call_us <n>    each energy read takes n microseconds and counts 1 mJ more
  *   gpu <i> util <gpu%> <mem%>     gpu <i> mem <total> <free> <used> <reserved>   (bytes)
  *   gpu <i> fv <NVML field id> <value>   gpu <i> remap <cor> <unc> <pending> <failed>
  *   gpu <i> license <supported 0|1> <vgpu state>    gpu <i> xid <n>   (one event, delivered once)
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 
 #define MAX_GPUS 16
 #define MAX_MIG 7
@@ -47,6 +49,7 @@ typedef struct fake_dev {
     unsigned long long mem_mb;
     char uuid[96], name[96], pci[32], serial[32], vbios[32];
     double sm_clock, mem_clock, video_clock, temp, power_mw, energy_mj, pcie_replay, enc, dec;
+    unsigned energy_call_us; /* 0: instant and constant */
     double util_gpu, util_mem;
     bool have_mem;
     unsigned long long mem[4]; /* total free used reserved */
@@ -136,6 +139,7 @@ static void dev_set(fake_dev *d, char **t, int n)
     else if (!strcmp(k, "temp")) d->temp = num(v);
     else if (!strcmp(k, "power_mw")) d->power_mw = num(v);
     else if (!strcmp(k, "energy_mj")) d->energy_mj = num(v);
+    else if (!strcmp(k, "energy_call_us")) d->energy_call_us = (unsigned)num(v);
     else if (!strcmp(k, "pcie_replay")) d->pcie_replay = num(v);
     else if (!strcmp(k, "enc")) d->enc = num(v);
     else if (!strcmp(k, "dec")) d->dec = num(v);
@@ -434,8 +438,15 @@ EXPORT nvml_return nvmlDeviceGetPowerUsage(nvml_device h, unsigned *mw)
 EXPORT nvml_return nvmlDeviceGetTotalEnergyConsumption(nvml_device h, unsigned long long *mj)
 {
     double out = 0;
-    nvml_return rc = scalar(h, "nvmlDeviceGetTotalEnergyConsumption", dev_of(h)->energy_mj, &out);
+    fake_dev *d = dev_of(h);
+    nvml_return rc = scalar(h, "nvmlDeviceGetTotalEnergyConsumption", d->energy_mj, &out);
     *mj = (unsigned long long)out;
+    if (d->energy_call_us && rc == NVML_SUCCESS) {
+        /* a slow driver call, as on real H100s (about 3 ms), whose value shows each read */
+        struct timespec ts = {0, (long)d->energy_call_us * 1000};
+        nanosleep(&ts, NULL);
+        d->energy_mj += 1;
+    }
     return rc;
 }
 

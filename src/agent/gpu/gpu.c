@@ -15,6 +15,10 @@ static const agent_flag_def gpu_flags[] = {
      false, false},
     {"collector.gpu.interval", "1s", "How often NVML is sampled; scrapes serve the last sample.",
      false, false},
+    {"collector.gpu.slow-field-interval", "10s",
+     "How often a field whose NVML call takes over 1 ms (e.g. total energy) is read; its last "
+     "value is served in between. 0s reads it every sample.",
+     false, false},
     {"collector.gpu.hostname-label", "Hostname",
      "Name of the host label (dcgm-exporter releases use Hostname, its HEAD hostname); empty "
      "omits it.",
@@ -258,7 +262,7 @@ static void gpu_fini(void *state)
     free(st);
 }
 
-static int parse_interval(const agent *ag, int64_t *ms, odin_err *err)
+static int parse_interval(const agent *ag, int64_t *ms, int64_t *slow_ms, odin_err *err)
 {
     const char *v = agent_flag(ag, "collector.gpu.interval");
     if (odin_parse_duration_ms(odin_str_c(v), ms) < 0 || *ms < 100) {
@@ -266,6 +270,12 @@ static int parse_interval(const agent *ag, int64_t *ms, odin_err *err)
         return odin_err_set(err, ODIN_ERR_INVALID,
                             "--collector.gpu.interval: want a duration of at least 100ms, got "
                             "\"%.64s\"",
+                            v);
+    }
+    v = agent_flag(ag, "collector.gpu.slow-field-interval");
+    if (odin_parse_duration_ms(odin_str_c(v), slow_ms) < 0 || *slow_ms < 0) {
+        return odin_err_set(err, ODIN_ERR_INVALID,
+                            "--collector.gpu.slow-field-interval: want a duration, got \"%.64s\"",
                             v);
     }
     return 0;
@@ -304,8 +314,8 @@ static int parse_pods(const agent *ag, agent_gpu_pods_opts *o, odin_err *err)
 
 static int gpu_init(agent *ag, void **state, odin_err *err)
 {
-    int64_t interval_ms;
-    if (parse_interval(ag, &interval_ms, err) < 0) {
+    int64_t interval_ms, slow_ms;
+    if (parse_interval(ag, &interval_ms, &slow_ms, err) < 0) {
         return -ODIN_ERR_INVALID;
     }
     agent_gpu_pods_opts pods;
@@ -339,6 +349,7 @@ static int gpu_init(agent *ag, void **state, odin_err *err)
     agent_gpu_sampler_opts o = {
         .library = agent_flag(ag, "collector.gpu.nvml-library"),
         .interval_ms = interval_ms,
+        .slow_interval_ms = slow_ms,
         .wanted = st->counters.wanted,
         .processes = agent_flag_bool(ag, "collector.gpu.processes"),
         .pods = pods,

@@ -201,6 +201,7 @@ int agent_gpu_pods_pid(agent_gpu_pods *p, unsigned pid, agent_cgroup_pod *out);
 typedef struct {
     const char *library;     /* NULL: libnvidia-ml.so.1 through the search path */
     int64_t interval_ms;
+    int64_t slow_interval_ms; /* how often a slow single-value call is read; 0: every sample */
     uint64_t wanted;         /* fields to read (agent_gpu_counters.wanted) */
     bool processes;          /* read per-process memory and utilisation */
     agent_gpu_pods_opts pods;

@@ -15,6 +15,21 @@
  * (dcgm-exporter issue #523) is picked up without a restart. */
 enum { RETRY_MS = 30000, MAX_EVENTS_PER_TICK = 64, FIRST_SAMPLE_WAIT_MS = 2000 };
 
+/* A single-value call that takes longer than this on two reads in a row is "slow" and is read at
+ * most every opts.slow_interval_ms, its last value served in between. On an H100 with driver 580
+ * nvmlDeviceGetTotalEnergyConsumption takes ~3 ms (the power and temperature reads ~1 us): at a
+ * 1 s interval it was half of the sampler's CPU. Two reads, because a first call is often slow. */
+enum { SLOW_CALL_NS = 1000000, NSIMPLE = AGENT_GPU_SRC_DEC + 1 };
+
+/* The pacing state of one single-value source of one GPU. Sampler thread only. */
+typedef struct {
+    int64_t last_ns;  /* what the last read cost */
+    bool slow;        /* the last two reads both cost over SLOW_CALL_NS */
+    int64_t next_ms;  /* monotonic: when a slow source is read again */
+    uint64_t mask;    /* fields the last read gave (0: it failed) */
+    double value;
+} gpu_paced;
+
 /* One sampling unit: a whole GPU, or one MIG device of it. Sampler thread only. */
 typedef struct {
     nvml_device h;
@@ -48,6 +63,7 @@ typedef struct {
     unsigned index;       /* NVML index */
     size_t first_entity;  /* this tick: the GPU's entity; its MIG entities follow */
     unsigned long long util_last_ts; /* newest process-utilisation sample seen, microseconds */
+    gpu_paced paced[NSIMPLE];        /* by source, for read_simple's sources */
 } gpu_dev;
 
 /* Owned by the collector state; agent_gpu_sampler_free stops the thread and frees it.
@@ -289,9 +305,35 @@ static void read_simple(const agent_gpu_sampler *s, gpu_dev *d, agent_gpu_entity
     default:
         return;
     }
+    gpu_paced *p = &d->paced[src];
+    p->mask = 0;
     if (check(d, &d->unsupported, m, rc)) {
         put(e, m, v);
+        p->mask = m;
+        p->value = v;
     }
+}
+
+/* read_simple, paced: a slow source is read every opts.slow_interval_ms and its last value served
+ * in between (DCGM does the same for every field at its watch interval, 30 s in dcgm-exporter). */
+static void read_simple_paced(const agent_gpu_sampler *s, gpu_dev *d, agent_gpu_entity *e,
+                              agent_gpu_source src)
+{
+    gpu_paced *p = &d->paced[src];
+    int64_t now = mono_ms();
+    if (p->slow && s->opts.slow_interval_ms > 0 && now < p->next_ms) {
+        uint64_t m = p->mask & s->opts.wanted & ~d->unsupported;
+        if (m) {
+            put(e, m, p->value);
+        }
+        return;
+    }
+    int64_t t0 = odin_mono_ns();
+    read_simple(s, d, e, src);
+    int64_t cost = odin_mono_ns() - t0;
+    p->slow = cost > SLOW_CALL_NS && p->last_ns > SLOW_CALL_NS;
+    p->last_ns = cost;
+    p->next_ms = now + s->opts.slow_interval_ms;
 }
 
 static void read_clocks(const agent_gpu_sampler *s, gpu_dev *d, agent_gpu_entity *e)
@@ -501,7 +543,7 @@ static void sample_dev(agent_gpu_sampler *s, gpu_dev *d)
             AGENT_GPU_SRC_PCIE_REPLAY, AGENT_GPU_SRC_ENC, AGENT_GPU_SRC_DEC,
         };
         for (size_t i = 0; i < ODIN_ARRAY_LEN(simple); i++) {
-            read_simple(s, d, e, simple[i]);
+            read_simple_paced(s, d, e, simple[i]);
         }
         read_util(s, d, e);
         read_field_values(s, d, e);
