@@ -18,29 +18,32 @@
  * New codes go last; none is renumbered. */
 typedef enum {
     ODIN_OK = 0,
-    ODIN_ERR_PARSE = 1,       /* input text is malformed: fix the file or payload named in the message */
-    ODIN_ERR_INVALID = 2,     /* well-formed but not allowed (unknown flag, bad value, wrong type) */
-    ODIN_ERR_LIMIT = 3,       /* a configured cap was crossed (size, count, depth): raise it or shrink input */
-    ODIN_ERR_NOTFOUND = 4,    /* a named file, series or route does not exist */
-    ODIN_ERR_CONFLICT = 5,    /* out-of-order or duplicate sample, or a name already taken */
-    ODIN_ERR_IO = 6,          /* the OS refused a read, write or socket call; errno text is in the message */
-    ODIN_ERR_CORRUPT = 7,     /* on-disk data fails a check: the file is named, it is skipped or repaired */
-    ODIN_ERR_TIMEOUT = 8,     /* a deadline passed */
-    ODIN_ERR_CANCELED = 9,    /* shutdown or the caller asked to stop */
+    ODIN_ERR_PARSE = 1, /* input text is malformed: fix the file or payload named in the message */
+    ODIN_ERR_INVALID = 2, /* well-formed but not allowed (unknown flag, bad value, wrong type) */
+    ODIN_ERR_LIMIT =
+        3, /* a configured cap was crossed (size, count, depth): raise it or shrink input */
+    ODIN_ERR_NOTFOUND = 4, /* a named file, series or route does not exist */
+    ODIN_ERR_CONFLICT = 5, /* out-of-order or duplicate sample, or a name already taken */
+    ODIN_ERR_IO = 6, /* the OS refused a read, write or socket call; errno text is in the message */
+    ODIN_ERR_CORRUPT =
+        7, /* on-disk data fails a check: the file is named, it is skipped or repaired */
+    ODIN_ERR_TIMEOUT = 8,      /* a deadline passed */
+    ODIN_ERR_CANCELED = 9,     /* shutdown or the caller asked to stop */
     ODIN_ERR_UNAVAILABLE = 10, /* a needed facility is absent (library, device, kernel file) */
-    ODIN_ERR_INTERNAL = 11,   /* a bug: report it with the message */
+    ODIN_ERR_INTERNAL = 11,    /* a bug: report it with the message */
 } odin_code;
 
 /* The detailed error a failing call leaves for its caller. Caller-owned, usually on the stack.
  * Only the first failure is kept: later odin_err_set calls on a set error are ignored, so the
  * innermost, most specific message wins (as curl's error buffer). */
 typedef struct {
-    int code;          /* odin_code, 0 when no error */
-    char msg[256];     /* "input:line:col: field: reason" */
+    int code;      /* odin_code, 0 when no error */
+    char msg[256]; /* "input:line:col: field: reason" */
 } odin_err;
 
 void odin_err_clear(odin_err *err);
-/* Sets code and message (printf-style) unless err already holds one; returns -code. err may be NULL. */
+/* Sets code and message (printf-style) unless err already holds one; returns -code. err may be
+ * NULL. */
 int odin_err_set(odin_err *err, int code, const char *fmt, ...) ODIN_PRINTF(3, 4);
 /* Prepends context ("loading x: ") to an existing message. */
 void odin_err_prefix(odin_err *err, const char *fmt, ...) ODIN_PRINTF(2, 3);
@@ -138,11 +141,11 @@ int odin_parse_hex_u64(odin_str s, uint64_t *out);
 typedef struct odin_arena_block odin_arena_block;
 typedef struct odin_arena_cleanup odin_arena_cleanup;
 typedef struct {
-    odin_arena_block *head;   /* block being filled */
-    odin_arena_block *spare;  /* blocks kept from before the last reset */
+    odin_arena_block *head;  /* block being filled */
+    odin_arena_block *spare; /* blocks kept from before the last reset */
     odin_arena_cleanup *cleanups;
-    size_t used_bytes;        /* bytes handed out since the last reset */
-    size_t held_bytes;        /* bytes of all blocks owned */
+    size_t used_bytes; /* bytes handed out since the last reset */
+    size_t held_bytes; /* bytes of all blocks owned */
     size_t cap_bytes;
     bool overflow;
 } odin_arena;
@@ -168,12 +171,13 @@ void odin_arena_on_reset(odin_arena *a, void (*fn)(void *), void *arg);
  * them alive while they are in the map (usually they live in the value). Grows by doubling. */
 typedef struct {
     struct odin_map_slot *slots;
-    size_t cap;  /* power of two */
+    size_t cap; /* power of two */
     size_t len;
 } odin_map;
 
 uint64_t odin_hash(const void *p, size_t n); /* 64-bit, seeded per process: not for disk formats */
-uint64_t odin_hash_stable(const void *p, size_t n, uint64_t seed); /* same result in every process */
+uint64_t odin_hash_stable(const void *p, size_t n,
+                          uint64_t seed); /* same result in every process */
 void odin_map_init(odin_map *m);
 void odin_map_fini(odin_map *m);
 void *odin_map_get(const odin_map *m, const void *key, size_t klen);
@@ -222,10 +226,10 @@ void odin_logfmt_pair(odin_strbuf *b, const char *key, const char *value);
 
 /* ---- Time (time.c) -------------------------------------------------------------------------- */
 
-int64_t odin_now_ms(void);      /* wall clock, ms since the epoch */
-double odin_now_s(void);        /* wall clock, seconds since the epoch with fractions */
-int64_t odin_mono_ns(void);     /* monotonic clock */
-double odin_cpu_seconds(void);  /* this process's user+system CPU time */
+int64_t odin_now_ms(void);     /* wall clock, ms since the epoch */
+double odin_now_s(void);       /* wall clock, seconds since the epoch with fractions */
+int64_t odin_mono_ns(void);    /* monotonic clock */
+double odin_cpu_seconds(void); /* this process's user+system CPU time */
 /* RFC 3339 with milliseconds in UTC, as Prometheus prints times. out holds 32 bytes. */
 void odin_format_rfc3339(int64_t t_ms, char *out);
 /* Prometheus durations: 1h30m, 15s, 500ms, 2d, 1w, 1y (units y w d h m s ms, descending). */
@@ -236,6 +240,52 @@ int odin_parse_duration_ms(odin_str s, int64_t *out_ms);
 /* Opens libmicrohttpd (dl_mhd.c) if not yet done, so the MHD_* functions work. 0, or -1 with a
  * message naming the library in err (cap bytes); every later call gives the same answer. */
 int odin_mhd_load(char *err, size_t cap);
+
+/* ---- YAML document tree (yaml.c) ------------------------------------------------------------ */
+
+/* libyaml's events built into a tree whose nodes know their line and column, so configuration
+ * loaders (prometheus.yml, web config files) can name where a bad value sits. */
+
+/* Deeper nesting than this is an error, never a deep recursion (STYLE.md 2.6). */
+#define ODIN_YAML_MAX_DEPTH 64
+/* Nodes a document may expand to counting aliases at every use: stops "billion laughs". */
+#define ODIN_YAML_MAX_NODES 1000000
+
+typedef enum {
+    ODIN_YAML_NULL,
+    ODIN_YAML_SCALAR,
+    ODIN_YAML_SEQ,
+    ODIN_YAML_MAP,
+} odin_yaml_kind;
+
+typedef struct odin_yaml_node odin_yaml_node;
+/* One node; all memory belongs to the document's arena. */
+struct odin_yaml_node {
+    odin_yaml_kind kind;
+    bool quoted;      /* scalar was quoted, a block scalar or tagged !!str */
+    size_t line, col; /* 1-based position of the node's first character */
+    const char *s;    /* scalar text, NUL-terminated (may contain NULs: use len) */
+    size_t len;
+    odin_yaml_node **v; /* seq: n items; map: n pairs, key v[2i] and value v[2i+1] */
+    size_t n;
+    size_t weight; /* nodes in this subtree counting alias repeats */
+};
+
+typedef struct {
+    odin_arena arena;
+    odin_yaml_node *root; /* NULL for an empty document */
+} odin_yaml_doc;
+
+/* Parses the first document of text. Errors are ODIN_ERR_PARSE ("name:line:col: yaml: ...") or
+ * ODIN_ERR_LIMIT (depth, size). The doc must be finished with odin_yaml_doc_fini either way. */
+int odin_yaml_parse(odin_yaml_doc *doc, const char *text, size_t len, const char *name,
+                    odin_err *err);
+void odin_yaml_doc_fini(odin_yaml_doc *doc);
+/* A plain scalar spelled as YAML null ("", "~", "null"), or an explicit null node. */
+bool odin_yaml_is_null(const odin_yaml_node *n);
+
+/* The value of key in mapping n, or NULL. */
+const odin_yaml_node *odin_yaml_get(const odin_yaml_node *n, const char *key);
 
 /* ---- Files (file.c) ------------------------------------------------------------------------- */
 

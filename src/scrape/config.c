@@ -40,7 +40,7 @@ static const scrape_field global_fields[] = {
     {"extra_scrape_metrics", SCRAPE_F_BOOL, GL(extra_scrape_metrics), 0, NULL},
 };
 
-static int skip_node(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int skip_node(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     (void)d, (void)n, (void)obj;
     return 0;
@@ -100,7 +100,7 @@ static char *expand_env(const char *s)
     return odin_strbuf_take(&b, NULL);
 }
 
-static int dec_global(scrape_dec *d, const scrape_yaml_node *n, scrape_globals *g)
+static int dec_global(scrape_dec *d, const odin_yaml_node *n, scrape_globals *g)
 {
     scrape_fieldset fs = {global_fields, ODIN_ARRAY_LEN(global_fields), g, 0};
     /* skip_node stands in for external_labels until the scheme is known */
@@ -122,7 +122,7 @@ static int dec_global(scrape_dec *d, const scrape_yaml_node *n, scrape_globals *
         g->metric_name_validation_scheme = odin_strdup("utf8");
     }
     d->legacy_names = strcmp(g->metric_name_validation_scheme, "legacy") == 0;
-    const scrape_yaml_node *el = scrape_yaml_get(n, "external_labels");
+    const odin_yaml_node *el = odin_yaml_get(n, "external_labels");
     if (el) {
         size_t old = scrape_dec_push_key(d, "external_labels");
         rc = scrape_dec_labels(d, el, true, &g->external_labels, &g->nexternal_labels);
@@ -150,7 +150,7 @@ static int dec_global(scrape_dec *d, const scrape_yaml_node *n, scrape_globals *
     }
     if (g->scrape_protocols) {
         size_t old = scrape_dec_push_key(d, "scrape_protocols");
-        rc = scrape_check_protocols(d, scrape_yaml_get(n, "scrape_protocols"), g->scrape_protocols,
+        rc = scrape_check_protocols(d, odin_yaml_get(n, "scrape_protocols"), g->scrape_protocols,
                                     g->nscrape_protocols);
         scrape_dec_pop(d, old);
         if (rc < 0) {
@@ -211,7 +211,7 @@ static const scrape_field retention_fields[] = {
     {"percentage", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_retention(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_retention(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {retention_fields, ODIN_ARRAY_LEN(retention_fields), obj, 0};
     return scrape_dec_fields(d, n, "retention config", &fs, 1);
@@ -225,7 +225,7 @@ static const scrape_field tsdb_fields[] = {
     {"chunk_encoding", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_tsdb(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_tsdb(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {tsdb_fields, ODIN_ARRAY_LEN(tsdb_fields), obj, 0};
     return scrape_dec_fields(d, n, "tsdb config", &fs, 1);
@@ -235,7 +235,7 @@ static const scrape_field exemplar_fields[] = {
     {"max_exemplars", SCRAPE_F_U64, offsetof(scrape_config, max_exemplars), 0, NULL},
 };
 
-static int dec_exemplars(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_exemplars(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {exemplar_fields, ODIN_ARRAY_LEN(exemplar_fields), obj, 0};
     return scrape_dec_fields(d, n, "exemplars config", &fs, 1);
@@ -246,7 +246,7 @@ static const scrape_field storage_fields[] = {
     {"exemplars", SCRAPE_F_FN, 0, 0, dec_exemplars},
 };
 
-static int dec_storage(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_storage(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {storage_fields, ODIN_ARRAY_LEN(storage_fields), obj, 0};
     return scrape_dec_fields(d, n, "storage config", &fs, 1);
@@ -258,7 +258,7 @@ static const scrape_field runtime_fields[] = {
     {"gogc", SCRAPE_F_FN, 0, 0, skip_node},
 };
 
-static int dec_runtime(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_runtime(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {runtime_fields, ODIN_ARRAY_LEN(runtime_fields), obj, 0};
     return scrape_dec_fields(d, n, "runtime config", &fs, 1);
@@ -273,7 +273,7 @@ static bool rule_path_ok(const char *s)
     return star == NULL || (strchr(star + 1, '*') == NULL && strchr(star, '/') == NULL);
 }
 
-static int dec_rule_files(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_rule_files(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_config *c = obj;
     int rc = scrape_dec_strings(d, n, &c->rule_files, &c->nrule_files);
@@ -304,11 +304,11 @@ static const scrape_field top_fields[] = {
     {"otlp", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_section(scrape_dec *d, const scrape_yaml_node *root, const char *key,
-                       int (*fn)(scrape_dec *, const scrape_yaml_node *, scrape_config *),
+static int dec_section(scrape_dec *d, const odin_yaml_node *root, const char *key,
+                       int (*fn)(scrape_dec *, const odin_yaml_node *, scrape_config *),
                        scrape_config *c)
 {
-    const scrape_yaml_node *n = scrape_yaml_get(root, key);
+    const odin_yaml_node *n = odin_yaml_get(root, key);
     if (n == NULL) {
         return 0;
     }
@@ -318,19 +318,19 @@ static int dec_section(scrape_dec *d, const scrape_yaml_node *root, const char *
     return rc;
 }
 
-static int dec_root(scrape_dec *d, const scrape_yaml_node *root, scrape_config *c)
+static int dec_root(scrape_dec *d, const odin_yaml_node *root, scrape_config *c)
 {
     scrape_globals g = {0};
     scrape_fieldset fs = {top_fields, ODIN_ARRAY_LEN(top_fields), c, 0};
     int rc = scrape_dec_fields(d, root, "the configuration file", &fs, 1);
-    const scrape_yaml_node *gn = scrape_yaml_get(root, "global");
+    const odin_yaml_node *gn = odin_yaml_get(root, "global");
     if (rc == 0) {
         size_t old = scrape_dec_push_key(d, "global");
         rc = dec_global(d, gn, &g);
         scrape_dec_pop(d, old);
     }
     if (rc == 0) {
-        const scrape_yaml_node *jn = scrape_yaml_get(root, "scrape_configs");
+        const odin_yaml_node *jn = odin_yaml_get(root, "scrape_configs");
         size_t old = scrape_dec_push_key(d, "scrape_configs");
         rc = scrape_dec_jobs(d, jn, &g, c);
         scrape_dec_pop(d, old);
@@ -354,8 +354,8 @@ scrape_config *scrape_config_parse(const char *text, size_t len, const char *nam
     c->evaluation_interval_ms = 60000;
     c->max_exemplars = 100000;
     c->text = odin_strndup(text, len);
-    scrape_yaml_doc doc;
-    int rc = scrape_yaml_parse(&doc, text, len, name, err);
+    odin_yaml_doc doc;
+    int rc = odin_yaml_parse(&doc, text, len, name, err);
     if (rc == 0) {
         scrape_dec d = {.name = name, .err = err};
         if (doc.root) {
@@ -367,7 +367,7 @@ scrape_config *scrape_config_parse(const char *text, size_t len, const char *nam
             globals_fini(&g);
         }
     }
-    scrape_yaml_doc_fini(&doc);
+    odin_yaml_doc_fini(&doc);
     if (rc < 0) {
         scrape_config_free(c);
         return NULL;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int scrape_dec_fail(scrape_dec *d, const scrape_yaml_node *n, const char *fmt, ...)
+int scrape_dec_fail(scrape_dec *d, const odin_yaml_node *n, const char *fmt, ...)
 {
     odin_strbuf b;
     odin_strbuf_init(&b, 4096);
@@ -76,31 +76,31 @@ void scrape_dec_pop(scrape_dec *d, size_t old_len)
     d->path[old_len] = '\0';
 }
 
-static const char *kind_name(const scrape_yaml_node *n)
+static const char *kind_name(const odin_yaml_node *n)
 {
     switch (n->kind) {
-    case SCRAPE_YAML_SEQ:
+    case ODIN_YAML_SEQ:
         return "a sequence";
-    case SCRAPE_YAML_MAP:
+    case ODIN_YAML_MAP:
         return "a mapping";
-    case SCRAPE_YAML_NULL:
+    case ODIN_YAML_NULL:
         return "null";
     default:
         return "a scalar";
     }
 }
 
-static int want_scalar(scrape_dec *d, const scrape_yaml_node *n, const char *what)
+static int want_scalar(scrape_dec *d, const odin_yaml_node *n, const char *what)
 {
-    if (n->kind != SCRAPE_YAML_SCALAR) {
+    if (n->kind != ODIN_YAML_SCALAR) {
         return scrape_dec_fail(d, n, "expected %s, got %s", what, kind_name(n));
     }
     return 0;
 }
 
-int scrape_dec_string(scrape_dec *d, const scrape_yaml_node *n, char **out)
+int scrape_dec_string(scrape_dec *d, const odin_yaml_node *n, char **out)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "a string");
@@ -112,9 +112,9 @@ int scrape_dec_string(scrape_dec *d, const scrape_yaml_node *n, char **out)
     return 0;
 }
 
-int scrape_dec_bool(scrape_dec *d, const scrape_yaml_node *n, bool *out)
+int scrape_dec_bool(scrape_dec *d, const odin_yaml_node *n, bool *out)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "a boolean");
@@ -139,9 +139,9 @@ int scrape_dec_bool(scrape_dec *d, const scrape_yaml_node *n, bool *out)
     return scrape_dec_fail(d, n, "expected a boolean, got \"%.64s\"", n->s);
 }
 
-int scrape_dec_u64(scrape_dec *d, const scrape_yaml_node *n, uint64_t *out)
+int scrape_dec_u64(scrape_dec *d, const odin_yaml_node *n, uint64_t *out)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "an unsigned integer");
@@ -154,9 +154,9 @@ int scrape_dec_u64(scrape_dec *d, const scrape_yaml_node *n, uint64_t *out)
     return 0;
 }
 
-int scrape_dec_int(scrape_dec *d, const scrape_yaml_node *n, int *out)
+int scrape_dec_int(scrape_dec *d, const odin_yaml_node *n, int *out)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "an integer");
@@ -172,9 +172,9 @@ int scrape_dec_int(scrape_dec *d, const scrape_yaml_node *n, int *out)
     return 0;
 }
 
-int scrape_dec_double(scrape_dec *d, const scrape_yaml_node *n, double *out)
+int scrape_dec_double(scrape_dec *d, const odin_yaml_node *n, double *out)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "a number");
@@ -187,9 +187,9 @@ int scrape_dec_double(scrape_dec *d, const scrape_yaml_node *n, double *out)
     return 0;
 }
 
-int scrape_dec_duration(scrape_dec *d, const scrape_yaml_node *n, int64_t *out_ms)
+int scrape_dec_duration(scrape_dec *d, const odin_yaml_node *n, int64_t *out_ms)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "a duration");
@@ -267,9 +267,9 @@ int scrape_parse_size(odin_str s, uint64_t *out_bytes)
     return 0;
 }
 
-int scrape_dec_size(scrape_dec *d, const scrape_yaml_node *n, uint64_t *out_bytes)
+int scrape_dec_size(scrape_dec *d, const odin_yaml_node *n, uint64_t *out_bytes)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     int rc = want_scalar(d, n, "a size");
@@ -282,12 +282,12 @@ int scrape_dec_size(scrape_dec *d, const scrape_yaml_node *n, uint64_t *out_byte
     return 0;
 }
 
-int scrape_dec_strings(scrape_dec *d, const scrape_yaml_node *n, char ***out, size_t *nout)
+int scrape_dec_strings(scrape_dec *d, const odin_yaml_node *n, char ***out, size_t *nout)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of strings, got %s", kind_name(n));
     }
     char **v = odin_calloc(n->n ? n->n : 1, sizeof(*v));
@@ -368,13 +368,13 @@ static void labels_free(odin_label *v, size_t n)
     free(v);
 }
 
-int scrape_dec_labels(scrape_dec *d, const scrape_yaml_node *n, bool check_names, odin_label **out,
+int scrape_dec_labels(scrape_dec *d, const odin_yaml_node *n, bool check_names, odin_label **out,
                       size_t *nout)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_MAP) {
+    if (n->kind != ODIN_YAML_MAP) {
         return scrape_dec_fail(d, n, "expected a mapping of label names to values, got %s",
                                kind_name(n));
     }
@@ -384,8 +384,8 @@ int scrape_dec_labels(scrape_dec *d, const scrape_yaml_node *n, bool check_names
     int rc = 0;
     size_t k = 0;
     for (; k < n->n && rc == 0; k++) {
-        const scrape_yaml_node *key = n->v[2 * k], *val = n->v[2 * k + 1];
-        if (key->kind != SCRAPE_YAML_SCALAR) {
+        const odin_yaml_node *key = n->v[2 * k], *val = n->v[2 * k + 1];
+        if (key->kind != ODIN_YAML_SCALAR) {
             rc = scrape_dec_fail(d, key, "label name must be a string");
             break;
         }
@@ -395,14 +395,14 @@ int scrape_dec_labels(scrape_dec *d, const scrape_yaml_node *n, bool check_names
             rc = scrape_dec_fail(d, key, "\"%.64s\" is not a valid label name", key->s);
         } else if (odin_map_put(&seen, key->s, key->len, (void *)key) != NULL) {
             rc = scrape_dec_fail(d, key, "label \"%.64s\" given twice", key->s);
-        } else if (!scrape_yaml_is_null(val) && val->kind != SCRAPE_YAML_SCALAR) {
+        } else if (!odin_yaml_is_null(val) && val->kind != ODIN_YAML_SCALAR) {
             rc = scrape_dec_fail(d, val, "label value must be a string, got %s", kind_name(val));
-        } else if (!scrape_yaml_is_null(val) && !scrape_utf8_valid((odin_str){val->s, val->len})) {
+        } else if (!odin_yaml_is_null(val) && !scrape_utf8_valid((odin_str){val->s, val->len})) {
             rc = scrape_dec_fail(d, val, "label value is not valid UTF-8");
         }
         scrape_dec_pop(d, old);
         if (rc == 0) {
-            bool null = scrape_yaml_is_null(val);
+            bool null = odin_yaml_is_null(val);
             v[k].name = (odin_str){odin_strndup(key->s, key->len), key->len};
             v[k].value = (odin_str){odin_strndup(null ? "" : val->s, null ? 0 : val->len),
                                     null ? 0 : val->len};
@@ -420,7 +420,7 @@ int scrape_dec_labels(scrape_dec *d, const scrape_yaml_node *n, bool check_names
     return 0;
 }
 
-static int dec_field(scrape_dec *d, const scrape_field *f, const scrape_yaml_node *v, void *obj)
+static int dec_field(scrape_dec *d, const scrape_field *f, const odin_yaml_node *v, void *obj)
 {
     char *base = obj;
     switch (f->kind) {
@@ -448,7 +448,7 @@ static int dec_field(scrape_dec *d, const scrape_field *f, const scrape_yaml_nod
     return scrape_dec_fail(d, v, "internal: unknown field kind");
 }
 
-static int dec_pair(scrape_dec *d, const scrape_yaml_node *key, const scrape_yaml_node *val,
+static int dec_pair(scrape_dec *d, const odin_yaml_node *key, const odin_yaml_node *val,
                     const char *type, scrape_fieldset *sets, size_t nsets)
 {
     for (size_t s = 0; s < nsets; s++) {
@@ -468,18 +468,18 @@ static int dec_pair(scrape_dec *d, const scrape_yaml_node *key, const scrape_yam
     return scrape_dec_fail(d, key, "unknown field in %s", type);
 }
 
-int scrape_dec_fields(scrape_dec *d, const scrape_yaml_node *n, const char *type,
+int scrape_dec_fields(scrape_dec *d, const odin_yaml_node *n, const char *type,
                       scrape_fieldset *sets, size_t nsets)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_MAP) {
+    if (n->kind != ODIN_YAML_MAP) {
         return scrape_dec_fail(d, n, "expected a mapping (%s), got %s", type, kind_name(n));
     }
     for (size_t k = 0; k < n->n; k++) {
-        const scrape_yaml_node *key = n->v[2 * k];
-        if (key->kind != SCRAPE_YAML_SCALAR) {
+        const odin_yaml_node *key = n->v[2 * k];
+        if (key->kind != ODIN_YAML_SCALAR) {
             return scrape_dec_fail(d, key, "keys of %s must be strings", type);
         }
         if (memchr(key->s, '\0', key->len) != NULL) {

@@ -40,7 +40,7 @@ static bool tls_version_ok(const char *v)
            strcmp(v, "TLS12") == 0 || strcmp(v, "TLS13") == 0;
 }
 
-static int dec_tls(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_tls(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     http_tls_config *t = &((scrape_cfg_http *)obj)->h.tls;
     scrape_fieldset fs = {tls_fields, ODIN_ARRAY_LEN(tls_fields), t, 0};
@@ -84,10 +84,10 @@ static const scrape_field basic_fields[] = {
     {"password_ref", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_basic(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_basic(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     http_client_config *h = &((scrape_cfg_http *)obj)->h;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     scrape_fieldset fs = {basic_fields, ODIN_ARRAY_LEN(basic_fields), h, 0};
@@ -116,10 +116,10 @@ static const scrape_field auth_fields[] = {
     {"credentials_ref", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_auth(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_auth(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     http_client_config *h = &((scrape_cfg_http *)obj)->h;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
     scrape_fieldset fs = {auth_fields, ODIN_ARRAY_LEN(auth_fields), h, 0};
@@ -172,7 +172,7 @@ void scrape_cfg_http_init(scrape_cfg_http *hd, bool enable_http2)
     hd->h.enable_http2 = enable_http2;
 }
 
-static int http_validate(scrape_dec *d, const scrape_yaml_node *n, scrape_cfg_http *hd)
+static int http_validate(scrape_dec *d, const odin_yaml_node *n, scrape_cfg_http *hd)
 {
     http_client_config *h = &hd->h;
     bool bt = set(hd->bearer_token), btf = set(hd->bearer_token_file);
@@ -223,7 +223,7 @@ static int http_validate(scrape_dec *d, const scrape_yaml_node *n, scrape_cfg_ht
     return 0;
 }
 
-int scrape_cfg_http_finish(scrape_dec *d, const scrape_yaml_node *n, scrape_cfg_http *hd,
+int scrape_cfg_http_finish(scrape_dec *d, const odin_yaml_node *n, scrape_cfg_http *hd,
                            http_client_config *out)
 {
     int rc = http_validate(d, n, hd);
@@ -254,7 +254,7 @@ bool scrape_cfg_http_customized(const http_client_config *h)
 
 #define RC(field) offsetof(relabel_config, field)
 
-static int dec_source_labels(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_source_labels(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     relabel_config *rc = obj;
     int r = scrape_dec_strings(d, n, &rc->source_labels, &rc->nsource_labels);
@@ -266,13 +266,13 @@ static int dec_source_labels(scrape_dec *d, const scrape_yaml_node *n, void *obj
             scrape_dec_pop(d, old);
         }
     }
-    if (r == 0 && rc->source_labels == NULL && n->kind == SCRAPE_YAML_SEQ) {
+    if (r == 0 && rc->source_labels == NULL && n->kind == ODIN_YAML_SEQ) {
         rc->source_labels = odin_calloc(1, sizeof(char *)); /* given, even if empty */
     }
     return r;
 }
 
-static int dec_regex(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_regex(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     relabel_config *rc = obj;
     int r = scrape_dec_string(d, n, &rc->regex_text);
@@ -286,15 +286,15 @@ static int dec_regex(scrape_dec *d, const scrape_yaml_node *n, void *obj)
     return rc->regex ? 0 : scrape_dec_fail(d, n, "%s", e.msg);
 }
 
-static int dec_action(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_action(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     relabel_config *rc = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SCALAR || !scrape_relabel_action_parse(n->s, &rc->action)) {
+    if (n->kind != ODIN_YAML_SCALAR || !scrape_relabel_action_parse(n->s, &rc->action)) {
         return scrape_dec_fail(d, n, "unknown relabel action \"%.64s\"",
-                               n->kind == SCRAPE_YAML_SCALAR ? n->s : "");
+                               n->kind == ODIN_YAML_SCALAR ? n->s : "");
     }
     return 0;
 }
@@ -309,9 +309,9 @@ static const scrape_field relabel_fields[] = {
     {"action", SCRAPE_F_FN, 0, 0, dec_action},
 };
 
-static int dec_relabel(scrape_dec *d, const scrape_yaml_node *n, relabel_config *rc)
+static int dec_relabel(scrape_dec *d, const odin_yaml_node *n, relabel_config *rc)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return scrape_dec_fail(d, n, "empty or null relabeling rule");
     }
     *rc = (relabel_config){.action = RELABEL_REPLACE, .legacy_validation = d->legacy_names};
@@ -328,13 +328,12 @@ static int dec_relabel(scrape_dec *d, const scrape_yaml_node *n, relabel_config 
     return 0;
 }
 
-int scrape_dec_relabels(scrape_dec *d, const scrape_yaml_node *n, relabel_config **out,
-                        size_t *nout)
+int scrape_dec_relabels(scrape_dec *d, const odin_yaml_node *n, relabel_config **out, size_t *nout)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of relabel configs");
     }
     relabel_config *v = odin_calloc(n->n ? n->n : 1, sizeof(*v));

@@ -1,50 +1,10 @@
-/* Private to src/scrape/: the YAML document tree the configuration loader walks, the typed
+/* Private to src/scrape/: the typed
  * decoders that turn its nodes into config fields with "file:line:col: path: reason" errors, and
  * the section decoders shared by config.c, config_job.c and config_http.c. */
 #ifndef ODIN_SCRAPE_CONFIG_INT_H
 #define ODIN_SCRAPE_CONFIG_INT_H
 
 #include "scrape/scrape.h"
-
-/* ---- Document tree (config_yaml.c) ----------------------------------------------------------- */
-
-/* Deeper nesting than this is an error, never a deep recursion (STYLE.md 2.6). */
-#define SCRAPE_YAML_MAX_DEPTH 64
-/* Nodes a document may expand to counting aliases at every use: stops "billion laughs". */
-#define SCRAPE_YAML_MAX_NODES 1000000
-
-typedef enum {
-    SCRAPE_YAML_NULL,
-    SCRAPE_YAML_SCALAR,
-    SCRAPE_YAML_SEQ,
-    SCRAPE_YAML_MAP,
-} scrape_yaml_kind;
-
-typedef struct scrape_yaml_node scrape_yaml_node;
-/* One node; all memory belongs to the document's arena. */
-struct scrape_yaml_node {
-    scrape_yaml_kind kind;
-    bool quoted;      /* scalar was quoted, a block scalar or tagged !!str */
-    size_t line, col; /* 1-based position of the node's first character */
-    const char *s;    /* scalar text, NUL-terminated (may contain NULs: use len) */
-    size_t len;
-    scrape_yaml_node **v; /* seq: n items; map: n pairs, key v[2i] and value v[2i+1] */
-    size_t n;
-    size_t weight; /* nodes in this subtree counting alias repeats */
-};
-
-typedef struct {
-    odin_arena arena;
-    scrape_yaml_node *root; /* NULL for an empty document */
-} scrape_yaml_doc;
-
-/* Parses the first document of text. Errors are ODIN_ERR_PARSE ("name:line:col: yaml: ...") or
- * ODIN_ERR_LIMIT (depth, size). The doc must be finished with scrape_yaml_doc_fini either way. */
-int scrape_yaml_parse(scrape_yaml_doc *doc, const char *text, size_t len, const char *name,
-                      odin_err *err);
-void scrape_yaml_doc_fini(scrape_yaml_doc *doc);
-/* A plain scalar spelled as YAML null ("", "~", "null"), or an explicit null node. */
-bool scrape_yaml_is_null(const scrape_yaml_node *n);
 
 /* ---- Decoding (config_dec.c) ----------------------------------------------------------------- */
 
@@ -58,25 +18,24 @@ typedef struct {
 } scrape_dec;
 
 /* Sets err to "name:line:col: path: reason" (once) and returns -ODIN_ERR_INVALID. */
-int scrape_dec_fail(scrape_dec *d, const scrape_yaml_node *n, const char *fmt, ...)
-    ODIN_PRINTF(3, 4);
+int scrape_dec_fail(scrape_dec *d, const odin_yaml_node *n, const char *fmt, ...) ODIN_PRINTF(3, 4);
 /* Path building: push returns the old length for pop. */
 size_t scrape_dec_push_key(scrape_dec *d, const char *key);
 size_t scrape_dec_push_index(scrape_dec *d, size_t i);
 void scrape_dec_pop(scrape_dec *d, size_t old_len);
 
 /* Typed decoders. A null node leaves *out unchanged and succeeds (Go's yaml does the same). */
-int scrape_dec_string(scrape_dec *d, const scrape_yaml_node *n, char **out);
-int scrape_dec_bool(scrape_dec *d, const scrape_yaml_node *n, bool *out);
-int scrape_dec_u64(scrape_dec *d, const scrape_yaml_node *n, uint64_t *out);
-int scrape_dec_int(scrape_dec *d, const scrape_yaml_node *n, int *out);
-int scrape_dec_double(scrape_dec *d, const scrape_yaml_node *n, double *out);
-int scrape_dec_duration(scrape_dec *d, const scrape_yaml_node *n, int64_t *out_ms);
+int scrape_dec_string(scrape_dec *d, const odin_yaml_node *n, char **out);
+int scrape_dec_bool(scrape_dec *d, const odin_yaml_node *n, bool *out);
+int scrape_dec_u64(scrape_dec *d, const odin_yaml_node *n, uint64_t *out);
+int scrape_dec_int(scrape_dec *d, const odin_yaml_node *n, int *out);
+int scrape_dec_double(scrape_dec *d, const odin_yaml_node *n, double *out);
+int scrape_dec_duration(scrape_dec *d, const odin_yaml_node *n, int64_t *out_ms);
 /* Base-2 sizes as Prometheus' body_size_limit: 512KB, 10MB, 1GiB, 0. */
-int scrape_dec_size(scrape_dec *d, const scrape_yaml_node *n, uint64_t *out_bytes);
-int scrape_dec_strings(scrape_dec *d, const scrape_yaml_node *n, char ***out, size_t *nout);
+int scrape_dec_size(scrape_dec *d, const odin_yaml_node *n, uint64_t *out_bytes);
+int scrape_dec_strings(scrape_dec *d, const odin_yaml_node *n, char ***out, size_t *nout);
 /* A map of label names to values; names checked when check_names (legacy or UTF-8 by d). */
-int scrape_dec_labels(scrape_dec *d, const scrape_yaml_node *n, bool check_names, odin_label **out,
+int scrape_dec_labels(scrape_dec *d, const odin_yaml_node *n, bool check_names, odin_label **out,
                       size_t *nout);
 /* Label names under Prometheus 3's UTF-8 scheme (non-empty valid UTF-8) or the legacy one. */
 bool scrape_utf8_valid(odin_str s);
@@ -104,7 +63,7 @@ typedef struct {
     size_t off;  /* offsetof the field in the set's object */
     size_t off2; /* SCRAPE_F_STRINGS: offsetof the count */
     /* SCRAPE_F_FN: decodes the value into obj. SCRAPE_F_REJECT: fn unused, key refused. */
-    int (*fn)(scrape_dec *d, const scrape_yaml_node *n, void *obj);
+    int (*fn)(scrape_dec *d, const odin_yaml_node *n, void *obj);
 } scrape_field;
 
 typedef struct {
@@ -114,7 +73,7 @@ typedef struct {
     uint64_t seen; /* out: bit i set when fields[i] was present (i < 64) */
 } scrape_fieldset;
 
-int scrape_dec_fields(scrape_dec *d, const scrape_yaml_node *n, const char *type,
+int scrape_dec_fields(scrape_dec *d, const odin_yaml_node *n, const char *type,
                       scrape_fieldset *sets, size_t nsets);
 /* Index of key in a set, for testing its seen bit. */
 bool scrape_fieldset_seen(const scrape_fieldset *s, const char *key);
@@ -133,14 +92,13 @@ extern const scrape_field scrape_cfg_http_fields[];
 extern const size_t scrape_cfg_nhttp_fields;
 void scrape_cfg_http_init(scrape_cfg_http *hd, bool enable_http2);
 /* Validates hd (messages name n's position) and moves it into out; hd is consumed either way. */
-int scrape_cfg_http_finish(scrape_dec *d, const scrape_yaml_node *n, scrape_cfg_http *hd,
+int scrape_cfg_http_finish(scrape_dec *d, const odin_yaml_node *n, scrape_cfg_http *hd,
                            http_client_config *out);
 /* True when any http setting differs from the defaults (kubernetes_sd_configs checks it). */
 bool scrape_cfg_http_customized(const http_client_config *h);
 
 /* relabel_configs lists. */
-int scrape_dec_relabels(scrape_dec *d, const scrape_yaml_node *n, relabel_config **out,
-                        size_t *nout);
+int scrape_dec_relabels(scrape_dec *d, const odin_yaml_node *n, relabel_config **out, size_t *nout);
 /* static_configs, file_sd_configs and kubernetes_sd_configs keys, for inline use. */
 extern const scrape_field scrape_sd_fields[];
 extern const size_t scrape_nsd_fields;
@@ -160,21 +118,19 @@ typedef struct {
         always_scrape_classic_histograms, extra_scrape_metrics;
 } scrape_globals;
 
-/* The value of key in mapping n, or NULL. */
-const scrape_yaml_node *scrape_yaml_get(const scrape_yaml_node *n, const char *key);
 /* Checks a scrape_protocols list as Prometheus does (known names, no duplicates). */
-int scrape_check_protocols(scrape_dec *d, const scrape_yaml_node *n, char **v, size_t nv);
+int scrape_check_protocols(scrape_dec *d, const odin_yaml_node *n, char **v, size_t nv);
 /* Decodes scrape_configs into c->jobs (globals applied, names unique). */
-int scrape_dec_jobs(scrape_dec *d, const scrape_yaml_node *n, const scrape_globals *g,
+int scrape_dec_jobs(scrape_dec *d, const odin_yaml_node *n, const scrape_globals *g,
                     scrape_config *c);
 void scrape_job_fini(scrape_job *j);
 /* alerting and remote_write (config_remote.c). */
-int scrape_dec_alerting(scrape_dec *d, const scrape_yaml_node *n, scrape_config *c);
-int scrape_dec_remote_writes(scrape_dec *d, const scrape_yaml_node *n, scrape_config *c);
+int scrape_dec_alerting(scrape_dec *d, const odin_yaml_node *n, scrape_config *c);
+int scrape_dec_remote_writes(scrape_dec *d, const odin_yaml_node *n, scrape_config *c);
 void scrape_alertmanager_fini(scrape_alertmanager *am);
 void scrape_remote_write_fini(scrape_remote_write *rw);
 /* Decodes an sd set (static/file/kubernetes keys) finishing checks after the mapping is read. */
-int scrape_sd_finish(scrape_dec *d, const scrape_yaml_node *n, discovery_config *sd,
+int scrape_sd_finish(scrape_dec *d, const odin_yaml_node *n, discovery_config *sd,
                      bool has_relabel);
 
 /* ---- Regexes and relabel helpers (relabel.c) ------------------------------------------------- */

@@ -10,20 +10,20 @@
 
 #define JOB(field) offsetof(scrape_job, field)
 
-static int dec_params(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_params(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_job *j = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_MAP) {
+    if (n->kind != ODIN_YAML_MAP) {
         return scrape_dec_fail(d, n, "expected a mapping of parameter names to value lists");
     }
     for (size_t i = 0; i < n->n; i++) {
-        const scrape_yaml_node *k = n->v[2 * i];
+        const odin_yaml_node *k = n->v[2 * i];
         char **vals = NULL;
         size_t nvals = 0;
-        if (k->kind != SCRAPE_YAML_SCALAR) {
+        if (k->kind != ODIN_YAML_SCALAR) {
             return scrape_dec_fail(d, k, "parameter names must be strings");
         }
         size_t old = scrape_dec_push_key(d, k->s);
@@ -42,13 +42,13 @@ static int dec_params(scrape_dec *d, const scrape_yaml_node *n, void *obj)
     return 0;
 }
 
-static int dec_job_relabel(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_job_relabel(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_job *j = obj;
     return scrape_dec_relabels(d, n, &j->relabel, &j->nrelabel);
 }
 
-static int dec_job_metric_relabel(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_job_metric_relabel(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_job *j = obj;
     return scrape_dec_relabels(d, n, &j->metric_relabel, &j->nmetric_relabel);
@@ -106,7 +106,7 @@ static bool protocol_known(const char *p)
     return false;
 }
 
-int scrape_check_protocols(scrape_dec *d, const scrape_yaml_node *n, char **v, size_t nv)
+int scrape_check_protocols(scrape_dec *d, const odin_yaml_node *n, char **v, size_t nv)
 {
     if (nv == 0) {
         return scrape_dec_fail(d, n, "scrape_protocols cannot be empty");
@@ -163,7 +163,7 @@ static bool escaping_known(const char *s)
 }
 
 /* Prometheus' name validation and escaping schemes, defaults from global then the job. */
-static int check_schemes(scrape_dec *d, const scrape_yaml_node *n, scrape_job *j,
+static int check_schemes(scrape_dec *d, const odin_yaml_node *n, scrape_job *j,
                          const scrape_globals *g, bool local_unset)
 {
     const char *v = j->metric_name_validation_scheme;
@@ -239,7 +239,7 @@ static void inherit(scrape_job *j, const scrape_globals *g, const scrape_fieldse
 }
 
 /* Prometheus' ScrapeConfig.Validate, after the mapping is read. */
-static int job_validate(scrape_dec *d, const scrape_yaml_node *n, scrape_job *j,
+static int job_validate(scrape_dec *d, const odin_yaml_node *n, scrape_job *j,
                         const scrape_globals *g, const scrape_fieldset *fs)
 {
     if (j->job_name == NULL || *j->job_name == '\0') {
@@ -259,7 +259,7 @@ static int job_validate(scrape_dec *d, const scrape_yaml_node *n, scrape_job *j,
     if (j->scrape_protocols == NULL) {
         set_default_protocols(j, g);
     }
-    const scrape_yaml_node *pn = scrape_yaml_get(n, "scrape_protocols");
+    const odin_yaml_node *pn = odin_yaml_get(n, "scrape_protocols");
     int rc = scrape_check_protocols(d, pn ? pn : n, j->scrape_protocols, j->nscrape_protocols);
     if (rc < 0) {
         return rc;
@@ -281,16 +281,16 @@ static int job_validate(scrape_dec *d, const scrape_yaml_node *n, scrape_job *j,
     return scrape_sd_finish(d, n, &j->sd, j->nrelabel > 0);
 }
 
-static int dec_job(scrape_dec *d, const scrape_yaml_node *n, const scrape_globals *g, scrape_job *j)
+static int dec_job(scrape_dec *d, const odin_yaml_node *n, const scrape_globals *g, scrape_job *j)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return scrape_dec_fail(d, n, "empty or null scrape config section");
     }
     *j = (scrape_job){.honor_timestamps = true, .enable_compression = true, .line = n->line};
     /* the job's own name validation scheme governs its relabel rules, wherever it is written */
     bool saved = d->legacy_names;
-    const scrape_yaml_node *vs = scrape_yaml_get(n, "metric_name_validation_scheme");
-    if (vs && vs->kind == SCRAPE_YAML_SCALAR && !scrape_yaml_is_null(vs)) {
+    const odin_yaml_node *vs = odin_yaml_get(n, "metric_name_validation_scheme");
+    if (vs && vs->kind == ODIN_YAML_SCALAR && !odin_yaml_is_null(vs)) {
         d->legacy_names = strcmp(vs->s, "legacy") == 0;
     }
     scrape_cfg_http hd;
@@ -315,13 +315,13 @@ static int dec_job(scrape_dec *d, const scrape_yaml_node *n, const scrape_global
     return rc;
 }
 
-int scrape_dec_jobs(scrape_dec *d, const scrape_yaml_node *n, const scrape_globals *g,
+int scrape_dec_jobs(scrape_dec *d, const odin_yaml_node *n, const scrape_globals *g,
                     scrape_config *c)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of scrape configs");
     }
     c->jobs = odin_calloc(n->n + 1, sizeof(*c->jobs));

@@ -20,7 +20,7 @@ static void free_relabels(relabel_config *v, size_t n)
 
 #define AM(field) offsetof(scrape_alertmanager, field)
 
-static int dec_api_version(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_api_version(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_alertmanager *am = obj;
     char *v = NULL;
@@ -40,13 +40,13 @@ static int dec_api_version(scrape_dec *d, const scrape_yaml_node *n, void *obj)
     return rc;
 }
 
-static int dec_am_relabel(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_am_relabel(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_alertmanager *am = obj;
     return scrape_dec_relabels(d, n, &am->relabel, &am->nrelabel);
 }
 
-static int dec_am_alert_relabel(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_am_alert_relabel(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_alertmanager *am = obj;
     return scrape_dec_relabels(d, n, &am->alert_relabel, &am->nalert_relabel);
@@ -62,13 +62,13 @@ static const scrape_field am_fields[] = {
     {"sigv4", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_am(scrape_dec *d, const scrape_yaml_node *n, scrape_alertmanager *am)
+static int dec_am(scrape_dec *d, const odin_yaml_node *n, scrape_alertmanager *am)
 {
     *am = (scrape_alertmanager){.scheme = odin_strdup("http"),
                                 .path_prefix = odin_strdup(""),
                                 .api_version = odin_strdup("v2"),
                                 .timeout_ms = 10000};
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return scrape_dec_fail(d, n, "empty or null alertmanager config");
     }
     scrape_cfg_http hd;
@@ -92,13 +92,13 @@ static int dec_am(scrape_dec *d, const scrape_yaml_node *n, scrape_alertmanager 
     return rc;
 }
 
-static int dec_alertmanagers(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_alertmanagers(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_config *c = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of alertmanager configs");
     }
     c->alertmanagers = odin_calloc(n->n + 1, sizeof(*c->alertmanagers));
@@ -113,7 +113,7 @@ static int dec_alertmanagers(scrape_dec *d, const scrape_yaml_node *n, void *obj
     return 0;
 }
 
-static int dec_alert_relabel(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_alert_relabel(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_config *c = obj;
     return scrape_dec_relabels(d, n, &c->alert_relabel, &c->nalert_relabel);
@@ -124,7 +124,7 @@ static const scrape_field alerting_fields[] = {
     {"alertmanagers", SCRAPE_F_FN, 0, 0, dec_alertmanagers},
 };
 
-int scrape_dec_alerting(scrape_dec *d, const scrape_yaml_node *n, scrape_config *c)
+int scrape_dec_alerting(scrape_dec *d, const odin_yaml_node *n, scrape_config *c)
 {
     scrape_fieldset fs = {alerting_fields, ODIN_ARRAY_LEN(alerting_fields), c, 0};
     return scrape_dec_fields(d, n, "alerting config", &fs, 1);
@@ -166,7 +166,7 @@ static const char *const reserved_headers[] = {
     "x-amz-content-sha256",
 };
 
-static int dec_headers(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_headers(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_remote_write *rw = obj;
     int rc = scrape_dec_labels(d, n, false, &rw->headers, &rw->nheaders);
@@ -187,7 +187,7 @@ static int dec_headers(scrape_dec *d, const scrape_yaml_node *n, void *obj)
     return rc;
 }
 
-static int dec_write_relabel(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_write_relabel(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_remote_write *rw = obj;
     return scrape_dec_relabels(d, n, &rw->write_relabel, &rw->nwrite_relabel);
@@ -205,7 +205,7 @@ static const scrape_field queue_fields[] = {
     {"sample_age_limit", SCRAPE_F_DURATION, RW(sample_age_limit_ms), 0, NULL},
 };
 
-static int dec_queue(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_queue(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_remote_write *rw = obj;
     scrape_fieldset fs = {queue_fields, ODIN_ARRAY_LEN(queue_fields), rw, 0};
@@ -232,7 +232,7 @@ static const scrape_field metadata_fields[] = {
     {"max_samples_per_send", SCRAPE_F_INT, RW(metadata_max_samples_per_send), 0, NULL},
 };
 
-static int dec_metadata(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_metadata(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {metadata_fields, ODIN_ARRAY_LEN(metadata_fields), obj, 0};
     return scrape_dec_fields(d, n, "metadata config", &fs, 1);
@@ -256,7 +256,7 @@ static const scrape_field rw_fields[] = {
     {"google_iam", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_rw(scrape_dec *d, const scrape_yaml_node *n, scrape_remote_write *rw)
+static int dec_rw(scrape_dec *d, const odin_yaml_node *n, scrape_remote_write *rw)
 {
     *rw = (scrape_remote_write){
         .remote_timeout_ms = 30000,
@@ -272,7 +272,7 @@ static int dec_rw(scrape_dec *d, const scrape_yaml_node *n, scrape_remote_write 
         .metadata_max_samples_per_send = 2000,
         .protobuf_message = odin_strdup("prometheus.WriteRequest"),
     };
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return scrape_dec_fail(d, n, "empty or null remote write config section");
     }
     scrape_cfg_http hd;
@@ -300,12 +300,12 @@ static int dec_rw(scrape_dec *d, const scrape_yaml_node *n, scrape_remote_write 
     return rc;
 }
 
-int scrape_dec_remote_writes(scrape_dec *d, const scrape_yaml_node *n, scrape_config *c)
+int scrape_dec_remote_writes(scrape_dec *d, const odin_yaml_node *n, scrape_config *c)
 {
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of remote write configs");
     }
     c->remote_write = odin_calloc(n->n + 1, sizeof(*c->remote_write));

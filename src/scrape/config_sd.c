@@ -16,7 +16,7 @@ typedef struct {
     size_t nlabels;
 } static_group;
 
-static int dec_group_labels(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_group_labels(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     static_group *g = obj;
     return scrape_dec_labels(d, n, true, &g->labels, &g->nlabels);
@@ -28,13 +28,13 @@ static const scrape_field group_fields[] = {
     {"labels", SCRAPE_F_FN, 0, 0, dec_group_labels},
 };
 
-static int dec_static(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_static(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     discovery_config *sd = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of target groups");
     }
     sd->static_groups =
@@ -86,7 +86,7 @@ static bool file_sd_name_ok(const char *s)
     return false;
 }
 
-static int dec_file_one(scrape_dec *d, const scrape_yaml_node *n, discovery_file_config *f)
+static int dec_file_one(scrape_dec *d, const odin_yaml_node *n, discovery_file_config *f)
 {
     f->refresh_interval_ms = 5 * 60 * 1000;
     scrape_fieldset fs = {file_fields, ODIN_ARRAY_LEN(file_fields), f, 0};
@@ -110,13 +110,13 @@ static int dec_file_one(scrape_dec *d, const scrape_yaml_node *n, discovery_file
     return 0;
 }
 
-static int dec_files(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_files(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     discovery_config *sd = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of file_sd configs");
     }
     sd->files = odin_realloc(sd->files, (sd->nfiles + n->n + 1) * sizeof(*sd->files));
@@ -160,16 +160,16 @@ typedef struct {
     bool has_role;
 } k8s_dec;
 
-static int dec_role(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_role(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     k8s_dec *kd = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    int r = n->kind == SCRAPE_YAML_SCALAR ? k8s_role_parse(n->s) : -1;
+    int r = n->kind == ODIN_YAML_SCALAR ? k8s_role_parse(n->s) : -1;
     if (r < 0) {
         return scrape_dec_fail(d, n, "unknown Kubernetes SD role \"%.64s\"",
-                               n->kind == SCRAPE_YAML_SCALAR ? n->s : "");
+                               n->kind == ODIN_YAML_SCALAR ? n->s : "");
     }
     kd->k.role = (discovery_k8s_role)r;
     kd->has_role = true;
@@ -183,7 +183,7 @@ static const scrape_field ns_fields[] = {
     {"names", SCRAPE_F_STRINGS, K8S(namespaces), K8S(nnamespaces), NULL},
 };
 
-static int dec_namespaces(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_namespaces(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {ns_fields, ODIN_ARRAY_LEN(ns_fields), obj, 0};
     return scrape_dec_fields(d, n, "namespaces", &fs, 1);
@@ -197,7 +197,7 @@ static const scrape_field meta_fields[] = {
     {"cronjob", SCRAPE_F_REJECT, 0, 0, NULL},
 };
 
-static int dec_meta(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_meta(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     scrape_fieldset fs = {meta_fields, ODIN_ARRAY_LEN(meta_fields), obj, 0};
     return scrape_dec_fields(d, n, "attach_metadata", &fs, 1);
@@ -211,13 +211,13 @@ static const scrape_field sel_fields[] = {
     {"field", SCRAPE_F_STRING, SEL(field), 0, NULL},
 };
 
-static int dec_selectors(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_selectors(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     discovery_k8s_config *k = &((k8s_dec *)obj)->k;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of selectors");
     }
     k->selectors = odin_calloc(n->n + 1, sizeof(*k->selectors));
@@ -263,7 +263,7 @@ static bool selector_allowed(discovery_k8s_role role, int sel)
     }
 }
 
-static int k8s_validate(scrape_dec *d, const scrape_yaml_node *n, const k8s_dec *kd)
+static int k8s_validate(scrape_dec *d, const odin_yaml_node *n, const k8s_dec *kd)
 {
     const discovery_k8s_config *k = &kd->k;
     bool api = k->api_server && *k->api_server, kc = k->kubeconfig_file && *k->kubeconfig_file;
@@ -309,7 +309,7 @@ static int k8s_validate(scrape_dec *d, const scrape_yaml_node *n, const k8s_dec 
     return 0;
 }
 
-static int dec_k8s_one(scrape_dec *d, const scrape_yaml_node *n, discovery_k8s_config *out)
+static int dec_k8s_one(scrape_dec *d, const odin_yaml_node *n, discovery_k8s_config *out)
 {
     k8s_dec kd = {0};
     scrape_cfg_http_init(&kd.hd, true);
@@ -332,13 +332,13 @@ static int dec_k8s_one(scrape_dec *d, const scrape_yaml_node *n, discovery_k8s_c
     return rc;
 }
 
-static int dec_k8s(scrape_dec *d, const scrape_yaml_node *n, void *obj)
+static int dec_k8s(scrape_dec *d, const odin_yaml_node *n, void *obj)
 {
     discovery_config *sd = obj;
-    if (scrape_yaml_is_null(n)) {
+    if (odin_yaml_is_null(n)) {
         return 0;
     }
-    if (n->kind != SCRAPE_YAML_SEQ) {
+    if (n->kind != ODIN_YAML_SEQ) {
         return scrape_dec_fail(d, n, "expected a list of kubernetes_sd configs");
     }
     sd->k8s = odin_realloc(sd->k8s, (sd->nk8s + n->n + 1) * sizeof(*sd->k8s));
@@ -388,19 +388,18 @@ const scrape_field scrape_sd_fields[] = {
 const size_t scrape_nsd_fields = ODIN_ARRAY_LEN(scrape_sd_fields);
 
 /* Prometheus refuses URLs as static targets unless relabeling could rewrite them. */
-int scrape_sd_finish(scrape_dec *d, const scrape_yaml_node *n, discovery_config *sd,
-                     bool has_relabel)
+int scrape_sd_finish(scrape_dec *d, const odin_yaml_node *n, discovery_config *sd, bool has_relabel)
 {
     (void)sd;
-    const scrape_yaml_node *st = scrape_yaml_get(n, "static_configs");
-    if (has_relabel || st == NULL || st->kind != SCRAPE_YAML_SEQ) {
+    const odin_yaml_node *st = odin_yaml_get(n, "static_configs");
+    if (has_relabel || st == NULL || st->kind != ODIN_YAML_SEQ) {
         return 0;
     }
     for (size_t i = 0; i < st->n; i++) {
-        const scrape_yaml_node *t = scrape_yaml_get(st->v[i], "targets");
-        for (size_t j = 0; t && t->kind == SCRAPE_YAML_SEQ && j < t->n; j++) {
-            const scrape_yaml_node *x = t->v[j];
-            if (x->kind == SCRAPE_YAML_SCALAR && memchr(x->s, '/', x->len)) {
+        const odin_yaml_node *t = odin_yaml_get(st->v[i], "targets");
+        for (size_t j = 0; t && t->kind == ODIN_YAML_SEQ && j < t->n; j++) {
+            const odin_yaml_node *x = t->v[j];
+            if (x->kind == ODIN_YAML_SCALAR && memchr(x->s, '/', x->len)) {
                 size_t o1 = scrape_dec_push_key(d, "static_configs");
                 scrape_dec_push_index(d, i);
                 scrape_dec_push_key(d, "targets");

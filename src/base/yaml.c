@@ -1,7 +1,7 @@
 /* A small YAML document tree over libyaml's event parser: scalars, sequences and mappings with
- * the line and column of every node, so the config loader can name where a bad value sits.
+ * the line and column of every node, so a configuration loader can name where a bad value sits.
  * Anchors and aliases are resolved by sharing nodes; nesting and expanded size are capped. */
-#include "scrape/config_int.h"
+#include "base/base.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,31 +9,31 @@
 
 /* A collection being filled: children gather in a heap vector, copied to the arena on close. */
 typedef struct {
-    scrape_yaml_node *node;
-    scrape_yaml_node **kids;
+    odin_yaml_node *node;
+    odin_yaml_node **kids;
     size_t n, cap;
     char *anchor; /* arena copy, registered when the collection closes */
 } yaml_frame;
 
 typedef struct {
     const char *name;
-    scrape_yaml_node *node;
+    odin_yaml_node *node;
 } yaml_anchor;
 
 typedef struct {
-    scrape_yaml_doc *doc;
+    odin_yaml_doc *doc;
     const char *name;
     odin_err *err;
-    yaml_frame stack[SCRAPE_YAML_MAX_DEPTH];
+    yaml_frame stack[ODIN_YAML_MAX_DEPTH];
     size_t depth;
     yaml_anchor *anchors;
     size_t nanchors, anchors_cap;
-    scrape_yaml_node *root;
+    odin_yaml_node *root;
 } yaml_builder;
 
-static scrape_yaml_node *node_new(yaml_builder *b, scrape_yaml_kind kind, yaml_mark_t mark)
+static odin_yaml_node *node_new(yaml_builder *b, odin_yaml_kind kind, yaml_mark_t mark)
 {
-    scrape_yaml_node *n = odin_arena_zalloc(&b->doc->arena, sizeof(*n));
+    odin_yaml_node *n = odin_arena_zalloc(&b->doc->arena, sizeof(*n));
     if (n == NULL) {
         return NULL;
     }
@@ -44,7 +44,7 @@ static scrape_yaml_node *node_new(yaml_builder *b, scrape_yaml_kind kind, yaml_m
     return n;
 }
 
-static int add_anchor(yaml_builder *b, const char *name, scrape_yaml_node *n)
+static int add_anchor(yaml_builder *b, const char *name, odin_yaml_node *n)
 {
     if (name == NULL) {
         return 0;
@@ -58,7 +58,7 @@ static int add_anchor(yaml_builder *b, const char *name, scrape_yaml_node *n)
     return 0;
 }
 
-static scrape_yaml_node *find_anchor(const yaml_builder *b, const char *name)
+static odin_yaml_node *find_anchor(const yaml_builder *b, const char *name)
 {
     for (size_t i = b->nanchors; i > 0; i--) {
         if (strcmp(b->anchors[i - 1].name, name) == 0) {
@@ -69,18 +69,18 @@ static scrape_yaml_node *find_anchor(const yaml_builder *b, const char *name)
 }
 
 /* Hangs a finished node under the open collection, or makes it the root. */
-static int attach(yaml_builder *b, scrape_yaml_node *n)
+static int attach(yaml_builder *b, odin_yaml_node *n)
 {
     if (b->depth == 0) {
         b->root = n;
         return 0;
     }
     yaml_frame *f = &b->stack[b->depth - 1];
-    if (n->weight > SCRAPE_YAML_MAX_NODES - f->node->weight) {
+    if (n->weight > ODIN_YAML_MAX_NODES - f->node->weight) {
         return odin_err_set(b->err, ODIN_ERR_LIMIT,
                             "%s:%zu:%zu: yaml: document expands to more "
                             "than %d nodes",
-                            b->name, n->line, n->col, SCRAPE_YAML_MAX_NODES);
+                            b->name, n->line, n->col, ODIN_YAML_MAX_NODES);
     }
     f->node->weight += n->weight;
     if (f->n == f->cap) {
@@ -103,7 +103,7 @@ static char *arena_name(yaml_builder *b, const yaml_char_t *s)
 
 static int on_scalar(yaml_builder *b, const yaml_event_t *ev)
 {
-    scrape_yaml_node *n = node_new(b, SCRAPE_YAML_SCALAR, ev->start_mark);
+    odin_yaml_node *n = node_new(b, ODIN_YAML_SCALAR, ev->start_mark);
     if (n == NULL) {
         return oom(b);
     }
@@ -116,7 +116,7 @@ static int on_scalar(yaml_builder *b, const yaml_event_t *ev)
     n->quoted =
         ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || (tag && strcmp(tag, YAML_STR_TAG) == 0);
     if (tag && strcmp(tag, YAML_NULL_TAG) == 0) {
-        n->kind = SCRAPE_YAML_NULL;
+        n->kind = ODIN_YAML_NULL;
     }
     const yaml_char_t *anchor = ev->data.scalar.anchor;
     if (anchor && add_anchor(b, arena_name(b, anchor), n) < 0) {
@@ -125,19 +125,19 @@ static int on_scalar(yaml_builder *b, const yaml_event_t *ev)
     return attach(b, n);
 }
 
-static int on_start(yaml_builder *b, const yaml_event_t *ev, scrape_yaml_kind kind)
+static int on_start(yaml_builder *b, const yaml_event_t *ev, odin_yaml_kind kind)
 {
-    if (b->depth == SCRAPE_YAML_MAX_DEPTH) {
+    if (b->depth == ODIN_YAML_MAX_DEPTH) {
         return odin_err_set(b->err, ODIN_ERR_LIMIT, "%s:%zu:%zu: yaml: nesting deeper than %d",
                             b->name, (size_t)ev->start_mark.line + 1,
-                            (size_t)ev->start_mark.column + 1, SCRAPE_YAML_MAX_DEPTH);
+                            (size_t)ev->start_mark.column + 1, ODIN_YAML_MAX_DEPTH);
     }
-    scrape_yaml_node *n = node_new(b, kind, ev->start_mark);
+    odin_yaml_node *n = node_new(b, kind, ev->start_mark);
     if (n == NULL) {
         return oom(b);
     }
     const yaml_char_t *anchor =
-        kind == SCRAPE_YAML_SEQ ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+        kind == ODIN_YAML_SEQ ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
     yaml_frame *f = &b->stack[b->depth++];
     *f = (yaml_frame){.node = n, .anchor = arena_name(b, anchor)};
     return 0;
@@ -147,8 +147,8 @@ static int on_end(yaml_builder *b)
 {
     ODIN_ASSERT(b->depth > 0); /* libyaml pairs every end event with a start */
     yaml_frame *f = &b->stack[--b->depth];
-    scrape_yaml_node *n = f->node;
-    n->n = n->kind == SCRAPE_YAML_MAP ? f->n / 2 : f->n;
+    odin_yaml_node *n = f->node;
+    n->n = n->kind == ODIN_YAML_MAP ? f->n / 2 : f->n;
     if (f->n) {
         n->v = odin_arena_alloc(&b->doc->arena, f->n * sizeof(*n->v));
         if (n->v == NULL) {
@@ -167,7 +167,7 @@ static int on_end(yaml_builder *b)
 
 static int on_alias(yaml_builder *b, const yaml_event_t *ev)
 {
-    scrape_yaml_node *n = find_anchor(b, (const char *)ev->data.alias.anchor);
+    odin_yaml_node *n = find_anchor(b, (const char *)ev->data.alias.anchor);
     if (n == NULL) {
         return odin_err_set(b->err, ODIN_ERR_PARSE, "%s:%zu:%zu: yaml: unknown anchor %.64s",
                             b->name, (size_t)ev->start_mark.line + 1,
@@ -183,9 +183,9 @@ static int on_event(yaml_builder *b, const yaml_event_t *ev)
     case YAML_SCALAR_EVENT:
         return on_scalar(b, ev);
     case YAML_SEQUENCE_START_EVENT:
-        return on_start(b, ev, SCRAPE_YAML_SEQ);
+        return on_start(b, ev, ODIN_YAML_SEQ);
     case YAML_MAPPING_START_EVENT:
-        return on_start(b, ev, SCRAPE_YAML_MAP);
+        return on_start(b, ev, ODIN_YAML_MAP);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
         return on_end(b);
@@ -213,8 +213,8 @@ static int parse_error(yaml_builder *b, const yaml_parser_t *p)
                         problem);
 }
 
-int scrape_yaml_parse(scrape_yaml_doc *doc, const char *text, size_t len, const char *name,
-                      odin_err *err)
+int odin_yaml_parse(odin_yaml_doc *doc, const char *text, size_t len, const char *name,
+                    odin_err *err)
 {
     /* nodes cost ~80 bytes; the cap keeps a hostile file from eating memory */
     odin_arena_init(&doc->arena, 256u * 1024 * 1024);
@@ -247,18 +247,18 @@ int scrape_yaml_parse(scrape_yaml_doc *doc, const char *text, size_t len, const 
     return 0;
 }
 
-void scrape_yaml_doc_fini(scrape_yaml_doc *doc)
+void odin_yaml_doc_fini(odin_yaml_doc *doc)
 {
     odin_arena_fini(&doc->arena);
     doc->root = NULL;
 }
 
-bool scrape_yaml_is_null(const scrape_yaml_node *n)
+bool odin_yaml_is_null(const odin_yaml_node *n)
 {
-    if (n == NULL || n->kind == SCRAPE_YAML_NULL) {
+    if (n == NULL || n->kind == ODIN_YAML_NULL) {
         return true;
     }
-    if (n->kind != SCRAPE_YAML_SCALAR || n->quoted) {
+    if (n->kind != ODIN_YAML_SCALAR || n->quoted) {
         return false;
     }
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
@@ -270,15 +270,15 @@ bool scrape_yaml_is_null(const scrape_yaml_node *n)
     return false;
 }
 
-const scrape_yaml_node *scrape_yaml_get(const scrape_yaml_node *n, const char *key)
+const odin_yaml_node *odin_yaml_get(const odin_yaml_node *n, const char *key)
 {
-    if (n == NULL || n->kind != SCRAPE_YAML_MAP) {
+    if (n == NULL || n->kind != ODIN_YAML_MAP) {
         return NULL;
     }
     size_t klen = strlen(key);
     for (size_t i = 0; i < n->n; i++) {
-        const scrape_yaml_node *k = n->v[2 * i];
-        if (k->kind == SCRAPE_YAML_SCALAR && k->len == klen && memcmp(k->s, key, klen) == 0) {
+        const odin_yaml_node *k = n->v[2 * i];
+        if (k->kind == ODIN_YAML_SCALAR && k->len == klen && memcmp(k->s, key, klen) == 0) {
             return n->v[2 * i + 1];
         }
     }
