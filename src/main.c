@@ -18,6 +18,7 @@ static const char usage[] =
     "  server              Prometheus-compatible server (prometheus.yml, storage, PromQL API)\n"
     "  agent               per-node metrics (node_exporter's and dcgm-exporter's names) on :9100\n"
     "  check config FILE   validate prometheus.yml files\n"
+    "  check web-config FILE  validate --web.config.file files (TLS, basic auth)\n"
     "  promqltest FILE...  run PromQL test scripts (the upstream .test format)\n"
     "  tsdb dump|analyze|import  inspect or backfill a data directory\n"
     "  query instant|range|series|labels URL ...  query a Prometheus-compatible server\n"
@@ -78,6 +79,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(role, "check") == 0 && argc >= 3 && strcmp(argv[2], "config") == 0) {
         return scrape_check_config_main(argc - 2, argv + 2);
+    }
+    if (strcmp(role, "check") == 0 && argc >= 3 && strcmp(argv[2], "web-config") == 0) {
+        return cli_check_web_config_main(argc - 2, argv + 2);
     }
     fprintf(stderr, "odin: unknown role \"%s\"\n\n%s", role, usage);
     return 2;

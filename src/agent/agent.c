@@ -229,7 +229,8 @@ int agent_start(agent *ag, odin_err *err)
     h->ag = ag;
     /* The small built-in backend: libmicrohttpd would map GnuTLS (2.3 MiB) for TLS never served. */
     http_server_opts opts = {.listen_address = agent_flag(ag, "web.listen-address"),
-                             .backend = HTTP_BACKEND_SMALL};
+                             .backend = HTTP_BACKEND_SMALL,
+                             .web_config_file = agent_flag(ag, "web.config.file")};
     http_server *srv = http_server_start(&opts, err);
     if (!srv) {
         free(h);

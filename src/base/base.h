@@ -83,6 +83,10 @@ odin_str odin_str_trim(odin_str s);       /* strips ASCII whitespace at both end
 odin_str odin_str_cut(odin_str *s, char sep);
 /* Splits off the next run of non-blank characters, skipping spaces and tabs; len 0 at the end. */
 odin_str odin_str_field(odin_str *s);
+/* Standard base64 with padding; CR and LF are skipped, as Go's decoder does. A malloc'd,
+ * NUL-terminated copy of the bytes (which may hold NULs: *len, when len is not NULL), or NULL when
+ * s is malformed. */
+char *odin_base64_decode(odin_str s, size_t *len);
 
 /* Growable, capped, always NUL-terminated buffer. Heap-owned by the strbuf: free with _fini.
  * When an append would pass `cap_bytes` (0 = 1 GiB) the buffer stays as it was, `overflow`

@@ -255,3 +255,55 @@ char *odin_strbuf_take(odin_strbuf *b, size_t *len)
     b->len = b->alloc = 0;
     return p;
 }
+
+/* ---- Base64 -------------------------------------------------------------------------------- */
+
+static int b64_digit(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+char *odin_base64_decode(odin_str s, size_t *len)
+{
+    odin_strbuf out;
+    odin_strbuf_init(&out, s.len / 4 * 3 + 1);
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t digits = 0, pad = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c == '\n' || c == '\r') {
+            continue;
+        }
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        int d = b64_digit(c);
+        if (d < 0 || pad > 0) {
+            odin_strbuf_fini(&out);
+            return NULL;
+        }
+        digits++;
+        acc = (acc << 6) | (uint32_t)d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            odin_strbuf_putc(&out, (char)((acc >> bits) & 0xff));
+        }
+    }
+    if ((digits + pad) % 4 != 0 || pad > 2 || digits % 4 == 1) {
+        odin_strbuf_fini(&out);
+        return NULL;
+    }
+    return odin_strbuf_take(&out, len);
+}

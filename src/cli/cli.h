@@ -11,4 +11,8 @@
  * thread-safe with other libcurl users that have not called curl_global_init. */
 int cli_query_main(int argc, char **argv);
 
+/* `odin check web-config FILE...` (promtool check web-config): "FILE SUCCESS" on stdout or
+ * "FILE FAILED: reason" on stderr for each; 1 when any failed. argv[0] is "web-config". */
+int cli_check_web_config_main(int argc, char **argv);
+
 #endif

@@ -227,57 +227,6 @@ static char *kc_path(const k8s_json *obj, const char *key, const char *dir)
     return odin_strbuf_take(&b, NULL);
 }
 
-static int b64_digit(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Standard base64 with padding (line breaks skipped, as Go's decoder does); NULL when malformed. */
-static char *kc_base64(odin_str s)
-{
-    odin_strbuf out;
-    odin_strbuf_init(&out, s.len / 4 * 3 + 1);
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t digits = 0, pad = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c == '\n' || c == '\r') {
-            continue;
-        }
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int d = b64_digit(c);
-        if (d < 0 || pad > 0) {
-            odin_strbuf_fini(&out);
-            return NULL;
-        }
-        digits++;
-        acc = (acc << 6) | (uint32_t)d;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            odin_strbuf_putc(&out, (char)((acc >> bits) & 0xff));
-        }
-    }
-    if ((digits + pad) % 4 != 0 || pad > 2 || digits % 4 == 1) {
-        odin_strbuf_fini(&out);
-        return NULL;
-    }
-    return odin_strbuf_take(&out, NULL);
-}
-
 /* Decodes `key` of obj into *out when present; an error names the field. */
 static int kc_data(const k8s_json *obj, const char *key, const char *what, char **out,
                    const char *path, odin_err *err)
@@ -286,7 +235,7 @@ static int kc_data(const k8s_json *obj, const char *key, const char *what, char 
     if (s.len == 0) {
         return 0;
     }
-    *out = kc_base64(s);
+    *out = odin_base64_decode(s, NULL);
     if (*out == NULL) {
         return odin_err_set(err, ODIN_ERR_INVALID, "kubeconfig %s: %s: %s is not valid base64",
                             path, what, key);

@@ -1,7 +1,8 @@
 /* The HTTP server every role serves through: libmicrohttpd (loaded on first use) or, for the
  * agent, a small built-in HTTP/1.1 server underneath; a router by method and path prefix, gzip
- * when the client accepts it, connection timeouts, and a stop that lets requests in flight finish. Handlers run on the server's worker threads (one by default); what a handler
- * touches must be safe from those threads. */
+ * when the client accepts it, connection timeouts, and a stop that lets requests in flight finish.
+ * Handlers run on the server's worker threads (one by default); what a handler touches must be safe
+ * from those threads. */
 #ifndef ODIN_HTTP_HTTP_H
 #define ODIN_HTTP_HTTP_H
 
@@ -57,8 +58,14 @@ typedef struct {
     int timeout_s;              /* idle connection timeout, 0 = 30 */
     size_t max_body_bytes;      /* request body cap, 0 = 16 MiB (SMALL: never above 64 KiB) */
     http_backend backend;
+    /* Prometheus' web config file (--web.config.file): TLS, basic auth, headers, rate limit;
+     * NULL or "" for none. With TLS the MHD backend serves, whatever `backend` says. */
+    const char *web_config_file;
 } http_server_opts;
 
+/* Reads and checks a web config file as http_server_start would (promtool check web-config);
+ * *tls tells whether it turns TLS on. 0, or an error naming file:line:col. */
+int http_web_config_check(const char *path, bool *tls, odin_err *err);
 /* Binds and starts serving. NULL with err naming the address (or the library that could not be
  * loaded) on failure. */
 http_server *http_server_start(const http_server_opts *opts, odin_err *err);
@@ -79,9 +86,9 @@ int http_signals_wait(bool want_hup);
 
 /* ---- Client settings (client.c) -------------------------------------------------------------- */
 
-/* Prometheus' HTTP client configuration (tls_config, basic_auth, authorization, bearer_token[_file],
- * proxy_url, follow_redirects), shared by scraping, discovery, alerting and remote write.
- * Strings are owned (heap) and freed by http_client_config_fini. */
+/* Prometheus' HTTP client configuration (tls_config, basic_auth, authorization,
+ * bearer_token[_file], proxy_url, follow_redirects), shared by scraping, discovery, alerting and
+ * remote write. Strings are owned (heap) and freed by http_client_config_fini. */
 typedef struct {
     char *ca_file, *cert_file, *key_file, *server_name;
     bool insecure_skip_verify;

@@ -90,6 +90,7 @@ void http_request_clear(http_request *req)
     req->too_large = false;
     req->params_full = false;
     req->params = (http_params){0};
+    req->nextra = 0;
 }
 
 void http_request_fini(http_request *req)
@@ -176,6 +177,9 @@ static void build_reply(http_request *req, http_response *resp, http_reply *repl
                      resp->header_names[i] ? resp->header_names[i] : "", NULL);
         }
     }
+    for (size_t i = 0; i < req->nextra; i++) {
+        reply_header(reply, req->extra_names[i], req->extra_values[i]);
+    }
 }
 
 void http_reply_text(http_request *req, int status, const char *text, const char *allow,
@@ -203,6 +207,9 @@ static bool is_form(const char *content_type)
 
 void http_dispatch(http_request *req, const char *query, size_t query_len, http_reply *reply)
 {
+    if (req->srv->web != NULL && !http_web_admit(req->srv->web, req, reply)) {
+        return;
+    }
     if (req->too_large) {
         http_reply_text(req, 413, "413 request body too large\n", NULL, reply);
         return;

@@ -13,17 +13,30 @@ static void server_free(http_server *s)
     }
     free(s->routes);
     free(s->address);
+    http_web_free(s->web);
     free(s);
 }
 
 http_server *http_server_start(const http_server_opts *opts, odin_err *err)
 {
+    http_web *web = NULL;
+    if (opts->web_config_file != NULL && opts->web_config_file[0] != '\0') {
+        web = http_web_new(opts->web_config_file, err);
+        if (web == NULL) {
+            return NULL;
+        }
+    }
     int fd = http_listen_open(opts->listen_address, err);
     if (fd < 0) {
+        http_web_free(web);
         return NULL;
     }
     http_server *s = odin_calloc(1, sizeof *s);
+    s->web = web;
     s->backend = opts->backend;
+    if (web != NULL && http_web_start_settings(web)->tls) {
+        s->backend = HTTP_BACKEND_MHD; /* TLS comes from libmicrohttpd's GnuTLS */
+    }
     s->address = odin_strdup(opts->listen_address);
     s->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : HTTP_DEFAULT_TIMEOUT_S;
     s->max_body_bytes =

@@ -16,7 +16,9 @@ enum {
     HTTP_GZIP_MIN_BYTES = 256,
     /* Headers a prepared reply can carry: the handler's 8 plus Content-Type, Vary,
      * Content-Encoding and Allow. */
-    HTTP_REPLY_MAX_HEADERS = 12,
+    HTTP_REPLY_MAX_HEADERS = 18,
+    /* Headers a web config may add (webconfig.c's list), plus WWW-Authenticate. */
+    HTTP_WEB_MAX_HEADERS = 5,
 };
 #define HTTP_DEFAULT_MAX_BODY_BYTES ((size_t)16 << 20)
 /* Caps what one handler may allocate from its request arena; query answers are built in the
@@ -50,10 +52,15 @@ struct http_request {
     http_params params;  /* form body pairs first, then query pairs (Go's r.Form order) */
     odin_arena arena;
     http_request *next_free;
+    /* Headers the web config puts on this request's answer (strings static or in the arena). */
+    const char *extra_names[HTTP_WEB_MAX_HEADERS + 1];
+    const char *extra_values[HTTP_WEB_MAX_HEADERS + 1];
+    size_t nextra;
 };
 
 typedef struct http_mhd http_mhd;
 typedef struct http_small http_small;
+typedef struct http_web http_web;
 
 /* Owned by whoever called http_server_start; freed by http_server_stop. */
 struct http_server {
@@ -63,8 +70,9 @@ struct http_server {
     int port;
     int timeout_s;
     size_t max_body_bytes;
-    http_mhd *mhd;       /* set for HTTP_BACKEND_MHD */
-    http_small *small;   /* set for HTTP_BACKEND_SMALL */
+    http_mhd *mhd;     /* set for HTTP_BACKEND_MHD */
+    http_small *small; /* set for HTTP_BACKEND_SMALL */
+    http_web *web;     /* --web.config.file, or NULL */
     /* Written by http_server_route before serving starts, then only read (http.h). */
     http_route *routes;
     size_t nroutes;
@@ -115,6 +123,44 @@ void http_dispatch(http_request *req, const char *query, size_t query_len, http_
 /* A plain-text answer (404, 413, ...) with an optional Allow header. */
 void http_reply_text(http_request *req, int status, const char *text, const char *allow,
                      http_reply *reply);
+
+/* ---- Web config file (webconfig.c, webauth.c) ------------------------------------------------ */
+
+typedef struct {
+    char *name;
+    char *hash; /* bcrypt */
+} http_web_user;
+
+/* What a web config file says. Heap-owned; http_web_settings_fini frees it. */
+typedef struct {
+    http_web_user *users;
+    size_t nusers;
+    char *header_values[HTTP_WEB_MAX_HEADERS]; /* by http_web_header_name index; NULL: unset */
+    int64_t rate_interval_ms;                  /* 0: no rate limit */
+    int rate_burst;
+    bool tls;
+    char *tls_cert, *tls_key; /* PEM */
+    char *tls_priorities;     /* GnuTLS priority string for the allowed versions */
+} http_web_settings;
+
+/* Reads and checks the file; errors name "file:line:col". out is empty on failure. */
+int http_web_settings_load(const char *path, http_web_settings *out, odin_err *err);
+/* The same over text already read; path names it in messages and anchors relative file paths.
+ * read_files false skips reading the certificate and key (the fuzz target). */
+int http_web_settings_parse(const char *text, size_t len, const char *path, bool read_files,
+                            http_web_settings *out, odin_err *err);
+void http_web_settings_fini(http_web_settings *s);
+/* The name of configurable header i (< HTTP_WEB_MAX_HEADERS). */
+const char *http_web_header_name(size_t i);
+
+/* The file as the server applies it, re-read when it changes. NULL with err on a bad file. */
+http_web *http_web_new(const char *path, odin_err *err);
+void http_web_free(http_web *w);
+/* The settings read at start (the TLS material in them is what the listener uses). */
+const http_web_settings *http_web_start_settings(const http_web *w);
+/* Applies rate limit, headers and basic auth to a request; false when reply holds the refusal
+ * (500, 429 or 401). Any thread. */
+bool http_web_admit(http_web *w, http_request *req, http_reply *reply);
 
 /* ---- Backends -------------------------------------------------------------------------------- */
 

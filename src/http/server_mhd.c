@@ -270,7 +270,7 @@ int http_mhd_start(http_server *s, int fd, int threads, odin_err *err)
     pthread_cond_init(&m->idle, &ca);
     pthread_condattr_destroy(&ca);
 
-    struct MHD_OptionItem ops[8];
+    struct MHD_OptionItem ops[12];
     size_t n = 0;
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_s, NULL};
@@ -281,10 +281,20 @@ int http_mhd_start(http_server *s, int fd, int threads, odin_err *err)
     if (threads > 1) {
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     }
+    const http_web_settings *tls = s->web ? http_web_start_settings(s->web) : NULL;
+    if (tls != NULL && tls->tls) {
+        /* The strings stay with the server's web config for the daemon's life. */
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->tls_cert};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->tls_key};
+        ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, tls->tls_priorities};
+    }
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* ITC makes MHD_quiesce_daemon possible, which the graceful stop needs. */
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG;
+    unsigned int flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (tls != NULL && tls->tls) {
+        flags |= MHD_USE_TLS;
+    }
     m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
                                  MHD_OPTION_END);
     if (m->daemon == NULL) {

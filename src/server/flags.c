@@ -10,6 +10,7 @@ static const server_flag_def flag_defs[] = {
     {"config.file", "prometheus.yml", "Prometheus configuration file path.", false},
     {"web.listen-address", "0.0.0.0:9090", "Address to listen on for UI, API, and telemetry.",
      false},
+    {"web.config.file", "", "[EXPERIMENTAL] Path to configuration file that can enable TLS or authentication.", false},
     {"web.enable-lifecycle", "false", "Enable shutdown and reload via HTTP request.", true},
     {"web.enable-admin-api", "false", "Enable API endpoints for admin control actions.", true},
     {"web.external-url", "", "The URL under which Odin is externally reachable.", false},

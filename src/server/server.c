@@ -1,9 +1,9 @@
 /* `odin server`: loads prometheus.yml, opens the tsdb, and serves scraping, PromQL and the
  * Prometheus HTTP API until a signal stops it. SIGHUP and /-/reload reload the configuration. */
-#include "server/server_int.h"
 #include "http/http.h"
 #include "promql/promql.h"
 #include "scrape/scrape.h"
+#include "server/server_int.h"
 #include "tsdb/tsdb.h"
 #include "web/web.h"
 
@@ -385,7 +385,8 @@ static int start_web(server *s, odin_err *err)
     /* as Prometheus: 503 "Service Unavailable" until the first configuration is applied */
     web_api_set_ready(s->web, false);
     http_server_opts ho = {.listen_address = server_flag(&s->flags, "web.listen-address"),
-                           .threads = 4};
+                           .threads = 4,
+                           .web_config_file = server_flag(&s->flags, "web.config.file")};
     s->http = http_server_start(&ho, err);
     if (!s->http) {
         return -ODIN_ERR_IO;
