@@ -88,6 +88,23 @@ static bool is_map(const odin_yaml_node *n)
     return n != NULL && n->kind == ODIN_YAML_MAP;
 }
 
+/* A key given twice in one mapping is an error, as in Go's strict YAML decoding (and a second
+ * value must not silently replace the first). */
+static int no_duplicate_keys(web_dec *d, const odin_yaml_node *n)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        const odin_yaml_node *k = n->v[2 * i];
+        for (size_t j = 0; j < i; j++) {
+            const odin_yaml_node *o = n->v[2 * j];
+            if (k->kind == ODIN_YAML_SCALAR && o->kind == ODIN_YAML_SCALAR && k->len == o->len &&
+                memcmp(k->s, o->s, k->len) == 0) {
+                return fail(d, k, "key \"%s\" already set in map", k->s);
+            }
+        }
+    }
+    return 0;
+}
+
 /* A file path relative to the web config's directory, as the toolkit joins them. */
 static char *join_dir(const char *config_path, const char *p)
 {
@@ -293,6 +310,9 @@ static int dec_tls(web_dec *d, const odin_yaml_node *n, const char *path, http_w
     if (!is_map(n)) {
         return fail(d, n, "tls_server_config: want a mapping");
     }
+    if (no_duplicate_keys(d, n) < 0) {
+        return -ODIN_ERR_INVALID;
+    }
     web_tls t = {0};
     int rc = dec_tls_fields(d, n, &t);
     if (rc == 0) {
@@ -309,6 +329,9 @@ static int dec_headers(web_dec *d, const odin_yaml_node *n, http_web_settings *s
     }
     if (!is_map(n)) {
         return fail(d, n, "http_server_config.headers: want a mapping");
+    }
+    if (no_duplicate_keys(d, n) < 0) {
+        return -ODIN_ERR_INVALID;
     }
     for (size_t i = 0; i < n->n; i++) {
         const odin_yaml_node *k = n->v[2 * i], *v = n->v[2 * i + 1];
@@ -348,6 +371,9 @@ static int dec_http(web_dec *d, const odin_yaml_node *n, http_web_settings *s)
     }
     if (!is_map(n)) {
         return fail(d, n, "http_server_config: want a mapping");
+    }
+    if (no_duplicate_keys(d, n) < 0) {
+        return -ODIN_ERR_INVALID;
     }
     for (size_t i = 0; i < n->n; i++) {
         const odin_yaml_node *k = n->v[2 * i], *v = n->v[2 * i + 1];
@@ -428,6 +454,9 @@ static int dec_rate(web_dec *d, const odin_yaml_node *n, http_web_settings *s)
     if (!is_map(n)) {
         return fail(d, n, "rate_limit: want a mapping");
     }
+    if (no_duplicate_keys(d, n) < 0) {
+        return -ODIN_ERR_INVALID;
+    }
     for (size_t i = 0; i < n->n; i++) {
         const odin_yaml_node *k = n->v[2 * i], *v = n->v[2 * i + 1];
         if (key_is(k, "interval")) {
@@ -497,6 +526,9 @@ int http_web_settings_parse(const char *text, size_t len, const char *path, bool
     const odin_yaml_node *root = doc.root;
     if (rc == 0 && root != NULL && !odin_yaml_is_null(root) && !is_map(root)) {
         rc = fail(&d, root, "want a mapping at the top level");
+    }
+    if (rc == 0 && is_map(root)) {
+        rc = no_duplicate_keys(&d, root);
     }
     for (size_t i = 0; rc == 0 && root != NULL && is_map(root) && i < root->n; i++) {
         const odin_yaml_node *k = root->v[2 * i], *v = root->v[2 * i + 1];

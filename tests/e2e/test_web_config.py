@@ -197,6 +197,7 @@ def test_check_web_config(odin):
         "client_certs.yml": ("tls_server_config:\n  cert_file: c\n  key_file: k\n"
                              "  client_auth_type: RequireAndVerifyClientCert\n", ":2:3:"),
         "top.yml": ("basic_auth: {}\n", ":1:1:"),
+        "twice.yml": ("rate_limit:\n  burst: 1\nrate_limit:\n  burst: 2\n", ":3:1:"),
     }
     r = subprocess.run([odin, "check", "web-config", good], capture_output=True, text=True)
     check(r.returncode == 0 and (good + " SUCCESS") in r.stdout,
