@@ -138,6 +138,27 @@ static const char *tls_version(const char *v)
     return NULL;
 }
 
+/* A certificate or key: inline text, else the file (relative to the web config's directory). */
+static int pem(web_dec *d, const char *config_path, const char *inline_text, const char *file,
+               char **out)
+{
+    if (inline_text != NULL) {
+        *out = odin_strdup(inline_text);
+        return 0;
+    }
+    char *p = join_dir(config_path, file);
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    int rc = odin_read_file(p, &b, 1 << 20, d->err);
+    free(p);
+    if (rc < 0) {
+        odin_strbuf_fini(&b);
+        return rc;
+    }
+    *out = odin_strbuf_take(&b, NULL);
+    return 0;
+}
+
 /* What the TLS section says, before the files are read. */
 typedef struct {
     char *cert, *key, *cert_file, *key_file;
@@ -200,6 +221,19 @@ static int dec_tls_fields(web_dec *d, const odin_yaml_node *n, web_tls *t)
         }
     }
     return 0;
+}
+
+/* The start of every section decoder: 0 when n is null (nothing to do), 1 when n is a mapping
+ * without repeated keys to walk, or an error naming what wanted a mapping. */
+static int open_map(web_dec *d, const odin_yaml_node *n, const char *what)
+{
+    if (odin_yaml_is_null(n)) {
+        return 0;
+    }
+    if (!is_map(n)) {
+        return fail(d, n, "%s: want a mapping", what);
+    }
+    return no_duplicate_keys(d, n) < 0 ? -ODIN_ERR_INVALID : 1;
 }
 
 static bool empty_list(const odin_yaml_node *n)
@@ -271,47 +305,15 @@ static int finish_tls(web_dec *d, const odin_yaml_node *n, web_tls *t, const cha
     if (!d->read_files) {
         return 0;
     }
-    if (t->cert) {
-        s->tls_cert = odin_strdup(t->cert);
-    } else {
-        char *p = join_dir(path, t->cert_file);
-        odin_strbuf b;
-        odin_strbuf_init(&b, 0);
-        int rc = odin_read_file(p, &b, 1 << 20, d->err);
-        free(p);
-        if (rc < 0) {
-            odin_strbuf_fini(&b);
-            return rc;
-        }
-        s->tls_cert = odin_strbuf_take(&b, NULL);
-    }
-    if (t->key) {
-        s->tls_key = odin_strdup(t->key);
-    } else {
-        char *p = join_dir(path, t->key_file);
-        odin_strbuf b;
-        odin_strbuf_init(&b, 0);
-        int rc = odin_read_file(p, &b, 1 << 20, d->err);
-        free(p);
-        if (rc < 0) {
-            odin_strbuf_fini(&b);
-            return rc;
-        }
-        s->tls_key = odin_strbuf_take(&b, NULL);
-    }
-    return 0;
+    int rc = pem(d, path, t->cert, t->cert_file, &s->tls_cert);
+    return rc < 0 ? rc : pem(d, path, t->key, t->key_file, &s->tls_key);
 }
 
 static int dec_tls(web_dec *d, const odin_yaml_node *n, const char *path, http_web_settings *s)
 {
-    if (odin_yaml_is_null(n)) {
-        return 0;
-    }
-    if (!is_map(n)) {
-        return fail(d, n, "tls_server_config: want a mapping");
-    }
-    if (no_duplicate_keys(d, n) < 0) {
-        return -ODIN_ERR_INVALID;
+    int open = open_map(d, n, "tls_server_config");
+    if (open <= 0) {
+        return open;
     }
     web_tls t = {0};
     int rc = dec_tls_fields(d, n, &t);
@@ -324,14 +326,9 @@ static int dec_tls(web_dec *d, const odin_yaml_node *n, const char *path, http_w
 
 static int dec_headers(web_dec *d, const odin_yaml_node *n, http_web_settings *s)
 {
-    if (odin_yaml_is_null(n)) {
-        return 0;
-    }
-    if (!is_map(n)) {
-        return fail(d, n, "http_server_config.headers: want a mapping");
-    }
-    if (no_duplicate_keys(d, n) < 0) {
-        return -ODIN_ERR_INVALID;
+    int open = open_map(d, n, "http_server_config.headers");
+    if (open <= 0) {
+        return open;
     }
     for (size_t i = 0; i < n->n; i++) {
         const odin_yaml_node *k = n->v[2 * i], *v = n->v[2 * i + 1];
@@ -366,14 +363,9 @@ static int dec_headers(web_dec *d, const odin_yaml_node *n, http_web_settings *s
 
 static int dec_http(web_dec *d, const odin_yaml_node *n, http_web_settings *s)
 {
-    if (odin_yaml_is_null(n)) {
-        return 0;
-    }
-    if (!is_map(n)) {
-        return fail(d, n, "http_server_config: want a mapping");
-    }
-    if (no_duplicate_keys(d, n) < 0) {
-        return -ODIN_ERR_INVALID;
+    int open = open_map(d, n, "http_server_config");
+    if (open <= 0) {
+        return open;
     }
     for (size_t i = 0; i < n->n; i++) {
         const odin_yaml_node *k = n->v[2 * i], *v = n->v[2 * i + 1];
@@ -448,14 +440,9 @@ static int dec_users(web_dec *d, const odin_yaml_node *n, http_web_settings *s)
 
 static int dec_rate(web_dec *d, const odin_yaml_node *n, http_web_settings *s)
 {
-    if (odin_yaml_is_null(n)) {
-        return 0;
-    }
-    if (!is_map(n)) {
-        return fail(d, n, "rate_limit: want a mapping");
-    }
-    if (no_duplicate_keys(d, n) < 0) {
-        return -ODIN_ERR_INVALID;
+    int open = open_map(d, n, "rate_limit");
+    if (open <= 0) {
+        return open;
     }
     for (size_t i = 0; i < n->n; i++) {
         const odin_yaml_node *k = n->v[2 * i], *v = n->v[2 * i + 1];
