@@ -87,6 +87,8 @@ odin_str odin_str_field(odin_str *s);
  * NUL-terminated copy of the bytes (which may hold NULs: *len, when len is not NULL), or NULL when
  * s is malformed. */
 char *odin_base64_decode(odin_str s, size_t *len);
+/* The value of a hexadecimal digit (either case), or -1. */
+int odin_hex_digit(char c);
 
 /* Growable, capped, always NUL-terminated buffer. Heap-owned by the strbuf: free with _fini.
  * When an append would pass `cap_bytes` (0 = 1 GiB) the buffer stays as it was, `overflow`

@@ -256,6 +256,20 @@ char *odin_strbuf_take(odin_strbuf *b, size_t *len)
     return p;
 }
 
+int odin_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 /* ---- Base64 -------------------------------------------------------------------------------- */
 
 static int b64_digit(unsigned char c)

@@ -6,20 +6,6 @@
 
 /* ---- Form decoding --------------------------------------------------------------------------- */
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 size_t http_url_decode(char *p, size_t len)
 {
     size_t w = 0;
@@ -28,8 +14,8 @@ size_t http_url_decode(char *p, size_t len)
         if (c == '+') {
             c = ' ';
         } else if (c == '%' && r + 2 < len) {
-            int hi = hex_val(p[r + 1]);
-            int lo = hex_val(p[r + 2]);
+            int hi = odin_hex_digit(p[r + 1]);
+            int lo = odin_hex_digit(p[r + 2]);
             if (hi >= 0 && lo >= 0) {
                 c = (char)(hi * 16 + lo);
                 r += 2;

@@ -985,20 +985,6 @@ void promql_token_desc(odin_strbuf *b, const char *in, const promql_token *t)
 
 /* ---- Unquoting ------------------------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* One escape at s[*i] (just after the backslash); appends its bytes. */
 static int unquote_escape(const char *s, size_t n, size_t *i, odin_strbuf *out)
 {
@@ -1023,7 +1009,7 @@ static int unquote_escape(const char *s, size_t n, size_t *i, odin_strbuf *out)
     }
     uint32_t v = 0;
     for (size_t k = 0; k < digits; k++) {
-        int d = hexval(s[(*i)++]);
+        int d = odin_hex_digit(s[(*i)++]);
         if (d < 0 || d >= base) {
             return -1;
         }

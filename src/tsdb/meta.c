@@ -167,20 +167,6 @@ static int jexpect(json_scan *j, char c)
     return 0;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Decodes a string into out (cap bytes); *n gets the decoded length, or cap + 1 when it did not
  * fit (the string is still consumed). Non-ASCII \u escapes become '?': the fields we read are
  * ASCII, and a key that needed one is unknown to us anyway. */
@@ -213,7 +199,7 @@ static int jstring(json_scan *j, char *out, size_t cap, size_t *n)
             } else if (e == 'u') {
                 unsigned v = 0;
                 for (int i = 0; i < 4; i++) {
-                    int h = j->pos < j->len ? hex_digit(j->p[j->pos]) : -1;
+                    int h = j->pos < j->len ? odin_hex_digit(j->p[j->pos]) : -1;
                     if (h < 0) {
                         return jfail(j, "bad \\u escape");
                     }

@@ -267,20 +267,6 @@ static odin_str scan_name(sel_parser *p, bool colon)
     return (odin_str){p->s.p + start, p->i - start};
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static void put_utf8(odin_strbuf *b, uint32_t cp)
 {
     char u[4];
@@ -327,7 +313,7 @@ static int unescape_one(sel_parser *p, char quote, odin_strbuf *out)
     uint32_t v = 0;
     for (size_t n = 0; n < (size_t)width; n++) {
         char d = p->s.p[start + n];
-        int h = (c >= '0' && c <= '7') ? ((d >= '0' && d <= '7') ? d - '0' : -1) : hexval(d);
+        int h = (c >= '0' && c <= '7') ? ((d >= '0' && d <= '7') ? d - '0' : -1) : odin_hex_digit(d);
         if (h < 0) {
             return sel_fail(p, at, "invalid escape sequence in string", ODIN_STR(""));
         }
