@@ -66,6 +66,7 @@ agent *agent_new(int argc, char **argv, odin_err *err)
     ag->sysfs = agent_flag(ag, "path.sysfs");
     ag->rootfs = agent_flag(ag, "path.rootfs");
     ag->udev = agent_flag(ag, "path.udev.data");
+    ag->sysfs_live = agent_path_is(ag->sysfs, "/sys");
     for (size_t i = 0; i < ag->ncollectors; i++) {
         agent_collector *c = &ag->collectors[i];
         if (!c->enabled || !c->def->init) {

@@ -89,6 +89,10 @@ typedef enum { AGENT_PROC, AGENT_SYS, AGENT_ROOT, AGENT_UDEV } agent_root;
 /* "<root>/<formatted rel>" in scrape memory, from --path.procfs, --path.sysfs, --path.rootfs,
  * --path.udev.data. */
 const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...) ODIN_PRINTF(3, 4);
+/* True when --path.sysfs is the live /sys of this host (spelled "/sys", the default): collectors
+ * may then take values from the kernel by other means (rtnetlink) where sysfs would print the
+ * same. Any other root, such as a test tree, is read as files. */
+bool agent_sysfs_is_live(const agent *ag);
 /* Reads a whole file into scrape memory (NUL-terminated, at most 16 MiB). A missing file is
  * -ODIN_ERR_NOTFOUND, other failures -ODIN_ERR_IO; both with err naming the path. */
 int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);

@@ -50,6 +50,20 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
     return p;
 }
 
+bool agent_path_is(const char *path, const char *want)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') {
+        n--;
+    }
+    return n == strlen(want) && memcmp(path, want, n) == 0;
+}
+
+bool agent_sysfs_is_live(const agent *ag)
+{
+    return ag->sysfs_live;
+}
+
 /* Kernel files are re-read with pread at offset 0 on a descriptor kept open: procfs and sysfs
  * regenerate their text for every read from the start, and one pread costs a third of
  * open+read+close, the bulk of a scrape. Only files on proc and sysfs are kept (a regular file may

@@ -1,6 +1,7 @@
 /* The per-scrape family builder: collectors add samples in any order, render() sorts families by
  * name and samples by label values (client_golang's gatherer does the same) and writes text. */
 #include "agent/core.h"
+#include "agent/rtnl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ void agent_scrape_fini(agent_scrape *sc)
 {
     agent_files_close_all(sc);
     agent_absent_free_all(sc);
+    agent_rtnl_free(sc);
     odin_arena_fini(&sc->arena);
     odin_map_fini(&sc->families);
     odin_map_fini(&sc->dirs);

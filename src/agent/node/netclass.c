@@ -1,8 +1,12 @@
 /* netclass: node_network_{info,up,mtu_bytes,speed_bytes,carrier,...}{device} from the attribute
- * files of <sysfs>/class/net/<iface>/, as node_exporter's sysfs path (the default). */
+ * files of <sysfs>/class/net/<iface>/, as node_exporter's sysfs path (the default). On the live
+ * /sys, the attributes that rtnetlink carries come from the scrape's link dump instead (the same
+ * values, one message per link instead of a read per attribute); the others are still read. */
+#include "agent/rtnl.h"
 #include "agent/sysfs_util.h"
 
 #include <errno.h>
+#include <linux/if.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,15 +118,135 @@ static int read_attr(nc_reader *r, const char *file, odin_str *value)
     return odin_err_errno(r->err, e, "failed to read file %s", path);
 }
 
+/* Each attribute the link dump carries, as net-sysfs.c prints it: decimal with "%d" (an int in the
+ * kernel, so u32 values print as int32), and EINVAL (skipped) from carrier and dormant while the
+ * interface is not running. Running is read from IFF_UP, which the kernel sets and clears next to
+ * the running bit under the same lock. false: read the file (an attribute this kernel's dump
+ * lacks, or one netlink does not carry: addr_assign_type, dev_id, flags, which sysfs shows as
+ * dev->flags where netlink shows dev_get_flags(), name_assign_type, speed). */
+static bool link_num(const agent_link *l, int a, bool *has, int64_t *v)
+{
+    static const struct {
+        int attr;
+        uint32_t bit;
+        size_t off;
+    } u32s[] = {
+        {A_CARRIER_CHANGES, AGENT_LINK_CARRIER_CHANGES, offsetof(agent_link, carrier_changes)},
+        {A_CARRIER_UP, AGENT_LINK_CARRIER_UP, offsetof(agent_link, carrier_up)},
+        {A_CARRIER_DOWN, AGENT_LINK_CARRIER_DOWN, offsetof(agent_link, carrier_down)},
+        {A_MTU, AGENT_LINK_MTU, offsetof(agent_link, mtu)},
+        {A_NETDEV_GROUP, AGENT_LINK_GROUP, offsetof(agent_link, group)},
+        {A_TX_QUEUE_LEN, AGENT_LINK_TXQLEN, offsetof(agent_link, txqlen)},
+    };
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(u32s); i++) {
+        if (u32s[i].attr == a) {
+            if (!(l->have & u32s[i].bit)) {
+                return false;
+            }
+            uint32_t x;
+            memcpy(&x, (const char *)l + u32s[i].off, sizeof(x));
+            *has = true;
+            *v = (int32_t)x;
+            return true;
+        }
+    }
+    bool running = (l->flags & IFF_UP) != 0;
+    switch (a) {
+    case A_CARRIER:
+        if (!(l->have & AGENT_LINK_CARRIER)) {
+            return false;
+        }
+        *has = running;
+        *v = l->carrier != 0;
+        return true;
+    case A_DORMANT:
+        *has = running;
+        *v = (l->flags & IFF_DORMANT) != 0;
+        return true;
+    case A_IFINDEX:
+        *has = true;
+        *v = l->index;
+        return true;
+    case A_IFLINK: /* the kernel leaves IFLA_LINK out when it equals the index */
+        *has = true;
+        *v = l->have & AGENT_LINK_LINK ? (int32_t)l->link : l->index;
+        return true;
+    case A_LINK_MODE:
+        *has = (l->have & AGENT_LINK_LINKMODE) != 0;
+        *v = l->linkmode;
+        return *has;
+    case A_TYPE:
+        *has = true;
+        *v = l->type;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* sysfs_format_mac: lower-case hex bytes joined by ':' ("" for a device without an address). */
+static const char *format_mac(agent_scrape *sc, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = odin_arena_alloc(agent_scrape_arena(sc), n * 3 + 1);
+    if (!out) {
+        odin_oom();
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            out[o++] = ':';
+        }
+        out[o++] = hex[p[i] >> 4];
+        out[o++] = hex[p[i] & 15];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ifalias as agent_sysfs_read returns the file's "<alias>\n": its first 128 bytes, trimmed. */
+static const char *sysfs_ifalias(agent_scrape *sc, const char *alias)
+{
+    size_t n = strlen(alias);
+    return agent_strdup(sc, odin_str_trim((odin_str){alias, n < 128 ? n : 128}));
+}
+
+/* The string attributes from the link dump; NULL: read the file. */
+static const char *link_str(agent_scrape *sc, const agent_link *l, int s)
+{
+    static const char *const operstates[] = {"unknown", "notpresent", "down", "lowerlayerdown",
+                                             "testing", "dormant",    "up"};
+    switch (s) {
+    case S_ADDRESS:
+        return format_mac(sc, l->address, l->address ? l->address_len : 0);
+    case S_BROADCAST:
+        return format_mac(sc, l->broadcast, l->broadcast ? l->broadcast_len : 0);
+    case S_IFALIAS:
+        return l->ifalias ? sysfs_ifalias(sc, l->ifalias) : "";
+    case S_OPERSTATE:
+        if (!(l->have & AGENT_LINK_OPERSTATE)) {
+            return NULL;
+        }
+        /* out of range is EINVAL in sysfs: skipped, so empty */
+        return l->operstate < ODIN_ARRAY_LEN(operstates) ? operstates[l->operstate] : "";
+    default:
+        return NULL;
+    }
+}
+
 /* procfs lists the interface's directory and reads every file in it; only the attributes below
  * are exported, and a missing one is skipped either way, so each is read by name instead: the
  * listing cost as much as the reads. procfs also reads the attributes nobody exports; only
  * their hard read errors could change the outcome, which is not worth the syscalls. */
-static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_err *err)
+static int parse_iface(agent_scrape *sc, const char *dir, const agent_link *link, nc_iface *ifc,
+                       odin_err *err)
 {
-    nc_reader r = {.sc = sc, .dir = dir, .err = err};
+    nc_reader r = {.sc = sc, .dir = dir, .found = link != NULL, .err = err};
     odin_str value;
     for (int a = 0; a < A_NUM; a++) {
+        if (link && link_num(link, a, &ifc->has[a], &ifc->num[a])) {
+            continue;
+        }
         int rc = read_attr(&r, attrs[a].file, &value);
         if (rc < 0) {
             return rc;
@@ -132,6 +256,9 @@ static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_er
         }
     }
     for (int s = 0; s < S_NUM; s++) {
+        if (link && (ifc->str[s] = link_str(sc, link, s)) != NULL) {
+            continue;
+        }
         int rc = read_attr(&r, str_files[s], &value);
         if (rc < 0) {
             return rc;
@@ -186,17 +313,27 @@ static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
     }
     nc_iface *ifs = agent_sysfs_class_items(sc, &cl, sizeof(*ifs));
     size_t nif = 0;
+    const agent_link *links = NULL;
+    size_t nlinks = 0;
+    if (agent_sysfs_is_live(agent_scrape_agent(sc))) {
+        odin_err nl_err = {0};
+        if (agent_rtnl_links(sc, &links, &nlinks, &nl_err) < 0) {
+            nlinks = 0; /* every attribute from its file, as without netlink */
+        }
+    }
     /* Every interface is read before any is emitted: a hard read error fails the collector. */
     for (size_t i = 0; i < cl.n; i++) {
         const char *dir = agent_sysfs_join(sc, cl.base, cl.names[i]);
-        if (agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
+        /* A link in the dump is a device directory; any other entry may be a file */
+        const agent_link *link = agent_rtnl_find(links, nlinks, cl.names[i]);
+        if (!link && agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
             continue; /* bonding_masters */
         }
         if (st->ignored && agent_regex_match(st->ignored, cl.names[i], strlen(cl.names[i]))) {
             continue;
         }
         ifs[nif].name = cl.names[i];
-        rc = parse_iface(sc, dir, &ifs[nif], err);
+        rc = parse_iface(sc, dir, link, &ifs[nif], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;
         }
