@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""netclass on the live /sys takes most attributes from the rtnetlink link dump; it must print what
+the attribute files print. Runs `odin agent` with only netclass twice on this host, once with
+--path.sysfs=/sys (link dump) and once with --path.sysfs=/sys/. (another spelling of the same tree,
+which reads every file), and compares the node_network_* samples byte for byte.
+
+As root with unshare(1) and ip(8), it also builds a network namespace with its own sysfs and the
+cases a plain host lacks (veth pairs up and down, a bridge whose port is promiscuous through the
+bridge, an explicitly promiscuous link, aliases with spaces and one longer than sysfs' 128-byte
+read, a changed MTU) and compares there. Without root that part is reported and skipped."""
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import odintest  # noqa: E402
+
+
+def netclass_lines(odin, sysfs):
+    with odintest.Agent(odin, ["agent", "--collector.disable-defaults", "--collector.netclass",
+                               "--path.sysfs=" + sysfs]) as ag:
+        body = ag.scrape()
+    return [ln for ln in body.splitlines() if ln.startswith("node_network_")]
+
+
+def compare(odin, where):
+    """Compares the two paths; counters may move between the two scrapes, so a difference is
+    retried before it counts."""
+    for _ in range(3):
+        nl = netclass_lines(odin, "/sys")
+        files = netclass_lines(odin, "/sys/.")
+        if nl == files:
+            break
+    if not nl:
+        print("FAIL: %s: no node_network_* samples" % where)
+        return 1
+    if nl != files:
+        print("FAIL: %s: link dump and files differ" % where)
+        for ln in sorted(set(nl) ^ set(files)):
+            print("  %s %s" % ("netlink" if ln in nl else "files  ", ln))
+        return 1
+    print("%s: %d samples identical" % (where, len(nl)))
+    return 0
+
+
+NETNS_SETUP = [
+    "mount -t sysfs sysfs /sys",
+    "ip link set lo up",
+    "ip link add veth0 type veth peer name veth1",
+    "ip link set veth0 up",
+    "ip link set veth0 alias '  alias with spaces  '",
+    "ip link set veth0 promisc on",
+    "ip link set veth0 mtu 9000",
+    "ip link add veth2 type veth peer name veth3",
+    "ip link set veth2 alias '" + "x" * 130 + " y'",
+    "ip link add br0 type bridge",
+    "ip link set veth2 master br0",
+    "ip link set br0 up",
+    "ip link set veth2 up",
+    "ip link set veth3 up",
+]
+
+
+def in_netns(odin):
+    for cmd in NETNS_SETUP:
+        r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+        if r.returncode != 0:
+            print("netns: setup step failed, part skipped: %s: %s" % (cmd, r.stderr.strip()))
+            return 0
+    return compare(odin, "network namespace")
+
+
+def main():
+    odin = odintest.odin_bin()
+    if len(sys.argv) > 1 and sys.argv[1] == "--in-netns":
+        return in_netns(odin)
+    if not os.path.isdir("/sys/class/net"):
+        odintest.skip("/sys/class/net is absent")
+    failed = compare(odin, "host")
+    if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
+        r = subprocess.run(["unshare", "-n", "-m", sys.executable, os.path.abspath(__file__),
+                            "--in-netns"], capture_output=True, text=True)
+        sys.stdout.write(r.stdout + r.stderr)
+        failed += r.returncode != 0
+    else:
+        print("netns part skipped: needs root, unshare and ip")
+    print("%s" % ("FAIL" if failed else "ok"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
