@@ -17,16 +17,16 @@ typedef struct agent_regex agent_regex;
 
 /* A flag a collector (or the agent) accepts, spelled as node_exporter spells it, without "--". */
 typedef struct {
-    const char *name;    /* "collector.netdev.device-include" */
-    const char *def;     /* default value, NULL when unset; "true"/"false" for booleans */
+    const char *name; /* "collector.netdev.device-include" */
+    const char *def;  /* default value, NULL when unset; "true"/"false" for booleans */
     const char *help;
-    bool is_bool;        /* accepts --name, --no-name, --name=true|false */
-    bool repeatable;     /* may be given several times (agent_flag_all) */
+    bool is_bool;    /* accepts --name, --no-name, --name=true|false */
+    bool repeatable; /* may be given several times (agent_flag_all) */
 } agent_flag_def;
 
 typedef struct {
-    const char *name;          /* "cpu": --collector.cpu / --no-collector.cpu */
-    bool default_on;           /* on unless --no-collector.<name> or --collector.disable-defaults */
+    const char *name; /* "cpu": --collector.cpu / --no-collector.cpu */
+    bool default_on;  /* on unless --no-collector.<name> or --collector.disable-defaults */
     const agent_flag_def *flags; /* ends with an entry whose name is NULL; may be NULL */
     /* Optional: prepares state from flags. Nonzero fails agent start with err's message. */
     int (*init)(agent *ag, void **state, odin_err *err);
@@ -99,6 +99,10 @@ int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
 /* The same without messages: 0, or -errno (ENOENT, EACCES, ...), for collectors that act on the
  * exact failure as node_exporter does. Reads at most max bytes (max 16 MiB). */
 int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out);
+/* agent_read for a mount table (/proc/<pid>/mountinfo). On procfs the previous scrape's text is
+ * returned again while the kernel reports no change of the mount namespace (mount, umount, move,
+ * remount); other files (test trees) are read every time. */
+int agent_read_mounts(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
 /* Reads a one-line sysfs attribute with the trailing newline and spaces removed. */
 int agent_read_line(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
 /* Reads a sysfs attribute holding one integer (decimal, with optional sign). */

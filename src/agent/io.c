@@ -6,18 +6,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <sys/vfs.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 enum { READ_CAP = 16 << 20 };
 
 const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
 {
-    const char *base = root == AGENT_PROC  ? sc->ag->procfs
-                       : root == AGENT_SYS ? sc->ag->sysfs
+    const char *base = root == AGENT_PROC   ? sc->ag->procfs
+                       : root == AGENT_SYS  ? sc->ag->sysfs
                        : root == AGENT_UDEV ? sc->ag->udev
                                             : sc->ag->rootfs;
     va_list ap;
@@ -82,6 +83,10 @@ typedef struct {
     uint64_t memo_gen;
     const char *memo;
     size_t memo_len;
+    /* agent_read_mounts: the text last read (heap, owned), returned again while the kernel
+     * flags no change of the mount table */
+    char *kept;
+    size_t kept_len;
 } agent_cached_file;
 
 enum { FILE_CACHE_MAX = 4096, FILE_UNUSED_SCRAPES = 3, SYSFS_PAGE = 4096 };
@@ -101,6 +106,7 @@ static void cache_drop(agent_scrape *sc, agent_cached_file *f)
 {
     odin_map_del(&sc->files, f->path, strlen(f->path));
     close(f->fd);
+    free(f->kept);
     free(f->path);
     free(f);
 }
@@ -135,6 +141,7 @@ void agent_files_close_all(agent_scrape *sc)
     while (odin_map_next(&sc->files, &pos, &k, &kl, &v)) {
         agent_cached_file *f = v;
         close(f->fd);
+        free(f->kept);
         free(f->path);
         free(f);
     }
@@ -287,6 +294,40 @@ int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
         return odin_err_set(err, ODIN_ERR_LIMIT, "%s: larger than %d bytes", path, READ_CAP);
     }
     return odin_err_errno(err, e, "read %s", path);
+}
+
+/* A mount table file (/proc/<pid>/mountinfo) reports a change of its namespace's mounts
+ * (mount, umount, move, remount) to poll as POLLPRI|POLLERR, once per change, on the descriptor
+ * that polls; generating the text costs more than all of the filesystem collector's parsing. */
+static bool mounts_changed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLPRI};
+    int n = poll(&p, 1, 0);
+    return n != 0 && (n < 0 || (p.revents & (POLLPRI | POLLERR | POLLNVAL | POLLHUP)) != 0);
+}
+
+int agent_read_mounts(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
+{
+    size_t plen = strlen(path);
+    agent_cached_file *f = odin_map_get(&sc->files, path, plen);
+    if (f && f->kept && !mounts_changed(f->fd)) {
+        f->used = sc->generation;
+        *out = (odin_str){arena_copy(sc, f->kept, f->kept_len), f->kept_len};
+        return 0;
+    }
+    int rc = agent_read(sc, path, out, err);
+    if (rc < 0) {
+        return rc;
+    }
+    /* kept only for a descriptor on procfs: a regular file (a test tree) has no such signal */
+    f = odin_map_get(&sc->files, path, plen);
+    if (f && !f->sysfs) {
+        free(f->kept);
+        f->kept = odin_malloc(out->len + 1);
+        memcpy(f->kept, out->p, out->len);
+        f->kept_len = out->len;
+    }
+    return 0;
 }
 
 int agent_read_line(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)

@@ -335,12 +335,12 @@ static int read_mounts(agent_scrape *sc, const fs_shared *sh, fs_mount **out, si
 {
     const char *path = agent_path(sc, AGENT_PROC, "1/mountinfo");
     odin_str text;
-    int rc = agent_read(sc, path, &text, err);
+    int rc = agent_read_mounts(sc, path, &text, err);
     if (rc == -ODIN_ERR_NOTFOUND) {
         /* hidepid hides PID 1: fall back to our own mount namespace's table */
         odin_err_clear(err);
         path = agent_path(sc, AGENT_PROC, "self/mountinfo");
-        rc = agent_read(sc, path, &text, err);
+        rc = agent_read_mounts(sc, path, &text, err);
     }
     if (rc < 0) {
         return rc;

@@ -14,10 +14,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The reference: open, read until 0, close. Returns the length or -1; `max` bounds it. */
@@ -301,6 +304,96 @@ static void test_absent_paths_rechecked(void **state)
     rmdir(dir);
 }
 
+/* Whether this scrape's mount table names `dir` as a mount point. */
+static bool mounts_name(agent_scrape *sc, const char *dir)
+{
+    odin_str text;
+    odin_err err = {0};
+    if (agent_read_mounts(sc, "/proc/self/mountinfo", &text, &err) < 0) {
+        return false;
+    }
+    char needle[256];
+    size_t n = strlen(dir);
+    needle[0] = ' ';
+    memcpy(needle + 1, dir, n);
+    needle[n + 1] = ' ';
+    needle[n + 2] = '\0';
+    return strstr(text.p, needle) != NULL;
+}
+
+/* In a child with its own mount namespace: the kept mount table follows a mount and an umount.
+ * Exit status 0 pass, 1 fail, 77 when a mount namespace cannot be made (not root). */
+static int mounts_child(const char *dir)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        return 77;
+    }
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    int bad = 0;
+    for (int gen = 0; gen < 2; gen++) { /* read, then kept */
+        agent_scrape_begin(&sc);
+        bad |= mounts_name(&sc, dir);
+    }
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
+        return 77;
+    }
+    for (int gen = 0; gen < 2; gen++) { /* the change, then kept again */
+        agent_scrape_begin(&sc);
+        bad |= !mounts_name(&sc, dir);
+    }
+    umount(dir);
+    agent_scrape_begin(&sc);
+    bad |= mounts_name(&sc, dir);
+    agent_scrape_fini(&sc);
+    return bad;
+}
+
+static void test_mount_table_kept_until_changed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin-mounts-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(mounts_child(dir));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    rmdir(dir);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A regular file (a test tree's mountinfo) has no change signal: it is read every time. */
+static void test_mount_table_file_read_every_time(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/odin-mountinfo-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char *texts[] = {"1 0 8:1 / / rw - ext4 /dev/sda1 rw\n",
+                           "1 0 8:1 / / ro - ext4 /dev/sda1 ro\n"};
+    for (int gen = 0; gen < 2; gen++) {
+        assert_int_equal(pwrite(fd, texts[gen], strlen(texts[gen]), 0),
+                         (ssize_t)strlen(texts[gen]));
+        agent_scrape_begin(&sc);
+        odin_str text;
+        odin_err err = {0};
+        assert_int_equal(agent_read_mounts(&sc, path, &text, &err), 0);
+        assert_string_equal(text.p, texts[gen]);
+    }
+    agent_scrape_fini(&sc);
+    close(fd);
+    unlink(path);
+}
+
 int agent_io_tests(void); /* called from main.c */
 
 int agent_io_tests(void)
@@ -312,6 +405,8 @@ int agent_io_tests(void)
         cmocka_unit_test(test_listing_twice_in_a_scrape),
         cmocka_unit_test(test_paths_match_formatting),
         cmocka_unit_test(test_absent_paths_rechecked),
+        cmocka_unit_test(test_mount_table_kept_until_changed),
+        cmocka_unit_test(test_mount_table_file_read_every_time),
     };
     return cmocka_run_group_tests_name("agent_io", tests, NULL, NULL);
 }
