@@ -43,28 +43,35 @@ enum {
 
 typedef struct {
     const char *file;
-    const char *metric; /* NULL: parsed but not exported on its own */
+    const char *metric; /* node_network_<metric> */
+    const char *help;
     expfmt_type type;
 } nc_attr;
 
+/* Full names and help texts as literals: they were formatted per sample and scrape. */
+#define NC_ATTR(file, metric, type)                                                                \
+    {                                                                                              \
+        file, "node_network_" metric, "Network device property: " metric, type                     \
+    }
+
 static const nc_attr attrs[A_NUM] = {
-    [A_ADDR_ASSIGN_TYPE] = {"addr_assign_type", "address_assign_type", EXPFMT_GAUGE},
-    [A_CARRIER] = {"carrier", "carrier", EXPFMT_GAUGE},
-    [A_CARRIER_CHANGES] = {"carrier_changes", "carrier_changes_total", EXPFMT_COUNTER},
-    [A_CARRIER_UP] = {"carrier_up_count", "carrier_up_changes_total", EXPFMT_COUNTER},
-    [A_CARRIER_DOWN] = {"carrier_down_count", "carrier_down_changes_total", EXPFMT_COUNTER},
-    [A_DEV_ID] = {"dev_id", "device_id", EXPFMT_GAUGE},
-    [A_DORMANT] = {"dormant", "dormant", EXPFMT_GAUGE},
-    [A_FLAGS] = {"flags", "flags", EXPFMT_GAUGE},
-    [A_IFINDEX] = {"ifindex", "iface_id", EXPFMT_GAUGE},
-    [A_IFLINK] = {"iflink", "iface_link", EXPFMT_GAUGE},
-    [A_LINK_MODE] = {"link_mode", "iface_link_mode", EXPFMT_GAUGE},
-    [A_MTU] = {"mtu", "mtu_bytes", EXPFMT_GAUGE},
-    [A_NAME_ASSIGN_TYPE] = {"name_assign_type", "name_assign_type", EXPFMT_GAUGE},
-    [A_NETDEV_GROUP] = {"netdev_group", "net_dev_group", EXPFMT_GAUGE},
-    [A_SPEED] = {"speed", "speed_bytes", EXPFMT_GAUGE},
-    [A_TX_QUEUE_LEN] = {"tx_queue_len", "transmit_queue_length", EXPFMT_GAUGE},
-    [A_TYPE] = {"type", "protocol_type", EXPFMT_GAUGE},
+    [A_ADDR_ASSIGN_TYPE] = NC_ATTR("addr_assign_type", "address_assign_type", EXPFMT_GAUGE),
+    [A_CARRIER] = NC_ATTR("carrier", "carrier", EXPFMT_GAUGE),
+    [A_CARRIER_CHANGES] = NC_ATTR("carrier_changes", "carrier_changes_total", EXPFMT_COUNTER),
+    [A_CARRIER_UP] = NC_ATTR("carrier_up_count", "carrier_up_changes_total", EXPFMT_COUNTER),
+    [A_CARRIER_DOWN] = NC_ATTR("carrier_down_count", "carrier_down_changes_total", EXPFMT_COUNTER),
+    [A_DEV_ID] = NC_ATTR("dev_id", "device_id", EXPFMT_GAUGE),
+    [A_DORMANT] = NC_ATTR("dormant", "dormant", EXPFMT_GAUGE),
+    [A_FLAGS] = NC_ATTR("flags", "flags", EXPFMT_GAUGE),
+    [A_IFINDEX] = NC_ATTR("ifindex", "iface_id", EXPFMT_GAUGE),
+    [A_IFLINK] = NC_ATTR("iflink", "iface_link", EXPFMT_GAUGE),
+    [A_LINK_MODE] = NC_ATTR("link_mode", "iface_link_mode", EXPFMT_GAUGE),
+    [A_MTU] = NC_ATTR("mtu", "mtu_bytes", EXPFMT_GAUGE),
+    [A_NAME_ASSIGN_TYPE] = NC_ATTR("name_assign_type", "name_assign_type", EXPFMT_GAUGE),
+    [A_NETDEV_GROUP] = NC_ATTR("netdev_group", "net_dev_group", EXPFMT_GAUGE),
+    [A_SPEED] = NC_ATTR("speed", "speed_bytes", EXPFMT_GAUGE),
+    [A_TX_QUEUE_LEN] = NC_ATTR("tx_queue_len", "transmit_queue_length", EXPFMT_GAUGE),
+    [A_TYPE] = NC_ATTR("type", "protocol_type", EXPFMT_GAUGE),
 };
 
 enum { S_ADDRESS, S_BROADCAST, S_DUPLEX, S_IFALIAS, S_OPERSTATE, S_NUM };
@@ -282,7 +289,6 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
                            ifc->str[S_IFALIAS]};
     agent_emit(sc, &d_info, 1.0, info);
     static const char *const lname[1] = {"device"};
-    odin_arena *ar = agent_scrape_arena(sc);
     for (int a = 0; a < A_NUM; a++) {
         if (!ifc->has[a]) {
             continue;
@@ -297,9 +303,7 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
             int64_t bits = (int64_t)((uint64_t)ifc->num[a] * 1000u * 1000u);
             v = (double)(bits / 8);
         }
-        const char *name = odin_arena_printf(ar, "node_network_%s", attrs[a].metric);
-        const char *help = odin_arena_printf(ar, "Network device property: %s", attrs[a].metric);
-        agent_emit_dyn(sc, name, help, attrs[a].type, v, 1, lname, dev);
+        agent_emit_dyn(sc, attrs[a].metric, attrs[a].help, attrs[a].type, v, 1, lname, dev);
     }
 }
 

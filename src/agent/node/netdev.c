@@ -46,9 +46,20 @@ typedef struct {
     bool live[MAX_KEYS];
 } nd_stats;
 
+/* A key's metric name and help, made once: keys are the literals below, so the pointer names
+ * the key for the collector's life. */
+typedef struct {
+    const char *key;
+    char *name, *help;
+} nd_name;
+
+enum { MAX_NAMES = 64 }; /* more keys than exist (24 + 16 + 10); past it, format per sample */
+
 typedef struct {
     agent_filter filter;
     bool address_info, detailed, netlink, label_ifalias;
+    nd_name names[MAX_NAMES];
+    size_t nnames;
 } nd_state;
 
 static void put(nd_stats *s, const char *key, uint64_t v)
@@ -392,6 +403,30 @@ static int address_info(agent_scrape *sc, const nd_state *st, odin_err *err)
     return 0;
 }
 
+static void name_of(agent_scrape *sc, nd_state *st, const char *key, const char **name,
+                    const char **help)
+{
+    for (size_t i = 0; i < st->nnames; i++) {
+        if (st->names[i].key == key) {
+            *name = st->names[i].name;
+            *help = st->names[i].help;
+            return;
+        }
+    }
+    odin_arena *ar = agent_scrape_arena(sc);
+    *name = odin_arena_printf(ar, "node_network_%s_total", key);
+    *help = odin_arena_printf(ar, "Network device statistic %s.", key);
+    if (!*name || !*help) {
+        odin_oom();
+    }
+    if (st->nnames < MAX_NAMES) {
+        nd_name *n = &st->names[st->nnames++];
+        n->key = key;
+        n->name = odin_strdup(*name);
+        n->help = odin_strdup(*help);
+    }
+}
+
 static int netdev_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     nd_state *st = state;
@@ -403,7 +438,6 @@ static int netdev_collect(agent_scrape *sc, void *state, odin_err *err)
         odin_err_prefix(err, "couldn't get netstats: ");
         return rc;
     }
-    odin_arena *ar = agent_scrape_arena(sc);
     for (size_t i = 0; i < n; i++) {
         nd_stats *s = &devs[i];
         if (!st->detailed) {
@@ -419,8 +453,8 @@ static int netdev_collect(agent_scrape *sc, void *state, odin_err *err)
             if (!s->live[k]) {
                 continue;
             }
-            const char *name = odin_arena_printf(ar, "node_network_%s_total", s->key[k]);
-            const char *help = odin_arena_printf(ar, "Network device statistic %s.", s->key[k]);
+            const char *name, *help;
+            name_of(sc, st, s->key[k], &name, &help);
             agent_emit_dyn(sc, name, help, EXPFMT_COUNTER, (double)s->val[k], nl, lnames, lvals);
         }
     }
@@ -479,6 +513,10 @@ static void netdev_fini(void *state)
     nd_state *st = state;
     if (st) {
         agent_filter_fini(&st->filter);
+        for (size_t i = 0; i < st->nnames; i++) {
+            free(st->names[i].name);
+            free(st->names[i].help);
+        }
         free(st);
     }
 }
