@@ -254,6 +254,31 @@ static void test_paths_match_formatting(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_path copies "%s" and "%.*s" itself and leaves other conversions to vprintf: both must
+ * print what snprintf prints. */
+static void test_path_conversions_match_snprintf(void **state)
+{
+    (void)state;
+    agent ag = {.procfs = "/proc"};
+    agent_scrape sc;
+    agent_scrape_init(&sc, &ag);
+    agent_scrape_begin(&sc);
+    char want[1300], longer[600];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    snprintf(want, sizeof want, "/proc/net/%s/%.*s/%.*s", "dev", 2, "xyz", 9, "ab");
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "net/%s/%.*s/%.*s", "dev", 2, "xyz", 9, "ab"),
+                        want);
+    snprintf(want, sizeof want, "/proc/b%llu:%llu", 8ull, 0ull);
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "b%llu:%llu", 8ull, 0ull), want);
+    snprintf(want, sizeof want, "/proc/%s/100%%/%s", "a", "b");
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "%s/100%%/%s", "a", "b"), want);
+    snprintf(want, sizeof want, "/proc/%s/%s", longer, longer); /* past the first 256 bytes */
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "%s/%s", longer, longer), want);
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "%s", ""), "/proc/");
+    agent_scrape_fini(&sc);
+}
+
 /* A missing file or directory is answered from memory until AGENT_ABSENT_RECHECK_SCRAPES
  * scrapes after its last lookup; then it is looked up again and, once there, read for real. */
 static void test_absent_paths_rechecked(void **state)
@@ -404,6 +429,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_regular_file_larger_than_one_read),
         cmocka_unit_test(test_listing_twice_in_a_scrape),
         cmocka_unit_test(test_paths_match_formatting),
+        cmocka_unit_test(test_path_conversions_match_snprintf),
         cmocka_unit_test(test_absent_paths_rechecked),
         cmocka_unit_test(test_mount_table_kept_until_changed),
         cmocka_unit_test(test_mount_table_file_read_every_time),
