@@ -99,6 +99,11 @@ int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
 /* The same without messages: 0, or -errno (ENOENT, EACCES, ...), for collectors that act on the
  * exact failure as node_exporter does. Reads at most max bytes (max 16 MiB). */
 int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out);
+/* agent_read for a procfs file of lines at most max_line bytes long (a bound the kernel's format
+ * guarantees, newline included): a read that ends well short of a page is taken as the end,
+ * without the read that returns 0 (see io.c). Other files are read as agent_read reads them. */
+int agent_read_seq(agent_scrape *sc, const char *path, size_t max_line, odin_str *out,
+                   odin_err *err);
 /* agent_read for a mount table (/proc/<pid>/mountinfo). On procfs the previous scrape's text is
  * returned again while the kernel reports no change of the mount namespace (mount, umount, move,
  * remount); other files (test trees) are read every time. */

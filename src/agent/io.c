@@ -201,9 +201,13 @@ void agent_files_close_all(agent_scrape *sc)
 /* pread loop into the scrape's read buffer; returns 0 or -errno. A sysfs attribute is produced
  * whole by one show() call of at most a page, so when `sysfs` is set a read shorter than both the
  * request and a page is the end of the file, and the pread that would return 0 is skipped: about
- * a third of a scrape's reads. Other files (procfs seq files hand out a page at a time) read on
- * until pread returns 0. */
-static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs)
+ * a third of a scrape's reads. Other files read on until pread returns 0, except a procfs seq
+ * file whose lines are known to be at most `seq_line` bytes: seq_read_iter fills one buffer of
+ * at least a page per read and stops early only at the end of the records or when the next
+ * record does not fit, which leaves less than `seq_line` bytes free; so a read returning less
+ * than a page minus `seq_line` ended at the last record. For /proc/net/udp that saves a second
+ * walk of the whole UDP hash table, which the read that returns 0 costs as much as the first. */
+static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs, size_t seq_line)
 {
     odin_strbuf *b = &sc->read_buf;
     odin_strbuf_reset(b);
@@ -231,6 +235,9 @@ static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs)
             return 0; /* a bounded read (sysfs attributes) takes the first max bytes */
         }
         if (sysfs && (size_t)n < want && b->len < SYSFS_PAGE) {
+            return 0;
+        }
+        if (seq_line && seq_line < SYSFS_PAGE && (size_t)n < SYSFS_PAGE - seq_line) {
             return 0;
         }
     }
@@ -275,7 +282,8 @@ static void memo_keep(agent_scrape *sc, agent_cached_file *f, size_t max)
     }
 }
 
-int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out)
+/* agent_read_raw, with read_all_at0's seq_line for a file on procfs (0: none). */
+static int read_raw(agent_scrape *sc, const char *path, size_t max, size_t seq_line, odin_str *out)
 {
     *out = (odin_str){"", 0};
     size_t plen = strlen(path);
@@ -285,7 +293,7 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
         if (memo_hit(sc, f, max, out)) {
             return 0;
         }
-        rc = read_all_at0(sc, f->fd, max, f->sysfs);
+        rc = read_all_at0(sc, f->fd, max, f->sysfs, f->sysfs ? 0 : seq_line);
         if (rc == -ENODEV || rc == -ESRCH || rc == -ENOENT || rc == -ESTALE || rc == -EBADF) {
             /* the object went away (device removed, process exited): open afresh */
             cache_drop(sc, f);
@@ -308,7 +316,7 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
             return -open_errno;
         }
         kernel_fs_kind kind = sc->files.len < FILE_CACHE_MAX ? kernel_fs(fd) : FS_OTHER;
-        rc = read_all_at0(sc, fd, max, kind == FS_SYSFS);
+        rc = read_all_at0(sc, fd, max, kind == FS_SYSFS, kind == FS_PROC ? seq_line : 0);
         bool keep = rc == 0 || rc == -EINVAL || rc == -EOPNOTSUPP || rc == -EIO;
         if (keep && kind != FS_OTHER) {
             f = odin_calloc(1, sizeof(*f));
@@ -330,9 +338,14 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
     return 0;
 }
 
-int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
+int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out)
 {
-    int rc = agent_read_raw(sc, path, READ_CAP, out);
+    return read_raw(sc, path, max, 0, out);
+}
+
+/* agent_read's messages for read_raw's result. */
+static int read_result(const char *path, int rc, odin_err *err)
+{
     if (rc == 0) {
         return 0;
     }
@@ -344,6 +357,17 @@ int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
         return odin_err_set(err, ODIN_ERR_LIMIT, "%s: larger than %d bytes", path, READ_CAP);
     }
     return odin_err_errno(err, e, "read %s", path);
+}
+
+int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
+{
+    return read_result(path, read_raw(sc, path, READ_CAP, 0, out), err);
+}
+
+int agent_read_seq(agent_scrape *sc, const char *path, size_t max_line, odin_str *out,
+                   odin_err *err)
+{
+    return read_result(path, read_raw(sc, path, READ_CAP, max_line, out), err);
 }
 
 /* A mount table file (/proc/<pid>/mountinfo) reports a change of its namespace's mounts

@@ -14,11 +14,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -279,6 +281,48 @@ static void test_path_conversions_match_snprintf(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_read_seq skips the final read of a seq file only when the last read ended well short of
+ * a page: /proc/net/udp with a few sockets (one short read) and with enough sockets to fill
+ * several pages must both read back whole, fresh and through the kept descriptor. */
+static void check_udp_same(agent_scrape *sc, int gen)
+{
+    static char want[1 << 16];
+    long n = plain_read("/proc/self/net/udp", want, sizeof(want), sizeof(want));
+    assert_true(n > 0);
+    odin_str got;
+    odin_err err = {0};
+    assert_int_equal(agent_read_seq(sc, "/proc/self/net/udp", 512, &got, &err), 0);
+    if ((long)got.len != n || memcmp(got.p, want, (size_t)n) != 0) {
+        fail_msg("scrape %d: %zu bytes read, %ld by a plain read", gen, got.len, n);
+    }
+}
+
+static void test_seq_read_short_of_a_page_is_whole(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    int fds[120];
+    size_t nfd = 0;
+    for (int gen = 0; gen < 4; gen++) {
+        if (gen == 2) { /* ~15 KiB of sockets: several reads, the last one short */
+            for (; nfd < ODIN_ARRAY_LEN(fds); nfd++) {
+                fds[nfd] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                assert_true(fds[nfd] >= 0);
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                assert_int_equal(bind(fds[nfd], (struct sockaddr *)&a, sizeof(a)), 0);
+            }
+        }
+        agent_scrape_begin(&sc);
+        check_udp_same(&sc, gen);
+    }
+    for (size_t i = 0; i < nfd; i++) {
+        close(fds[i]);
+    }
+    agent_scrape_fini(&sc);
+}
+
 /* A missing file or directory is answered from memory until AGENT_ABSENT_RECHECK_SCRAPES
  * scrapes after its last lookup; then it is looked up again and, once there, read for real. */
 static void test_absent_paths_rechecked(void **state)
@@ -430,6 +474,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_listing_twice_in_a_scrape),
         cmocka_unit_test(test_paths_match_formatting),
         cmocka_unit_test(test_path_conversions_match_snprintf),
+        cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
         cmocka_unit_test(test_absent_paths_rechecked),
         cmocka_unit_test(test_mount_table_kept_until_changed),
         cmocka_unit_test(test_mount_table_file_read_every_time),
