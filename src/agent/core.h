@@ -30,6 +30,12 @@ struct agent_scrape {
     odin_map absent;     /* path -> when it was last found missing (absent.c) */
     uint64_t generation; /* scrape count, for closing descriptors no longer read */
     struct agent_rtnl *rtnl; /* rtnl.c: netlink socket and this scrape's link dump; NULL until used */
+    /* agent_emit's last descriptor in scrape emit_gen, its family (NULL: its samples are dropped)
+     * and label count: collectors emit runs of one descriptor */
+    const agent_desc *emit_desc;
+    expfmt_family *emit_family;
+    size_t emit_nlabels;
+    uint64_t emit_gen;
 };
 
 /* Owned by whoever called agent_new; freed by agent_free. Fields above `lock` are fixed after

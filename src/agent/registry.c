@@ -150,16 +150,22 @@ static bool family_consistent(const expfmt_family *f, odin_str help, expfmt_type
 
 void agent_emit(agent_scrape *sc, const agent_desc *d, double value, const char *const *values)
 {
-    size_t n = 0;
-    while (n < ODIN_ARRAY_LEN(d->labels) && d->labels[n]) {
-        n++;
+    /* a family's help and type are fixed once made, so the answer holds for the whole scrape */
+    if (sc->emit_desc != d || sc->emit_gen != sc->generation) {
+        size_t n = 0;
+        while (n < ODIN_ARRAY_LEN(d->labels) && d->labels[n]) {
+            n++;
+        }
+        odin_str help = odin_str_c(d->help);
+        expfmt_family *f = family_get(sc, odin_str_c(d->name), help, true, d->type, false);
+        sc->emit_desc = d;
+        sc->emit_family = family_consistent(f, help, d->type) ? f : NULL;
+        sc->emit_nlabels = n;
+        sc->emit_gen = sc->generation;
     }
-    odin_str help = odin_str_c(d->help);
-    expfmt_family *f = family_get(sc, odin_str_c(d->name), help, true, d->type, false);
-    if (!family_consistent(f, help, d->type)) {
-        return;
+    if (sc->emit_family) {
+        add_sample(sc, sc->emit_family, value, sc->emit_nlabels, d->labels, values, false);
     }
-    add_sample(sc, f, value, n, d->labels, values, false);
 }
 
 void agent_emit_dyn(agent_scrape *sc, const char *name, const char *help, expfmt_type type,
