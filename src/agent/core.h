@@ -29,9 +29,15 @@ struct agent_scrape {
     odin_map dirs;       /* path -> this scrape's listing of it (keys and values in `arena`) */
     odin_map absent;     /* path -> when it was last found missing (absent.c) */
     uint64_t generation; /* scrape count, for closing descriptors no longer read */
-    struct agent_rtnl *rtnl; /* rtnl.c: netlink socket and this scrape's link dump; NULL until used */
+    struct agent_rtnl
+        *rtnl; /* rtnl.c: netlink socket and this scrape's link dump; NULL until used */
     /* agent_emit's last descriptor in scrape emit_gen, its family (NULL: its samples are dropped)
      * and label count: collectors emit runs of one descriptor */
+    /* render's sorting permutation of the families map's iteration order (heap, norder entries):
+     * a scrape emits the same families in the same order, so the map iterates them in the same
+     * order and the last permutation, checked, sorts them again */
+    size_t *order;
+    size_t norder;
     const agent_desc *emit_desc;
     expfmt_family *emit_family;
     size_t emit_nlabels;

@@ -9,6 +9,7 @@
 typedef struct {
     expfmt_family f; /* first member: agent_family() hands out &b->f */
     size_t cap;
+    size_t it; /* position in the families map's iteration order, set by render */
 } agent_family_build;
 
 void agent_scrape_init(agent_scrape *sc, agent *ag)
@@ -32,6 +33,7 @@ void agent_scrape_fini(agent_scrape *sc)
     odin_map_fini(&sc->families);
     odin_map_fini(&sc->dirs);
     odin_strbuf_fini(&sc->read_buf);
+    free(sc->order);
 }
 
 void agent_scrape_begin(agent_scrape *sc)
@@ -216,6 +218,33 @@ static int family_cmp(const void *a, const void *b)
     return odin_str_cmp(x->name, y->name);
 }
 
+/* Sorts fs (in map iteration order) by name: with the last scrape's permutation when it still
+ * gives strictly ascending names (n-1 comparisons), else with qsort, keeping the new one. */
+static void sort_families(agent_scrape *sc, expfmt_family **fs, size_t n)
+{
+    if (sc->norder == n) {
+        expfmt_family **sorted = scrape_alloc(sc, n * sizeof(*sorted));
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++) {
+            sorted[i] = fs[sc->order[i]];
+            ok = i == 0 || family_cmp(&sorted[i - 1], &sorted[i]) < 0;
+        }
+        if (ok) {
+            memcpy(fs, sorted, n * sizeof(*fs));
+            return;
+        }
+    }
+    qsort(fs, n, sizeof(*fs), family_cmp);
+    if (sc->norder != n) {
+        free(sc->order);
+        sc->order = odin_calloc(n, sizeof(*sc->order));
+        sc->norder = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sc->order[i] = ((const agent_family_build *)fs[i])->it;
+    }
+}
+
 void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
 {
     size_t n = sc->families.len;
@@ -228,9 +257,10 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
     size_t kl;
     void *v;
     while (odin_map_next(&sc->families, &pos, &k, &kl, &v)) {
+        ((agent_family_build *)v)->it = i;
         fs[i++] = v;
     }
-    qsort(fs, n, sizeof(*fs), family_cmp);
+    sort_families(sc, fs, n);
     for (i = 0; i < n; i++) {
         expfmt_sort_samples(fs[i]);
         drop_duplicates(fs[i]);
