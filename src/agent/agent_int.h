@@ -108,6 +108,10 @@ int agent_read_seq(agent_scrape *sc, const char *path, size_t max_line, odin_str
  * returned again while the kernel reports no change of the mount namespace (mount, umount, move,
  * remount); other files (test trees) are read every time. */
 int agent_read_mounts(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
+/* Closes the kept descriptors of files under dir ("<dir>/..."). A kept descriptor of a sysfs
+ * attribute follows its device through a rename, so when a name comes to mean another device,
+ * the descriptors opened under the old meaning must go. */
+void agent_files_forget(agent_scrape *sc, const char *dir);
 /* Reads a one-line sysfs attribute with the trailing newline and spaces removed. */
 int agent_read_line(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
 /* Reads a sysfs attribute holding one integer (decimal, with optional sign). */

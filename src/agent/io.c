@@ -183,6 +183,29 @@ void agent_files_sweep(agent_scrape *sc)
     } while (n == ODIN_ARRAY_LEN(stale));
 }
 
+void agent_files_forget(agent_scrape *sc, const char *dir)
+{
+    size_t dl = strlen(dir);
+    size_t pos, kl;
+    const void *k;
+    void *v;
+    agent_cached_file *stale[64];
+    size_t n;
+    do {
+        n = 0;
+        pos = 0;
+        while (n < ODIN_ARRAY_LEN(stale) && odin_map_next(&sc->files, &pos, &k, &kl, &v)) {
+            agent_cached_file *f = v;
+            if (kl > dl && f->path[dl] == '/' && memcmp(f->path, dir, dl) == 0) {
+                stale[n++] = f;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            cache_drop(sc, stale[i]);
+        }
+    } while (n == ODIN_ARRAY_LEN(stale));
+}
+
 void agent_files_close_all(agent_scrape *sc)
 {
     size_t pos = 0, kl;

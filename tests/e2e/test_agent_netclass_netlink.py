@@ -7,7 +7,9 @@ which reads every file), and compares the node_network_* samples byte for byte.
 As root with unshare(1) and ip(8), it also builds a network namespace with its own sysfs and the
 cases a plain host lacks (veth pairs up and down, a bridge whose port is promiscuous through the
 bridge, an explicitly promiscuous link, aliases with spaces and one longer than sysfs' 128-byte
-read, a changed MTU) and compares there. Without root that part is reported and skipped."""
+read, a changed MTU) and compares there, with both agents kept running while links are renamed,
+deleted and made again under an old name (the link-dump agent keeps dev_id and name_assign_type
+per name and index). Without root that part is reported and skipped."""
 import os
 import shutil
 import subprocess
@@ -17,19 +19,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import odintest  # noqa: E402
 
 
-def netclass_lines(odin, sysfs):
-    with odintest.Agent(odin, ["agent", "--collector.disable-defaults", "--collector.netclass",
-                               "--path.sysfs=" + sysfs]) as ag:
-        body = ag.scrape()
-    return [ln for ln in body.splitlines() if ln.startswith("node_network_")]
+def agent(odin, sysfs):
+    return odintest.Agent(odin, ["agent", "--collector.disable-defaults", "--collector.netclass",
+                                 "--path.sysfs=" + sysfs])
 
 
-def compare(odin, where):
+def netclass_lines(ag):
+    ag.scrape()  # the second scrape runs on what the first one kept
+    return [ln for ln in ag.scrape().splitlines() if ln.startswith("node_network_")]
+
+
+def compare(nl_agent, files_agent, where):
     """Compares the two paths; counters may move between the two scrapes, so a difference is
     retried before it counts."""
     for _ in range(3):
-        nl = netclass_lines(odin, "/sys")
-        files = netclass_lines(odin, "/sys/.")
+        nl = netclass_lines(nl_agent)
+        files = netclass_lines(files_agent)
         if nl == files:
             break
     if not nl:
@@ -62,13 +67,40 @@ NETNS_SETUP = [
 ]
 
 
-def in_netns(odin):
-    for cmd in NETNS_SETUP:
+NETNS_CHANGES = [
+    "ip link set veth1 name renamed1",
+    "ip link del veth2",
+    "ip link add veth2 type veth peer name veth3",
+    "ip link set veth2 up",
+    # another device under a name already seen: its name_assign_type is "renamed"
+    "ip link set veth0 down",
+    "ip link set veth0 name old0",
+    "ip link set veth3 name veth0",
+]
+
+
+def run_all(cmds):
+    for cmd in cmds:
         r = subprocess.run(cmd, shell=True, capture_output=True, text=True)
         if r.returncode != 0:
-            print("netns: setup step failed, part skipped: %s: %s" % (cmd, r.stderr.strip()))
-            return 0
-    return compare(odin, "network namespace")
+            print("netns: step failed, part skipped: %s: %s" % (cmd, r.stderr.strip()))
+            return False
+    return True
+
+
+def in_netns(odin):
+    if not run_all(NETNS_SETUP):
+        return 0
+    with agent(odin, "/sys") as nl:
+        with agent(odin, "/sys/.") as files:
+            failed = compare(nl, files, "network namespace")
+        if not run_all(NETNS_CHANGES):
+            return failed
+        # a fresh file reader: a kept descriptor of a renamed device's attribute still reads that
+        # device, so a long-lived one would name the moved device under its old name
+        with agent(odin, "/sys/.") as files:
+            failed += compare(nl, files, "network namespace, links renamed and made again")
+    return failed
 
 
 def main():
@@ -77,7 +109,8 @@ def main():
         return in_netns(odin)
     if not os.path.isdir("/sys/class/net"):
         odintest.skip("/sys/class/net is absent")
-    failed = compare(odin, "host")
+    with agent(odin, "/sys") as nl, agent(odin, "/sys/.") as files:
+        failed = compare(nl, files, "host")
     if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
         r = subprocess.run(["unshare", "-n", "-m", sys.executable, os.path.abspath(__file__),
                             "--in-netns"], capture_output=True, text=True)

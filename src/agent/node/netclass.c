@@ -85,10 +85,77 @@ typedef struct {
     const char *str[S_NUM];
 } nc_iface;
 
+/* dev_id and name_assign_type of one network device, read once. Both are set when the device is
+ * made (name_assign_type changes on a rename, which changes the name too), so for one name and
+ * ifindex (a new device gets a new index) they stay what they were. Only kept for devices in
+ * the link dump, where the index is known. */
+typedef struct {
+    char *name; /* heap */
+    int32_t index;
+    bool has[2];
+    int64_t num[2];
+    uint64_t seen; /* scrape count of the last use */
+} nc_fixed;
+
+enum { FIXED_MAX = 1024, FIXED_UNSEEN_SCRAPES = 3 };
+static const int fixed_attrs[2] = {A_DEV_ID, A_NAME_ASSIGN_TYPE};
+
 typedef struct {
     agent_regex *ignored;
     bool ignore_invalid_speed;
+    uint64_t scrapes;
+    nc_fixed *fixed; /* heap, nfixed used of cap */
+    size_t nfixed, cap;
 } nc_state;
+
+static nc_fixed *fixed_find(nc_state *st, const agent_link *l)
+{
+    for (size_t i = 0; i < st->nfixed; i++) {
+        if (st->fixed[i].index == l->index && strcmp(st->fixed[i].name, l->name) == 0) {
+            st->fixed[i].seen = st->scrapes;
+            return &st->fixed[i];
+        }
+    }
+    return NULL;
+}
+
+static void fixed_add(nc_state *st, const agent_link *l, const nc_iface *ifc)
+{
+    if (st->nfixed == FIXED_MAX) {
+        return;
+    }
+    if (st->nfixed == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 8;
+        nc_fixed *n = odin_calloc(st->cap, sizeof(*n));
+        if (st->nfixed) {
+            memcpy(n, st->fixed, st->nfixed * sizeof(*n));
+        }
+        free(st->fixed);
+        st->fixed = n;
+    }
+    nc_fixed *f = &st->fixed[st->nfixed++];
+    f->name = odin_strdup(l->name);
+    f->index = l->index;
+    f->seen = st->scrapes;
+    for (int i = 0; i < 2; i++) {
+        f->has[i] = ifc->has[fixed_attrs[i]];
+        f->num[i] = ifc->num[fixed_attrs[i]];
+    }
+}
+
+/* Forgets devices not seen for a few scrapes (removed, renamed). */
+static void fixed_sweep(nc_state *st)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < st->nfixed; r++) {
+        if (st->scrapes - st->fixed[r].seen >= FIXED_UNSEEN_SCRAPES) {
+            free(st->fixed[r].name);
+        } else {
+            st->fixed[w++] = st->fixed[r];
+        }
+    }
+    st->nfixed = w;
+}
 
 static const agent_desc d_up = {"node_network_up",
                                 "Value is 1 if operstate is 'up', 0 otherwise.",
@@ -245,13 +312,25 @@ static const char *link_str(agent_scrape *sc, const agent_link *l, int s)
  * are exported, and a missing one is skipped either way, so each is read by name instead: the
  * listing cost as much as the reads. procfs also reads the attributes nobody exports; only
  * their hard read errors could change the outcome, which is not worth the syscalls. */
-static int parse_iface(agent_scrape *sc, const char *dir, const agent_link *link, nc_iface *ifc,
-                       odin_err *err)
+static int parse_iface(agent_scrape *sc, nc_state *st, const char *dir, const agent_link *link,
+                       nc_iface *ifc, odin_err *err)
 {
     nc_reader r = {.sc = sc, .dir = dir, .found = link != NULL, .err = err};
     odin_str value;
+    const nc_fixed *fixed = link ? fixed_find(st, link) : NULL;
+    if (link && !fixed) {
+        /* a device not seen under this name and index: files kept open under the name may
+         * belong to a device that was renamed away */
+        agent_files_forget(sc, dir);
+    }
     for (int a = 0; a < A_NUM; a++) {
         if (link && link_num(link, a, &ifc->has[a], &ifc->num[a])) {
+            continue;
+        }
+        if (fixed && (a == fixed_attrs[0] || a == fixed_attrs[1])) {
+            int i = a == fixed_attrs[0] ? 0 : 1;
+            ifc->has[a] = fixed->has[i];
+            ifc->num[a] = fixed->num[i];
             continue;
         }
         int rc = read_attr(&r, attrs[a].file, &value);
@@ -271,6 +350,9 @@ static int parse_iface(agent_scrape *sc, const char *dir, const agent_link *link
             return rc;
         }
         ifc->str[s] = rc > 0 ? value.p : "";
+    }
+    if (link && !fixed) {
+        fixed_add(st, link, ifc); /* every read succeeded or was skippable */
     }
     if (!r.found && !agent_sysfs_is_dir(dir)) {
         /* the interface went away since class/net was listed, as a failed listing reported */
@@ -310,6 +392,8 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
 static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     nc_state *st = state;
+    st->scrapes++;
+    fixed_sweep(st);
     agent_sysfs_class cl;
     int rc = agent_sysfs_class_list(sc, "class/net", &cl, err);
     if (rc < 0) {
@@ -337,7 +421,7 @@ static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
             continue;
         }
         ifs[nif].name = cl.names[i];
-        rc = parse_iface(sc, dir, link, &ifs[nif], err);
+        rc = parse_iface(sc, st, dir, link, &ifs[nif], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;
         }
@@ -371,6 +455,10 @@ static void netclass_fini(void *state)
     nc_state *st = state;
     if (st) {
         agent_regex_free(st->ignored);
+        for (size_t i = 0; i < st->nfixed; i++) {
+            free(st->fixed[i].name);
+        }
+        free(st->fixed);
         free(st);
     }
 }

@@ -323,6 +323,34 @@ static void test_seq_read_short_of_a_page_is_whole(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_files_forget closes the kept descriptors under a directory and no others. */
+static void test_forget_files_under_a_directory(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/sys/devices/system/cpu/cpu0/topology/core_id",
+        "/sys/devices/system/cpu/cpu0/topology/physical_package_id",
+        "/sys/devices/system/cpu/online",
+    };
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(paths); i++) {
+        odin_str s;
+        assert_int_equal(agent_read_raw(&sc, paths[i], 128, &s), 0);
+    }
+    assert_int_equal(sc.files.len, 3);
+    agent_files_forget(&sc, "/sys/devices/system/cpu/cpu0/topology/core"); /* not a directory */
+    assert_int_equal(sc.files.len, 3);
+    agent_files_forget(&sc, "/sys/devices/system/cpu/cpu0");
+    assert_int_equal(sc.files.len, 1);
+    assert_non_null(odin_map_get(&sc.files, paths[2], strlen(paths[2])));
+    odin_str s;
+    assert_int_equal(agent_read_raw(&sc, paths[0], 128, &s), 0); /* opened again */
+    assert_int_equal(sc.files.len, 2);
+    agent_scrape_fini(&sc);
+}
+
 /* A missing file or directory is answered from memory until AGENT_ABSENT_RECHECK_SCRAPES
  * scrapes after its last lookup; then it is looked up again and, once there, read for real. */
 static void test_absent_paths_rechecked(void **state)
@@ -475,6 +503,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_paths_match_formatting),
         cmocka_unit_test(test_path_conversions_match_snprintf),
         cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
+        cmocka_unit_test(test_forget_files_under_a_directory),
         cmocka_unit_test(test_absent_paths_rechecked),
         cmocka_unit_test(test_mount_table_kept_until_changed),
         cmocka_unit_test(test_mount_table_file_read_every_time),
