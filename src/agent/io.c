@@ -492,6 +492,59 @@ static void listing_copy(agent_scrape *sc, const dir_listing *l, const char ***n
     *n = l->n;
 }
 
+/* Reads a directory's names (without . and ..) into scrape memory with getdents64 straight from
+ * the descriptor: opendir's fstat and its 32 KiB buffer, made and freed for every listing, cost
+ * more than the few entries of a sysfs class. Returns 0 or -errno. */
+static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
+{
+    size_t cap = 16, len = 0;
+    const char **v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
+    if (!v) {
+        odin_oom();
+    }
+    char buf[4096];
+    for (;;) {
+        ssize_t got = getdents64(fd, buf, sizeof(buf));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            return -errno;
+        }
+        if (got == 0) {
+            break;
+        }
+        for (size_t off = 0; off < (size_t)got;) {
+            struct dirent64 de;
+            size_t head = offsetof(struct dirent64, d_name);
+            memcpy(&de, buf + off, head); /* d_reclen and friends; the name is read in place */
+            const char *name = buf + off + head;
+            size_t nlen = strnlen(name, de.d_reclen - head);
+            off += de.d_reclen;
+            if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.')) {
+                continue;
+            }
+            if (len == cap) {
+                const char **nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
+                if (!nv) {
+                    odin_oom();
+                }
+                memcpy(nv, v, len * sizeof(*v));
+                v = nv;
+                cap *= 2;
+            }
+            const char *copy = odin_arena_strndup(&sc->arena, name, nlen);
+            if (!copy) {
+                odin_oom();
+            }
+            v[len++] = copy;
+        }
+    }
+    *out = v;
+    *nout = len;
+    return 0;
+}
+
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err)
 {
@@ -504,37 +557,25 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
         return 0;
     }
     int e = agent_absent_check(sc, path, plen);
-    DIR *d = NULL;
+    int fd = -1;
     if (e == 0) {
-        d = opendir(path);
-        e = d ? 0 : errno;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        e = fd >= 0 ? 0 : errno;
         agent_absent_note(sc, path, plen, e);
     }
-    if (!d) {
+    if (fd < 0) {
         if (e == ENOENT || e == ENOTDIR) {
             return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", path);
         }
         return odin_err_errno(err, e, "opendir %s", path);
     }
-    size_t cap = 16, len = 0;
-    const char **v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-        if (len == cap) {
-            const char **nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
-            if (!nv) {
-                odin_oom();
-            }
-            memcpy(nv, v, len * sizeof(*v));
-            v = nv;
-            cap *= 2;
-        }
-        v[len++] = odin_arena_strdup(&sc->arena, de->d_name);
+    size_t len = 0;
+    const char **v = NULL;
+    int rc = read_names(sc, fd, &v, &len);
+    close(fd);
+    if (rc < 0) {
+        return odin_err_errno(err, -rc, "readdir %s", path);
     }
-    closedir(d);
     qsort(v, len, sizeof(*v), name_cmp);
     dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
     char *key = odin_arena_strndup(&sc->arena, path, plen);

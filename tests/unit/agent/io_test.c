@@ -323,6 +323,42 @@ static void test_seq_read_short_of_a_page_is_whole(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* A directory larger than one getdents64 buffer lists every name once, sorted, without . and ..;
+ * an empty one lists nothing. */
+static void test_listing_many_names(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin-listing-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    const char **names;
+    size_t n;
+    odin_err err = {0};
+    assert_int_equal(agent_list_dir(&sc, dir, &names, &n, &err), 0);
+    assert_int_equal(n, 0);
+    char path[256];
+    enum { NFILES = 400 }; /* ~40 bytes a record: about four buffers */
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(path, sizeof path, "%s/file-with-a-longer-name-%04d", dir, i);
+        int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    agent_scrape_begin(&sc); /* listings are kept per scrape */
+    assert_int_equal(agent_list_dir(&sc, dir, &names, &n, &err), 0);
+    assert_int_equal(n, NFILES);
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(path, sizeof path, "file-with-a-longer-name-%04d", i);
+        assert_string_equal(names[i], path);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    agent_scrape_fini(&sc);
+}
+
 /* agent_files_forget closes the kept descriptors under a directory and no others. */
 static void test_forget_files_under_a_directory(void **state)
 {
@@ -504,6 +540,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_path_conversions_match_snprintf),
         cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
         cmocka_unit_test(test_forget_files_under_a_directory),
+        cmocka_unit_test(test_listing_many_names),
         cmocka_unit_test(test_absent_paths_rechecked),
         cmocka_unit_test(test_mount_table_kept_until_changed),
         cmocka_unit_test(test_mount_table_file_read_every_time),
