@@ -13,6 +13,7 @@
 #include "expfmt/expfmt.h"
 
 typedef struct agent_scrape agent_scrape;
+struct stat;
 typedef struct agent_regex agent_regex;
 
 /* A flag a collector (or the agent) accepts, spelled as node_exporter spells it, without "--". */
@@ -121,6 +122,9 @@ int agent_read_u64(agent_scrape *sc, const char *path, uint64_t *out, odin_err *
  * -ODIN_ERR_NOTFOUND. */
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err);
+/* stat(2) with the agent's memory of missing paths: 0, or -errno; ENOENT and ENOTDIR are
+ * answered from memory for the next AGENT_ABSENT_RECHECK_SCRAPES scrapes, as agent_read does. */
+int agent_stat(agent_scrape *sc, const char *path, struct stat *st);
 /* Target of a symlink, in scrape memory; NULL when not a link. */
 const char *agent_readlink(agent_scrape *sc, const char *path);
 /* Formats a double as Go's %g shortest form into scrape memory (for label values). */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -586,6 +587,18 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
     odin_map_put(&sc->dirs, key, plen, l);
     listing_copy(sc, l, names, n);
     return 0;
+}
+
+int agent_stat(agent_scrape *sc, const char *path, struct stat *st)
+{
+    size_t plen = strlen(path);
+    int e = agent_absent_check(sc, path, plen);
+    if (e) {
+        return -e;
+    }
+    e = stat(path, st) == 0 ? 0 : errno;
+    agent_absent_note(sc, path, plen, e);
+    return -e;
 }
 
 const char *agent_readlink(agent_scrape *sc, const char *path)

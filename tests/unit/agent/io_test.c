@@ -359,6 +359,26 @@ static void test_listing_many_names(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_stat answers like stat(2) and remembers a missing path as agent_read does. */
+static void test_stat_remembers_missing_paths(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    struct stat st;
+    assert_int_equal(agent_stat(&sc, "/proc/self", &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(agent_stat(&sc, "/proc/self/no-such-entry", &st), -ENOENT);
+    assert_int_equal(agent_stat(&sc, "/proc/self/stat/below-a-file", &st), -ENOTDIR);
+    assert_int_equal(sc.absent.len, 2);
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_stat(&sc, "/proc/self/no-such-entry", &st), -ENOENT);
+    assert_int_equal(agent_stat(&sc, "/proc/self", &st), 0);
+    assert_int_equal(sc.absent.len, 2);
+    agent_scrape_fini(&sc);
+}
+
 /* agent_files_forget closes the kept descriptors under a directory and no others. */
 static void test_forget_files_under_a_directory(void **state)
 {
@@ -541,6 +561,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
         cmocka_unit_test(test_forget_files_under_a_directory),
         cmocka_unit_test(test_listing_many_names),
+        cmocka_unit_test(test_stat_remembers_missing_paths),
         cmocka_unit_test(test_absent_paths_rechecked),
         cmocka_unit_test(test_mount_table_kept_until_changed),
         cmocka_unit_test(test_mount_table_file_read_every_time),
