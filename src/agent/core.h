@@ -54,6 +54,7 @@ struct agent {
     const char *procfs, *sysfs, *rootfs, *udev;
     bool sysfs_live; /* agent_sysfs_is_live; tests clear it to compare with the file path */
     double start_time_s;
+    char goarch[65]; /* build info's goarch, from uname once: the machine does not change */
     struct http_server *http; /* while serving: agent_start to agent_stop */
     struct agent_http *served;
     /* set by agent_main before serving, then fixed: the agent is alone in its process (not in
