@@ -52,6 +52,8 @@ static uint32_t u32_at(const unsigned char *p, size_t len)
 static void parse_stats(agent_link *l, const unsigned char *p, size_t len, bool wide)
 {
     size_t w = wide ? 8 : 4;
+    /* a short IFLA_STATS64 (an older kernel) leaves its missing counters 0, whatever came first */
+    memset(l->stats, 0, sizeof(l->stats));
     for (size_t i = 0; i < AGENT_LINK_NSTATS && (i + 1) * w <= len; i++) {
         if (wide) {
             memcpy(&l->stats[i], p + i * 8, 8);
