@@ -10,9 +10,11 @@
 
 static const agent_desc d_duration = {"node_scrape_collector_duration_seconds",
                                       "node_exporter: Duration of a collector scrape.",
-                                      EXPFMT_GAUGE, {"collector", NULL}};
+                                      EXPFMT_GAUGE,
+                                      {"collector", NULL}};
 static const agent_desc d_success = {"node_scrape_collector_success",
-                                     "node_exporter: Whether a collector succeeded.", EXPFMT_GAUGE,
+                                     "node_exporter: Whether a collector succeeded.",
+                                     EXPFMT_GAUGE,
                                      {"collector", NULL}};
 /* Kept under node_exporter's name so dashboards that show the exporter version keep working. */
 static const agent_desc d_build = {
@@ -23,13 +25,16 @@ static const agent_desc d_build = {
     {"branch", "goarch", "goos", "goversion", "revision", "tags", "version", NULL}};
 static const agent_desc d_req_total = {"promhttp_metric_handler_requests_total",
                                        "Total number of scrapes by HTTP status code.",
-                                       EXPFMT_COUNTER, {"code", NULL}};
+                                       EXPFMT_COUNTER,
+                                       {"code", NULL}};
 static const agent_desc d_req_inflight = {"promhttp_metric_handler_requests_in_flight",
-                                          "Current number of scrapes being served.", EXPFMT_GAUGE,
+                                          "Current number of scrapes being served.",
+                                          EXPFMT_GAUGE,
                                           {NULL}};
 static const agent_desc d_errors = {
     "promhttp_metric_handler_errors_total",
-    "Total number of internal errors encountered by the promhttp metric handler.", EXPFMT_COUNTER,
+    "Total number of internal errors encountered by the promhttp metric handler.",
+    EXPFMT_COUNTER,
     {"cause", NULL}};
 
 typedef struct agent_http {
@@ -47,6 +52,21 @@ static size_t count_collectors(void)
     return n;
 }
 
+/* Go's GOARCH for the build info, from uname's machine; written into out (at least 65 bytes). */
+static void goarch(char *out, size_t cap)
+{
+    struct utsname u;
+    const char *m = uname(&u) != 0 ? "unknown" : u.machine;
+    if (strcmp(m, "x86_64") == 0) {
+        m = "amd64";
+    } else if (strcmp(m, "aarch64") == 0) {
+        m = "arm64";
+    }
+    size_t n = strnlen(m, cap - 1);
+    memcpy(out, m, n);
+    out[n] = '\0';
+}
+
 agent *agent_new(int argc, char **argv, odin_err *err)
 {
     agent *ag = odin_calloc(1, sizeof(*ag));
@@ -58,6 +78,7 @@ agent *agent_new(int argc, char **argv, odin_err *err)
     pthread_mutex_init(&ag->lock, NULL);
     agent_scrape_init(&ag->scrape, ag);
     ag->start_time_s = odin_now_s();
+    goarch(ag->goarch, sizeof(ag->goarch));
     if (agent_flags_parse(ag, argc, argv, err) < 0) {
         agent_free(ag);
         return NULL;
@@ -66,6 +87,7 @@ agent *agent_new(int argc, char **argv, odin_err *err)
     ag->sysfs = agent_flag(ag, "path.sysfs");
     ag->rootfs = agent_flag(ag, "path.rootfs");
     ag->udev = agent_flag(ag, "path.udev.data");
+    ag->sysfs_live = agent_path_is(ag->sysfs, "/sys");
     for (size_t i = 0; i < ag->ncollectors; i++) {
         agent_collector *c = &ag->collectors[i];
         if (!c->enabled || !c->def->init) {
@@ -126,26 +148,6 @@ static void run_collector(agent_scrape *sc, agent_collector *c)
     }
 }
 
-static const char *goarch(void)
-{
-    static char arch[sizeof(((struct utsname *)0)->machine)];
-    struct utsname u;
-    if (uname(&u) != 0) {
-        return "unknown";
-    }
-    const char *m = u.machine;
-    if (strcmp(m, "x86_64") == 0) {
-        return "amd64";
-    }
-    if (strcmp(m, "aarch64") == 0) {
-        return "arm64";
-    }
-    size_t n = strnlen(m, sizeof(arch) - 1);
-    memcpy(arch, m, n);
-    arch[n] = '\0';
-    return arch;
-}
-
 static void scrape_locked(agent *ag, agent_http *h, odin_strbuf *out)
 {
     agent_scrape *sc = &ag->scrape;
@@ -155,7 +157,7 @@ static void scrape_locked(agent *ag, agent_http *h, odin_strbuf *out)
             run_collector(sc, &ag->collectors[i]);
         }
     }
-    const char *build[] = {"", goarch(), "linux", "odin", "", "", ODIN_VERSION};
+    const char *build[] = {"", ag->goarch, "linux", "odin", "", "", ODIN_VERSION};
     agent_emit(sc, &d_build, 1, build);
     if (!agent_flag_bool(ag, "web.disable-exporter-metrics")) {
         agent_process_collect(sc, ag->start_time_s);

@@ -13,20 +13,21 @@
 #include "expfmt/expfmt.h"
 
 typedef struct agent_scrape agent_scrape;
+struct stat;
 typedef struct agent_regex agent_regex;
 
 /* A flag a collector (or the agent) accepts, spelled as node_exporter spells it, without "--". */
 typedef struct {
-    const char *name;    /* "collector.netdev.device-include" */
-    const char *def;     /* default value, NULL when unset; "true"/"false" for booleans */
+    const char *name; /* "collector.netdev.device-include" */
+    const char *def;  /* default value, NULL when unset; "true"/"false" for booleans */
     const char *help;
-    bool is_bool;        /* accepts --name, --no-name, --name=true|false */
-    bool repeatable;     /* may be given several times (agent_flag_all) */
+    bool is_bool;    /* accepts --name, --no-name, --name=true|false */
+    bool repeatable; /* may be given several times (agent_flag_all) */
 } agent_flag_def;
 
 typedef struct {
-    const char *name;          /* "cpu": --collector.cpu / --no-collector.cpu */
-    bool default_on;           /* on unless --no-collector.<name> or --collector.disable-defaults */
+    const char *name; /* "cpu": --collector.cpu / --no-collector.cpu */
+    bool default_on;  /* on unless --no-collector.<name> or --collector.disable-defaults */
     const agent_flag_def *flags; /* ends with an entry whose name is NULL; may be NULL */
     /* Optional: prepares state from flags. Nonzero fails agent start with err's message. */
     int (*init)(agent *ag, void **state, odin_err *err);
@@ -89,12 +90,29 @@ typedef enum { AGENT_PROC, AGENT_SYS, AGENT_ROOT, AGENT_UDEV } agent_root;
 /* "<root>/<formatted rel>" in scrape memory, from --path.procfs, --path.sysfs, --path.rootfs,
  * --path.udev.data. */
 const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...) ODIN_PRINTF(3, 4);
+/* True when --path.sysfs is the live /sys of this host (spelled "/sys", the default): collectors
+ * may then take values from the kernel by other means (rtnetlink) where sysfs would print the
+ * same. Any other root, such as a test tree, is read as files. */
+bool agent_sysfs_is_live(const agent *ag);
 /* Reads a whole file into scrape memory (NUL-terminated, at most 16 MiB). A missing file is
  * -ODIN_ERR_NOTFOUND, other failures -ODIN_ERR_IO; both with err naming the path. */
 int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
 /* The same without messages: 0, or -errno (ENOENT, EACCES, ...), for collectors that act on the
  * exact failure as node_exporter does. Reads at most max bytes (max 16 MiB). */
 int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out);
+/* agent_read for a procfs file of lines at most max_line bytes long (a bound the kernel's format
+ * guarantees, newline included): a read that ends well short of a page is taken as the end,
+ * without the read that returns 0 (see io.c). Other files are read as agent_read reads them. */
+int agent_read_seq(agent_scrape *sc, const char *path, size_t max_line, odin_str *out,
+                   odin_err *err);
+/* agent_read for a mount table (/proc/<pid>/mountinfo). On procfs the previous scrape's text is
+ * returned again while the kernel reports no change of the mount namespace (mount, umount, move,
+ * remount); other files (test trees) are read every time. */
+int agent_read_mounts(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
+/* Closes the kept descriptors of files under dir ("<dir>/..."). A kept descriptor of a sysfs
+ * attribute follows its device through a rename, so when a name comes to mean another device,
+ * the descriptors opened under the old meaning must go. */
+void agent_files_forget(agent_scrape *sc, const char *dir);
 /* Reads a one-line sysfs attribute with the trailing newline and spaces removed. */
 int agent_read_line(agent_scrape *sc, const char *path, odin_str *out, odin_err *err);
 /* Reads a sysfs attribute holding one integer (decimal, with optional sign). */
@@ -104,6 +122,9 @@ int agent_read_u64(agent_scrape *sc, const char *path, uint64_t *out, odin_err *
  * -ODIN_ERR_NOTFOUND. */
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err);
+/* stat(2) with the agent's memory of missing paths: 0, or -errno; ENOENT and ENOTDIR are
+ * answered from memory for the next AGENT_ABSENT_RECHECK_SCRAPES scrapes, as agent_read does. */
+int agent_stat(agent_scrape *sc, const char *path, struct stat *st);
 /* Target of a symlink, in scrape memory; NULL when not a link. */
 const char *agent_readlink(agent_scrape *sc, const char *path);
 /* Formats a double as Go's %g shortest form into scrape memory (for label values). */

@@ -29,6 +29,19 @@ struct agent_scrape {
     odin_map dirs;       /* path -> this scrape's listing of it (keys and values in `arena`) */
     odin_map absent;     /* path -> when it was last found missing (absent.c) */
     uint64_t generation; /* scrape count, for closing descriptors no longer read */
+    struct agent_rtnl
+        *rtnl; /* rtnl.c: netlink socket and this scrape's link dump; NULL until used */
+    /* agent_emit's last descriptor in scrape emit_gen, its family (NULL: its samples are dropped)
+     * and label count: collectors emit runs of one descriptor */
+    /* render's sorting permutation of the families map's iteration order (heap, norder entries):
+     * a scrape emits the same families in the same order, so the map iterates them in the same
+     * order and the last permutation, checked, sorts them again */
+    size_t *order;
+    size_t norder;
+    const agent_desc *emit_desc;
+    expfmt_family *emit_family;
+    size_t emit_nlabels;
+    uint64_t emit_gen;
 };
 
 /* Owned by whoever called agent_new; freed by agent_free. Fields above `lock` are fixed after
@@ -39,7 +52,9 @@ struct agent {
     agent_collector *collectors;
     size_t ncollectors;
     const char *procfs, *sysfs, *rootfs, *udev;
+    bool sysfs_live; /* agent_sysfs_is_live; tests clear it to compare with the file path */
     double start_time_s;
+    char goarch[65]; /* build info's goarch, from uname once: the machine does not change */
     struct http_server *http; /* while serving: agent_start to agent_stop */
     struct agent_http *served;
     /* set by agent_main before serving, then fixed: the agent is alone in its process (not in
@@ -61,6 +76,8 @@ void agent_scrape_begin(agent_scrape *sc);
 /* Sorts and renders every family emitted since begin. */
 void agent_scrape_render(agent_scrape *sc, odin_strbuf *out);
 
+/* io.c: true when path names want, ignoring trailing slashes ("/sys/" is "/sys"). */
+bool agent_path_is(const char *path, const char *want);
 /* io.c: closes cached descriptors unused for a few scrapes; all of them at fini. */
 void agent_files_sweep(agent_scrape *sc);
 void agent_files_close_all(agent_scrape *sc);

@@ -6,23 +6,75 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <sys/vfs.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 enum { READ_CAP = 16 << 20 };
 
+/* Formats the relative part of a path: every scrape names ~100 files, nearly all with "%s" and
+ * "%.*s" only, which are copied here instead of going through vprintf. Any other conversion
+ * takes the vprintf path. Returns NULL when the arena is exhausted. */
+static const char *path_vformat(odin_arena *ar, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    size_t cap = 256, len = 0;
+    char *out = odin_arena_alloc(ar, cap);
+    for (const char *f = fmt; out && *f; f++) {
+        const char *piece = f;
+        size_t n = 1;
+        if (*f == '%' && f[1] == 's') {
+            piece = va_arg(ap, const char *);
+            n = strlen(piece);
+            f++;
+        } else if (*f == '%' && f[1] == '.' && f[2] == '*' && f[3] == 's') {
+            int w = va_arg(ap, int);
+            piece = va_arg(ap, const char *);
+            n = w < 0 ? strlen(piece) : strnlen(piece, (size_t)w);
+            f += 3;
+        } else if (*f == '%') {
+            out = NULL; /* another conversion: vprintf below */
+            break;
+        }
+        if (len + n + 1 > cap) {
+            size_t ncap = (len + n + 1) * 2;
+            char *bigger = odin_arena_alloc(ar, ncap);
+            if (bigger) {
+                memcpy(bigger, out, len);
+            }
+            out = bigger;
+            cap = ncap;
+            if (!out) {
+                break;
+            }
+        }
+        memcpy(out + len, piece, n);
+        len += n;
+    }
+    if (out) {
+        out[len] = '\0';
+        va_end(again);
+        return out;
+    }
+    const char *r = odin_arena_vprintf(ar, fmt, again);
+    va_end(again);
+    return r;
+}
+
 const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
 {
-    const char *base = root == AGENT_PROC  ? sc->ag->procfs
-                       : root == AGENT_SYS ? sc->ag->sysfs
+    const char *base = root == AGENT_PROC   ? sc->ag->procfs
+                       : root == AGENT_SYS  ? sc->ag->sysfs
                        : root == AGENT_UDEV ? sc->ag->udev
                                             : sc->ag->rootfs;
     va_list ap;
     va_start(ap, fmt);
-    const char *rel = odin_arena_vprintf(&sc->arena, fmt, ap);
+    const char *rel = path_vformat(&sc->arena, fmt, ap);
     va_end(ap);
     if (!rel) {
         odin_oom();
@@ -50,6 +102,20 @@ const char *agent_path(agent_scrape *sc, agent_root root, const char *fmt, ...)
     return p;
 }
 
+bool agent_path_is(const char *path, const char *want)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') {
+        n--;
+    }
+    return n == strlen(want) && memcmp(path, want, n) == 0;
+}
+
+bool agent_sysfs_is_live(const agent *ag)
+{
+    return ag->sysfs_live;
+}
+
 /* Kernel files are re-read with pread at offset 0 on a descriptor kept open: procfs and sysfs
  * regenerate their text for every read from the start, and one pread costs a third of
  * open+read+close, the bulk of a scrape. Only files on proc and sysfs are kept (a regular file may
@@ -68,6 +134,10 @@ typedef struct {
     uint64_t memo_gen;
     const char *memo;
     size_t memo_len;
+    /* agent_read_mounts: the text last read (heap, owned), returned again while the kernel
+     * flags no change of the mount table */
+    char *kept;
+    size_t kept_len;
 } agent_cached_file;
 
 enum { FILE_CACHE_MAX = 4096, FILE_UNUSED_SCRAPES = 3, SYSFS_PAGE = 4096 };
@@ -87,6 +157,7 @@ static void cache_drop(agent_scrape *sc, agent_cached_file *f)
 {
     odin_map_del(&sc->files, f->path, strlen(f->path));
     close(f->fd);
+    free(f->kept);
     free(f->path);
     free(f);
 }
@@ -113,6 +184,29 @@ void agent_files_sweep(agent_scrape *sc)
     } while (n == ODIN_ARRAY_LEN(stale));
 }
 
+void agent_files_forget(agent_scrape *sc, const char *dir)
+{
+    size_t dl = strlen(dir);
+    size_t pos, kl;
+    const void *k;
+    void *v;
+    agent_cached_file *stale[64];
+    size_t n;
+    do {
+        n = 0;
+        pos = 0;
+        while (n < ODIN_ARRAY_LEN(stale) && odin_map_next(&sc->files, &pos, &k, &kl, &v)) {
+            agent_cached_file *f = v;
+            if (kl > dl && f->path[dl] == '/' && memcmp(f->path, dir, dl) == 0) {
+                stale[n++] = f;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            cache_drop(sc, stale[i]);
+        }
+    } while (n == ODIN_ARRAY_LEN(stale));
+}
+
 void agent_files_close_all(agent_scrape *sc)
 {
     size_t pos = 0, kl;
@@ -121,6 +215,7 @@ void agent_files_close_all(agent_scrape *sc)
     while (odin_map_next(&sc->files, &pos, &k, &kl, &v)) {
         agent_cached_file *f = v;
         close(f->fd);
+        free(f->kept);
         free(f->path);
         free(f);
     }
@@ -130,9 +225,13 @@ void agent_files_close_all(agent_scrape *sc)
 /* pread loop into the scrape's read buffer; returns 0 or -errno. A sysfs attribute is produced
  * whole by one show() call of at most a page, so when `sysfs` is set a read shorter than both the
  * request and a page is the end of the file, and the pread that would return 0 is skipped: about
- * a third of a scrape's reads. Other files (procfs seq files hand out a page at a time) read on
- * until pread returns 0. */
-static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs)
+ * a third of a scrape's reads. Other files read on until pread returns 0, except a procfs seq
+ * file whose lines are known to be at most `seq_line` bytes: seq_read_iter fills one buffer of
+ * at least a page per read and stops early only at the end of the records or when the next
+ * record does not fit, which leaves less than `seq_line` bytes free; so a read returning less
+ * than a page minus `seq_line` ended at the last record. For /proc/net/udp that saves a second
+ * walk of the whole UDP hash table, which the read that returns 0 costs as much as the first. */
+static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs, size_t seq_line)
 {
     odin_strbuf *b = &sc->read_buf;
     odin_strbuf_reset(b);
@@ -160,6 +259,9 @@ static int read_all_at0(agent_scrape *sc, int fd, size_t max, bool sysfs)
             return 0; /* a bounded read (sysfs attributes) takes the first max bytes */
         }
         if (sysfs && (size_t)n < want && b->len < SYSFS_PAGE) {
+            return 0;
+        }
+        if (seq_line && seq_line < SYSFS_PAGE && (size_t)n < SYSFS_PAGE - seq_line) {
             return 0;
         }
     }
@@ -204,7 +306,8 @@ static void memo_keep(agent_scrape *sc, agent_cached_file *f, size_t max)
     }
 }
 
-int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out)
+/* agent_read_raw, with read_all_at0's seq_line for a file on procfs (0: none). */
+static int read_raw(agent_scrape *sc, const char *path, size_t max, size_t seq_line, odin_str *out)
 {
     *out = (odin_str){"", 0};
     size_t plen = strlen(path);
@@ -214,7 +317,7 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
         if (memo_hit(sc, f, max, out)) {
             return 0;
         }
-        rc = read_all_at0(sc, f->fd, max, f->sysfs);
+        rc = read_all_at0(sc, f->fd, max, f->sysfs, f->sysfs ? 0 : seq_line);
         if (rc == -ENODEV || rc == -ESRCH || rc == -ENOENT || rc == -ESTALE || rc == -EBADF) {
             /* the object went away (device removed, process exited): open afresh */
             cache_drop(sc, f);
@@ -237,7 +340,7 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
             return -open_errno;
         }
         kernel_fs_kind kind = sc->files.len < FILE_CACHE_MAX ? kernel_fs(fd) : FS_OTHER;
-        rc = read_all_at0(sc, fd, max, kind == FS_SYSFS);
+        rc = read_all_at0(sc, fd, max, kind == FS_SYSFS, kind == FS_PROC ? seq_line : 0);
         bool keep = rc == 0 || rc == -EINVAL || rc == -EOPNOTSUPP || rc == -EIO;
         if (keep && kind != FS_OTHER) {
             f = odin_calloc(1, sizeof(*f));
@@ -259,9 +362,14 @@ int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out
     return 0;
 }
 
-int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
+int agent_read_raw(agent_scrape *sc, const char *path, size_t max, odin_str *out)
 {
-    int rc = agent_read_raw(sc, path, READ_CAP, out);
+    return read_raw(sc, path, max, 0, out);
+}
+
+/* agent_read's messages for read_raw's result. */
+static int read_result(const char *path, int rc, odin_err *err)
+{
     if (rc == 0) {
         return 0;
     }
@@ -273,6 +381,51 @@ int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
         return odin_err_set(err, ODIN_ERR_LIMIT, "%s: larger than %d bytes", path, READ_CAP);
     }
     return odin_err_errno(err, e, "read %s", path);
+}
+
+int agent_read(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
+{
+    return read_result(path, read_raw(sc, path, READ_CAP, 0, out), err);
+}
+
+int agent_read_seq(agent_scrape *sc, const char *path, size_t max_line, odin_str *out,
+                   odin_err *err)
+{
+    return read_result(path, read_raw(sc, path, READ_CAP, max_line, out), err);
+}
+
+/* A mount table file (/proc/<pid>/mountinfo) reports a change of its namespace's mounts
+ * (mount, umount, move, remount) to poll as POLLPRI|POLLERR, once per change, on the descriptor
+ * that polls; generating the text costs more than all of the filesystem collector's parsing. */
+static bool mounts_changed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLPRI};
+    int n = poll(&p, 1, 0);
+    return n != 0 && (n < 0 || (p.revents & (POLLPRI | POLLERR | POLLNVAL | POLLHUP)) != 0);
+}
+
+int agent_read_mounts(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
+{
+    size_t plen = strlen(path);
+    agent_cached_file *f = odin_map_get(&sc->files, path, plen);
+    if (f && f->kept && !mounts_changed(f->fd)) {
+        f->used = sc->generation;
+        *out = (odin_str){arena_copy(sc, f->kept, f->kept_len), f->kept_len};
+        return 0;
+    }
+    int rc = agent_read(sc, path, out, err);
+    if (rc < 0) {
+        return rc;
+    }
+    /* kept only for a descriptor on procfs: a regular file (a test tree) has no such signal */
+    f = odin_map_get(&sc->files, path, plen);
+    if (f && !f->sysfs) {
+        free(f->kept);
+        f->kept = odin_malloc(out->len + 1);
+        memcpy(f->kept, out->p, out->len);
+        f->kept_len = out->len;
+    }
+    return 0;
 }
 
 int agent_read_line(agent_scrape *sc, const char *path, odin_str *out, odin_err *err)
@@ -340,6 +493,59 @@ static void listing_copy(agent_scrape *sc, const dir_listing *l, const char ***n
     *n = l->n;
 }
 
+/* Reads a directory's names (without . and ..) into scrape memory with getdents64 straight from
+ * the descriptor: opendir's fstat and its 32 KiB buffer, made and freed for every listing, cost
+ * more than the few entries of a sysfs class. Returns 0 or -errno. */
+static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
+{
+    size_t cap = 16, len = 0;
+    const char **v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
+    if (!v) {
+        odin_oom();
+    }
+    char buf[4096];
+    for (;;) {
+        ssize_t got = getdents64(fd, buf, sizeof(buf));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            return -errno;
+        }
+        if (got == 0) {
+            break;
+        }
+        for (size_t off = 0; off < (size_t)got;) {
+            struct dirent64 de;
+            size_t head = offsetof(struct dirent64, d_name);
+            memcpy(&de, buf + off, head); /* d_reclen and friends; the name is read in place */
+            const char *name = buf + off + head;
+            size_t nlen = strnlen(name, de.d_reclen - head);
+            off += de.d_reclen;
+            if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.')) {
+                continue;
+            }
+            if (len == cap) {
+                const char **nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
+                if (!nv) {
+                    odin_oom();
+                }
+                memcpy(nv, v, len * sizeof(*v));
+                v = nv;
+                cap *= 2;
+            }
+            const char *copy = odin_arena_strndup(&sc->arena, name, nlen);
+            if (!copy) {
+                odin_oom();
+            }
+            v[len++] = copy;
+        }
+    }
+    *out = v;
+    *nout = len;
+    return 0;
+}
+
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err)
 {
@@ -352,37 +558,25 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
         return 0;
     }
     int e = agent_absent_check(sc, path, plen);
-    DIR *d = NULL;
+    int fd = -1;
     if (e == 0) {
-        d = opendir(path);
-        e = d ? 0 : errno;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        e = fd >= 0 ? 0 : errno;
         agent_absent_note(sc, path, plen, e);
     }
-    if (!d) {
+    if (fd < 0) {
         if (e == ENOENT || e == ENOTDIR) {
             return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", path);
         }
         return odin_err_errno(err, e, "opendir %s", path);
     }
-    size_t cap = 16, len = 0;
-    const char **v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-            continue;
-        }
-        if (len == cap) {
-            const char **nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
-            if (!nv) {
-                odin_oom();
-            }
-            memcpy(nv, v, len * sizeof(*v));
-            v = nv;
-            cap *= 2;
-        }
-        v[len++] = odin_arena_strdup(&sc->arena, de->d_name);
+    size_t len = 0;
+    const char **v = NULL;
+    int rc = read_names(sc, fd, &v, &len);
+    close(fd);
+    if (rc < 0) {
+        return odin_err_errno(err, -rc, "readdir %s", path);
     }
-    closedir(d);
     qsort(v, len, sizeof(*v), name_cmp);
     dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
     char *key = odin_arena_strndup(&sc->arena, path, plen);
@@ -393,6 +587,18 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
     odin_map_put(&sc->dirs, key, plen, l);
     listing_copy(sc, l, names, n);
     return 0;
+}
+
+int agent_stat(agent_scrape *sc, const char *path, struct stat *st)
+{
+    size_t plen = strlen(path);
+    int e = agent_absent_check(sc, path, plen);
+    if (e) {
+        return -e;
+    }
+    e = stat(path, st) == 0 ? 0 : errno;
+    agent_absent_note(sc, path, plen, e);
+    return -e;
 }
 
 const char *agent_readlink(agent_scrape *sc, const char *path)

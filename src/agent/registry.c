@@ -1,6 +1,7 @@
 /* The per-scrape family builder: collectors add samples in any order, render() sorts families by
  * name and samples by label values (client_golang's gatherer does the same) and writes text. */
 #include "agent/core.h"
+#include "agent/rtnl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 typedef struct {
     expfmt_family f; /* first member: agent_family() hands out &b->f */
     size_t cap;
+    size_t it; /* position in the families map's iteration order, set by render */
 } agent_family_build;
 
 void agent_scrape_init(agent_scrape *sc, agent *ag)
@@ -26,10 +28,12 @@ void agent_scrape_fini(agent_scrape *sc)
 {
     agent_files_close_all(sc);
     agent_absent_free_all(sc);
+    agent_rtnl_free(sc);
     odin_arena_fini(&sc->arena);
     odin_map_fini(&sc->families);
     odin_map_fini(&sc->dirs);
     odin_strbuf_fini(&sc->read_buf);
+    free(sc->order);
 }
 
 void agent_scrape_begin(agent_scrape *sc)
@@ -148,16 +152,22 @@ static bool family_consistent(const expfmt_family *f, odin_str help, expfmt_type
 
 void agent_emit(agent_scrape *sc, const agent_desc *d, double value, const char *const *values)
 {
-    size_t n = 0;
-    while (n < ODIN_ARRAY_LEN(d->labels) && d->labels[n]) {
-        n++;
+    /* a family's help and type are fixed once made, so the answer holds for the whole scrape */
+    if (sc->emit_desc != d || sc->emit_gen != sc->generation) {
+        size_t n = 0;
+        while (n < ODIN_ARRAY_LEN(d->labels) && d->labels[n]) {
+            n++;
+        }
+        odin_str help = odin_str_c(d->help);
+        expfmt_family *f = family_get(sc, odin_str_c(d->name), help, true, d->type, false);
+        sc->emit_desc = d;
+        sc->emit_family = family_consistent(f, help, d->type) ? f : NULL;
+        sc->emit_nlabels = n;
+        sc->emit_gen = sc->generation;
     }
-    odin_str help = odin_str_c(d->help);
-    expfmt_family *f = family_get(sc, odin_str_c(d->name), help, true, d->type, false);
-    if (!family_consistent(f, help, d->type)) {
-        return;
+    if (sc->emit_family) {
+        add_sample(sc, sc->emit_family, value, sc->emit_nlabels, d->labels, values, false);
     }
-    add_sample(sc, f, value, n, d->labels, values, false);
 }
 
 void agent_emit_dyn(agent_scrape *sc, const char *name, const char *help, expfmt_type type,
@@ -208,6 +218,33 @@ static int family_cmp(const void *a, const void *b)
     return odin_str_cmp(x->name, y->name);
 }
 
+/* Sorts fs (in map iteration order) by name: with the last scrape's permutation when it still
+ * gives strictly ascending names (n-1 comparisons), else with qsort, keeping the new one. */
+static void sort_families(agent_scrape *sc, expfmt_family **fs, size_t n)
+{
+    if (sc->norder == n) {
+        expfmt_family **sorted = scrape_alloc(sc, n * sizeof(*sorted));
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++) {
+            sorted[i] = fs[sc->order[i]];
+            ok = i == 0 || family_cmp(&sorted[i - 1], &sorted[i]) < 0;
+        }
+        if (ok) {
+            memcpy(fs, sorted, n * sizeof(*fs));
+            return;
+        }
+    }
+    qsort(fs, n, sizeof(*fs), family_cmp);
+    if (sc->norder != n) {
+        free(sc->order);
+        sc->order = odin_calloc(n, sizeof(*sc->order));
+        sc->norder = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sc->order[i] = ((const agent_family_build *)fs[i])->it;
+    }
+}
+
 void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
 {
     size_t n = sc->families.len;
@@ -220,9 +257,10 @@ void agent_scrape_render(agent_scrape *sc, odin_strbuf *out)
     size_t kl;
     void *v;
     while (odin_map_next(&sc->families, &pos, &k, &kl, &v)) {
+        ((agent_family_build *)v)->it = i;
         fs[i++] = v;
     }
-    qsort(fs, n, sizeof(*fs), family_cmp);
+    sort_families(sc, fs, n);
     for (i = 0; i < n; i++) {
         expfmt_sort_samples(fs[i]);
         drop_duplicates(fs[i]);

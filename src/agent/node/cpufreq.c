@@ -263,11 +263,12 @@ static int cpufreq_collect(agent_scrape *sc, void *state, odin_err *err)
         const char *dir =
             odin_arena_printf(agent_scrape_arena(sc), "%s/%s/cpufreq", base, names[i]);
         struct stat stb;
-        if (stat(dir, &stb) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR) {
-                continue;
-            }
-            rc = odin_err_errno(err, errno, "stat %s", dir);
+        int e = -agent_stat(sc, dir, &stb); /* per CPU per scrape where there is no cpufreq */
+        if (e == ENOENT || e == ENOTDIR) {
+            continue;
+        }
+        if (e) {
+            rc = odin_err_errno(err, e, "stat %s", dir);
             break;
         }
         fcs[nfc].num = num;

@@ -10,13 +10,14 @@ static const agent_desc d_pool = {
 static int entropy_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     (void)state;
-    /* As procfs' KernelRandom: every file is read, a missing one is skipped, any other failure
-     * fails the collector. Only the first two are exported. */
-    static const char *const files[] = {"entropy_avail", "poolsize", "urandom_min_reseed_secs",
-                                        "write_wakeup_threshold", "read_wakeup_threshold"};
-    uint64_t v[5];
-    bool have[5] = {0};
-    for (size_t i = 0; i < 5; i++) {
+    /* procfs' KernelRandom also reads urandom_min_reseed_secs and the wakeup thresholds, which
+     * nobody exports; only a hard read error of theirs could change the outcome (these sysctls
+     * are world-readable), which is not worth two sysctl reads per scrape. Otherwise as procfs:
+     * a missing file is skipped, any other failure fails the collector. */
+    static const char *const files[] = {"entropy_avail", "poolsize"};
+    uint64_t v[2];
+    bool have[2] = {0};
+    for (size_t i = 0; i < 2; i++) {
         const char *path = agent_path(sc, AGENT_PROC, "sys/kernel/random/%s", files[i]);
         odin_err e = {0};
         int rc = proc_read_uint(sc, path, &v[i], &e);

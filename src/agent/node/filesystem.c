@@ -335,12 +335,12 @@ static int read_mounts(agent_scrape *sc, const fs_shared *sh, fs_mount **out, si
 {
     const char *path = agent_path(sc, AGENT_PROC, "1/mountinfo");
     odin_str text;
-    int rc = agent_read(sc, path, &text, err);
+    int rc = agent_read_mounts(sc, path, &text, err);
     if (rc == -ODIN_ERR_NOTFOUND) {
         /* hidepid hides PID 1: fall back to our own mount namespace's table */
         odin_err_clear(err);
         path = agent_path(sc, AGENT_PROC, "self/mountinfo");
-        rc = agent_read(sc, path, &text, err);
+        rc = agent_read_mounts(sc, path, &text, err);
     }
     if (rc < 0) {
         return rc;
@@ -675,6 +675,21 @@ static void emit_all(agent_scrape *sc, fs_mount *ms, size_t n)
     odin_map_fini(&seen);
 }
 
+/* Filesystems whose statfs answers from memory (superblock counters), never from a device or a
+ * peer: asked inline, without the hand-off to a helper thread that guards against a stuck
+ * mount (two context switches per mount; Kubernetes nodes carry hundreds of tmpfs mounts).
+ * Network filesystems, FUSE and anything not listed keep the helper and its timeout. */
+static bool statfs_is_local(const char *fstype)
+{
+    static const char *const local[] = {"ext2", "ext3", "ext4", "xfs", "tmpfs", "ramfs", "vfat"};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(local); i++) {
+        if (strcmp(fstype, local[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int filesystem_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     fs_shared *sh = state;
@@ -706,6 +721,12 @@ static int filesystem_collect(agent_scrape *sc, void *state, odin_err *err)
             continue;
         }
         m->ro = is_readonly(m) ? 1 : 0;
+        if (statfs_is_local(m->fstype)) {
+            struct statfs b;
+            memset(&b, 0, sizeof(b));
+            set_result(sc, m, statfs(m->path, &b) == 0 ? 0 : errno, &b);
+            continue;
+        }
         todo[ntodo++] = m;
     }
     stat_all(sc, sh, todo, ntodo);

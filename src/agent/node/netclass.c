@@ -1,8 +1,12 @@
 /* netclass: node_network_{info,up,mtu_bytes,speed_bytes,carrier,...}{device} from the attribute
- * files of <sysfs>/class/net/<iface>/, as node_exporter's sysfs path (the default). */
+ * files of <sysfs>/class/net/<iface>/, as node_exporter's sysfs path (the default). On the live
+ * /sys, the attributes that rtnetlink carries come from the scrape's link dump instead (the same
+ * values, one message per link instead of a read per attribute); the others are still read. */
+#include "agent/rtnl.h"
 #include "agent/sysfs_util.h"
 
 #include <errno.h>
+#include <linux/if.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,28 +43,35 @@ enum {
 
 typedef struct {
     const char *file;
-    const char *metric; /* NULL: parsed but not exported on its own */
+    const char *metric; /* node_network_<metric> */
+    const char *help;
     expfmt_type type;
 } nc_attr;
 
+/* Full names and help texts as literals: they were formatted per sample and scrape. */
+#define NC_ATTR(file, metric, type)                                                                \
+    {                                                                                              \
+        file, "node_network_" metric, "Network device property: " metric, type                     \
+    }
+
 static const nc_attr attrs[A_NUM] = {
-    [A_ADDR_ASSIGN_TYPE] = {"addr_assign_type", "address_assign_type", EXPFMT_GAUGE},
-    [A_CARRIER] = {"carrier", "carrier", EXPFMT_GAUGE},
-    [A_CARRIER_CHANGES] = {"carrier_changes", "carrier_changes_total", EXPFMT_COUNTER},
-    [A_CARRIER_UP] = {"carrier_up_count", "carrier_up_changes_total", EXPFMT_COUNTER},
-    [A_CARRIER_DOWN] = {"carrier_down_count", "carrier_down_changes_total", EXPFMT_COUNTER},
-    [A_DEV_ID] = {"dev_id", "device_id", EXPFMT_GAUGE},
-    [A_DORMANT] = {"dormant", "dormant", EXPFMT_GAUGE},
-    [A_FLAGS] = {"flags", "flags", EXPFMT_GAUGE},
-    [A_IFINDEX] = {"ifindex", "iface_id", EXPFMT_GAUGE},
-    [A_IFLINK] = {"iflink", "iface_link", EXPFMT_GAUGE},
-    [A_LINK_MODE] = {"link_mode", "iface_link_mode", EXPFMT_GAUGE},
-    [A_MTU] = {"mtu", "mtu_bytes", EXPFMT_GAUGE},
-    [A_NAME_ASSIGN_TYPE] = {"name_assign_type", "name_assign_type", EXPFMT_GAUGE},
-    [A_NETDEV_GROUP] = {"netdev_group", "net_dev_group", EXPFMT_GAUGE},
-    [A_SPEED] = {"speed", "speed_bytes", EXPFMT_GAUGE},
-    [A_TX_QUEUE_LEN] = {"tx_queue_len", "transmit_queue_length", EXPFMT_GAUGE},
-    [A_TYPE] = {"type", "protocol_type", EXPFMT_GAUGE},
+    [A_ADDR_ASSIGN_TYPE] = NC_ATTR("addr_assign_type", "address_assign_type", EXPFMT_GAUGE),
+    [A_CARRIER] = NC_ATTR("carrier", "carrier", EXPFMT_GAUGE),
+    [A_CARRIER_CHANGES] = NC_ATTR("carrier_changes", "carrier_changes_total", EXPFMT_COUNTER),
+    [A_CARRIER_UP] = NC_ATTR("carrier_up_count", "carrier_up_changes_total", EXPFMT_COUNTER),
+    [A_CARRIER_DOWN] = NC_ATTR("carrier_down_count", "carrier_down_changes_total", EXPFMT_COUNTER),
+    [A_DEV_ID] = NC_ATTR("dev_id", "device_id", EXPFMT_GAUGE),
+    [A_DORMANT] = NC_ATTR("dormant", "dormant", EXPFMT_GAUGE),
+    [A_FLAGS] = NC_ATTR("flags", "flags", EXPFMT_GAUGE),
+    [A_IFINDEX] = NC_ATTR("ifindex", "iface_id", EXPFMT_GAUGE),
+    [A_IFLINK] = NC_ATTR("iflink", "iface_link", EXPFMT_GAUGE),
+    [A_LINK_MODE] = NC_ATTR("link_mode", "iface_link_mode", EXPFMT_GAUGE),
+    [A_MTU] = NC_ATTR("mtu", "mtu_bytes", EXPFMT_GAUGE),
+    [A_NAME_ASSIGN_TYPE] = NC_ATTR("name_assign_type", "name_assign_type", EXPFMT_GAUGE),
+    [A_NETDEV_GROUP] = NC_ATTR("netdev_group", "net_dev_group", EXPFMT_GAUGE),
+    [A_SPEED] = NC_ATTR("speed", "speed_bytes", EXPFMT_GAUGE),
+    [A_TX_QUEUE_LEN] = NC_ATTR("tx_queue_len", "transmit_queue_length", EXPFMT_GAUGE),
+    [A_TYPE] = NC_ATTR("type", "protocol_type", EXPFMT_GAUGE),
 };
 
 enum { S_ADDRESS, S_BROADCAST, S_DUPLEX, S_IFALIAS, S_OPERSTATE, S_NUM };
@@ -74,10 +85,77 @@ typedef struct {
     const char *str[S_NUM];
 } nc_iface;
 
+/* dev_id and name_assign_type of one network device, read once. Both are set when the device is
+ * made (name_assign_type changes on a rename, which changes the name too), so for one name and
+ * ifindex (a new device gets a new index) they stay what they were. Only kept for devices in
+ * the link dump, where the index is known. */
+typedef struct {
+    char *name; /* heap */
+    int32_t index;
+    bool has[2];
+    int64_t num[2];
+    uint64_t seen; /* scrape count of the last use */
+} nc_fixed;
+
+enum { FIXED_MAX = 1024, FIXED_UNSEEN_SCRAPES = 3 };
+static const int fixed_attrs[2] = {A_DEV_ID, A_NAME_ASSIGN_TYPE};
+
 typedef struct {
     agent_regex *ignored;
     bool ignore_invalid_speed;
+    uint64_t scrapes;
+    nc_fixed *fixed; /* heap, nfixed used of cap */
+    size_t nfixed, cap;
 } nc_state;
+
+static nc_fixed *fixed_find(nc_state *st, const agent_link *l)
+{
+    for (size_t i = 0; i < st->nfixed; i++) {
+        if (st->fixed[i].index == l->index && strcmp(st->fixed[i].name, l->name) == 0) {
+            st->fixed[i].seen = st->scrapes;
+            return &st->fixed[i];
+        }
+    }
+    return NULL;
+}
+
+static void fixed_add(nc_state *st, const agent_link *l, const nc_iface *ifc)
+{
+    if (st->nfixed == FIXED_MAX) {
+        return;
+    }
+    if (st->nfixed == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 8;
+        nc_fixed *n = odin_calloc(st->cap, sizeof(*n));
+        if (st->nfixed) {
+            memcpy(n, st->fixed, st->nfixed * sizeof(*n));
+        }
+        free(st->fixed);
+        st->fixed = n;
+    }
+    nc_fixed *f = &st->fixed[st->nfixed++];
+    f->name = odin_strdup(l->name);
+    f->index = l->index;
+    f->seen = st->scrapes;
+    for (int i = 0; i < 2; i++) {
+        f->has[i] = ifc->has[fixed_attrs[i]];
+        f->num[i] = ifc->num[fixed_attrs[i]];
+    }
+}
+
+/* Forgets devices not seen for a few scrapes (removed, renamed). */
+static void fixed_sweep(nc_state *st)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < st->nfixed; r++) {
+        if (st->scrapes - st->fixed[r].seen >= FIXED_UNSEEN_SCRAPES) {
+            free(st->fixed[r].name);
+        } else {
+            st->fixed[w++] = st->fixed[r];
+        }
+    }
+    st->nfixed = w;
+}
 
 static const agent_desc d_up = {"node_network_up",
                                 "Value is 1 if operstate is 'up', 0 otherwise.",
@@ -114,15 +192,147 @@ static int read_attr(nc_reader *r, const char *file, odin_str *value)
     return odin_err_errno(r->err, e, "failed to read file %s", path);
 }
 
+/* Each attribute the link dump carries, as net-sysfs.c prints it: decimal with "%d" (an int in the
+ * kernel, so u32 values print as int32), and EINVAL (skipped) from carrier and dormant while the
+ * interface is not running. Running is read from IFF_UP, which the kernel sets and clears next to
+ * the running bit under the same lock. false: read the file (an attribute this kernel's dump
+ * lacks, or one netlink does not carry: addr_assign_type, dev_id, flags, which sysfs shows as
+ * dev->flags where netlink shows dev_get_flags(), name_assign_type, speed). */
+static bool link_num(const agent_link *l, int a, bool *has, int64_t *v)
+{
+    static const struct {
+        int attr;
+        uint32_t bit;
+        size_t off;
+    } u32s[] = {
+        {A_CARRIER_CHANGES, AGENT_LINK_CARRIER_CHANGES, offsetof(agent_link, carrier_changes)},
+        {A_CARRIER_UP, AGENT_LINK_CARRIER_UP, offsetof(agent_link, carrier_up)},
+        {A_CARRIER_DOWN, AGENT_LINK_CARRIER_DOWN, offsetof(agent_link, carrier_down)},
+        {A_MTU, AGENT_LINK_MTU, offsetof(agent_link, mtu)},
+        {A_NETDEV_GROUP, AGENT_LINK_GROUP, offsetof(agent_link, group)},
+        {A_TX_QUEUE_LEN, AGENT_LINK_TXQLEN, offsetof(agent_link, txqlen)},
+    };
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(u32s); i++) {
+        if (u32s[i].attr == a) {
+            if (!(l->have & u32s[i].bit)) {
+                return false;
+            }
+            uint32_t x;
+            memcpy(&x, (const char *)l + u32s[i].off, sizeof(x));
+            *has = true;
+            *v = (int32_t)x;
+            return true;
+        }
+    }
+    bool running = (l->flags & IFF_UP) != 0;
+    switch (a) {
+    case A_CARRIER:
+        if (!(l->have & AGENT_LINK_CARRIER)) {
+            return false;
+        }
+        *has = running;
+        *v = l->carrier != 0;
+        return true;
+    case A_DORMANT:
+        *has = running;
+        *v = (l->flags & IFF_DORMANT) != 0;
+        return true;
+    case A_IFINDEX:
+        *has = true;
+        *v = l->index;
+        return true;
+    case A_IFLINK: /* the kernel leaves IFLA_LINK out when it equals the index */
+        *has = true;
+        *v = l->have & AGENT_LINK_LINK ? (int32_t)l->link : l->index;
+        return true;
+    case A_LINK_MODE:
+        *has = (l->have & AGENT_LINK_LINKMODE) != 0;
+        *v = l->linkmode;
+        return *has;
+    case A_TYPE:
+        *has = true;
+        *v = l->type;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* sysfs_format_mac: lower-case hex bytes joined by ':' ("" for a device without an address). */
+static const char *format_mac(agent_scrape *sc, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *out = odin_arena_alloc(agent_scrape_arena(sc), n * 3 + 1);
+    if (!out) {
+        odin_oom();
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            out[o++] = ':';
+        }
+        out[o++] = hex[p[i] >> 4];
+        out[o++] = hex[p[i] & 15];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ifalias as agent_sysfs_read returns the file's "<alias>\n": its first 128 bytes, trimmed. */
+static const char *sysfs_ifalias(agent_scrape *sc, const char *alias)
+{
+    size_t n = strlen(alias);
+    return agent_strdup(sc, odin_str_trim((odin_str){alias, n < 128 ? n : 128}));
+}
+
+/* The string attributes from the link dump; NULL: read the file. */
+static const char *link_str(agent_scrape *sc, const agent_link *l, int s)
+{
+    static const char *const operstates[] = {"unknown", "notpresent", "down", "lowerlayerdown",
+                                             "testing", "dormant",    "up"};
+    switch (s) {
+    case S_ADDRESS:
+        return format_mac(sc, l->address, l->address ? l->address_len : 0);
+    case S_BROADCAST:
+        return format_mac(sc, l->broadcast, l->broadcast ? l->broadcast_len : 0);
+    case S_IFALIAS:
+        return l->ifalias ? sysfs_ifalias(sc, l->ifalias) : "";
+    case S_OPERSTATE:
+        if (!(l->have & AGENT_LINK_OPERSTATE)) {
+            return NULL;
+        }
+        /* out of range is EINVAL in sysfs: skipped, so empty */
+        return l->operstate < ODIN_ARRAY_LEN(operstates) ? operstates[l->operstate] : "";
+    default:
+        return NULL;
+    }
+}
+
 /* procfs lists the interface's directory and reads every file in it; only the attributes below
  * are exported, and a missing one is skipped either way, so each is read by name instead: the
  * listing cost as much as the reads. procfs also reads the attributes nobody exports; only
  * their hard read errors could change the outcome, which is not worth the syscalls. */
-static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_err *err)
+static int parse_iface(agent_scrape *sc, nc_state *st, const char *dir, const agent_link *link,
+                       nc_iface *ifc, odin_err *err)
 {
-    nc_reader r = {.sc = sc, .dir = dir, .err = err};
+    nc_reader r = {.sc = sc, .dir = dir, .found = link != NULL, .err = err};
     odin_str value;
+    const nc_fixed *fixed = link ? fixed_find(st, link) : NULL;
+    if (link && !fixed) {
+        /* a device not seen under this name and index: files kept open under the name may
+         * belong to a device that was renamed away */
+        agent_files_forget(sc, dir);
+    }
     for (int a = 0; a < A_NUM; a++) {
+        if (link && link_num(link, a, &ifc->has[a], &ifc->num[a])) {
+            continue;
+        }
+        if (fixed && (a == fixed_attrs[0] || a == fixed_attrs[1])) {
+            int i = a == fixed_attrs[0] ? 0 : 1;
+            ifc->has[a] = fixed->has[i];
+            ifc->num[a] = fixed->num[i];
+            continue;
+        }
         int rc = read_attr(&r, attrs[a].file, &value);
         if (rc < 0) {
             return rc;
@@ -132,11 +342,17 @@ static int parse_iface(agent_scrape *sc, const char *dir, nc_iface *ifc, odin_er
         }
     }
     for (int s = 0; s < S_NUM; s++) {
+        if (link && (ifc->str[s] = link_str(sc, link, s)) != NULL) {
+            continue;
+        }
         int rc = read_attr(&r, str_files[s], &value);
         if (rc < 0) {
             return rc;
         }
         ifc->str[s] = rc > 0 ? value.p : "";
+    }
+    if (link && !fixed) {
+        fixed_add(st, link, ifc); /* every read succeeded or was skippable */
     }
     if (!r.found && !agent_sysfs_is_dir(dir)) {
         /* the interface went away since class/net was listed, as a failed listing reported */
@@ -155,7 +371,6 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
                            ifc->str[S_IFALIAS]};
     agent_emit(sc, &d_info, 1.0, info);
     static const char *const lname[1] = {"device"};
-    odin_arena *ar = agent_scrape_arena(sc);
     for (int a = 0; a < A_NUM; a++) {
         if (!ifc->has[a]) {
             continue;
@@ -170,15 +385,15 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
             int64_t bits = (int64_t)((uint64_t)ifc->num[a] * 1000u * 1000u);
             v = (double)(bits / 8);
         }
-        const char *name = odin_arena_printf(ar, "node_network_%s", attrs[a].metric);
-        const char *help = odin_arena_printf(ar, "Network device property: %s", attrs[a].metric);
-        agent_emit_dyn(sc, name, help, attrs[a].type, v, 1, lname, dev);
+        agent_emit_dyn(sc, attrs[a].metric, attrs[a].help, attrs[a].type, v, 1, lname, dev);
     }
 }
 
 static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     nc_state *st = state;
+    st->scrapes++;
+    fixed_sweep(st);
     agent_sysfs_class cl;
     int rc = agent_sysfs_class_list(sc, "class/net", &cl, err);
     if (rc < 0) {
@@ -186,17 +401,27 @@ static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
     }
     nc_iface *ifs = agent_sysfs_class_items(sc, &cl, sizeof(*ifs));
     size_t nif = 0;
+    const agent_link *links = NULL;
+    size_t nlinks = 0;
+    if (agent_sysfs_is_live(agent_scrape_agent(sc))) {
+        odin_err nl_err = {0};
+        if (agent_rtnl_links(sc, &links, &nlinks, &nl_err) < 0) {
+            nlinks = 0; /* every attribute from its file, as without netlink */
+        }
+    }
     /* Every interface is read before any is emitted: a hard read error fails the collector. */
     for (size_t i = 0; i < cl.n; i++) {
         const char *dir = agent_sysfs_join(sc, cl.base, cl.names[i]);
-        if (agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
+        /* A link in the dump is a device directory; any other entry may be a file */
+        const agent_link *link = agent_rtnl_find(links, nlinks, cl.names[i]);
+        if (!link && agent_sysfs_lstat_type(dir) == AGENT_FT_REG) {
             continue; /* bonding_masters */
         }
         if (st->ignored && agent_regex_match(st->ignored, cl.names[i], strlen(cl.names[i]))) {
             continue;
         }
         ifs[nif].name = cl.names[i];
-        rc = parse_iface(sc, dir, &ifs[nif], err);
+        rc = parse_iface(sc, st, dir, link, &ifs[nif], err);
         if (rc == -ODIN_ERR_NOTFOUND) {
             return -ODIN_ERR_UNAVAILABLE;
         }
@@ -230,6 +455,10 @@ static void netclass_fini(void *state)
     nc_state *st = state;
     if (st) {
         agent_regex_free(st->ignored);
+        for (size_t i = 0; i < st->nfixed; i++) {
+            free(st->fixed[i].name);
+        }
+        free(st->fixed);
         free(st);
     }
 }

@@ -3,14 +3,12 @@
  * --no-collector.netdev.netlink, renamed to /proc/net/dev's legacy names unless
  * --collector.netdev.enable-detailed-metrics; plus node_network_address_info with
  * --collector.netdev.address-info. */
+#include "agent/rtnl.h"
 #include "agent/sysfs_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
-#include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -37,7 +35,7 @@ static const agent_flag_def netdev_flags[] = {
     {NULL, NULL, NULL, false, false},
 };
 
-enum { MAX_KEYS = 48, NL_BUF = 1 << 20 }; /* 24 netlink keys plus 10 renames */
+enum { MAX_KEYS = 48 }; /* 24 netlink keys plus 10 renames */
 
 /* One interface's statistics as key/value pairs, keyed as node_exporter keys them. */
 typedef struct {
@@ -48,10 +46,20 @@ typedef struct {
     bool live[MAX_KEYS];
 } nd_stats;
 
+/* A key's metric name and help, made once: keys are the literals below, so the pointer names
+ * the key for the collector's life. */
+typedef struct {
+    const char *key;
+    char *name, *help;
+} nd_name;
+
+enum { MAX_NAMES = 64 }; /* more keys than exist (24 + 16 + 10); past it, format per sample */
+
 typedef struct {
     agent_filter filter;
     bool address_info, detailed, netlink, label_ifalias;
-    char *buf; /* netlink receive buffer, NL_BUF bytes */
+    nd_name names[MAX_NAMES];
+    size_t nnames;
 } nd_state;
 
 static void put(nd_stats *s, const char *key, uint64_t v)
@@ -140,7 +148,7 @@ static void legacy(nd_stats *s)
 }
 
 /* rtnl_link_stats64 field order (include/uapi/linux/if_link.h) and node_exporter's key for each. */
-static const char *const nl_keys[24] = {
+static const char *const nl_keys[AGENT_LINK_NSTATS] = {
     "receive_packets",
     "transmit_packets",
     "receive_bytes",
@@ -167,137 +175,36 @@ static const char *const nl_keys[24] = {
     "receive_nohandler",
 };
 
-/* Appends one RTM_NEWLINK message's stats; ignores links without a name or stats. */
-static void parse_link(agent_scrape *sc, const nd_state *st, const unsigned char *p, size_t len,
-                       nd_stats **out, size_t *nout, size_t *cap)
-{
-    size_t off = NLMSG_ALIGN(sizeof(struct ifinfomsg));
-    const char *name = NULL;
-    const unsigned char *s64 = NULL, *s32 = NULL;
-    size_t s64len = 0, s32len = 0;
-    while (off + sizeof(struct rtattr) <= len) {
-        struct rtattr ra;
-        memcpy(&ra, p + off, sizeof(ra));
-        if (ra.rta_len < sizeof(ra) || off + ra.rta_len > len) {
-            break;
-        }
-        const unsigned char *data = p + off + RTA_LENGTH(0);
-        size_t dlen = ra.rta_len - RTA_LENGTH(0);
-        if (ra.rta_type == IFLA_IFNAME) {
-            size_t l = strnlen((const char *)data, dlen);
-            name = agent_strdup(sc, (odin_str){(const char *)data, l});
-        } else if (ra.rta_type == IFLA_STATS64) {
-            s64 = data, s64len = dlen;
-        } else if (ra.rta_type == IFLA_STATS) {
-            s32 = data, s32len = dlen;
-        }
-        off += RTA_ALIGN(ra.rta_len);
-    }
-    if (!name || agent_filter_ignored(&st->filter, name) || (!s64 && !s32)) {
-        return;
-    }
-    uint64_t v[24] = {0};
-    for (size_t i = 0; i < 24; i++) {
-        if (s64 && (i + 1) * 8 <= s64len) {
-            memcpy(&v[i], s64 + i * 8, 8);
-        } else if (!s64 && (i + 1) * 4 <= s32len) {
-            uint32_t x;
-            memcpy(&x, s32 + i * 4, 4);
-            v[i] = x;
-        }
-    }
-    if (*nout == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        nd_stats *n = odin_arena_alloc(agent_scrape_arena(sc), nc * sizeof(*n));
-        if (!n) {
-            odin_oom();
-        }
-        if (*nout) {
-            memcpy(n, *out, *nout * sizeof(*n));
-        }
-        *out = n;
-        *cap = nc;
-    }
-    nd_stats *s = &(*out)[(*nout)++];
-    memset(s, 0, sizeof(*s));
-    s->dev = name;
-    for (size_t i = 0; i < 24; i++) {
-        put(s, nl_keys[i], v[i]);
-    }
-}
-
+/* The scrape's link dump (shared with netclass) as key/value pairs; links without a name or stats
+ * are left out. */
 static int netlink_stats(agent_scrape *sc, nd_state *st, nd_stats **out, size_t *nout,
                          odin_err *err)
 {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) {
-        return odin_err_errno(err, errno, "netlink socket");
+    const agent_link *links;
+    size_t nl;
+    int rc = agent_rtnl_links(sc, &links, &nl, err);
+    if (rc < 0) {
+        return rc;
     }
-    struct {
-        struct nlmsghdr nh;
-        struct ifinfomsg ifi;
-    } req;
-    memset(&req, 0, sizeof(req));
-    req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-    req.nh.nlmsg_type = RTM_GETLINK;
-    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.nh.nlmsg_seq = 1;
-    req.ifi.ifi_family = AF_UNSPEC;
-    struct sockaddr_nl sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    int rc = 0;
-    if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        rc = odin_err_errno(err, errno, "netlink RTM_GETLINK");
-        goto done;
+    *out = odin_arena_alloc(agent_scrape_arena(sc), (nl ? nl : 1) * sizeof(**out));
+    if (!*out) {
+        odin_oom();
     }
-    size_t cap = 0;
     *nout = 0;
-    for (bool finished = false; !finished;) {
-        ssize_t n = recv(fd, st->buf, NL_BUF, 0);
-        if (n < 0 && errno == EINTR) {
+    for (size_t i = 0; i < nl; i++) {
+        const agent_link *l = &links[i];
+        if (!(l->have & (AGENT_LINK_STATS64 | AGENT_LINK_STATS32)) ||
+            agent_filter_ignored(&st->filter, l->name)) {
             continue;
         }
-        if (n < 0) {
-            rc = odin_err_errno(err, errno, "netlink receive");
-            goto done;
-        }
-        if (n == 0) {
-            break;
-        }
-        size_t off = 0;
-        while (off + sizeof(struct nlmsghdr) <= (size_t)n) {
-            struct nlmsghdr nh;
-            memcpy(&nh, st->buf + off, sizeof(nh));
-            if (nh.nlmsg_len < sizeof(nh) || off + nh.nlmsg_len > (size_t)n) {
-                rc = odin_err_set(err, ODIN_ERR_CORRUPT, "netlink: truncated message");
-                goto done;
-            }
-            if (nh.nlmsg_type == NLMSG_DONE) {
-                finished = true;
-                break;
-            }
-            if (nh.nlmsg_type == NLMSG_ERROR) {
-                struct nlmsgerr ne;
-                int code = EIO;
-                if (nh.nlmsg_len >= NLMSG_LENGTH(sizeof(ne))) {
-                    memcpy(&ne, st->buf + off + NLMSG_HDRLEN, sizeof(ne));
-                    code = ne.error < 0 ? -ne.error : EIO;
-                }
-                rc = odin_err_errno(err, code, "netlink RTM_GETLINK");
-                goto done;
-            }
-            if (nh.nlmsg_type == RTM_NEWLINK &&
-                nh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct ifinfomsg))) {
-                parse_link(sc, st, (const unsigned char *)st->buf + off + NLMSG_HDRLEN,
-                           nh.nlmsg_len - NLMSG_HDRLEN, out, nout, &cap);
-            }
-            off += NLMSG_ALIGN(nh.nlmsg_len);
+        nd_stats *s = &(*out)[(*nout)++];
+        memset(s, 0, sizeof(*s));
+        s->dev = l->name;
+        for (size_t k = 0; k < AGENT_LINK_NSTATS; k++) {
+            put(s, nl_keys[k], l->stats[k]);
         }
     }
-done:
-    close(fd);
-    return rc;
+    return 0;
 }
 
 static const char *const proc_keys[16] = {
@@ -496,6 +403,30 @@ static int address_info(agent_scrape *sc, const nd_state *st, odin_err *err)
     return 0;
 }
 
+static void name_of(agent_scrape *sc, nd_state *st, const char *key, const char **name,
+                    const char **help)
+{
+    for (size_t i = 0; i < st->nnames; i++) {
+        if (st->names[i].key == key) {
+            *name = st->names[i].name;
+            *help = st->names[i].help;
+            return;
+        }
+    }
+    odin_arena *ar = agent_scrape_arena(sc);
+    *name = odin_arena_printf(ar, "node_network_%s_total", key);
+    *help = odin_arena_printf(ar, "Network device statistic %s.", key);
+    if (!*name || !*help) {
+        odin_oom();
+    }
+    if (st->nnames < MAX_NAMES) {
+        nd_name *n = &st->names[st->nnames++];
+        n->key = key;
+        n->name = odin_strdup(*name);
+        n->help = odin_strdup(*help);
+    }
+}
+
 static int netdev_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     nd_state *st = state;
@@ -507,7 +438,6 @@ static int netdev_collect(agent_scrape *sc, void *state, odin_err *err)
         odin_err_prefix(err, "couldn't get netstats: ");
         return rc;
     }
-    odin_arena *ar = agent_scrape_arena(sc);
     for (size_t i = 0; i < n; i++) {
         nd_stats *s = &devs[i];
         if (!st->detailed) {
@@ -523,8 +453,8 @@ static int netdev_collect(agent_scrape *sc, void *state, odin_err *err)
             if (!s->live[k]) {
                 continue;
             }
-            const char *name = odin_arena_printf(ar, "node_network_%s_total", s->key[k]);
-            const char *help = odin_arena_printf(ar, "Network device statistic %s.", s->key[k]);
+            const char *name, *help;
+            name_of(sc, st, s->key[k], &name, &help);
             agent_emit_dyn(sc, name, help, EXPFMT_COUNTER, (double)s->val[k], nl, lnames, lvals);
         }
     }
@@ -574,9 +504,6 @@ static int netdev_init(agent *ag, void **state, odin_err *err)
     st->detailed = agent_flag_bool(ag, "collector.netdev.enable-detailed-metrics");
     st->netlink = agent_flag_bool(ag, "collector.netdev.netlink");
     st->label_ifalias = agent_flag_bool(ag, "collector.netdev.label-ifalias");
-    if (st->netlink) {
-        st->buf = odin_malloc(NL_BUF);
-    }
     *state = st;
     return 0;
 }
@@ -586,7 +513,10 @@ static void netdev_fini(void *state)
     nd_state *st = state;
     if (st) {
         agent_filter_fini(&st->filter);
-        free(st->buf);
+        for (size_t i = 0; i < st->nnames; i++) {
+            free(st->names[i].name);
+            free(st->names[i].help);
+        }
         free(st);
     }
 }

@@ -2,6 +2,7 @@
  * net/snmp6, for the keys matching --collector.netstat.fields. */
 #include "agent/proc_util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const agent_flag_def netstat_flags[] = {
@@ -134,6 +135,96 @@ static int ns_parse_snmp6(agent_scrape *sc, const char *path, ns_blocks *bs, odi
     return 0;
 }
 
+/* Which fields of a block are exported depends only on its protocol and list of names (the
+ * --collector.netstat.fields regex and the later-name-wins rule), and those lists change only
+ * with the kernel; so the answer is kept per list, and a scrape compares ~400 names as one string
+ * instead of matching each. */
+typedef struct {
+    char *key; /* the protocol, then each name, each followed by a NUL (heap) */
+    size_t key_len;
+    bool *export; /* per name (heap) */
+} ns_shape;
+
+enum { NS_SHAPES_MAX = 32 }; /* a handful of protocols; past this, start over */
+
+typedef struct {
+    agent_regex *re;
+    ns_shape shapes[NS_SHAPES_MAX];
+    size_t nshapes;
+} ns_state;
+
+static void shapes_clear(ns_state *st)
+{
+    for (size_t i = 0; i < st->nshapes; i++) {
+        free(st->shapes[i].key);
+        free(st->shapes[i].export);
+    }
+    st->nshapes = 0;
+}
+
+static odin_str shape_key(agent_scrape *sc, const ns_block *b)
+{
+    size_t len = b->proto.len + 1;
+    for (size_t k = 0; k < b->n; k++) {
+        len += b->names[k].len + 1;
+    }
+    char *p = odin_arena_alloc(agent_scrape_arena(sc), len);
+    if (!p) {
+        odin_oom();
+    }
+    size_t o = 0;
+    memcpy(p, b->proto.p, b->proto.len);
+    o += b->proto.len;
+    p[o++] = '\0';
+    for (size_t k = 0; k < b->n; k++) {
+        memcpy(p + o, b->names[k].p, b->names[k].len);
+        o += b->names[k].len;
+        p[o++] = '\0';
+    }
+    return (odin_str){p, len};
+}
+
+/* The exported-field flags of b: kept from an earlier scrape, or decided now and kept. */
+static const bool *shape_export(agent_scrape *sc, ns_state *st, const ns_block *b)
+{
+    odin_str key = shape_key(sc, b);
+    for (size_t i = 0; i < st->nshapes; i++) {
+        const ns_shape *sh = &st->shapes[i];
+        if (sh->key_len == key.len && memcmp(sh->key, key.p, key.len) == 0) {
+            return sh->export;
+        }
+    }
+    if (st->nshapes == NS_SHAPES_MAX) {
+        shapes_clear(st);
+    }
+    bool *ex = odin_calloc(b->n ? b->n : 1, sizeof(*ex));
+    int pl = (int)b->proto.len;
+    for (size_t k = 0; k < b->n; k++) {
+        bool dup = false;
+        for (size_t m = k + 1; m < b->n && !dup; m++) {
+            dup = odin_str_eq(b->names[m], b->names[k]);
+        }
+        odin_str nm = b->names[k];
+        /* "<Proto>_<Field>" built by hand */
+        char name[256];
+        size_t kl = (size_t)pl + 1 + nm.len;
+        if (dup || kl >= sizeof(name)) {
+            continue;
+        }
+        memcpy(name, b->proto.p, (size_t)pl);
+        name[pl] = '_';
+        memcpy(name + pl + 1, nm.p, nm.len);
+        name[kl] = '\0';
+        ex[k] = agent_regex_match(st->re, name, kl);
+    }
+    ns_shape *sh = &st->shapes[st->nshapes++];
+    sh->key = odin_malloc(key.len);
+    memcpy(sh->key, key.p, key.len);
+    sh->key_len = key.len;
+    sh->export = ex;
+    return ex;
+}
+
 static int netstat_init(agent *ag, void **state, odin_err *err)
 {
     agent_regex *re = agent_regex_new(agent_flag(ag, "collector.netstat.fields"), false, err);
@@ -141,18 +232,25 @@ static int netstat_init(agent *ag, void **state, odin_err *err)
         odin_err_prefix(err, "collector.netstat.fields: ");
         return -ODIN_ERR_INVALID;
     }
-    *state = re;
+    ns_state *st = odin_calloc(1, sizeof(*st));
+    st->re = re;
+    *state = st;
     return 0;
 }
 
 static void netstat_fini(void *state)
 {
-    agent_regex_free(state);
+    ns_state *st = state;
+    if (st) {
+        shapes_clear(st);
+        agent_regex_free(st->re);
+        free(st);
+    }
 }
 
 static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
 {
-    agent_regex *re = state;
+    ns_state *st = state;
     ns_blocks bs = {0};
     int rc = ns_parse_pairs(sc, agent_path(sc, AGENT_PROC, "net/netstat"), &bs, err);
     if (rc < 0) {
@@ -179,29 +277,13 @@ static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
         if (replaced) {
             continue;
         }
+        const bool *export = shape_export(sc, st, b);
         int pl = (int)b->proto.len;
         for (size_t k = 0; k < b->n; k++) {
-            bool dup = false;
-            for (size_t m = k + 1; m < b->n && !dup; m++) {
-                dup = odin_str_eq(b->names[m], b->names[k]);
-            }
-            if (dup) {
+            if (!export[k]) {
                 continue;
             }
             odin_str nm = b->names[k], vs = b->values[k];
-            /* "<Proto>_<Field>" built by hand: this runs for every field of every scrape */
-            char key[256];
-            size_t kl = (size_t)pl + 1 + nm.len;
-            if (kl >= sizeof(key)) {
-                continue;
-            }
-            memcpy(key, b->proto.p, (size_t)pl);
-            key[pl] = '_';
-            memcpy(key + pl + 1, nm.p, nm.len);
-            key[kl] = '\0';
-            if (!agent_regex_match(re, key, kl)) {
-                continue;
-            }
             /* like node_exporter, only the exported fields are parsed as numbers */
             double v;
             if (proc_parse_float(vs, &v) < 0) {
@@ -209,7 +291,8 @@ static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
                     err, ODIN_ERR_PARSE, "invalid value \"%.*s\" in netstats for %.*s%.*s",
                     (int)(vs.len > 64 ? 64 : vs.len), vs.p, pl, b->proto.p, (int)nm.len, nm.p);
             }
-            const char *name = odin_arena_printf(a, "node_netstat_%s", key);
+            const char *name =
+                odin_arena_printf(a, "node_netstat_%.*s_%.*s", pl, b->proto.p, (int)nm.len, nm.p);
             const char *help =
                 odin_arena_printf(a, "Statistic %.*s%.*s.", pl, b->proto.p, (int)nm.len, nm.p);
             agent_emit_dyn(sc, name, help, EXPFMT_UNTYPED, v, 0, NULL, NULL);

@@ -3,6 +3,11 @@
  * parsed as hashicorp/go-envparse v0.1.0 does (the parser node_exporter uses). */
 #include "agent/proc_util.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 enum {
     OS_BUILD_ID,
     OS_ID,
@@ -312,15 +317,76 @@ static int parse_date(odin_str s, int64_t *out)
     return 0;
 }
 
+/* The os-release text last read and the identity of the file it came from: the file changes
+ * with an OS upgrade, so, as node_exporter compares the file's mtime before parsing it again, a
+ * scrape stats it and reads it only when it changed. Owned by the collector. */
+typedef struct {
+    char *path, *text;
+    size_t len;
+    struct stat st;
+} os_state;
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Reads path, or takes the kept text when path is the same unchanged file. */
+static int read_release(agent_scrape *sc, os_state *st, const char *path, odin_str *text,
+                        odin_err *err)
+{
+    struct stat now;
+    int e = -agent_stat(sc, path, &now);
+    if (e == ENOENT || e == ENOTDIR) {
+        return odin_err_set(err, ODIN_ERR_NOTFOUND, "open %s: no such file", path);
+    }
+    if (e == 0 && st->path && strcmp(st->path, path) == 0 && same_file(&st->st, &now)) {
+        *text = (odin_str){agent_strdup(sc, (odin_str){st->text, st->len}), st->len};
+        return 0;
+    }
+    int rc = agent_read(sc, path, text, err);
+    if (rc < 0 || e != 0) {
+        return rc;
+    }
+    free(st->path);
+    free(st->text);
+    st->path = odin_strdup(path);
+    st->text = odin_malloc(text->len + 1);
+    memcpy(st->text, text->p, text->len);
+    st->len = text->len;
+    st->st = now;
+    return 0;
+}
+
+static int os_init(agent *ag, void **state, odin_err *err)
+{
+    (void)ag;
+    (void)err;
+    *state = odin_calloc(1, sizeof(os_state));
+    return 0;
+}
+
+static void os_fini(void *state)
+{
+    os_state *st = state;
+    if (st) {
+        free(st->path);
+        free(st->text);
+        free(st);
+    }
+}
+
 static int os_collect(agent_scrape *sc, void *state, odin_err *err)
 {
-    (void)state;
+    os_state *st = state;
     static const char *const files[2] = {"etc/os-release", "usr/lib/os-release"};
     const char *path = NULL;
     odin_str text = {0};
     for (int i = 0; i < 2; i++) {
         path = agent_path(sc, AGENT_ROOT, "%s", files[i]);
-        int rc = agent_read(sc, path, &text, err);
+        int rc = read_release(sc, st, path, &text, err);
         if (rc == 0) {
             break;
         }
@@ -392,5 +458,7 @@ static int os_collect(agent_scrape *sc, void *state, odin_err *err)
 const agent_collector_def agent_collector_os = {
     .name = "os",
     .default_on = true,
+    .init = os_init,
     .collect = os_collect,
+    .fini = os_fini,
 };

@@ -14,10 +14,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The reference: open, read until 0, close. Returns the length or -1; `max` bounds it. */
@@ -251,6 +256,157 @@ static void test_paths_match_formatting(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_path copies "%s" and "%.*s" itself and leaves other conversions to vprintf: both must
+ * print what snprintf prints. */
+static void test_path_conversions_match_snprintf(void **state)
+{
+    (void)state;
+    agent ag = {.procfs = "/proc"};
+    agent_scrape sc;
+    agent_scrape_init(&sc, &ag);
+    agent_scrape_begin(&sc);
+    char want[1300], longer[600];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    snprintf(want, sizeof want, "/proc/net/%s/%.*s/%.*s", "dev", 2, "xyz", 9, "ab");
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "net/%s/%.*s/%.*s", "dev", 2, "xyz", 9, "ab"),
+                        want);
+    snprintf(want, sizeof want, "/proc/b%llu:%llu", 8ull, 0ull);
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "b%llu:%llu", 8ull, 0ull), want);
+    snprintf(want, sizeof want, "/proc/%s/100%%/%s", "a", "b");
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "%s/100%%/%s", "a", "b"), want);
+    snprintf(want, sizeof want, "/proc/%s/%s", longer, longer); /* past the first 256 bytes */
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "%s/%s", longer, longer), want);
+    assert_string_equal(agent_path(&sc, AGENT_PROC, "%s", ""), "/proc/");
+    agent_scrape_fini(&sc);
+}
+
+/* agent_read_seq skips the final read of a seq file only when the last read ended well short of
+ * a page: /proc/net/udp with a few sockets (one short read) and with enough sockets to fill
+ * several pages must both read back whole, fresh and through the kept descriptor. */
+static void check_udp_same(agent_scrape *sc, int gen)
+{
+    static char want[1 << 16];
+    long n = plain_read("/proc/self/net/udp", want, sizeof(want), sizeof(want));
+    assert_true(n > 0);
+    odin_str got;
+    odin_err err = {0};
+    assert_int_equal(agent_read_seq(sc, "/proc/self/net/udp", 512, &got, &err), 0);
+    if ((long)got.len != n || memcmp(got.p, want, (size_t)n) != 0) {
+        fail_msg("scrape %d: %zu bytes read, %ld by a plain read", gen, got.len, n);
+    }
+}
+
+static void test_seq_read_short_of_a_page_is_whole(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    int fds[120];
+    size_t nfd = 0;
+    for (int gen = 0; gen < 4; gen++) {
+        if (gen == 2) { /* ~15 KiB of sockets: several reads, the last one short */
+            for (; nfd < ODIN_ARRAY_LEN(fds); nfd++) {
+                fds[nfd] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                assert_true(fds[nfd] >= 0);
+                struct sockaddr_in a = {.sin_family = AF_INET,
+                                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                assert_int_equal(bind(fds[nfd], (struct sockaddr *)&a, sizeof(a)), 0);
+            }
+        }
+        agent_scrape_begin(&sc);
+        check_udp_same(&sc, gen);
+    }
+    for (size_t i = 0; i < nfd; i++) {
+        close(fds[i]);
+    }
+    agent_scrape_fini(&sc);
+}
+
+/* A directory larger than one getdents64 buffer lists every name once, sorted, without . and ..;
+ * an empty one lists nothing. */
+static void test_listing_many_names(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin-listing-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    const char **names;
+    size_t n;
+    odin_err err = {0};
+    assert_int_equal(agent_list_dir(&sc, dir, &names, &n, &err), 0);
+    assert_int_equal(n, 0);
+    char path[256];
+    enum { NFILES = 400 }; /* ~40 bytes a record: about four buffers */
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(path, sizeof path, "%s/file-with-a-longer-name-%04d", dir, i);
+        int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    agent_scrape_begin(&sc); /* listings are kept per scrape */
+    assert_int_equal(agent_list_dir(&sc, dir, &names, &n, &err), 0);
+    assert_int_equal(n, NFILES);
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(path, sizeof path, "file-with-a-longer-name-%04d", i);
+        assert_string_equal(names[i], path);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    agent_scrape_fini(&sc);
+}
+
+/* agent_stat answers like stat(2) and remembers a missing path as agent_read does. */
+static void test_stat_remembers_missing_paths(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    struct stat st;
+    assert_int_equal(agent_stat(&sc, "/proc/self", &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(agent_stat(&sc, "/proc/self/no-such-entry", &st), -ENOENT);
+    assert_int_equal(agent_stat(&sc, "/proc/self/stat/below-a-file", &st), -ENOTDIR);
+    assert_int_equal(sc.absent.len, 2);
+    agent_scrape_begin(&sc);
+    assert_int_equal(agent_stat(&sc, "/proc/self/no-such-entry", &st), -ENOENT);
+    assert_int_equal(agent_stat(&sc, "/proc/self", &st), 0);
+    assert_int_equal(sc.absent.len, 2);
+    agent_scrape_fini(&sc);
+}
+
+/* agent_files_forget closes the kept descriptors under a directory and no others. */
+static void test_forget_files_under_a_directory(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/sys/devices/system/cpu/cpu0/topology/core_id",
+        "/sys/devices/system/cpu/cpu0/topology/physical_package_id",
+        "/sys/devices/system/cpu/online",
+    };
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(paths); i++) {
+        odin_str s;
+        assert_int_equal(agent_read_raw(&sc, paths[i], 128, &s), 0);
+    }
+    assert_int_equal(sc.files.len, 3);
+    agent_files_forget(&sc, "/sys/devices/system/cpu/cpu0/topology/core"); /* not a directory */
+    assert_int_equal(sc.files.len, 3);
+    agent_files_forget(&sc, "/sys/devices/system/cpu/cpu0");
+    assert_int_equal(sc.files.len, 1);
+    assert_non_null(odin_map_get(&sc.files, paths[2], strlen(paths[2])));
+    odin_str s;
+    assert_int_equal(agent_read_raw(&sc, paths[0], 128, &s), 0); /* opened again */
+    assert_int_equal(sc.files.len, 2);
+    agent_scrape_fini(&sc);
+}
+
 /* A missing file or directory is answered from memory until AGENT_ABSENT_RECHECK_SCRAPES
  * scrapes after its last lookup; then it is looked up again and, once there, read for real. */
 static void test_absent_paths_rechecked(void **state)
@@ -301,6 +457,96 @@ static void test_absent_paths_rechecked(void **state)
     rmdir(dir);
 }
 
+/* Whether this scrape's mount table names `dir` as a mount point. */
+static bool mounts_name(agent_scrape *sc, const char *dir)
+{
+    odin_str text;
+    odin_err err = {0};
+    if (agent_read_mounts(sc, "/proc/self/mountinfo", &text, &err) < 0) {
+        return false;
+    }
+    char needle[256];
+    size_t n = strlen(dir);
+    needle[0] = ' ';
+    memcpy(needle + 1, dir, n);
+    needle[n + 1] = ' ';
+    needle[n + 2] = '\0';
+    return strstr(text.p, needle) != NULL;
+}
+
+/* In a child with its own mount namespace: the kept mount table follows a mount and an umount.
+ * Exit status 0 pass, 1 fail, 77 when a mount namespace cannot be made (not root). */
+static int mounts_child(const char *dir)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        return 77;
+    }
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    int bad = 0;
+    for (int gen = 0; gen < 2; gen++) { /* read, then kept */
+        agent_scrape_begin(&sc);
+        bad |= mounts_name(&sc, dir);
+    }
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=64k") != 0) {
+        return 77;
+    }
+    for (int gen = 0; gen < 2; gen++) { /* the change, then kept again */
+        agent_scrape_begin(&sc);
+        bad |= !mounts_name(&sc, dir);
+    }
+    umount(dir);
+    agent_scrape_begin(&sc);
+    bad |= mounts_name(&sc, dir);
+    agent_scrape_fini(&sc);
+    return bad;
+}
+
+static void test_mount_table_kept_until_changed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin-mounts-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(mounts_child(dir));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    rmdir(dir);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A regular file (a test tree's mountinfo) has no change signal: it is read every time. */
+static void test_mount_table_file_read_every_time(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/odin-mountinfo-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char *texts[] = {"1 0 8:1 / / rw - ext4 /dev/sda1 rw\n",
+                           "1 0 8:1 / / ro - ext4 /dev/sda1 ro\n"};
+    for (int gen = 0; gen < 2; gen++) {
+        assert_int_equal(pwrite(fd, texts[gen], strlen(texts[gen]), 0),
+                         (ssize_t)strlen(texts[gen]));
+        agent_scrape_begin(&sc);
+        odin_str text;
+        odin_err err = {0};
+        assert_int_equal(agent_read_mounts(&sc, path, &text, &err), 0);
+        assert_string_equal(text.p, texts[gen]);
+    }
+    agent_scrape_fini(&sc);
+    close(fd);
+    unlink(path);
+}
+
 int agent_io_tests(void); /* called from main.c */
 
 int agent_io_tests(void)
@@ -311,7 +557,14 @@ int agent_io_tests(void)
         cmocka_unit_test(test_regular_file_larger_than_one_read),
         cmocka_unit_test(test_listing_twice_in_a_scrape),
         cmocka_unit_test(test_paths_match_formatting),
+        cmocka_unit_test(test_path_conversions_match_snprintf),
+        cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
+        cmocka_unit_test(test_forget_files_under_a_directory),
+        cmocka_unit_test(test_listing_many_names),
+        cmocka_unit_test(test_stat_remembers_missing_paths),
         cmocka_unit_test(test_absent_paths_rechecked),
+        cmocka_unit_test(test_mount_table_kept_until_changed),
+        cmocka_unit_test(test_mount_table_file_read_every_time),
     };
     return cmocka_run_group_tests_name("agent_io", tests, NULL, NULL);
 }
