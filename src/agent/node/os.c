@@ -48,20 +48,6 @@ static const agent_desc d_support_end = {
     EXPFMT_GAUGE,
     {NULL}};
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Four hex digits at p (len available): the code unit, or -1. */
 static long hex4(const char *p, size_t len)
 {
@@ -70,7 +56,7 @@ static long hex4(const char *p, size_t len)
     }
     long r = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hexval(p[i]);
+        int d = odin_hex_digit(p[i]);
         if (d < 0) {
             return -1;
         }
