@@ -992,6 +992,110 @@ static int parser_end(expfmt_parser *p, odin_err *err)
     return 0;
 }
 
+/* The common 0.0.4 sample line in lazy mode, `name[{labels}] value [timestamp]` and its newline,
+ * read in one pass: the general path first finds the line's end and then reads the line again.
+ * Returns 1 with *e filled and the parser moved past the line, or 0, having changed nothing,
+ * for any line it does not take (comments, blanks first, anything malformed, a line over the
+ * length limit), which the general path then reads and words errors for as always. What it
+ * accepts it reads as prom_sample and the deferred label skip do. */
+static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
+{
+    const char *ls = p->buf + p->pos;
+    const char *input_end = p->buf + p->len;
+    size_t rem = p->len - p->pos;
+    /* the line's text may fill at most max_line_bytes; its newline may follow right after */
+    const char *end = ls + (rem <= p->max_line_bytes ? rem : p->max_line_bytes);
+    const char *s = ls;
+    if (s == end || !is_mname_start(*s)) {
+        return 0;
+    }
+    const char *name_end = scan_metric_name(s, end);
+    const char *series_end = name_end;
+    const char *labels = NULL;
+    s = name_end;
+    if (s < end && *s == '{') {
+        labels = s + 1;
+        /* skip_label_block's walk, stopping at a newline (which ends the line in the general
+         * path, so the block would be unterminated there) */
+        for (s = labels; s < end && *s != '}'; s++) {
+            if (*s == '\n') {
+                return 0;
+            }
+            if (*s == '"') {
+                for (s++; s < end && *s != '"'; s++) {
+                    if (*s == '\n') {
+                        return 0;
+                    }
+                    if (*s == '\\' && s + 1 < end) {
+                        if (s[1] == '\n') {
+                            return 0;
+                        }
+                        s++;
+                    }
+                }
+                if (s == end) {
+                    return 0;
+                }
+            }
+        }
+        if (s == end) {
+            return 0;
+        }
+        series_end = ++s;
+    }
+    if (s == end || !is_blank(*s)) {
+        return 0;
+    }
+    s = skip_blank(s, end);
+    const char *v = s;
+    while (s < end && *s != ' ' && *s != '\t' && *s != '\n') {
+        s++;
+    }
+    double value;
+    if (v == s || !parse_value(v, (size_t)(s - v), &value)) {
+        return 0;
+    }
+    int64_t t_ms = 0;
+    bool has_t = false;
+    s = skip_blank(s, end);
+    if (s < end && *s != '\n') {
+        const char *t = s;
+        while (s < end && *s != ' ' && *s != '\t' && *s != '\n') {
+            s++;
+        }
+        if (!parse_ms(t, (size_t)(s - t), &t_ms)) {
+            return 0;
+        }
+        has_t = true;
+        s = skip_blank(s, end);
+    }
+    const char *next;
+    if (s < input_end && *s == '\n') {
+        next = s + 1;
+    } else if (s == input_end) {
+        next = s;
+    } else {
+        return 0;
+    }
+    *e = (expfmt_entry){
+        .kind = EXPFMT_ENTRY_SAMPLE,
+        .name = {ls, (size_t)(name_end - ls)},
+        .series = {ls, (size_t)(series_end - ls)},
+        .labels = p->labels,
+        .labels_deferred = labels != NULL,
+        .value = isnan(value) ? normal_nan() : value,
+        .t_ms = t_ms,
+        .has_t = has_t,
+        .line = p->line,
+    };
+    p->line_start = ls;
+    p->line_end = s;
+    p->pending_labels = labels;
+    p->pos = (size_t)(next - p->buf);
+    p->line++;
+    return 1;
+}
+
 int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
 {
     if (p->status != 0) {
@@ -1007,6 +1111,9 @@ int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
         if (p->pos >= p->len) {
             *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = p->line};
             return parser_end(p, err);
+        }
+        if (p->lazy && !p->om && prom_fast_sample(p, e) == 1) {
+            return 1;
         }
         const char *ls = p->buf + p->pos;
         size_t rem = p->len - p->pos;

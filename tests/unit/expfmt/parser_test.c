@@ -822,12 +822,15 @@ static void test_lazy_matches_eager_mutated(void **state)
         "b{ c = \"d\" , e=\"f\" } -Inf\nc 3\nd{} 4\ne{x=\"\xc3\xa9\"} NaN\n",
         "# TYPE a histogram\na_bucket{le=\"0.1\",x=\"\\\"q\\\"\"} 1 1700000000.5 # {t=\"x\"} 0.05 "
         "1700000000\na_count{x=\"y\"} 1\nb{c=\"d\",} 2\n# EOF\n",
+        /* the shapes the one-pass sample reader takes, and near misses of them */
+        "a 1\nb{x=\"y\"} 2.5e3 17\nc{x=\"\\\\\"} +Inf\t 5 \nd_total 0.001\nname {x=\"1\"} 2\n"
+        "e{x=\"}\",y=\"\\\"\"} 12345678901234567890 9223372036854775807\nf -0",
     };
     static const char alphabet[] = "{}\"\\=, \t#\nabx1.\xc3";
     uint64_t x = 0x9e3779b97f4a7c15u;
     char buf[512];
-    for (int round = 0; round < 20000; round++) {
-        size_t k = (size_t)round & 1;
+    for (int round = 0; round < 30000; round++) {
+        size_t k = (size_t)round % 3;
         size_t n = strlen(seeds[k]);
         memcpy(buf, seeds[k], n);
         int edits = 1 + round % 3;
@@ -857,6 +860,9 @@ static void test_lazy_matches_eager_mutated(void **state)
         expfmt_parser_opts o = {.openmetrics = k == 1};
         compare_modes(buf, n, &o);
         o.max_labels = 1;
+        compare_modes(buf, n, &o);
+        o.max_labels = 0;
+        o.max_line_bytes = 12 + (size_t)round % 8; /* lines at, under and over the limit */
         compare_modes(buf, n, &o);
     }
 }
