@@ -77,9 +77,36 @@ static inline bool is_mname_start(char c)
     return is_alpha_(c) || c == ':';
 }
 
-static inline bool is_mname_cont(char c)
+/* Byte classes for the hot scans, one load per byte instead of a chain of range tests. */
+enum {
+    C_MNAME_CONT = 1,  /* [a-zA-Z0-9_:] */
+    C_BLOCK_STOP = 2,  /* '}', '"' and newline: where a label block skip looks twice */
+    C_QUOTED_STOP = 4, /* '"', backslash and newline: inside a quoted label value */
+    C_TOKEN_END = 8,   /* blank or newline: the end of a value or timestamp token */
+};
+
+static const uint8_t char_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 14, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 4, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static inline bool has_class(char c, unsigned cls)
 {
-    return is_alpha_(c) || is_digit(c) || c == ':';
+    return (char_class[(unsigned char)c] & cls) != 0;
 }
 
 static const char *skip_blank(const char *s, const char *end)
@@ -635,7 +662,7 @@ static int sample_labels(line_ctx *c, const char **sp, expfmt_entry *e)
 
 static const char *scan_metric_name(const char *s, const char *end)
 {
-    while (s < end && is_mname_cont(*s)) {
+    while (s < end && has_class(*s, C_MNAME_CONT)) {
         s++;
     }
     return s;
@@ -1017,29 +1044,32 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
         labels = s + 1;
         /* skip_label_block's walk, stopping at a newline (which ends the line in the general
          * path, so the block would be unterminated there) */
-        for (s = labels; s < end && *s != '}'; s++) {
-            if (*s == '\n') {
+        for (s = labels;; s++) {
+            while (s < end && !has_class(*s, C_BLOCK_STOP)) {
+                s++;
+            }
+            if (s == end || *s == '\n') {
                 return 0;
             }
-            if (*s == '"') {
-                for (s++; s < end && *s != '"'; s++) {
-                    if (*s == '\n') {
-                        return 0;
-                    }
-                    if (*s == '\\' && s + 1 < end) {
-                        if (s[1] == '\n') {
-                            return 0;
-                        }
-                        s++;
-                    }
+            if (*s == '}') {
+                break;
+            }
+            /* a quoted value: to its closing quote, stepping over escaped bytes */
+            for (s++;; s++) {
+                while (s < end && !has_class(*s, C_QUOTED_STOP)) {
+                    s++;
                 }
-                if (s == end) {
+                if (s == end || *s == '\n') {
                     return 0;
                 }
+                if (*s == '"') {
+                    break;
+                }
+                if (s + 1 == end || s[1] == '\n') {
+                    return 0;
+                }
+                s++;
             }
-        }
-        if (s == end) {
-            return 0;
         }
         series_end = ++s;
     }
@@ -1048,7 +1078,7 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
     }
     s = skip_blank(s, end);
     const char *v = s;
-    while (s < end && *s != ' ' && *s != '\t' && *s != '\n') {
+    while (s < end && !has_class(*s, C_TOKEN_END)) {
         s++;
     }
     double value;
@@ -1060,7 +1090,7 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
     s = skip_blank(s, end);
     if (s < end && *s != '\n') {
         const char *t = s;
-        while (s < end && *s != ' ' && *s != '\t' && *s != '\n') {
+        while (s < end && !has_class(*s, C_TOKEN_END)) {
             s++;
         }
         if (!parse_ms(t, (size_t)(s - t), &t_ms)) {
