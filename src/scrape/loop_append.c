@@ -392,6 +392,9 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     odin_err perr;
     odin_err_clear(&perr);
     bool over_limit = false;
+    /* entries of prev this pass saw again: when that is all of them, nothing goes stale and
+     * the walk over prev (a cache miss per entry) is skipped */
+    size_t prev_seen = 0;
     for (;;) {
         int rc = expfmt_parser_next(p, &e, &perr);
         if (rc < 0) {
@@ -454,6 +457,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         /* Out-of-order and duplicate samples are dropped one by one, as in Prometheus. */
         (void)tsdb_append(app, &s->ref, s->labels, t, e.value, &aerr);
         if ((!explicit_t || job->track_timestamps_staleness) && s->seen_gen != gen) {
+            prev_seen += c->nprev > 0 && s->seen_gen == c->prev_gen;
             s->seen_gen = gen;
             push(&c->cur, &c->ncur, &c->cur_cap, s);
         }
@@ -479,7 +483,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     c->next_order_cap = oc;
     c->nnext_order = 0;
     scrape_meta_sweep(&l->meta, gen);
-    for (size_t i = 0; i < c->nprev; i++) {
+    for (size_t i = 0; prev_seen < c->nprev && i < c->nprev; i++) {
         if (c->prev[i]->seen_gen != gen) {
             append_stale(app, c->prev[i], ts);
         }
@@ -492,6 +496,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     c->cur = t;
     c->cur_cap = tc;
     c->ncur = 0;
+    c->prev_gen = gen;
     return 0;
 }
 

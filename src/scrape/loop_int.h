@@ -62,6 +62,7 @@ typedef struct {
     odin_map map;         /* key -> scrape_series */
     scrape_series **prev; /* series seen (without explicit timestamp) by the last good pass */
     size_t nprev, prev_cap;
+    uint64_t prev_gen; /* that pass: an entry is in prev exactly when its seen_gen equals this */
     scrape_series **cur;
     size_t ncur, cur_cap;
     /* Every sample line's entry in body order, from the last good pass (`order`) and the pass
