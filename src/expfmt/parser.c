@@ -29,6 +29,9 @@ struct expfmt_parser {
     const char *line_start;
     const char *line_end;
     const char *pending_labels;
+    /* expfmt_parser_expect's text for the next call (len 0: none) */
+    const char *expect;
+    size_t expect_len, expect_name_len;
     /* Scratch reused across calls: grows to the largest label set and line seen, never shrinks,
      * so a warm parser makes no allocation per line. */
     odin_label *labels;
@@ -1019,60 +1022,15 @@ static int parser_end(expfmt_parser *p, odin_err *err)
     return 0;
 }
 
-/* The common 0.0.4 sample line in lazy mode, `name[{labels}] value [timestamp]` and its newline,
- * read in one pass: the general path first finds the line's end and then reads the line again.
- * Returns 1 with *e filled and the parser moved past the line, or 0, having changed nothing,
- * for any line it does not take (comments, blanks first, anything malformed, a line over the
- * length limit), which the general path then reads and words errors for as always. What it
- * accepts it reads as prom_sample and the deferred label skip do. */
-static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
+/* The rest of a one-pass sample line after its series (ls..series_end, the name up to name_end,
+ * the label block from `labels` or none): blanks, value, optional timestamp and the newline.
+ * Same contract as prom_fast_sample. */
+static int prom_fast_rest(expfmt_parser *p, expfmt_entry *e, const char *ls, const char *name_end,
+                          const char *series_end, const char *labels, const char *end,
+                          bool expected)
 {
-    const char *ls = p->buf + p->pos;
     const char *input_end = p->buf + p->len;
-    size_t rem = p->len - p->pos;
-    /* the line's text may fill at most max_line_bytes; its newline may follow right after */
-    const char *end = ls + (rem <= p->max_line_bytes ? rem : p->max_line_bytes);
-    const char *s = ls;
-    if (s == end || !is_mname_start(*s)) {
-        return 0;
-    }
-    const char *name_end = scan_metric_name(s, end);
-    const char *series_end = name_end;
-    const char *labels = NULL;
-    s = name_end;
-    if (s < end && *s == '{') {
-        labels = s + 1;
-        /* skip_label_block's walk, stopping at a newline (which ends the line in the general
-         * path, so the block would be unterminated there) */
-        for (s = labels;; s++) {
-            while (s < end && !has_class(*s, C_BLOCK_STOP)) {
-                s++;
-            }
-            if (s == end || *s == '\n') {
-                return 0;
-            }
-            if (*s == '}') {
-                break;
-            }
-            /* a quoted value: to its closing quote, stepping over escaped bytes */
-            for (s++;; s++) {
-                while (s < end && !has_class(*s, C_QUOTED_STOP)) {
-                    s++;
-                }
-                if (s == end || *s == '\n') {
-                    return 0;
-                }
-                if (*s == '"') {
-                    break;
-                }
-                if (s + 1 == end || s[1] == '\n') {
-                    return 0;
-                }
-                s++;
-            }
-        }
-        series_end = ++s;
-    }
+    const char *s = series_end;
     if (s == end || !is_blank(*s)) {
         return 0;
     }
@@ -1113,6 +1071,7 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
         .series = {ls, (size_t)(series_end - ls)},
         .labels = p->labels,
         .labels_deferred = labels != NULL,
+        .series_expected = expected,
         .value = isnan(value) ? normal_nan() : value,
         .t_ms = t_ms,
         .has_t = has_t,
@@ -1124,6 +1083,76 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
     p->pos = (size_t)(next - p->buf);
     p->line++;
     return 1;
+}
+
+/* The common 0.0.4 sample line in lazy mode, `name[{labels}] value [timestamp]` and its newline,
+ * read in one pass: the general path first finds the line's end and then reads the line again.
+ * Returns 1 with *e filled and the parser moved past the line, or 0, having changed nothing,
+ * for any line it does not take (comments, blanks first, anything malformed, a line over the
+ * length limit), which the general path then reads and words errors for as always. What it
+ * accepts it reads as prom_sample and the deferred label skip do. */
+static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
+{
+    const char *ls = p->buf + p->pos;
+    size_t rem = p->len - p->pos;
+    /* the line's text may fill at most max_line_bytes; its newline may follow right after */
+    const char *end = ls + (rem <= p->max_line_bytes ? rem : p->max_line_bytes);
+    const char *s = ls;
+    size_t xl = p->expect_len;
+    if (xl > 0 && xl <= (size_t)(end - ls) && memcmp(ls, p->expect, xl) == 0) {
+        /* The text read as a series before: the same bytes scan the same way, and every byte
+         * that decided where its name and label block end is inside it, except for a series
+         * without labels, whose end the byte after it decides (checked below as for any line:
+         * a blank must follow, and a '{' after blanks fails as a value). */
+        const char *name_end = ls + p->expect_name_len;
+        const char *labels = NULL;
+        if (ls[xl - 1] == '}') {
+            labels = memchr(name_end, '{', xl - p->expect_name_len);
+            labels++;
+        }
+        return prom_fast_rest(p, e, ls, name_end, ls + xl, labels, end, true);
+    }
+    if (s == end || !is_mname_start(*s)) {
+        return 0;
+    }
+    const char *name_end = scan_metric_name(s, end);
+    const char *series_end = name_end;
+    const char *labels = NULL;
+    s = name_end;
+    if (s < end && *s == '{') {
+        labels = s + 1;
+        /* skip_label_block's walk, stopping at a newline (which ends the line in the general
+         * path, so the block would be unterminated there) */
+        for (s = labels;; s++) {
+            while (s < end && !has_class(*s, C_BLOCK_STOP)) {
+                s++;
+            }
+            if (s == end || *s == '\n') {
+                return 0;
+            }
+            if (*s == '}') {
+                break;
+            }
+            /* a quoted value: to its closing quote, stepping over escaped bytes */
+            for (s++;; s++) {
+                while (s < end && !has_class(*s, C_QUOTED_STOP)) {
+                    s++;
+                }
+                if (s == end || *s == '\n') {
+                    return 0;
+                }
+                if (*s == '"') {
+                    break;
+                }
+                if (s + 1 == end || s[1] == '\n') {
+                    return 0;
+                }
+                s++;
+            }
+        }
+        series_end = ++s;
+    }
+    return prom_fast_rest(p, e, ls, name_end, series_end, labels, end, false);
 }
 
 int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
@@ -1143,8 +1172,10 @@ int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
             return parser_end(p, err);
         }
         if (p->lazy && !p->om && prom_fast_sample(p, e) == 1) {
+            p->expect_len = 0;
             return 1;
         }
+        p->expect_len = 0;
         const char *ls = p->buf + p->pos;
         size_t rem = p->len - p->pos;
         size_t scan = rem <= p->max_line_bytes ? rem : p->max_line_bytes + 1;
@@ -1208,6 +1239,13 @@ int expfmt_parser_labels(expfmt_parser *p, expfmt_entry *e, odin_err *err)
         rc = check_labels(&c, e);
     }
     return rc < 0 ? parser_stop(p, rc) : 1;
+}
+
+void expfmt_parser_expect(expfmt_parser *p, const char *series, size_t len, size_t name_len)
+{
+    p->expect = series;
+    p->expect_len = name_len > 0 && name_len <= len ? len : 0;
+    p->expect_name_len = name_len;
 }
 
 /* ---- Types and content types ----------------------------------------------------------------- */

@@ -54,6 +54,7 @@ typedef struct scrape_series {
     uint64_t born_gen; /* pass that created it: its ref is forgotten if that pass rolls back */
     size_t klen;
     size_t rlen;  /* the series text as the line that created it spelled it */
+    size_t nlen;  /* ... and the length of the metric name at its start */
     bool raw_om;  /* ... and the format it was parsed in */
     char key[];   /* rlen bytes of series text, then klen bytes of cache key */
 } scrape_series;

@@ -161,9 +161,19 @@ static int dump(const char *in, size_t len, const expfmt_parser_opts *opts, odin
 
 /* ---- Lazy labels against eager ---------------------------------------------------------------- */
 
+/* Series texts to hand the lazy parser through expfmt_parser_expect, the k-th before the call
+ * that returns the k-th sample (as the scrape loop does with the last scrape's lines). */
+typedef struct {
+    odin_str series[64];
+    size_t name_len[64];
+    size_t n;
+} hints;
+
 /* Parses in[0..len) eagerly and lazily (asking for every sample's labels) side by side: the same
- * entries, the same series text, the same final code and message. Returns the final code. */
-static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *opts)
+ * entries, the same series text, the same final code and message. With h, the lazy parser is
+ * told to expect h's texts. Returns the final code. */
+static int compare_modes_hinted(const char *in, size_t len, const expfmt_parser_opts *opts,
+                                const hints *h)
 {
     char *buf = malloc(len ? len : 1);
     assert_non_null(buf);
@@ -181,10 +191,20 @@ static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *o
     odin_err_clear(&eerr);
     odin_err_clear(&lerr);
     int erc, lrc;
+    size_t samples = 0;
     for (;;) {
         expfmt_entry ee, le;
         erc = expfmt_parser_next(ep, &ee, &eerr);
+        if (h != NULL && samples < h->n) {
+            expfmt_parser_expect(lp, h->series[samples].p, h->series[samples].len,
+                                 h->name_len[samples]);
+        }
         lrc = expfmt_parser_next(lp, &le, &lerr);
+        if (lrc == 1 && le.kind == EXPFMT_ENTRY_SAMPLE) {
+            assert_true(!le.series_expected ||
+                        (h != NULL && odin_str_eq(le.series, h->series[samples])));
+            samples++;
+        }
         if (lrc == 1 && le.kind == EXPFMT_ENTRY_SAMPLE) {
             assert_false(ee.labels_deferred);
             lrc = expfmt_parser_labels(lp, &le, &lerr);
@@ -214,6 +234,27 @@ static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *o
     expfmt_parser_free(lp);
     free(buf);
     return erc;
+}
+
+static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *opts)
+{
+    return compare_modes_hinted(in, len, opts, NULL);
+}
+
+/* The series of the samples of in[0..len) as an eager parse returns them (in must outlive h). */
+static void collect_hints(const char *in, size_t len, bool om, hints *h)
+{
+    expfmt_parser_opts o = {.openmetrics = om};
+    expfmt_parser *p = expfmt_parser_new(in, len, &o);
+    expfmt_entry e;
+    h->n = 0;
+    while (expfmt_parser_next(p, &e, NULL) == 1 && h->n < 64) {
+        if (e.kind == EXPFMT_ENTRY_SAMPLE) {
+            h->series[h->n] = e.series;
+            h->name_len[h->n++] = e.name.len;
+        }
+    }
+    expfmt_parser_free(p);
 }
 
 typedef struct {
@@ -829,6 +870,18 @@ static void test_lazy_matches_eager_mutated(void **state)
     static const char alphabet[] = "{}\"\\=, \t#\nabx1.\xc3";
     uint64_t x = 0x9e3779b97f4a7c15u;
     char buf[512];
+    hints seed_hints[3];
+    for (size_t k = 0; k < 3; k++) {
+        collect_hints(seeds[k], strlen(seeds[k]), k == 1, &seed_hints[k]);
+    }
+    assert_true(seed_hints[2].n >= 6);
+    /* every prefix, so that input ends inside, at and after an expected series */
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t n = 0; n <= strlen(seeds[k]); n++) {
+            expfmt_parser_opts o = {.openmetrics = k == 1};
+            compare_modes_hinted(seeds[k], n, &o, &seed_hints[k]);
+        }
+    }
     for (int round = 0; round < 30000; round++) {
         size_t k = (size_t)round % 3;
         size_t n = strlen(seeds[k]);
@@ -859,11 +912,66 @@ static void test_lazy_matches_eager_mutated(void **state)
         }
         expfmt_parser_opts o = {.openmetrics = k == 1};
         compare_modes(buf, n, &o);
+        /* told to expect the unedited lines: an edit inside, at the end of or right after an
+         * expected series must read exactly as without the hint */
+        compare_modes_hinted(buf, n, &o, &seed_hints[k]);
         o.max_labels = 1;
         compare_modes(buf, n, &o);
         o.max_labels = 0;
         o.max_line_bytes = 12 + (size_t)round % 8; /* lines at, under and over the limit */
         compare_modes(buf, n, &o);
+        compare_modes_hinted(buf, n, &o, &seed_hints[k]);
+    }
+}
+
+/* Lines that repeat an expected series are taken whole; near misses (a longer name, labels after
+ * an expected bare name, no blank after it) read as without the hint. */
+static void test_expect_series(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expect;
+        size_t name_len;
+        const char *in;
+        bool taken;
+        const char *want; /* the entry, or the error */
+    } cases[] = {
+        {"a{x=\"1\"}", 1, "a{x=\"1\"} 2 17\n", true, "1 SAMPLE a{x=\"1\"} 2 @17\n"},
+        {"foo", 3, "foo 1\n", true, "1 SAMPLE foo 1\n"},
+        {"foo", 3, "foo_bar 1\n", false, "1 SAMPLE foo_bar 1\n"},
+        {"foo", 3, "foo {a=\"1\"} 2\n", false, "1 SAMPLE foo{a=\"1\"} 2\n"},
+        {"foo {a=\"1\"}", 3, "foo {a=\"1\"} 2\n", true, "1 SAMPLE foo{a=\"1\"} 2\n"},
+        {"a{x=\"1\"}", 1, "a{x=\"1\"}2\n", false, "1 SAMPLE a{x=\"1\"} 2\n"},
+        {"a{x=\"1\"}", 1, "a{x=\"1\"} \n", false, "ERR 1:10: expected value after metric"},
+        {"a{x=\"1\"}", 1, "a{x=\"1\"} 2 3 4\n", false, "ERR 1:14: unexpected text after"},
+        {"a{x=\"1\"}", 1, "# HELP a x\n", false, "1 HELP a \"x\"\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expfmt_parser_opts o = {.lazy_labels = true};
+        size_t n = strlen(cases[i].in);
+        expfmt_parser *p = expfmt_parser_new(cases[i].in, n, &o);
+        expfmt_parser_expect(p, cases[i].expect, strlen(cases[i].expect), cases[i].name_len);
+        expfmt_entry e;
+        odin_err err;
+        odin_err_clear(&err);
+        int rc = expfmt_parser_next(p, &e, &err);
+        if (rc == 1 && e.kind == EXPFMT_ENTRY_SAMPLE) {
+            assert_int_equal(e.series_expected, cases[i].taken);
+            rc = expfmt_parser_labels(p, &e, &err);
+        } else {
+            assert_false(cases[i].taken);
+        }
+        odin_strbuf got;
+        odin_strbuf_init(&got, 0);
+        if (rc == 1) {
+            put_entry(&got, &e);
+            assert_string_equal(got.p, cases[i].want);
+        } else {
+            assert_non_null(strstr(err.msg, cases[i].want + 4));
+        }
+        odin_strbuf_fini(&got);
+        expfmt_parser_free(p);
+        compare_modes(cases[i].in, n, &o);
     }
 }
 
@@ -964,6 +1072,7 @@ int expfmt_parser_tests(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_lazy_matches_eager_mutated),
         cmocka_unit_test(test_lazy_skips_labels),
+        cmocka_unit_test(test_expect_series),
         cmocka_unit_test(test_node_exporter_fixture),
         cmocka_unit_test(test_node_exporter_64k_fixture),
     };
