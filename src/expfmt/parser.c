@@ -1123,7 +1123,8 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
         labels = s + 1;
         /* skip_label_block's walk, stopping at a newline (which ends the line in the general
          * path, so the block would be unterminated there) */
-        for (s = labels;; s++) {
+        s = labels;
+        for (;;) {
             while (s < end && !has_class(*s, C_BLOCK_STOP)) {
                 s++;
             }
@@ -1134,7 +1135,8 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
                 break;
             }
             /* a quoted value: to its closing quote, stepping over escaped bytes */
-            for (s++;; s++) {
+            s++;
+            for (;;) {
                 while (s < end && !has_class(*s, C_QUOTED_STOP)) {
                     s++;
                 }
@@ -1147,8 +1149,9 @@ static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
                 if (s + 1 == end || s[1] == '\n') {
                     return 0;
                 }
-                s++;
+                s += 2;
             }
+            s++;
         }
         series_end = ++s;
     }
