@@ -254,25 +254,44 @@ static bool parse_value(const char *s, size_t n, double *out)
     int dexp = 0;
     bool inexact = false;
     bool any = false;
-    for (; q < end && is_digit(*q); q++) {
-        any = true;
-        if (ndig < 19) {
+    if (end - q <= 19) {
+        /* At most 19 digits (the usual case): the mantissa cannot overflow and no digit is
+         * dropped, so the loops below would take every digit; this does the same without
+         * counting significant digits. */
+        const char *d = q;
+        for (; q < end && is_digit(*q); q++) {
             mant = mant * 10 + (uint64_t)(*q - '0');
-            ndig += mant != 0;
-        } else {
-            dexp++;
-            inexact |= *q != '0';
         }
-    }
-    if (q < end && *q == '.') {
-        for (q++; q < end && is_digit(*q); q++) {
+        any = q > d;
+        if (q < end && *q == '.') {
+            d = ++q;
+            for (; q < end && is_digit(*q); q++) {
+                mant = mant * 10 + (uint64_t)(*q - '0');
+            }
+            any |= q > d;
+            dexp = -(int)(q - d);
+        }
+    } else {
+        for (; q < end && is_digit(*q); q++) {
             any = true;
             if (ndig < 19) {
                 mant = mant * 10 + (uint64_t)(*q - '0');
                 ndig += mant != 0;
-                dexp--;
             } else {
+                dexp++;
                 inexact |= *q != '0';
+            }
+        }
+        if (q < end && *q == '.') {
+            for (q++; q < end && is_digit(*q); q++) {
+                any = true;
+                if (ndig < 19) {
+                    mant = mant * 10 + (uint64_t)(*q - '0');
+                    ndig += mant != 0;
+                    dexp--;
+                } else {
+                    inexact |= *q != '0';
+                }
             }
         }
     }

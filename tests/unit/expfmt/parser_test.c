@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -713,6 +714,80 @@ static void test_exact_values(void **state)
     expfmt_parser_free(p);
 }
 
+/* Random decimal spellings (short ones take the parser's no-overflow path, long ones the
+ * counting one) must give strtod's correctly rounded double, eagerly and lazily; spellings with
+ * a second point or a bare exponent must fail in both modes. */
+static void test_random_values(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545f4914f6cdd1du;
+    char num[96], line[128];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t r = x;
+        if (r & 1) {
+            num[n++] = (r & 2) ? '-' : '+';
+        }
+        size_t ints = (r >> 2) % 12, fracs = (r >> 6) % 12;
+        if ((r >> 10) % 8 == 0) {
+            ints += 10; /* past 19 digits now and then */
+        }
+        bool point = (r >> 13) & 1;
+        if (ints == 0 && fracs == 0) {
+            ints = 1;
+        }
+        for (size_t i = 0; i < ints; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            num[n++] = (char)('0' + x % 10);
+        }
+        if (point || fracs > 0) {
+            num[n++] = '.';
+        }
+        for (size_t i = 0; i < fracs; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            num[n++] = (char)('0' + x % 10);
+        }
+        bool had_point = point || fracs > 0, had_exp = (r >> 14) % 3 == 0;
+        if (had_exp) {
+            n += (size_t)snprintf(num + n, sizeof num - n, "e%s%d", (r >> 16) & 1 ? "-" : "",
+                                  (int)((r >> 17) % 30));
+        }
+        /* a second point, a point in the exponent or a bare exponent: not a number */
+        bool bad = false;
+        if ((r >> 22) % 16 == 0) {
+            bool dot = (r >> 26) & 1;
+            n += (size_t)snprintf(num + n, sizeof num - n, "%s", dot ? ".5" : "e");
+            bad = !dot || had_point || had_exp;
+        }
+        num[n] = '\0';
+        int len = snprintf(line, sizeof line, "m %s\n", num);
+        for (int lazy = 0; lazy < 2; lazy++) {
+            expfmt_parser_opts o = {.lazy_labels = lazy == 1};
+            expfmt_parser *p = expfmt_parser_new(line, (size_t)len, &o);
+            expfmt_entry e;
+            int rc = expfmt_parser_next(p, &e, NULL);
+            if (bad) {
+                if (rc == 1) {
+                    fail_msg("%s: accepted", num);
+                }
+            } else {
+                double want = strtod(num, NULL);
+                if (rc != 1 || memcmp(&e.value, &want, sizeof want) != 0) {
+                    fail_msg("%s: rc %d got %.17g want %.17g", num, rc, e.value, want);
+                }
+            }
+            expfmt_parser_free(p);
+        }
+    }
+}
+
 /* ---- API ------------------------------------------------------------------------------------- */
 
 static void test_types(void **state)
@@ -1066,6 +1141,7 @@ int expfmt_parser_tests(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_wide_label_sets),
         cmocka_unit_test(test_exact_values),
+        cmocka_unit_test(test_random_values),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_lifecycle),
