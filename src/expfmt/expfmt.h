@@ -80,6 +80,9 @@ typedef struct {
     /* Lazy mode: the label block was only skipped; labels/nlabels are empty until
      * expfmt_parser_labels parses (and validates) it. */
     bool labels_deferred;
+    /* Lazy mode: `series` is the text given to expfmt_parser_expect for this call, taken by
+     * comparing bytes instead of scanning them. */
+    bool series_expected;
     double value;
     int64_t t_ms;
     bool has_t;
@@ -110,6 +113,14 @@ int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err);
  * unless e->labels_deferred). Returns 1, or the negative code and error eager mode would have
  * given for that line; after an error the parser is done. */
 int expfmt_parser_labels(expfmt_parser *p, expfmt_entry *e, odin_err *err);
+/* Lazy mode, 0.0.4: the caller expects the next line to be a sample of the series spelled
+ * series[0..len), its metric name being the first name_len bytes (typically what the same line
+ * said in the last scrape). If the next line starts with exactly that text and it is the line's
+ * whole series, the parser takes it with one comparison instead of scanning it, and says so in
+ * e->series_expected; otherwise it reads the line as always. The text must be the `series` of a
+ * sample that a parser in the same format returned before, so that the same bytes are known to
+ * read the same way. Applies to the next expfmt_parser_next call only; len 0 expects nothing. */
+void expfmt_parser_expect(expfmt_parser *p, const char *series, size_t len, size_t name_len);
 /* Picks the format from a Content-Type header value (application/openmetrics-text => true). */
 bool expfmt_is_openmetrics(const char *content_type);
 

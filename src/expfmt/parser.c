@@ -29,6 +29,9 @@ struct expfmt_parser {
     const char *line_start;
     const char *line_end;
     const char *pending_labels;
+    /* expfmt_parser_expect's text for the next call (len 0: none) */
+    const char *expect;
+    size_t expect_len, expect_name_len;
     /* Scratch reused across calls: grows to the largest label set and line seen, never shrinks,
      * so a warm parser makes no allocation per line. */
     odin_label *labels;
@@ -77,9 +80,36 @@ static inline bool is_mname_start(char c)
     return is_alpha_(c) || c == ':';
 }
 
-static inline bool is_mname_cont(char c)
+/* Byte classes for the hot scans, one load per byte instead of a chain of range tests. */
+enum {
+    C_MNAME_CONT = 1,  /* [a-zA-Z0-9_:] */
+    C_BLOCK_STOP = 2,  /* '}', '"' and newline: where a label block skip looks twice */
+    C_QUOTED_STOP = 4, /* '"', backslash and newline: inside a quoted label value */
+    C_TOKEN_END = 8,   /* blank or newline: the end of a value or timestamp token */
+};
+
+static const uint8_t char_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 14, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 4, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static inline bool has_class(char c, unsigned cls)
 {
-    return is_alpha_(c) || is_digit(c) || c == ':';
+    return (char_class[(unsigned char)c] & cls) != 0;
 }
 
 static const char *skip_blank(const char *s, const char *end)
@@ -224,25 +254,44 @@ static bool parse_value(const char *s, size_t n, double *out)
     int dexp = 0;
     bool inexact = false;
     bool any = false;
-    for (; q < end && is_digit(*q); q++) {
-        any = true;
-        if (ndig < 19) {
+    if (end - q <= 19) {
+        /* At most 19 digits (the usual case): the mantissa cannot overflow and no digit is
+         * dropped, so the loops below would take every digit; this does the same without
+         * counting significant digits. */
+        const char *d = q;
+        for (; q < end && is_digit(*q); q++) {
             mant = mant * 10 + (uint64_t)(*q - '0');
-            ndig += mant != 0;
-        } else {
-            dexp++;
-            inexact |= *q != '0';
         }
-    }
-    if (q < end && *q == '.') {
-        for (q++; q < end && is_digit(*q); q++) {
+        any = q > d;
+        if (q < end && *q == '.') {
+            d = ++q;
+            for (; q < end && is_digit(*q); q++) {
+                mant = mant * 10 + (uint64_t)(*q - '0');
+            }
+            any |= q > d;
+            dexp = -(int)(q - d);
+        }
+    } else {
+        for (; q < end && is_digit(*q); q++) {
             any = true;
             if (ndig < 19) {
                 mant = mant * 10 + (uint64_t)(*q - '0');
                 ndig += mant != 0;
-                dexp--;
             } else {
+                dexp++;
                 inexact |= *q != '0';
+            }
+        }
+        if (q < end && *q == '.') {
+            for (q++; q < end && is_digit(*q); q++) {
+                any = true;
+                if (ndig < 19) {
+                    mant = mant * 10 + (uint64_t)(*q - '0');
+                    ndig += mant != 0;
+                    dexp--;
+                } else {
+                    inexact |= *q != '0';
+                }
             }
         }
     }
@@ -635,7 +684,7 @@ static int sample_labels(line_ctx *c, const char **sp, expfmt_entry *e)
 
 static const char *scan_metric_name(const char *s, const char *end)
 {
-    while (s < end && is_mname_cont(*s)) {
+    while (s < end && has_class(*s, C_MNAME_CONT)) {
         s++;
     }
     return s;
@@ -992,6 +1041,142 @@ static int parser_end(expfmt_parser *p, odin_err *err)
     return 0;
 }
 
+/* The rest of a one-pass sample line after its series (ls..series_end, the name up to name_end,
+ * the label block from `labels` or none): blanks, value, optional timestamp and the newline.
+ * Same contract as prom_fast_sample. */
+static int prom_fast_rest(expfmt_parser *p, expfmt_entry *e, const char *ls, const char *name_end,
+                          const char *series_end, const char *labels, const char *end,
+                          bool expected)
+{
+    const char *input_end = p->buf + p->len;
+    const char *s = series_end;
+    if (s == end || !is_blank(*s)) {
+        return 0;
+    }
+    s = skip_blank(s, end);
+    const char *v = s;
+    while (s < end && !has_class(*s, C_TOKEN_END)) {
+        s++;
+    }
+    double value;
+    if (v == s || !parse_value(v, (size_t)(s - v), &value)) {
+        return 0;
+    }
+    int64_t t_ms = 0;
+    bool has_t = false;
+    s = skip_blank(s, end);
+    if (s < end && *s != '\n') {
+        const char *t = s;
+        while (s < end && !has_class(*s, C_TOKEN_END)) {
+            s++;
+        }
+        if (!parse_ms(t, (size_t)(s - t), &t_ms)) {
+            return 0;
+        }
+        has_t = true;
+        s = skip_blank(s, end);
+    }
+    const char *next;
+    if (s < input_end && *s == '\n') {
+        next = s + 1;
+    } else if (s == input_end) {
+        next = s;
+    } else {
+        return 0;
+    }
+    *e = (expfmt_entry){
+        .kind = EXPFMT_ENTRY_SAMPLE,
+        .name = {ls, (size_t)(name_end - ls)},
+        .series = {ls, (size_t)(series_end - ls)},
+        .labels = p->labels,
+        .labels_deferred = labels != NULL,
+        .series_expected = expected,
+        .value = isnan(value) ? normal_nan() : value,
+        .t_ms = t_ms,
+        .has_t = has_t,
+        .line = p->line,
+    };
+    p->line_start = ls;
+    p->line_end = s;
+    p->pending_labels = labels;
+    p->pos = (size_t)(next - p->buf);
+    p->line++;
+    return 1;
+}
+
+/* The common 0.0.4 sample line in lazy mode, `name[{labels}] value [timestamp]` and its newline,
+ * read in one pass: the general path first finds the line's end and then reads the line again.
+ * Returns 1 with *e filled and the parser moved past the line, or 0, having changed nothing,
+ * for any line it does not take (comments, blanks first, anything malformed, a line over the
+ * length limit), which the general path then reads and words errors for as always. What it
+ * accepts it reads as prom_sample and the deferred label skip do. */
+static int prom_fast_sample(expfmt_parser *p, expfmt_entry *e)
+{
+    const char *ls = p->buf + p->pos;
+    size_t rem = p->len - p->pos;
+    /* the line's text may fill at most max_line_bytes; its newline may follow right after */
+    const char *end = ls + (rem <= p->max_line_bytes ? rem : p->max_line_bytes);
+    const char *s = ls;
+    size_t xl = p->expect_len;
+    if (xl > 0 && xl <= (size_t)(end - ls) && memcmp(ls, p->expect, xl) == 0) {
+        /* The text read as a series before: the same bytes scan the same way, and every byte
+         * that decided where its name and label block end is inside it, except for a series
+         * without labels, whose end the byte after it decides (checked below as for any line:
+         * a blank must follow, and a '{' after blanks fails as a value). */
+        const char *name_end = ls + p->expect_name_len;
+        const char *labels = NULL;
+        if (ls[xl - 1] == '}') {
+            labels = memchr(name_end, '{', xl - p->expect_name_len);
+            labels++;
+        }
+        return prom_fast_rest(p, e, ls, name_end, ls + xl, labels, end, true);
+    }
+    if (s == end || !is_mname_start(*s)) {
+        return 0;
+    }
+    const char *name_end = scan_metric_name(s, end);
+    const char *series_end = name_end;
+    const char *labels = NULL;
+    s = name_end;
+    if (s < end && *s == '{') {
+        labels = s + 1;
+        /* skip_label_block's walk, stopping at a newline (which ends the line in the general
+         * path, so the block would be unterminated there) */
+        s = labels;
+        for (;;) {
+            while (s < end && !has_class(*s, C_BLOCK_STOP)) {
+                s++;
+            }
+            if (s == end || *s == '\n') {
+                return 0;
+            }
+            if (*s == '}') {
+                break;
+            }
+            /* a quoted value: to its closing quote, stepping over escaped bytes */
+            s++;
+            for (;;) {
+                while (s < end && !has_class(*s, C_QUOTED_STOP)) {
+                    s++;
+                }
+                if (s == end || *s == '\n') {
+                    return 0;
+                }
+                if (*s == '"') {
+                    break;
+                }
+                if (s + 1 == end || s[1] == '\n') {
+                    return 0;
+                }
+                s += 2;
+            }
+            s++;
+        }
+        series_end = ++s;
+    }
+    return prom_fast_rest(p, e, ls, name_end, series_end, labels, end, false);
+}
+
 int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
 {
     if (p->status != 0) {
@@ -1008,6 +1193,11 @@ int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err)
             *e = (expfmt_entry){.kind = EXPFMT_ENTRY_EOF, .line = p->line};
             return parser_end(p, err);
         }
+        if (p->lazy && !p->om && prom_fast_sample(p, e) == 1) {
+            p->expect_len = 0;
+            return 1;
+        }
+        p->expect_len = 0;
         const char *ls = p->buf + p->pos;
         size_t rem = p->len - p->pos;
         size_t scan = rem <= p->max_line_bytes ? rem : p->max_line_bytes + 1;
@@ -1071,6 +1261,13 @@ int expfmt_parser_labels(expfmt_parser *p, expfmt_entry *e, odin_err *err)
         rc = check_labels(&c, e);
     }
     return rc < 0 ? parser_stop(p, rc) : 1;
+}
+
+void expfmt_parser_expect(expfmt_parser *p, const char *series, size_t len, size_t name_len)
+{
+    p->expect = series;
+    p->expect_len = name_len > 0 && name_len <= len ? len : 0;
+    p->expect_name_len = name_len;
 }
 
 /* ---- Types and content types ----------------------------------------------------------------- */

@@ -144,8 +144,9 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l)
     if (l->pool != NULL && l->pool->limit_error != NULL) {
         msg = odin_arena_strdup(&l->arena, l->pool->limit_error);
     }
+    uint64_t gen = w->m->config_gen;
     pthread_mutex_unlock(&w->m->lock);
-    if (msg != NULL || scrape_http_prepare(l, job, &msg) < 0) {
+    if (msg != NULL || scrape_http_prepare(l, job, gen, &msg) < 0) {
         scrape_fetch f = {.ok = false, .err = msg};
         loop_complete(w, l, &f);
         return;

@@ -195,6 +195,7 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
     scrape_series *se = odin_calloc(1, sizeof *se + e->series.len + key.len);
     se->klen = key.len;
     se->rlen = e->series.len;
+    se->nlen = e->name.len;
     se->raw_om = om;
     memcpy(se->key, e->series.p, e->series.len);
     memcpy(se->key + se->rlen, key.p, key.len);
@@ -281,6 +282,10 @@ static int cache_lookup(scrape_cache *c, size_t pos, expfmt_parser *p, expfmt_en
         __builtin_prefetch(ahead + 128);
     }
     scrape_series *s = pos < c->norder ? c->order[pos] : NULL;
+    if (s != NULL && e->series_expected) {
+        *out = s; /* the parser matched the line against this entry's text (expect_in_place) */
+        return 1;
+    }
     if (s != NULL && s->rlen == e->series.len && s->raw_om == om &&
         memcmp(s->key, e->series.p, s->rlen) == 0) {
         *out = s;
@@ -370,6 +375,20 @@ typedef struct {
     const char *err;
 } pass_result;
 
+/* Hands the parser the series text of the entry at the next sample line's position, so that a
+ * line repeating it is matched with one comparison instead of being scanned (0.0.4 only, and
+ * only text that was parsed in that format). */
+static void expect_in_place(scrape_cache *c, expfmt_parser *p, bool om)
+{
+    if (om || c->nnext_order >= c->norder) {
+        return;
+    }
+    const scrape_series *s = c->order[c->nnext_order];
+    if (!s->raw_om) {
+        expfmt_parser_expect(p, s->key, s->rlen, s->nlen);
+    }
+}
+
 /* One pass over a body. Returns 0, or -1 with r->err set (the caller rolls back). */
 static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
                      const scrape_fetch *f, int64_t ts, pass_result *r)
@@ -392,7 +411,11 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     odin_err perr;
     odin_err_clear(&perr);
     bool over_limit = false;
+    /* entries of prev this pass saw again: when that is all of them, nothing goes stale and
+     * the walk over prev (a cache miss per entry) is skipped */
+    size_t prev_seen = 0;
     for (;;) {
+        expect_in_place(c, p, om);
         int rc = expfmt_parser_next(p, &e, &perr);
         if (rc < 0) {
             r->err = r->err != NULL ? r->err : odin_arena_strdup(&l->arena, perr.msg);
@@ -454,6 +477,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         /* Out-of-order and duplicate samples are dropped one by one, as in Prometheus. */
         (void)tsdb_append(app, &s->ref, s->labels, t, e.value, &aerr);
         if ((!explicit_t || job->track_timestamps_staleness) && s->seen_gen != gen) {
+            prev_seen += c->nprev > 0 && s->seen_gen == c->prev_gen;
             s->seen_gen = gen;
             push(&c->cur, &c->ncur, &c->cur_cap, s);
         }
@@ -479,7 +503,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     c->next_order_cap = oc;
     c->nnext_order = 0;
     scrape_meta_sweep(&l->meta, gen);
-    for (size_t i = 0; i < c->nprev; i++) {
+    for (size_t i = 0; prev_seen < c->nprev && i < c->nprev; i++) {
         if (c->prev[i]->seen_gen != gen) {
             append_stale(app, c->prev[i], ts);
         }
@@ -492,6 +516,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     c->cur = t;
     c->cur_cap = tc;
     c->ncur = 0;
+    c->prev_gen = gen;
     return 0;
 }
 

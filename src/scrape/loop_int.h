@@ -54,6 +54,7 @@ typedef struct scrape_series {
     uint64_t born_gen; /* pass that created it: its ref is forgotten if that pass rolls back */
     size_t klen;
     size_t rlen;  /* the series text as the line that created it spelled it */
+    size_t nlen;  /* ... and the length of the metric name at its start */
     bool raw_om;  /* ... and the format it was parsed in */
     char key[];   /* rlen bytes of series text, then klen bytes of cache key */
 } scrape_series;
@@ -62,6 +63,7 @@ typedef struct {
     odin_map map;         /* key -> scrape_series */
     scrape_series **prev; /* series seen (without explicit timestamp) by the last good pass */
     size_t nprev, prev_cap;
+    uint64_t prev_gen; /* that pass: an entry is in prev exactly when its seen_gen equals this */
     scrape_series **cur;
     size_t ncur, cur_cap;
     /* Every sample line's entry in body order, from the last good pass (`order`) and the pass
@@ -148,6 +150,7 @@ struct scrape_loop {
     int64_t stale_due_mono_ms;
     void *easy;    /* CURL * */
     void *headers; /* struct curl_slist * */
+    uint64_t prepared_gen; /* the manager's config_gen the easy handle's options follow, or 0 */
     bool in_flight;
     int64_t scrape_ts; /* timestamp of the scrape in flight */
     int64_t start_mono_ns;
@@ -179,10 +182,12 @@ typedef struct {
     const char *content_type; /* may be NULL */
 } scrape_fetch;
 
-/* loop_http.c: configures the easy handle for one scrape of l under job's settings. 0 or an
- * error message in *msg (arena) when the request cannot even be built (e.g. unreadable
- * password_file). */
-int scrape_http_prepare(scrape_loop *l, const scrape_job *job, const char **msg);
+/* loop_http.c: configures the easy handle for one scrape of l under job's settings, which
+ * belong to the manager's configuration number config_gen (options already set for that number
+ * are kept; 0 sets them every time). 0 or an error message in *msg (arena) when the request
+ * cannot even be built (e.g. unreadable password_file). */
+int scrape_http_prepare(scrape_loop *l, const scrape_job *job, uint64_t config_gen,
+                        const char **msg);
 /* Turns the finished transfer into a fetch result. */
 void scrape_http_finish(scrape_loop *l, int curl_code, scrape_fetch *out);
 void scrape_http_cleanup(scrape_loop *l);
@@ -245,6 +250,7 @@ struct scrape_manager {
     scrape_pool **pools; /* written with cfg_lock (write) and lock held; read under either */
     size_t npools;
     bool stopping; /* lock */
+    uint64_t config_gen; /* lock: bumped by every scrape_manager_apply, never 0 after the first */
 };
 
 void *scrape_worker_main(void *arg);

@@ -296,6 +296,7 @@ int scrape_manager_apply(scrape_manager *m, const scrape_config *c, odin_err *er
     m->pools = next;
     m->npools = nnext;
     m->cfg = c;
+    m->config_gen++;
     /* Kept pools re-evaluate their targets under the new relabeling and defaults. */
     for (size_t i = 0; i < m->npools; i++) {
         pool_sync_locked(m, m->pools[i]);

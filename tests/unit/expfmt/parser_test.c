@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,9 +162,19 @@ static int dump(const char *in, size_t len, const expfmt_parser_opts *opts, odin
 
 /* ---- Lazy labels against eager ---------------------------------------------------------------- */
 
+/* Series texts to hand the lazy parser through expfmt_parser_expect, the k-th before the call
+ * that returns the k-th sample (as the scrape loop does with the last scrape's lines). */
+typedef struct {
+    odin_str series[64];
+    size_t name_len[64];
+    size_t n;
+} hints;
+
 /* Parses in[0..len) eagerly and lazily (asking for every sample's labels) side by side: the same
- * entries, the same series text, the same final code and message. Returns the final code. */
-static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *opts)
+ * entries, the same series text, the same final code and message. With h, the lazy parser is
+ * told to expect h's texts. Returns the final code. */
+static int compare_modes_hinted(const char *in, size_t len, const expfmt_parser_opts *opts,
+                                const hints *h)
 {
     char *buf = malloc(len ? len : 1);
     assert_non_null(buf);
@@ -181,10 +192,20 @@ static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *o
     odin_err_clear(&eerr);
     odin_err_clear(&lerr);
     int erc, lrc;
+    size_t samples = 0;
     for (;;) {
         expfmt_entry ee, le;
         erc = expfmt_parser_next(ep, &ee, &eerr);
+        if (h != NULL && samples < h->n) {
+            expfmt_parser_expect(lp, h->series[samples].p, h->series[samples].len,
+                                 h->name_len[samples]);
+        }
         lrc = expfmt_parser_next(lp, &le, &lerr);
+        if (lrc == 1 && le.kind == EXPFMT_ENTRY_SAMPLE) {
+            assert_true(!le.series_expected ||
+                        (h != NULL && odin_str_eq(le.series, h->series[samples])));
+            samples++;
+        }
         if (lrc == 1 && le.kind == EXPFMT_ENTRY_SAMPLE) {
             assert_false(ee.labels_deferred);
             lrc = expfmt_parser_labels(lp, &le, &lerr);
@@ -214,6 +235,27 @@ static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *o
     expfmt_parser_free(lp);
     free(buf);
     return erc;
+}
+
+static int compare_modes(const char *in, size_t len, const expfmt_parser_opts *opts)
+{
+    return compare_modes_hinted(in, len, opts, NULL);
+}
+
+/* The series of the samples of in[0..len) as an eager parse returns them (in must outlive h). */
+static void collect_hints(const char *in, size_t len, bool om, hints *h)
+{
+    expfmt_parser_opts o = {.openmetrics = om};
+    expfmt_parser *p = expfmt_parser_new(in, len, &o);
+    expfmt_entry e;
+    h->n = 0;
+    while (expfmt_parser_next(p, &e, NULL) == 1 && h->n < 64) {
+        if (e.kind == EXPFMT_ENTRY_SAMPLE) {
+            h->series[h->n] = e.series;
+            h->name_len[h->n++] = e.name.len;
+        }
+    }
+    expfmt_parser_free(p);
 }
 
 typedef struct {
@@ -672,6 +714,80 @@ static void test_exact_values(void **state)
     expfmt_parser_free(p);
 }
 
+/* Random decimal spellings (short ones take the parser's no-overflow path, long ones the
+ * counting one) must give strtod's correctly rounded double, eagerly and lazily; spellings with
+ * a second point or a bare exponent must fail in both modes. */
+static void test_random_values(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545f4914f6cdd1du;
+    char num[96], line[128];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = 0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t r = x;
+        if (r & 1) {
+            num[n++] = (r & 2) ? '-' : '+';
+        }
+        size_t ints = (r >> 2) % 12, fracs = (r >> 6) % 12;
+        if ((r >> 10) % 8 == 0) {
+            ints += 10; /* past 19 digits now and then */
+        }
+        bool point = (r >> 13) & 1;
+        if (ints == 0 && fracs == 0) {
+            ints = 1;
+        }
+        for (size_t i = 0; i < ints; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            num[n++] = (char)('0' + x % 10);
+        }
+        if (point || fracs > 0) {
+            num[n++] = '.';
+        }
+        for (size_t i = 0; i < fracs; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            num[n++] = (char)('0' + x % 10);
+        }
+        bool had_point = point || fracs > 0, had_exp = (r >> 14) % 3 == 0;
+        if (had_exp) {
+            n += (size_t)snprintf(num + n, sizeof num - n, "e%s%d", (r >> 16) & 1 ? "-" : "",
+                                  (int)((r >> 17) % 30));
+        }
+        /* a second point, a point in the exponent or a bare exponent: not a number */
+        bool bad = false;
+        if ((r >> 22) % 16 == 0) {
+            bool dot = (r >> 26) & 1;
+            n += (size_t)snprintf(num + n, sizeof num - n, "%s", dot ? ".5" : "e");
+            bad = !dot || had_point || had_exp;
+        }
+        num[n] = '\0';
+        int len = snprintf(line, sizeof line, "m %s\n", num);
+        for (int lazy = 0; lazy < 2; lazy++) {
+            expfmt_parser_opts o = {.lazy_labels = lazy == 1};
+            expfmt_parser *p = expfmt_parser_new(line, (size_t)len, &o);
+            expfmt_entry e;
+            int rc = expfmt_parser_next(p, &e, NULL);
+            if (bad) {
+                if (rc == 1) {
+                    fail_msg("%s: accepted", num);
+                }
+            } else {
+                double want = strtod(num, NULL);
+                if (rc != 1 || memcmp(&e.value, &want, sizeof want) != 0) {
+                    fail_msg("%s: rc %d got %.17g want %.17g", num, rc, e.value, want);
+                }
+            }
+            expfmt_parser_free(p);
+        }
+    }
+}
+
 /* ---- API ------------------------------------------------------------------------------------- */
 
 static void test_types(void **state)
@@ -822,12 +938,27 @@ static void test_lazy_matches_eager_mutated(void **state)
         "b{ c = \"d\" , e=\"f\" } -Inf\nc 3\nd{} 4\ne{x=\"\xc3\xa9\"} NaN\n",
         "# TYPE a histogram\na_bucket{le=\"0.1\",x=\"\\\"q\\\"\"} 1 1700000000.5 # {t=\"x\"} 0.05 "
         "1700000000\na_count{x=\"y\"} 1\nb{c=\"d\",} 2\n# EOF\n",
+        /* the shapes the one-pass sample reader takes, and near misses of them */
+        "a 1\nb{x=\"y\"} 2.5e3 17\nc{x=\"\\\\\"} +Inf\t 5 \nd_total 0.001\nname {x=\"1\"} 2\n"
+        "e{x=\"}\",y=\"\\\"\"} 12345678901234567890 9223372036854775807\nf -0",
     };
     static const char alphabet[] = "{}\"\\=, \t#\nabx1.\xc3";
     uint64_t x = 0x9e3779b97f4a7c15u;
     char buf[512];
-    for (int round = 0; round < 20000; round++) {
-        size_t k = (size_t)round & 1;
+    hints seed_hints[3];
+    for (size_t k = 0; k < 3; k++) {
+        collect_hints(seeds[k], strlen(seeds[k]), k == 1, &seed_hints[k]);
+    }
+    assert_true(seed_hints[2].n >= 6);
+    /* every prefix, so that input ends inside, at and after an expected series */
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t n = 0; n <= strlen(seeds[k]); n++) {
+            expfmt_parser_opts o = {.openmetrics = k == 1};
+            compare_modes_hinted(seeds[k], n, &o, &seed_hints[k]);
+        }
+    }
+    for (int round = 0; round < 30000; round++) {
+        size_t k = (size_t)round % 3;
         size_t n = strlen(seeds[k]);
         memcpy(buf, seeds[k], n);
         int edits = 1 + round % 3;
@@ -856,8 +987,66 @@ static void test_lazy_matches_eager_mutated(void **state)
         }
         expfmt_parser_opts o = {.openmetrics = k == 1};
         compare_modes(buf, n, &o);
+        /* told to expect the unedited lines: an edit inside, at the end of or right after an
+         * expected series must read exactly as without the hint */
+        compare_modes_hinted(buf, n, &o, &seed_hints[k]);
         o.max_labels = 1;
         compare_modes(buf, n, &o);
+        o.max_labels = 0;
+        o.max_line_bytes = 12 + (size_t)round % 8; /* lines at, under and over the limit */
+        compare_modes(buf, n, &o);
+        compare_modes_hinted(buf, n, &o, &seed_hints[k]);
+    }
+}
+
+/* Lines that repeat an expected series are taken whole; near misses (a longer name, labels after
+ * an expected bare name, no blank after it) read as without the hint. */
+static void test_expect_series(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expect;
+        size_t name_len;
+        const char *in;
+        bool taken;
+        const char *want; /* the entry, or the error */
+    } cases[] = {
+        {"a{x=\"1\"}", 1, "a{x=\"1\"} 2 17\n", true, "1 SAMPLE a{x=\"1\"} 2 @17\n"},
+        {"foo", 3, "foo 1\n", true, "1 SAMPLE foo 1\n"},
+        {"foo", 3, "foo_bar 1\n", false, "1 SAMPLE foo_bar 1\n"},
+        {"foo", 3, "foo {a=\"1\"} 2\n", false, "1 SAMPLE foo{a=\"1\"} 2\n"},
+        {"foo {a=\"1\"}", 3, "foo {a=\"1\"} 2\n", true, "1 SAMPLE foo{a=\"1\"} 2\n"},
+        {"a{x=\"1\"}", 1, "a{x=\"1\"}2\n", false, "1 SAMPLE a{x=\"1\"} 2\n"},
+        {"a{x=\"1\"}", 1, "a{x=\"1\"} \n", false, "ERR 1:10: expected value after metric"},
+        {"a{x=\"1\"}", 1, "a{x=\"1\"} 2 3 4\n", false, "ERR 1:14: unexpected text after"},
+        {"a{x=\"1\"}", 1, "# HELP a x\n", false, "1 HELP a \"x\"\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expfmt_parser_opts o = {.lazy_labels = true};
+        size_t n = strlen(cases[i].in);
+        expfmt_parser *p = expfmt_parser_new(cases[i].in, n, &o);
+        expfmt_parser_expect(p, cases[i].expect, strlen(cases[i].expect), cases[i].name_len);
+        expfmt_entry e;
+        odin_err err;
+        odin_err_clear(&err);
+        int rc = expfmt_parser_next(p, &e, &err);
+        if (rc == 1 && e.kind == EXPFMT_ENTRY_SAMPLE) {
+            assert_int_equal(e.series_expected, cases[i].taken);
+            rc = expfmt_parser_labels(p, &e, &err);
+        } else {
+            assert_false(cases[i].taken);
+        }
+        odin_strbuf got;
+        odin_strbuf_init(&got, 0);
+        if (rc == 1) {
+            put_entry(&got, &e);
+            assert_string_equal(got.p, cases[i].want);
+        } else {
+            assert_non_null(strstr(err.msg, cases[i].want + 4));
+        }
+        odin_strbuf_fini(&got);
+        expfmt_parser_free(p);
+        compare_modes(cases[i].in, n, &o);
     }
 }
 
@@ -952,12 +1141,14 @@ int expfmt_parser_tests(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_wide_label_sets),
         cmocka_unit_test(test_exact_values),
+        cmocka_unit_test(test_random_values),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_lazy_matches_eager_mutated),
         cmocka_unit_test(test_lazy_skips_labels),
+        cmocka_unit_test(test_expect_series),
         cmocka_unit_test(test_node_exporter_fixture),
         cmocka_unit_test(test_node_exporter_64k_fixture),
     };

@@ -433,6 +433,83 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(rename(tmp, path), 0);
 }
 
+typedef struct {
+    test_target *tgt;
+    const char *want;
+} auth_cond;
+
+static bool authorization_is(void *arg)
+{
+    auth_cond *c = arg;
+    pthread_mutex_lock(&c->tgt->lock);
+    bool ok = strcmp(c->tgt->authorization, c->want) == 0;
+    pthread_mutex_unlock(&c->tgt->lock);
+    return ok;
+}
+
+/* test_config_free leaves the HTTP settings to the test that set them. */
+static void free_auth(scrape_config *c)
+{
+    http_client_config *h = &c->jobs[0].http;
+    free(h->auth_type);
+    free(h->auth_credentials);
+    free(h->auth_credentials_file);
+    h->auth_type = h->auth_credentials = h->auth_credentials_file = NULL;
+}
+
+/* The easy handle keeps its options between scrapes: a reload that changes only the HTTP
+ * settings of a surviving loop must still reach the request, and so must a rotated secret file
+ * without a reload. */
+static void test_http_settings_follow_reload_and_files(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/odin-scrape-token-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "first\n", 6), 6);
+    close(fd);
+    env e;
+    env_start(&e, "x 1\n");
+    e.cfg->jobs[0].http.has_authorization = true;
+    e.cfg->jobs[0].http.auth_credentials = odin_strdup("inline-a");
+    env_apply(&e);
+    auth_cond c = {&e.tgt, "Bearer inline-a"};
+    assert_true(test_wait(authorization_is, &c));
+
+    const char *t[] = {e.addr};
+    scrape_config *next = test_config_new("test", t, 1);
+    next->jobs[0].http.has_authorization = true;
+    next->jobs[0].http.auth_type = odin_strdup("Token");
+    next->jobs[0].http.auth_credentials = odin_strdup("inline-b");
+    odin_err err;
+    odin_err_clear(&err);
+    assert_int_equal(scrape_manager_apply(e.m, next, &err), 0);
+    free_auth(e.cfg);
+    test_config_free(e.cfg);
+    e.cfg = next;
+    c.want = "Token inline-b";
+    assert_true(test_wait(authorization_is, &c));
+
+    scrape_config *files = test_config_new("test", t, 1);
+    files->jobs[0].http.has_authorization = true;
+    files->jobs[0].http.auth_credentials_file = odin_strdup(path);
+    assert_int_equal(scrape_manager_apply(e.m, files, &err), 0);
+    free_auth(e.cfg);
+    test_config_free(e.cfg);
+    e.cfg = files;
+    c.want = "Bearer first";
+    assert_true(test_wait(authorization_is, &c));
+    write_file(path, "second\n");
+    c.want = "Bearer second";
+    assert_true(test_wait(authorization_is, &c));
+    scrape_manager_free(e.m);
+    tsdb_close(e.db);
+    free_auth(e.cfg);
+    test_config_free(e.cfg);
+    test_target_stop(&e.tgt);
+    unlink(path);
+}
+
 static void test_file_sd(void **state)
 {
     (void)state;
@@ -568,6 +645,7 @@ int scrape_loop_tests(void)
         cmocka_unit_test(test_gzip_and_openmetrics),
         cmocka_unit_test(test_body_size_limit),
         cmocka_unit_test(test_bearer_file),
+        cmocka_unit_test(test_http_settings_follow_reload_and_files),
         cmocka_unit_test(test_file_sd),
         cmocka_unit_test(test_dropped_and_kept_on_reload),
     };
