@@ -348,6 +348,13 @@ int tsdb_compact(tsdb *db, odin_err *err)
         }
         cut = true;
     }
+    if (cut) {
+        /* series left without samples go before the checkpoint, so it drops them too; wal_lock
+         * keeps commits out while they are unlinked (see resolve_removed in db.c) */
+        pthread_mutex_lock(&db->wal_lock);
+        head_gc(&db->head);
+        pthread_mutex_unlock(&db->wal_lock);
+    }
     if (rc == 0 && cut) {
         rc = tsdb_wal_checkpoint(db, atomic_load(&db->min_valid_t), err);
         atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);

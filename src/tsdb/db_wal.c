@@ -243,15 +243,20 @@ static int log_all_series(tsdb *db, odin_err *err)
     enum { BATCH = 1000 };
     wal_series batch[BATCH];
     size_t nb = 0;
+    /* the read lock: appenders add series (and grow the array) without wal_lock */
+    pthread_rwlock_rdlock(&h->map_lock);
     for (size_t i = 0; i < h->nseries && rc == 0; i++) {
-        batch[nb++] = (wal_series){h->series[i]->ref, h->series[i]->labels};
-        if (nb == BATCH || i + 1 == h->nseries) {
+        if (h->series[i] != NULL) {
+            batch[nb++] = (wal_series){h->series[i]->ref, h->series[i]->labels};
+        }
+        if (nb > 0 && (nb == BATCH || i + 1 == h->nseries)) {
             odin_strbuf_reset(&rec);
             wal_encode_series(&rec, batch, nb);
             rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
             nb = 0;
         }
     }
+    pthread_rwlock_unlock(&h->map_lock);
     odin_strbuf_fini(&rec);
     return rc;
 }

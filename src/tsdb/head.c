@@ -4,6 +4,7 @@
 #include "tsdb/head.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ void head_init(head *h, int64_t chunk_range_ms)
     for (int i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_init(&h->stripes[i], NULL);
     }
+    pthread_mutex_init(&h->gc_mu, NULL);
     atomic_store(&h->min_t, INT64_MAX);
     atomic_store(&h->max_t, INT64_MIN);
 }
@@ -75,6 +77,9 @@ void head_fini(head *h)
 {
     for (size_t i = 0; i < h->nseries; i++) {
         head_series *s = h->series[i];
+        if (s == NULL) {
+            continue; /* removed: freed with the zombies below */
+        }
         for (uint32_t c = 0; c < s->nchunks; c++) {
             if (s->chunks[c].file == 0) {
                 free(s->chunks[c].b);
@@ -102,18 +107,22 @@ void head_fini(head *h)
     for (int i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_destroy(&h->stripes[i]);
     }
+    head_gc_fini(h);
 }
 
+/* Takes one reference on the symbol for s, making it on first use. */
 static odin_str intern_locked(head *h, odin_str s)
 {
     head_sym *sym = odin_map_get(&h->symbols, s.p, s.len);
     if (!sym) {
         sym = odin_malloc(sizeof(*sym) + s.len + 1);
         sym->len = (uint32_t)s.len;
+        sym->refs = 0;
         memcpy(sym->s, s.p, s.len);
         sym->s[s.len] = '\0';
         odin_map_put(&h->symbols, sym->s, sym->len, sym);
     }
+    sym->refs++;
     return (odin_str){sym->s, sym->len};
 }
 
@@ -147,9 +156,11 @@ static void index_series_locked(head *h, head_series *s)
             if (!vals) {
                 vals = odin_calloc(1, sizeof(*vals));
                 odin_map_put(&h->values, l->name.p, l->name.len, vals);
+                head_sym_of(l->name.p)->refs++; /* the key */
             }
-            /* value symbols are stored as pointers in a refs array */
+            /* value symbols are stored as pointers in a refs array, each holding a reference */
             postings_add(vals, (uint64_t)(uintptr_t)l->value.p);
+            head_sym_of(l->value.p)->refs++;
         }
         postings_add(p, s->ref);
     }
@@ -173,7 +184,7 @@ static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
     }
     for (size_t i = 0; i < h->nseries; i++) {
         head_series *c = h->series[i];
-        if (c->hash == hash && labels_equal(c->labels, ls)) {
+        if (c != NULL && c->hash == hash && labels_equal(c->labels, ls)) {
             return c;
         }
     }
@@ -213,6 +224,7 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         h->series = odin_realloc(h->series, h->cap_series * sizeof(*h->series));
     }
     h->series[h->nseries++] = s;
+    h->nlive++;
     size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
     if (page < HEAD_PAGES) {
         _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
@@ -391,10 +403,12 @@ static int series_ptr_cmp(const void *a, const void *b)
 head_series **head_sorted_series(head *h, size_t *n)
 {
     pthread_rwlock_rdlock(&h->map_lock);
-    size_t count = h->nseries;
-    head_series **v = odin_malloc((count ? count : 1) * sizeof(*v));
-    if (count) {
-        memcpy(v, h->series, count * sizeof(*v));
+    head_series **v = odin_malloc((h->nlive ? h->nlive : 1) * sizeof(*v));
+    size_t count = 0;
+    for (size_t i = 0; i < h->nseries; i++) {
+        if (h->series[i] != NULL) {
+            v[count++] = h->series[i];
+        }
     }
     pthread_rwlock_unlock(&h->map_lock);
     qsort(v, count, sizeof(*v), series_ptr_cmp);
@@ -431,6 +445,9 @@ void head_truncate(head *h, int64_t t)
     int64_t new_min = INT64_MAX;
     for (size_t i = 0; i < count; i++) {
         head_series *s = all[i];
+        if (s == NULL) {
+            continue;
+        }
         pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
         pthread_mutex_lock(mu);
         uint32_t w = 0;

@@ -4,7 +4,11 @@
  * series' chunks and last sample are guarded by the stripe mutex `stripes[ref % HEAD_STRIPES]`.
  * Cut chunks of an on-disk database live in the chunk files (head_chunks.h), whose writer has a
  * mutex of its own. Lock order: map_lock, then one stripe (never two at once), then the chunk
- * files' mutex (innermost: cut_open writes a chunk with its stripe held). */
+ * files' mutex (innermost: cut_open writes a chunk with its stripe held).
+ *
+ * Series that hold no samples any more are removed at head truncation (head_gc, head_gc.c): unlinked
+ * from every index at once, then freed only when no reader (querier or appender) that could have
+ * seen them is left. Refs are never reused, so a stale ref held by a caller finds nothing. */
 #ifndef ODIN_TSDB_HEAD_H
 #define ODIN_TSDB_HEAD_H
 
@@ -12,14 +16,24 @@
 #include "tsdb/head_chunks.h"
 
 #include <pthread.h>
+#include <stddef.h>
 
 enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGES = 16384 };
 
-/* An interned string: shared by every series and posting that uses it, freed with the head. */
+/* An interned string: shared by every series label, postings key and values entry that uses it
+ * (counted in `refs`, under map_lock for writing); freed when the last user goes (deferred past
+ * the readers that may hold it, see head_gc). */
 typedef struct head_sym {
     uint32_t len;
+    uint32_t refs;
     char s[];
 } head_sym;
+
+/* The symbol whose text starts at p (a string the head interned). */
+static inline head_sym *head_sym_of(const char *p)
+{
+    return (head_sym *)(void *)(p - offsetof(head_sym, s));
+}
 
 /* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock (and
  * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do). */
@@ -42,6 +56,10 @@ typedef struct head_series {
     uint32_t nchunks, cap_chunks;
     xor_chunk open;
     bool has_open;
+    /* set by head_gc when the series is unlinked (with the stripe held, and by a caller that
+     * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
+     * found or made again from its labels instead */
+    bool removed;
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
     /* written under the stripe, read without it by the appender's early checks */
@@ -66,8 +84,9 @@ typedef struct {
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
     odin_map values;        /* name -> head_postings of value symbols (as pointers) */
-    head_series **series;   /* by ref - 1 */
-    size_t nseries, cap_series;
+    head_series **series;   /* by ref - 1; NULL where head_gc removed the series */
+    size_t nseries, cap_series; /* refs handed out so far (the next is nseries + 1) */
+    size_t nlive;               /* series not removed */
     /* the same by ref, readable without map_lock: pages of 4096 slots that never move, each page
      * and slot published with release stores (head_by_ref loads them with acquire) */
     _Atomic(head_series *) *_Atomic pages[HEAD_PAGES];
@@ -77,6 +96,14 @@ typedef struct {
     /* atomics */
     _Atomic int64_t min_t, max_t;
     _Atomic uint64_t nchunks;
+    _Atomic uint64_t series_removed; /* by head_gc, ever */
+    /* deferred frees (head_gc.c), guarded by gc_mu (taken alone, never with another head lock) */
+    pthread_mutex_t gc_mu;
+    uint64_t gc_epoch;            /* bumped by each head_gc that unlinked anything */
+    struct head_reader_count *readers; /* open readers per epoch they entered at */
+    size_t nreaders, cap_readers;
+    struct head_zombies *zombies; /* unlinked batches waiting for their readers to go */
+    size_t nzombies, cap_zombies;
 } head;
 
 void head_init(head *h, int64_t chunk_range_ms);
@@ -103,8 +130,8 @@ void head_series_prefetch_append(head *h, head_series *s);
 uint64_t head_labels_hash(odin_labels ls);
 
 /* ---- For compaction and checkpoints ---- */
-/* Series pointers sorted by labels (heap array; caller frees). Series are never freed while the
- * db is open, so the pointers stay valid. */
+/* Live series pointers sorted by labels (heap array; caller frees). They stay valid while the
+ * caller holds compact_lock (head_gc runs under it) or is a reader (head_reader_enter). */
 head_series **head_sorted_series(head *h, size_t *n);
 /* Copies the chunks of s overlapping [mint, maxt) (cutting its open chunk first if it starts
  * before maxt) into out (heap array; caller frees the array, not the bytes). */
@@ -115,6 +142,24 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
 void head_chunks_release(head_chunk *v, size_t n);
 /* Frees chunks entirely before t. */
 void head_truncate(head *h, int64_t t);
+
+/* ---- Removing series without samples (head_gc.c) ---- */
+/* A reader is anything that may keep head_series pointers or label strings after dropping the
+ * head's locks: a querier until it is closed, an appender until commit or rollback. Enter before
+ * the first lookup; pass the returned token to head_reader_exit. */
+uint64_t head_reader_enter(head *h);
+void head_reader_exit(head *h, uint64_t token);
+/* Removes every series with no chunk left (after head_truncate) from the lookup map, the refs
+ * arrays, the postings and the symbol table, as Prometheus' head GC. Their memory (and that of
+ * symbols no one uses any more) is freed once every reader entered before the call has exited.
+ * The caller must keep commits out (the db holds wal_lock): a commit re-resolves series that got
+ * `removed` between its appends and itself. Returns how many series were removed. */
+size_t head_gc(head *h);
+/* The series for s's labels, made again if it was removed (s stays readable for the caller, a
+ * reader). *created as head_get_or_create. */
+head_series *head_resolve_removed(head *h, head_series *s, bool *created);
+/* Frees what head_gc left for later and the reader table (head_fini, no reader left). */
+void head_gc_fini(head *h);
 /* Drops the chunk files' pages from the resident set after a pass that read every chunk (block
  * cut, checkpoint); readers fault them back from the page cache. A no-op in memory. */
 void head_cool(head *h);

@@ -9,6 +9,7 @@
 
 struct tsdb_querier {
     tsdb *db;
+    uint64_t reader; /* head_reader_enter's token: head series and strings handed out stay */
     int64_t mint, maxt;
     odin_arena arena; /* everything handed out lives here until close */
     struct tsdb_block **blocks; /* referenced until close */
@@ -47,6 +48,7 @@ tsdb_querier *tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt)
     q->db = db;
     q->mint = mint;
     q->maxt = maxt;
+    q->reader = head_reader_enter(&db->head);
     odin_arena_init(&q->arena, 0);
     q->blocks = tsdb_blocks_acquire(db, mint, maxt, &q->nblocks);
     return q;
@@ -59,6 +61,7 @@ void tsdb_querier_close(tsdb_querier *q)
     }
     odin_arena_fini(&q->arena);
     tsdb_blocks_release(q->blocks, q->nblocks);
+    head_reader_exit(&q->db->head, q->reader);
     free(q);
 }
 
@@ -269,7 +272,7 @@ static size_t regex_lists_locked(tsdb_querier *q, head *h, const tsdb_matcher *m
     return total;
 }
 
-/* Union of ascending ref lists (refs are 1..nseries) in ascending order. Past a few lists a bitmap
+/* Union of ascending ref lists (refs are 1..nseries, with holes where series were removed) in ascending order. Past a few lists a bitmap
  * of nseries bits beats sorting the concatenation: `gpu=~"0|...|7"` over 200k series was a
  * 200k-element qsort per query. */
 static size_t union_lists(tsdb_querier *q, head_postings **lists, size_t nlists, size_t total,
@@ -444,7 +447,7 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
     size_t k = 0;
     for (size_t i = 0; i < ncand; i++) {
         head_series *s = h->series[cand[i] - 1];
-        if (series_matches(s, ms, n, done)) {
+        if (s != NULL && series_matches(s, ms, n, done)) {
             out[k++] = s;
         }
     }
@@ -905,7 +908,9 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
         head *h = &q->db->head;
         pthread_rwlock_rdlock(&h->map_lock);
         for (size_t i = 0; i < h->nseries; i++) {
-            remember_labels(q, &seen, name, h->series[i]->labels);
+            if (h->series[i] != NULL) {
+                remember_labels(q, &seen, name, h->series[i]->labels);
+            }
         }
         pthread_rwlock_unlock(&h->map_lock);
         for (size_t b = 0; b < q->nblocks; b++) {

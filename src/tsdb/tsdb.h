@@ -144,7 +144,9 @@ int tsdb_clean_tombstones(tsdb *db, odin_err *err);
 /* ---- Status ---------------------------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t head_series;
+    uint64_t head_series;             /* live series (prometheus_tsdb_head_series) */
+    uint64_t head_series_created;     /* prometheus_tsdb_head_series_created_total */
+    uint64_t head_series_removed;     /* prometheus_tsdb_head_series_removed_total */
     uint64_t head_chunks;
     int64_t head_min_t, head_max_t;     /* INT64_MAX / INT64_MIN when empty */
     uint64_t samples_appended;
