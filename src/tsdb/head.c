@@ -31,8 +31,6 @@ void head_init(head *h, int64_t chunk_range_ms)
     memset(h, 0, sizeof(*h));
     h->chunk_range_ms = chunk_range_ms;
     pthread_rwlock_init(&h->map_lock, NULL);
-    odin_map_init(&h->by_hash);
-    odin_map_init(&h->collide);
     odin_map_init(&h->symbols);
     odin_map_init(&h->postings);
     odin_map_init(&h->values);
@@ -98,8 +96,7 @@ void head_fini(head *h)
         free((void *)atomic_load_explicit(&h->pages[p], memory_order_relaxed));
     }
     free(h->all.refs);
-    odin_map_fini(&h->by_hash);
-    odin_map_fini(&h->collide);
+    free(h->table);
     free_map_values(&h->postings, true);
     free_map_values(&h->values, true);
     free_map_values(&h->symbols, false);
@@ -173,22 +170,81 @@ static bool labels_equal(odin_labels a, odin_labels b)
     return odin_labels_cmp(a, b) == 0;
 }
 
+/* ---- the labels-hash table ---- */
+
 static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
 {
-    head_series *s = odin_map_get(&h->by_hash, &hash, sizeof(hash));
-    if (s && labels_equal(s->labels, ls)) {
-        return s;
-    }
-    if (!s || h->collide.len == 0) {
+    if (h->table_cap == 0) {
         return NULL;
     }
-    for (size_t i = 0; i < h->nseries; i++) {
-        head_series *c = h->series[i];
-        if (c != NULL && c->hash == hash && labels_equal(c->labels, ls)) {
-            return c;
+    size_t mask = h->table_cap - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        head_series *s = h->table[i];
+        if (s == NULL) {
+            return NULL;
+        }
+        if (s->hash == hash && labels_equal(s->labels, ls)) {
+            return s;
         }
     }
-    return NULL;
+}
+
+static void table_place(head_series **slots, size_t cap, head_series *s)
+{
+    size_t i = (size_t)s->hash & (cap - 1);
+    while (slots[i] != NULL) {
+        i = (i + 1) & (cap - 1);
+    }
+    slots[i] = s;
+}
+
+static void table_insert_locked(head *h, head_series *s)
+{
+    if ((h->table_len + 1) * 4 > h->table_cap * 3) {
+        size_t cap = h->table_cap ? h->table_cap * 2 : 1024;
+        head_series **slots = odin_calloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < h->table_cap; i++) {
+            if (h->table[i] != NULL) {
+                table_place(slots, cap, h->table[i]);
+            }
+        }
+        free(h->table);
+        h->table = slots;
+        h->table_cap = cap;
+    }
+    table_place(h->table, h->table_cap, s);
+    h->table_len++;
+}
+
+void head_table_remove_locked(head *h, head_series *s)
+{
+    size_t mask = h->table_cap - 1, i = (size_t)s->hash & mask;
+    while (h->table[i] != s) {
+        if (h->table[i] == NULL) {
+            return; /* not there (never happens: every live series is) */
+        }
+        i = (i + 1) & mask;
+    }
+    /* shift back every later entry of the run that may live in the freed slot: one whose home
+     * is not cyclically within (i, j] */
+    size_t j = i;
+    for (;;) {
+        h->table[i] = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (h->table[j] == NULL) {
+                h->table_len--;
+                return;
+            }
+            size_t home = (size_t)h->table[j]->hash & mask;
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) {
+                break;
+            }
+        }
+        h->table[i] = h->table[j];
+        i = j;
+    }
 }
 
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
@@ -235,12 +291,7 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         atomic_store_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)], s,
                               memory_order_release);
     }
-    if (odin_map_get(&h->by_hash, &s->hash, sizeof(s->hash))) {
-        /* a 64-bit collision: keep the first in the map, find the rest by scan (flagged) */
-        odin_map_put(&h->collide, &s->ref, sizeof(s->ref), s);
-    } else {
-        odin_map_put(&h->by_hash, &s->hash, sizeof(s->hash), s);
-    }
+    table_insert_locked(h, s);
     index_series_locked(h, s);
     pthread_rwlock_unlock(&h->map_lock);
     *created = true;

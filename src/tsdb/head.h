@@ -78,9 +78,11 @@ typedef struct {
     head_chunk_files *cf; /* NULL: cut chunks stay on the heap (in-memory or read-only db) */
     /* guarded by map_lock (writers add series, readers look up and select) */
     pthread_rwlock_t map_lock;
-    odin_map by_hash;       /* labels hash (8 bytes) -> head_series (collisions chained via
-                               a small list in collide) */
-    odin_map collide;       /* labels text -> head_series, used only when hashes collide */
+    /* labels hash -> series: open addressing over series pointers (8 bytes a slot where a
+     * generic map entry took 32), linear probing, at most 3/4 full, removal by shifting back
+     * (no tombstones). Series with equal hashes sit in nearby slots, told apart by labels. */
+    head_series **table;
+    size_t table_cap, table_len;
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
     odin_map values;        /* name -> head_postings of value symbols (as pointers) */
@@ -160,6 +162,8 @@ size_t head_gc(head *h);
 head_series *head_resolve_removed(head *h, head_series *s, bool *created);
 /* Frees what head_gc left for later and the reader table (head_fini, no reader left). */
 void head_gc_fini(head *h);
+/* Takes s out of the labels-hash table (map_lock held for writing). */
+void head_table_remove_locked(head *h, head_series *s);
 /* Drops the chunk files' pages from the resident set after a pass that read every chunk (block
  * cut, checkpoint); readers fault them back from the page cache. A no-op in memory. */
 void head_cool(head *h);

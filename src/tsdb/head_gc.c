@@ -148,28 +148,6 @@ static void postings_filter(head_postings *p, const uint64_t *dead)
     }
 }
 
-/* The by-hash entry for s goes; a series of the same hash waiting in `collide` takes its place, so
- * lookups (which consult `collide` only behind a by-hash entry) still find it. */
-static void unlink_hash_locked(head *h, head_series *s)
-{
-    if (odin_map_get(&h->by_hash, &s->hash, sizeof(s->hash)) != s) {
-        odin_map_del(&h->collide, &s->ref, sizeof(s->ref));
-        return;
-    }
-    odin_map_del(&h->by_hash, &s->hash, sizeof(s->hash));
-    size_t pos = 0, kl;
-    const void *k;
-    void *v;
-    while (odin_map_next(&h->collide, &pos, &k, &kl, &v)) {
-        head_series *c = v;
-        if (c->hash == s->hash) {
-            odin_map_del(&h->collide, &c->ref, sizeof(c->ref));
-            odin_map_put(&h->by_hash, &c->hash, sizeof(c->hash), c);
-            break;
-        }
-    }
-}
-
 /* One postings list a removed series was in; `key` is its interned "name\xffvalue". */
 typedef struct {
     head_postings *p;
@@ -282,7 +260,7 @@ size_t head_gc(head *h)
         z.series[z.nseries++] = s;
         h->series[i] = NULL;
         clear_page_slot(h, s->ref);
-        unlink_hash_locked(h, s);
+        head_table_remove_locked(h, s);
     }
     if (z.nseries == 0) {
         pthread_rwlock_unlock(&h->map_lock);
