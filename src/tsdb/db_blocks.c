@@ -217,7 +217,7 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
             hs->out = odin_realloc(hs->out, nc * sizeof(*hs->out));
         }
         for (size_t i = 0; i < nc; i++) {
-            hs->out[i] = (block_chunk){hs->cur[i].mint, hs->cur[i].maxt, hs->cur[i].b,
+            hs->out[i] = (block_chunk){hs->cur[i].mint, head_chunk_maxt(&hs->cur[i]), hs->cur[i].b,
                                        hs->cur[i].len};
         }
         *labels = s->labels;

@@ -64,10 +64,8 @@ int head_open_chunk_files(head *h, const char *dir, odin_err *err)
 
 void head_chunk_free(head *h, const head_chunk *c)
 {
-    if (c->file == 0) {
+    if (!head_chunk_files_drop(h->cf, c->b)) {
         free(c->b);
-    } else {
-        head_chunk_files_drop(h->cf, c->file);
     }
 }
 
@@ -79,7 +77,7 @@ void head_fini(head *h)
             continue; /* removed: freed with the zombies below */
         }
         for (uint32_t c = 0; c < s->nchunks; c++) {
-            if (s->chunks[c].file == 0) {
+            if (!head_chunk_files_drop(h->cf, s->chunks[c].b)) {
                 free(s->chunks[c].b);
             }
         }
@@ -375,10 +373,9 @@ static void cut_open(head *h, head_series *s)
         s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
     }
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
-    head_chunk c = {s->open_mint, last_t, s->open.b, s->open.len, 0};
+    head_chunk c = head_chunk_make(s->open_mint, last_t, s->open.b, s->open.len);
     const uint8_t *mapped;
-    if (h->cf && head_chunk_files_write(h->cf, s->ref, c.mint, c.maxt, c.b, c.len, &mapped,
-                                        &c.file) == 0) {
+    if (h->cf && head_chunk_files_write(h->cf, s->ref, c.mint, last_t, c.b, c.len, &mapped) == 0) {
         xor_chunk_fini(&s->open);
         c.b = (uint8_t *)(uintptr_t)mapped; /* read-only: see head_chunk.b */
     } else {
@@ -425,6 +422,9 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
+        if (s->next_at - t > HEAD_CHUNK_MAX_SPAN) {
+            s->next_at = t + HEAD_CHUNK_MAX_SPAN; /* a range over 49 days: head_chunk.span */
+        }
     }
     xor_chunk_append(&s->open, t, v);
     if (s->open.n == SAMPLES_PER_CHUNK / 4) {
@@ -478,7 +478,7 @@ size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, h
     head_chunk *v = odin_malloc((s->nchunks ? s->nchunks : 1) * sizeof(*v));
     size_t n = 0;
     for (uint32_t i = 0; i < s->nchunks; i++) {
-        if (s->chunks[i].maxt >= mint && s->chunks[i].mint < maxt) {
+        if (head_chunk_maxt(&s->chunks[i]) >= mint && s->chunks[i].mint < maxt) {
             v[n++] = s->chunks[i];
         }
     }
@@ -503,7 +503,7 @@ void head_truncate(head *h, int64_t t)
         pthread_mutex_lock(mu);
         uint32_t w = 0;
         for (uint32_t c = 0; c < s->nchunks; c++) {
-            if (s->chunks[c].maxt < t) {
+            if (head_chunk_maxt(&s->chunks[c]) < t) {
                 head_chunk_free(h, &s->chunks[c]);
                 freed++;
             } else {
@@ -549,16 +549,15 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
     head_chunk *v = odin_malloc(cap * sizeof(*v));
     size_t n = 0;
     for (uint32_t i = 0; i < s->nchunks; i++) {
-        if (s->chunks[i].maxt >= t) {
+        if (head_chunk_maxt(&s->chunks[i]) >= t) {
             v[n] = s->chunks[i];
             v[n].b = odin_malloc(v[n].len);
-            v[n].file = 0;
             memcpy(v[n].b, s->chunks[i].b, v[n].len);
             n++;
         }
     }
     if (s->has_open && s->last_t >= t) {
-        v[n] = (head_chunk){s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len, 0};
+        v[n] = head_chunk_make(s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len);
         memcpy(v[n].b, s->open.b, s->open.len);
         n++;
     }

@@ -38,12 +38,26 @@ static inline head_sym *head_sym_of(const char *p)
 /* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock (and
  * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do). */
 typedef struct {
-    int64_t mint, maxt;
-    uint8_t *b;    /* encoded bytes with the count header: heap-owned when file is 0, else
-                      read-only bytes in the chunk file's mapping (never written through) */
+    int64_t mint;
+    uint32_t span; /* maxt - mint: chunks are cut before they span more (HEAD_CHUNK_MAX_SPAN) */
     uint32_t len;
-    uint32_t file; /* 0, or the id of the chunk file holding b (head_chunk_files) */
+    uint8_t *b;    /* encoded bytes with the count header: heap-owned, or read-only bytes in a
+                      chunk file's mapping (never written through; head_chunk_free tells which
+                      by address). 24 bytes in all: a series holds several */
 } head_chunk;
+
+#define HEAD_CHUNK_MAX_SPAN ((int64_t)UINT32_MAX)
+
+static inline int64_t head_chunk_maxt(const head_chunk *c)
+{
+    return c->mint + (int64_t)c->span;
+}
+
+/* maxt - mint must be at most HEAD_CHUNK_MAX_SPAN (a cut part of a chunk of the head is). */
+static inline head_chunk head_chunk_make(int64_t mint, int64_t maxt, uint8_t *b, uint32_t len)
+{
+    return (head_chunk){mint, (uint32_t)(maxt - mint), len, b};
+}
 
 /* Owned by the head, freed by head_fini. `ref`, `labels` and `hash` never change once the series is
  * published; everything after them is guarded by the series' stripe. */

@@ -499,7 +499,7 @@ static bool head_series_in_range(tsdb_querier *q, head_series *s)
     pthread_mutex_lock(mu);
     bool any = false;
     for (uint32_t i = 0; i < s->nchunks && !any; i++) {
-        any = s->chunks[i].maxt >= q->mint && s->chunks[i].mint <= q->maxt;
+        any = head_chunk_maxt(&s->chunks[i]) >= q->mint && s->chunks[i].mint <= q->maxt;
     }
     if (!any && s->has_open) {
         any = s->last_t >= q->mint && s->open_mint <= q->maxt;
@@ -795,8 +795,9 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
         pthread_mutex_lock(mu);
         for (uint32_t i = 0; i < hs->nchunks; i++) {
             const head_chunk *c = &hs->chunks[i];
-            if (c->maxt >= q->mint && c->mint <= q->maxt) {
-                add_copy(st, c->b, c->len, c->mint, c->maxt);
+            int64_t cmaxt = head_chunk_maxt(c);
+            if (cmaxt >= q->mint && c->mint <= q->maxt) {
+                add_copy(st, c->b, c->len, c->mint, cmaxt);
             }
         }
         if (hs->has_open && hs->last_t >= q->mint && hs->open_mint <= q->maxt) {

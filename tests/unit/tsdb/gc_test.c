@@ -390,43 +390,6 @@ static void test_gc_concurrent(void **state)
     free(dir);
 }
 
-/* The labels-hash table's removal shifts later entries of a probe run back: every series left must
- * still be found, and a removed one not (at ~60% load, runs of several slots are common). */
-static void test_table_remove(void **state)
-{
-    (void)state;
-    head h;
-    head_init(&h, 2 * HOUR);
-    enum { N = 5000 };
-    head_series **v = odin_malloc(N * sizeof(*v));
-    char name[16];
-    odin_label ls[2];
-    bool created;
-    for (int i = 0; i < N; i++) {
-        snprintf(name, sizeof(name), "p%d", i);
-        v[i] = head_get_or_create(&h, pod_labels(ls, name), &created);
-        assert_true(created);
-    }
-    for (int i = 1; i < N; i += 2) {
-        head_table_remove_locked(&h, v[i]);
-    }
-    assert_int_equal(h.table_len, N / 2);
-    for (int i = 0; i < N; i += 2) {
-        snprintf(name, sizeof(name), "p%d", i);
-        assert_ptr_equal(head_get_or_create(&h, pod_labels(ls, name), &created), v[i]);
-        assert_false(created);
-    }
-    for (int i = 1; i < N; i += 2) {
-        snprintf(name, sizeof(name), "p%d", i);
-        head_series *s = head_get_or_create(&h, pod_labels(ls, name), &created);
-        assert_true(created);
-        assert_ptr_not_equal(s, v[i]);
-    }
-    assert_int_equal(h.table_len, N);
-    free(v);
-    head_fini(&h);
-}
-
 int tsdb_gc_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,7 +399,6 @@ int tsdb_gc_tests(void)
         cmocka_unit_test(test_gc_open_querier),
         cmocka_unit_test(test_gc_churn_bounded),
         cmocka_unit_test(test_gc_concurrent),
-        cmocka_unit_test(test_table_remove),
     };
     return cmocka_run_group_tests_name("tsdb_gc", tests, NULL, NULL);
 }
