@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,9 @@ int tsdb_compact(tsdb *db, odin_err *err)
     if (cut) {
         /* the cut and the checkpoint read every head chunk through the chunk files' mappings */
         head_cool(&db->head);
+        /* the cut's buffers, the truncated chunk arrays and the removed series leave free heap
+         * between live allocations, which stays resident until handed back */
+        malloc_trim(0);
     }
     if (rc == 0) {
         rc = tsdb_compact_blocks_locked(db, err);
