@@ -277,6 +277,7 @@ int main(int argc, char **argv)
         return 0;
     }
     long rss0 = rss_kib();
+    struct mallinfo2 mi0 = mallinfo2();
     odin_err err = {0};
     tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
     tsdb *db = tsdb_open(&o, &err);
@@ -288,6 +289,7 @@ int main(int argc, char **argv)
     double cpu = 0, compact_cpu = 0;
     uint64_t appended = 0;
     long rss_first = 0;
+    long rss_before_cut_max = 0; /* the head at its fullest: just before a cut */
     for (long t = 0; t < steps; t++) {
         for (long i = 0; i < nseries; i++) {
             step_value(&ser[i]);
@@ -313,6 +315,8 @@ int main(int argc, char **argv)
         appended += (uint64_t)nseries;
         if ((t + 1) % (1800000 / step_ms) == 0) {
             /* what the compactor does every minute, here every simulated half hour */
+            long r = rss_kib();
+            rss_before_cut_max = r > rss_before_cut_max ? r : rss_before_cut_max;
             double c1 = odin_cpu_seconds();
             if (tsdb_compact(db, &err) < 0) {
                 fprintf(stderr, "compact: %s\n", err.msg);
@@ -341,12 +345,17 @@ int main(int argc, char **argv)
            "\"rss_end_kib\": %ld, \"rss_bytes_per_series\": %.0f, "
            "\"block_bytes\": %llu, \"block_samples\": %llu, \"bytes_per_sample\": %.3f, "
            "\"compact_cpu_s\": %.2f, \"rss_anon_end_kib\": %ld, \"rss_file_end_kib\": %ld, "
-           "\"heap_in_use_kib\": %zu, \"heap_free_kib\": %zu}\n",
+           "\"heap_in_use_kib\": %zu, \"heap_free_kib\": %zu, \"heap_in_use_base_kib\": %zu, "
+           "\"heap_bytes_per_series\": %.0f, \"rss_before_cut_max_kib\": %ld, "
+           "\"rss_bytes_per_series_before_cut_max\": %.0f}\n",
            nseries, (unsigned long long)appended, cpu, cpu * 1e9 / (double)appended, rss0,
            rss_first, rss_end, (double)(rss_end - rss0) * 1024.0 / (double)nseries,
            (unsigned long long)bytes, (unsigned long long)samples,
            samples ? (double)bytes / (double)samples : 0.0, compact_cpu, rss_anon_end, rss_file_end,
-           (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024);
+           (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024, (mi0.uordblks + mi0.hblkhd) / 1024,
+           ((double)(mi.uordblks + mi.hblkhd) - (double)(mi0.uordblks + mi0.hblkhd)) /
+               (double)nseries,
+           rss_before_cut_max, (double)(rss_before_cut_max - rss0) * 1024.0 / (double)nseries);
     tsdb_close(db);
     return 0;
 }
