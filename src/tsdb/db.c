@@ -238,6 +238,11 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
         }
         bool created;
         s = head_get_or_create(h, ls, &created);
+        if (s == NULL) {
+            return odin_err_set(err, ODIN_ERR_UNAVAILABLE,
+                                "the head has handed out all %llu series refs; restart to renumber",
+                                (unsigned long long)HEAD_MAX_REFS);
+        }
         if (created) {
             add_created(a, s);
         }
@@ -281,15 +286,22 @@ static void resolve_removed(tsdb_appender *a)
         }
     }
     a->ncreated = w;
+    w = 0;
     for (size_t i = 0; i < a->len; i++) {
-        if (a->samples[i].s->removed) {
+        tsdb_pending_sample p = a->samples[i];
+        if (p.s->removed) {
             bool created;
-            a->samples[i].s = head_resolve_removed(h, a->samples[i].s, &created);
+            p.s = head_resolve_removed(h, p.s, &created);
+            if (p.s == NULL) {
+                continue; /* the head's refs ran out (see HEAD_MAX_REFS): dropped */
+            }
             if (created) {
-                add_created(a, a->samples[i].s);
+                add_created(a, p.s);
             }
         }
+        a->samples[w++] = p;
     }
+    a->len = w;
 }
 
 int tsdb_appender_commit(tsdb_appender *a, odin_err *err)

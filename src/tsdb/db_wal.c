@@ -47,6 +47,10 @@ static void replay_series(replay *r, const uint8_t *rec, size_t len, odin_err *e
         odin_labels_sort(s[i].labels.v, s[i].labels.len);
         bool created;
         head_series *hs = head_get_or_create(&r->db->head, s[i].labels, &created);
+        if (hs == NULL) {
+            r->skipped++; /* refs ran out (HEAD_MAX_REFS): its samples are skipped too */
+            continue;
+        }
         uint64_t *key = odin_arena_alloc(&r->arena, sizeof(*key));
         if (!key) {
             odin_oom();

@@ -42,14 +42,18 @@ void head_init(head *h, int64_t chunk_range_ms)
     atomic_store(&h->max_t, INT64_MIN);
 }
 
-static void free_map_values(odin_map *m, bool postings)
+enum map_kind { MAP_POSTINGS, MAP_VALUES, MAP_SYMBOLS };
+
+static void free_map_values(odin_map *m, enum map_kind kind)
 {
     size_t pos = 0, kl;
     const void *k;
     void *v;
     while (odin_map_next(m, &pos, &k, &kl, &v)) {
-        if (postings) {
+        if (kind == MAP_POSTINGS) {
             free(((head_postings *)v)->refs);
+        } else if (kind == MAP_VALUES) {
+            free(((head_values *)v)->v);
         }
         free(v);
     }
@@ -95,9 +99,9 @@ void head_fini(head *h)
     }
     free(h->all.refs);
     free(h->table);
-    free_map_values(&h->postings, true);
-    free_map_values(&h->values, true);
-    free_map_values(&h->symbols, false);
+    free_map_values(&h->postings, MAP_POSTINGS);
+    free_map_values(&h->values, MAP_VALUES);
+    free_map_values(&h->symbols, MAP_SYMBOLS);
     pthread_rwlock_destroy(&h->map_lock);
     for (int i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_destroy(&h->stripes[i]);
@@ -125,9 +129,18 @@ static void postings_add(head_postings *p, uint64_t ref)
 {
     if (p->len == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 4;
-        p->refs = odin_realloc(p->refs, p->cap * sizeof(*p->refs));
+        p->refs = odin_realloc(p->refs, (size_t)p->cap * sizeof(*p->refs));
     }
-    p->refs[p->len++] = ref;
+    p->refs[p->len++] = (uint32_t)ref;
+}
+
+static void values_add(head_values *vals, const char *v)
+{
+    if (vals->len == vals->cap) {
+        vals->cap = vals->cap ? vals->cap * 2 : 4;
+        vals->v = odin_realloc(vals->v, vals->cap * sizeof(*vals->v));
+    }
+    vals->v[vals->len++] = v;
 }
 
 /* Postings keys are "name\xffvalue": 0xff never occurs in UTF-8 text. */
@@ -147,14 +160,13 @@ static void index_series_locked(head *h, head_series *s)
             /* the key must outlive the map entry: intern it like any symbol */
             odin_str k = intern_locked(h, (odin_str){key.p, key.len});
             odin_map_put(&h->postings, k.p, k.len, p);
-            head_postings *vals = odin_map_get(&h->values, l->name.p, l->name.len);
+            head_values *vals = odin_map_get(&h->values, l->name.p, l->name.len);
             if (!vals) {
                 vals = odin_calloc(1, sizeof(*vals));
                 odin_map_put(&h->values, l->name.p, l->name.len, vals);
                 head_sym_of(l->name.p)->refs++; /* the key */
             }
-            /* value symbols are stored as pointers in a refs array, each holding a reference */
-            postings_add(vals, (uint64_t)(uintptr_t)l->value.p);
+            values_add(vals, l->value.p); /* holding a reference on the symbol */
             head_sym_of(l->value.p)->refs++;
         }
         postings_add(p, s->ref);
@@ -257,7 +269,7 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     }
     pthread_rwlock_wrlock(&h->map_lock);
     s = lookup_locked(h, ls, hash);
-    if (s) {
+    if (s || h->nseries >= HEAD_MAX_REFS) {
         pthread_rwlock_unlock(&h->map_lock);
         return s;
     }

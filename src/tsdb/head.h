@@ -81,10 +81,20 @@ typedef struct head_series {
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
 } head_series;
 
+/* Refs of the series holding one label pair, ascending. 32 bits: refs are never reused, and
+ * head_get_or_create refuses to hand out more than HEAD_MAX_REFS. */
 typedef struct {
-    uint64_t *refs;
-    size_t len, cap;
+    uint32_t *refs;
+    uint32_t len, cap;
 } head_postings;
+
+#define HEAD_MAX_REFS ((uint64_t)UINT32_MAX)
+
+/* The interned values of one label name that some series holds (each a symbol reference). */
+typedef struct {
+    const char **v;
+    size_t len, cap;
+} head_values;
 
 typedef struct {
     /* fixed after init (cf after head_open_chunk_files, before any append) */
@@ -99,7 +109,7 @@ typedef struct {
     size_t table_cap, table_len;
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
-    odin_map values;        /* name -> head_postings of value symbols (as pointers) */
+    odin_map values;        /* name -> head_values */
     head_series **series;   /* by ref - 1; NULL where head_gc removed the series */
     size_t nseries, cap_series; /* refs handed out so far (the next is nseries + 1) */
     size_t nlive;               /* series not removed */
@@ -130,7 +140,8 @@ void head_fini(head *h);
 /* Releases a chunk taken out of its series (heap bytes freed, or its file's reference dropped);
  * with the series' stripe held or after it was unlinked under it. */
 void head_chunk_free(head *h, const head_chunk *c);
-/* Finds or creates the series for sorted labels; returns it with *created telling which. */
+/* Finds or creates the series for sorted labels; returns it with *created telling which, or
+ * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion). */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
 /* Appends under the series' stripe lock; checks order. 0, or -ODIN_ERR_CONFLICT with kind set

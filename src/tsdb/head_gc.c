@@ -144,7 +144,7 @@ static void postings_filter(head_postings *p, const uint64_t *dead)
     p->len = w;
     if (w && p->cap > 16 && w < p->cap / 4) {
         p->cap = w * 2;
-        p->refs = odin_realloc(p->refs, p->cap * sizeof(*p->refs));
+        p->refs = odin_realloc(p->refs, (size_t)p->cap * sizeof(*p->refs));
     }
 }
 
@@ -169,18 +169,18 @@ static void fix_postings_locked(head *h, struct head_zombies *z, odin_map *dirty
             odin_map_del(&h->postings, d->key->s, d->key->len);
             free(d->p->refs);
             free(d->p);
-            head_postings *vals = odin_map_get(&h->values, d->name->s, d->name->len);
+            head_values *vals = odin_map_get(&h->values, d->name->s, d->name->len);
             if (vals) {
                 for (size_t i = 0; i < vals->len; i++) {
-                    if (vals->refs[i] == (uint64_t)(uintptr_t)d->value->s) {
-                        vals->refs[i] = vals->refs[--vals->len];
+                    if (vals->v[i] == d->value->s) {
+                        vals->v[i] = vals->v[--vals->len];
                         sym_release_locked(h, z, d->value);
                         break;
                     }
                 }
                 if (vals->len == 0) {
                     odin_map_del(&h->values, d->name->s, d->name->len);
-                    free(vals->refs);
+                    free(vals->v);
                     free(vals);
                     sym_release_locked(h, z, d->name);
                 }

@@ -124,7 +124,7 @@ static void test_gc_removes_dead_series(void **state)
     assert_true(has_postings(db, "__name__", "m"));
     assert_int_equal(db->head.all.len, 10);
     assert_int_equal(db->head.nlive, 10);
-    head_postings *vals = odin_map_get(&db->head.values, "pod", 3);
+    head_values *vals = odin_map_get(&db->head.values, "pod", 3);
     assert_non_null(vals);
     assert_int_equal(vals->len, 10);
     /* no reader was open: freed at once */

@@ -1,4 +1,5 @@
-/* Unit tests for head internals: the labels-hash table and the chunk descriptor's span limit. */
+/* Unit tests for head internals: the labels-hash table, the chunk descriptor's span limit and the
+ * 32-bit ref limit. */
 #include <cmocka.h>
 
 #include "tsdb/head.h"
@@ -84,11 +85,31 @@ static void test_chunk_span_limit(void **state)
     head_fini(&h);
 }
 
+/* Postings hold 32-bit refs and refs are never reused: once HEAD_MAX_REFS were handed out, a new
+ * label set is refused (NULL) while existing series are still found. */
+static void test_refs_run_out(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    odin_label ls[2];
+    bool created;
+    head_series *a = head_get_or_create(&h, pod_labels(ls, "a"), &created);
+    size_t real = h.nseries;
+    h.nseries = (size_t)HEAD_MAX_REFS;
+    assert_null(head_get_or_create(&h, pod_labels(ls, "b"), &created));
+    assert_ptr_equal(head_get_or_create(&h, pod_labels(ls, "a"), &created), a);
+    assert_false(created);
+    h.nseries = real;
+    head_fini(&h);
+}
+
 int tsdb_head_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_remove),
         cmocka_unit_test(test_chunk_span_limit),
+        cmocka_unit_test(test_refs_run_out),
     };
     return cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);
 }
