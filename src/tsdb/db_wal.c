@@ -250,8 +250,9 @@ static int log_all_series(tsdb *db, odin_err *err)
     /* the read lock: appenders add series (and grow the array) without wal_lock */
     pthread_rwlock_rdlock(&h->map_lock);
     for (size_t i = 0; i < h->nseries && rc == 0; i++) {
-        if (h->series[i] != NULL) {
-            batch[nb++] = (wal_series){h->series[i]->ref, h->series[i]->labels};
+        const head_series *s = head_slot_locked(h, i);
+        if (s != NULL) {
+            batch[nb++] = (wal_series){s->ref, s->labels};
         }
         if (nb > 0 && (nb == BATCH || i + 1 == h->nseries)) {
             odin_strbuf_reset(&rec);

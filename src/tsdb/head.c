@@ -30,6 +30,7 @@ void head_init(head *h, int64_t chunk_range_ms)
 {
     memset(h, 0, sizeof(*h));
     h->chunk_range_ms = chunk_range_ms;
+    h->pages = odin_calloc(HEAD_PAGES, sizeof(*h->pages));
     pthread_rwlock_init(&h->map_lock, NULL);
     odin_map_init(&h->symbols);
     odin_map_init(&h->postings);
@@ -76,7 +77,7 @@ void head_chunk_free(head *h, const head_chunk *c)
 void head_fini(head *h)
 {
     for (size_t i = 0; i < h->nseries; i++) {
-        head_series *s = h->series[i];
+        head_series *s = head_slot_locked(h, i);
         if (s == NULL) {
             continue; /* removed: freed with the zombies below */
         }
@@ -93,10 +94,10 @@ void head_fini(head *h)
     }
     head_chunk_files_close(h->cf); /* the files with every mapped chunk */
     h->cf = NULL;
-    free(h->series);
-    for (size_t p = 0; p < HEAD_PAGES; p++) {
+    for (size_t p = 0; p <= (h->nseries >> HEAD_PAGE_BITS) && p < HEAD_PAGES; p++) {
         free((void *)atomic_load_explicit(&h->pages[p], memory_order_relaxed));
     }
+    free((void *)h->pages);
     free(h->all.refs);
     free(h->table);
     free_map_values(&h->postings, MAP_POSTINGS);
@@ -285,22 +286,15 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         s->labels.v[i].name = intern_locked(h, ls.v[i].name);
         s->labels.v[i].value = intern_locked(h, ls.v[i].value);
     }
-    if (h->nseries == h->cap_series) {
-        h->cap_series = h->cap_series ? h->cap_series * 2 : 1024;
-        h->series = odin_realloc(h->series, h->cap_series * sizeof(*h->series));
-    }
-    h->series[h->nseries++] = s;
+    h->nseries++;
     h->nlive++;
     size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
-    if (page < HEAD_PAGES) {
-        _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
-        if (!slots) {
-            slots = odin_calloc((size_t)1 << HEAD_PAGE_BITS, sizeof(*slots));
-            atomic_store_explicit(&h->pages[page], slots, memory_order_release);
-        }
-        atomic_store_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)], s,
-                              memory_order_release);
+    _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
+    if (!slots) {
+        slots = odin_calloc(HEAD_PAGE_SLOTS, sizeof(*slots));
+        atomic_store_explicit(&h->pages[page], slots, memory_order_release);
     }
+    atomic_store_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], s, memory_order_release);
     table_insert_locked(h, s);
     index_series_locked(h, s);
     pthread_rwlock_unlock(&h->map_lock);
@@ -316,17 +310,13 @@ head_series *head_by_ref(head *h, uint64_t ref)
     }
     size_t idx = (size_t)(ref - 1), page = idx >> HEAD_PAGE_BITS;
     if (page >= HEAD_PAGES) {
-        pthread_rwlock_rdlock(&h->map_lock);
-        head_series *s = ref <= h->nseries ? h->series[ref - 1] : NULL;
-        pthread_rwlock_unlock(&h->map_lock);
-        return s;
+        return NULL;
     }
     _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_acquire);
     if (!slots) {
         return NULL;
     }
-    return atomic_load_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)],
-                                memory_order_acquire);
+    return atomic_load_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], memory_order_acquire);
 }
 
 void head_series_prefetch_struct(const head_series *s)
@@ -469,8 +459,9 @@ head_series **head_sorted_series(head *h, size_t *n)
     head_series **v = odin_malloc((h->nlive ? h->nlive : 1) * sizeof(*v));
     size_t count = 0;
     for (size_t i = 0; i < h->nseries; i++) {
-        if (h->series[i] != NULL) {
-            v[count++] = h->series[i];
+        head_series *s = head_slot_locked(h, i);
+        if (s != NULL) {
+            v[count++] = s;
         }
     }
     pthread_rwlock_unlock(&h->map_lock);
@@ -503,11 +494,10 @@ void head_truncate(head *h, int64_t t)
 {
     pthread_rwlock_rdlock(&h->map_lock);
     size_t count = h->nseries;
-    head_series **all = h->series;
     uint64_t freed = 0;
     int64_t new_min = INT64_MAX;
     for (size_t i = 0; i < count; i++) {
-        head_series *s = all[i];
+        head_series *s = head_slot_locked(h, i);
         if (s == NULL) {
             continue;
         }

@@ -16,9 +16,13 @@
 #include "tsdb/head_chunks.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
-enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGES = 16384 };
+/* Refs index pages of 4096 series slots; the page directory covers every 32-bit ref (it is
+ * 8 MiB of address space, calloc'd, so only the part in use is ever touched). */
+enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGE_SLOTS = 1 << HEAD_PAGE_BITS,
+       HEAD_PAGES = 1 << (32 - HEAD_PAGE_BITS) };
 
 /* An interned string: shared by every series label, postings key and values entry that uses it
  * (counted in `refs`, under map_lock for writing); freed when the last user goes (deferred past
@@ -110,12 +114,14 @@ typedef struct {
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
     odin_map values;        /* name -> head_values */
-    head_series **series;   /* by ref - 1; NULL where head_gc removed the series */
-    size_t nseries, cap_series; /* refs handed out so far (the next is nseries + 1) */
-    size_t nlive;               /* series not removed */
-    /* the same by ref, readable without map_lock: pages of 4096 slots that never move, each page
-     * and slot published with release stores (head_by_ref loads them with acquire) */
-    _Atomic(head_series *) *_Atomic pages[HEAD_PAGES];
+    size_t nseries;         /* refs handed out so far (the next is nseries + 1) */
+    size_t nlive;           /* series not removed */
+    /* series by ref - 1, also readable without map_lock: pages of HEAD_PAGE_SLOTS slots that
+     * never move, each page and slot published with release stores (head_by_ref loads them with
+     * acquire). A slot is NULL once head_gc removed its series, and a page whose every slot is
+     * NULL (and that new refs no longer fill) is freed, so a head whose series churn does not
+     * keep 8 bytes for every series it ever had. Written under map_lock. */
+    _Atomic(head_series *) *_Atomic *pages; /* HEAD_PAGES entries */
     head_postings all;
     /* guarded by the stripes */
     pthread_mutex_t stripes[HEAD_STRIPES];
@@ -133,6 +139,15 @@ typedef struct {
 } head;
 
 void head_init(head *h, int64_t chunk_range_ms);
+/* The series of ref - 1 == idx, or NULL (removed, or never made); with map_lock held, or by the
+ * only thread using the head. */
+static inline head_series *head_slot_locked(const head *h, size_t idx)
+{
+    _Atomic(head_series *) *slots =
+        atomic_load_explicit(&h->pages[idx >> HEAD_PAGE_BITS], memory_order_relaxed);
+    return slots ? atomic_load_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], memory_order_relaxed)
+                 : NULL;
+}
 /* Moves cut chunks to files under <dir>/chunks_odin/ (recreated empty) from now on; call before the
  * WAL replay. On failure the head keeps chunks in memory and err is filled. */
 int head_open_chunk_files(head *h, const char *dir, odin_err *err);

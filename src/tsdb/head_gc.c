@@ -29,6 +29,8 @@ struct head_zombies {
     size_t nseries;
     head_sym **syms;
     size_t nsyms, cap_syms;
+    void **pages; /* ref pages left with no series (head_by_ref may still be reading them) */
+    size_t npages, cap_pages;
 };
 
 static void free_zombies(struct head_zombies *z)
@@ -44,8 +46,12 @@ static void free_zombies(struct head_zombies *z)
     for (size_t i = 0; i < z->nsyms; i++) {
         free(z->syms[i]);
     }
+    for (size_t i = 0; i < z->npages; i++) {
+        free(z->pages[i]);
+    }
     free(z->series);
     free(z->syms);
+    free(z->pages);
 }
 
 /* With gc_mu held: frees the batches no open reader can reach. */
@@ -218,14 +224,34 @@ static void note_postings_locked(head *h, head_series *s, odin_map *dirty, odin_
 static void clear_page_slot(head *h, uint64_t ref)
 {
     size_t idx = (size_t)(ref - 1), page = idx >> HEAD_PAGE_BITS;
-    if (page >= HEAD_PAGES) {
-        return;
-    }
     _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
     if (slots) {
-        atomic_store_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)], NULL,
-                              memory_order_release);
+        atomic_store_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], NULL, memory_order_release);
     }
+}
+
+/* A page of refs that are all handed out (new refs go to later pages) and whose series are all
+ * removed goes into the batch: 32 KiB per 4096 series gone. */
+static void free_empty_page_locked(head *h, struct head_zombies *z, size_t page)
+{
+    if (page >= (h->nseries >> HEAD_PAGE_BITS)) {
+        return; /* still being filled */
+    }
+    _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
+    if (slots == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < HEAD_PAGE_SLOTS; i++) {
+        if (atomic_load_explicit(&slots[i], memory_order_relaxed) != NULL) {
+            return;
+        }
+    }
+    atomic_store_explicit(&h->pages[page], NULL, memory_order_release);
+    if (z->npages == z->cap_pages) {
+        z->cap_pages = z->cap_pages ? z->cap_pages * 2 : 8;
+        z->pages = odin_realloc(z->pages, z->cap_pages * sizeof(*z->pages));
+    }
+    z->pages[z->npages++] = (void *)slots;
 }
 
 size_t head_gc(head *h)
@@ -235,7 +261,7 @@ size_t head_gc(head *h)
     pthread_rwlock_wrlock(&h->map_lock);
     uint64_t *dead = NULL;
     for (size_t i = 0; i < h->nseries; i++) {
-        head_series *s = h->series[i];
+        head_series *s = head_slot_locked(h, i);
         if (s == NULL) {
             continue;
         }
@@ -258,9 +284,17 @@ size_t head_gc(head *h)
             z.series = odin_realloc(z.series, cap * sizeof(*z.series));
         }
         z.series[z.nseries++] = s;
-        h->series[i] = NULL;
         clear_page_slot(h, s->ref);
         head_table_remove_locked(h, s);
+    }
+    /* removed series are in ref order: each page they were on is checked once */
+    size_t last_page = SIZE_MAX;
+    for (size_t i = 0; i < z.nseries; i++) {
+        size_t page = (size_t)(z.series[i]->ref - 1) >> HEAD_PAGE_BITS;
+        if (page != last_page) {
+            free_empty_page_locked(h, &z, page);
+            last_page = page;
+        }
     }
     if (z.nseries == 0) {
         pthread_rwlock_unlock(&h->map_lock);

@@ -444,7 +444,7 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
     head_series **out = qalloc(q, (ncand ? ncand : 1) * sizeof(*out));
     size_t k = 0;
     for (size_t i = 0; i < ncand; i++) {
-        head_series *s = h->series[cand[i] - 1];
+        head_series *s = head_slot_locked(h, cand[i] - 1);
         if (s != NULL && series_matches(s, ms, n, done)) {
             out[k++] = s;
         }
@@ -907,8 +907,9 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
         head *h = &q->db->head;
         pthread_rwlock_rdlock(&h->map_lock);
         for (size_t i = 0; i < h->nseries; i++) {
-            if (h->series[i] != NULL) {
-                remember_labels(q, &seen, name, h->series[i]->labels);
+            const head_series *s = head_slot_locked(h, i);
+            if (s != NULL) {
+                remember_labels(q, &seen, name, s->labels);
             }
         }
         pthread_rwlock_unlock(&h->map_lock);

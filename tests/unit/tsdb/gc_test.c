@@ -313,6 +313,42 @@ static void test_gc_churn_bounded(void **state)
     free(dir);
 }
 
+/* Pages of the refs index whose series are all gone are freed; the page new refs still go to
+ * stays. */
+static void test_gc_frees_ref_pages(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    tsdb *db = open_db(dir);
+    odin_err err = {0};
+    const int n = 2 * HEAD_PAGE_SLOTS + 10;
+    append_pods(db, 0, n, 0, 2 * STEP_MS);
+    append_pods(db, n, 1, 0, 5 * HOUR); /* keeps the head going: its ref is on the third page */
+    assert_non_null(atomic_load(&db->head.pages[0]));
+    assert_non_null(atomic_load(&db->head.pages[1]));
+    assert_int_equal(tsdb_compact(db, &err), 0);
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.head_series, 1);
+    assert_null(atomic_load(&db->head.pages[0]));
+    assert_null(atomic_load(&db->head.pages[1]));
+    assert_non_null(atomic_load(&db->head.pages[2]));
+    assert_null(head_by_ref(&db->head, 1));
+    assert_null(head_by_ref(&db->head, HEAD_PAGE_SLOTS + 1));
+    /* new series take refs after every earlier one, on the page still in use */
+    odin_label ls[2];
+    uint64_t ref = 0;
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_int_equal(tsdb_append(a, &ref, pod_labels(ls, "new"), 5 * HOUR, 1, &err), 0);
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    assert_int_equal(ref, (uint64_t)n + 2);
+    assert_int_equal(pod_samples(db, "p5", 0, 6 * HOUR), 2);
+    assert_int_equal(pod_samples(db, "new", 0, 6 * HOUR), 1);
+    tsdb_close(db);
+    odin_remove_tree(dir);
+    free(dir);
+}
+
 /* Appenders and queriers on other threads while the head is cut and collected over and over: what
  * matters is that nothing is lost and nothing is used after being freed (run under ASan). */
 typedef struct {
@@ -398,6 +434,7 @@ int tsdb_gc_tests(void)
         cmocka_unit_test(test_gc_pending_appender),
         cmocka_unit_test(test_gc_open_querier),
         cmocka_unit_test(test_gc_churn_bounded),
+        cmocka_unit_test(test_gc_frees_ref_pages),
         cmocka_unit_test(test_gc_concurrent),
     };
     return cmocka_run_group_tests_name("tsdb_gc", tests, NULL, NULL);
