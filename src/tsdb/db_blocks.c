@@ -363,14 +363,17 @@ int tsdb_compact(tsdb *db, odin_err *err)
     if (cut) {
         /* the cut and the checkpoint read every head chunk through the chunk files' mappings */
         head_cool(&db->head);
-        /* the cut's buffers, the truncated chunk arrays and the removed series leave free heap
-         * between live allocations, which stays resident until handed back */
-        malloc_trim(0);
     }
     if (rc == 0) {
         rc = tsdb_compact_blocks_locked(db, err);
     }
     apply_retention(db);
+    if (cut) {
+        /* the cut's and block compactions' buffers, the truncated chunk arrays and the removed
+         * series leave free heap between live allocations (in every thread's malloc arena),
+         * which stays resident until handed back */
+        malloc_trim(0);
+    }
     pthread_mutex_unlock(&db->compact_lock);
     return rc;
 }
