@@ -1,7 +1,9 @@
 /* Benchmark of the embedded TSDB on node_exporter- and GPU-like series: CPU per appended sample
  * (through the appender with series refs, WAL on, as a scrape appends), RSS per active series,
  * and bytes per sample on disk once the head is cut into blocks. With --om FILE it also writes the
- * same samples as OpenMetrics text, for promtool's create-blocks-from (bench/tsdb_bench.py). */
+ * same samples as OpenMetrics text, for promtool's create-blocks-from (bench/tsdb_bench.py). With
+ * --churn-minutes C every series is replaced by a new one (a new instance value) every C minutes,
+ * as pods come and go: the head should hold about the live set, not every series ever seen. */
 #include "tsdb/block.h"
 #include "tsdb/db_int.h"
 
@@ -223,6 +225,31 @@ static int ser_cmp(const void *a, const void *b)
     return c ? c : odin_labels_cmp(lx, ly);
 }
 
+/* Churn, as pods replaced in a cluster: every series gets a new `instance` (and dcgm `Hostname`)
+ * value naming generation gen of its target, so it is a new series and the old one stops. */
+static void churn(bseries *ser, long nseries, long gen)
+{
+    odin_str *inst = odin_calloc((size_t)(nseries / TARGET_SERIES + 1), sizeof(*inst));
+    for (long i = 0; i < nseries; i++) {
+        long host = i / TARGET_SERIES;
+        if (inst[host].p == NULL) {
+            odin_strbuf b;
+            odin_strbuf_init(&b, 0);
+            odin_strbuf_printf(&b, "node-%ld-g%ld", host, gen);
+            size_t len = b.len;
+            inst[host] = (odin_str){odin_strbuf_take(&b, NULL), len};
+        }
+        for (size_t l = 0; l < ser[i].nl; l++) {
+            if (odin_str_eq_c(ser[i].ls[l].name, "instance") ||
+                odin_str_eq_c(ser[i].ls[l].name, "Hostname")) {
+                ser[i].ls[l].value = inst[host];
+            }
+        }
+        ser[i].ref = 0;
+    }
+    free(inst); /* the strings stay: the series point at them */
+}
+
 static long arg_long(int argc, char **argv, const char *name, long def)
 {
     for (int i = 1; i + 1 < argc; i++) {
@@ -251,9 +278,11 @@ int main(int argc, char **argv)
     int64_t step_ms = arg_long(argc, argv, "--step-s", 15) * 1000;
     const char *dir = arg_str(argc, argv, "--dir");
     const char *om = arg_str(argc, argv, "--om");
+    long churn_minutes = arg_long(argc, argv, "--churn-minutes", 0);
     long steps = minutes * 60000 / step_ms;
     if (!dir) {
-        fputs("usage: bench_tsdb_bench --dir D [--series N] [--minutes M] [--step-s S] [--om F]\n",
+        fputs("usage: bench_tsdb_bench --dir D [--series N] [--minutes M] [--step-s S] [--om F]\n"
+              "                        [--churn-minutes C]\n",
               stderr);
         return 2;
     }
@@ -277,6 +306,7 @@ int main(int argc, char **argv)
         return 0;
     }
     long rss0 = rss_kib();
+    struct mallinfo2 mi0 = mallinfo2();
     odin_err err = {0};
     tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
     tsdb *db = tsdb_open(&o, &err);
@@ -288,7 +318,12 @@ int main(int argc, char **argv)
     double cpu = 0, compact_cpu = 0;
     uint64_t appended = 0;
     long rss_first = 0;
+    long rss_before_cut_max = 0; /* the head at its fullest: just before a cut */
+    long gen = 0;
     for (long t = 0; t < steps; t++) {
+        if (churn_minutes > 0 && t > 0 && (t * step_ms) % (churn_minutes * 60000) == 0) {
+            churn(ser, nseries, ++gen);
+        }
         for (long i = 0; i < nseries; i++) {
             step_value(&ser[i]);
             vals[i] = ser[i].v;
@@ -313,6 +348,8 @@ int main(int argc, char **argv)
         appended += (uint64_t)nseries;
         if ((t + 1) % (1800000 / step_ms) == 0) {
             /* what the compactor does every minute, here every simulated half hour */
+            long r = rss_kib();
+            rss_before_cut_max = r > rss_before_cut_max ? r : rss_before_cut_max;
             double c1 = odin_cpu_seconds();
             if (tsdb_compact(db, &err) < 0) {
                 fprintf(stderr, "compact: %s\n", err.msg);
@@ -327,6 +364,8 @@ int main(int argc, char **argv)
     long rss_end = rss_kib();
     long rss_anon_end = status_kib("RssAnon:"), rss_file_end = status_kib("RssFile:");
     struct mallinfo2 mi = mallinfo2();
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
     uint64_t bytes = 0, samples = 0, chunks_b = 0;
     pthread_rwlock_rdlock(&db->blocks_lock);
     for (size_t i = 0; i < db->nblocks; i++) {
@@ -341,12 +380,19 @@ int main(int argc, char **argv)
            "\"rss_end_kib\": %ld, \"rss_bytes_per_series\": %.0f, "
            "\"block_bytes\": %llu, \"block_samples\": %llu, \"bytes_per_sample\": %.3f, "
            "\"compact_cpu_s\": %.2f, \"rss_anon_end_kib\": %ld, \"rss_file_end_kib\": %ld, "
-           "\"heap_in_use_kib\": %zu, \"heap_free_kib\": %zu}\n",
+           "\"heap_in_use_kib\": %zu, \"heap_free_kib\": %zu, \"heap_in_use_base_kib\": %zu, "
+           "\"heap_bytes_per_series\": %.0f, \"rss_before_cut_max_kib\": %ld, "
+           "\"rss_bytes_per_series_before_cut_max\": %.0f, \"churn_generations\": %ld, "
+           "\"head_series_end\": %llu}\n",
            nseries, (unsigned long long)appended, cpu, cpu * 1e9 / (double)appended, rss0,
            rss_first, rss_end, (double)(rss_end - rss0) * 1024.0 / (double)nseries,
            (unsigned long long)bytes, (unsigned long long)samples,
            samples ? (double)bytes / (double)samples : 0.0, compact_cpu, rss_anon_end, rss_file_end,
-           (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024);
+           (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024, (mi0.uordblks + mi0.hblkhd) / 1024,
+           ((double)(mi.uordblks + mi.hblkhd) - (double)(mi0.uordblks + mi0.hblkhd)) /
+               (double)nseries,
+           rss_before_cut_max, (double)(rss_before_cut_max - rss0) * 1024.0 / (double)nseries,
+           gen, (unsigned long long)st.head_series);
     tsdb_close(db);
     return 0;
 }

@@ -111,8 +111,10 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *out)
 {
     memset(out, 0, sizeof(*out));
     pthread_rwlock_rdlock(&db->head.map_lock);
-    out->head_series = db->head.nseries;
+    out->head_series = db->head.nlive;
+    out->head_series_created = db->head.nseries;
     pthread_rwlock_unlock(&db->head.map_lock);
+    out->head_series_removed = atomic_load(&db->head.series_removed);
     out->head_chunks = atomic_load(&db->head.nchunks);
     out->head_min_t = atomic_load(&db->head.min_t);
     out->head_max_t = atomic_load(&db->head.max_t);
@@ -135,6 +137,8 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *out)
 
 struct tsdb_appender {
     tsdb *db;
+    uint64_t reader; /* head_reader_enter's token: series it holds are not freed meanwhile */
+    uint64_t removed_seen; /* head.series_removed when it began */
     tsdb_pending_sample *samples;
     size_t len, cap;
     head_series **created; /* series first seen in this transaction, for the WAL series record */
@@ -145,11 +149,14 @@ tsdb_appender *tsdb_appender_new(tsdb *db)
 {
     tsdb_appender *a = odin_calloc(1, sizeof(*a));
     a->db = db;
+    a->reader = head_reader_enter(&db->head);
+    a->removed_seen = atomic_load(&db->head.series_removed);
     return a;
 }
 
 static void appender_free(tsdb_appender *a)
 {
+    head_reader_exit(&a->db->head, a->reader);
     free(a->samples);
     free(a->created);
     free(a);
@@ -210,6 +217,15 @@ static void count_rejected(tsdb *db, int kind)
     atomic_fetch_add(kind == 1 ? &db->out_of_order : &db->duplicates, 1);
 }
 
+static void add_created(tsdb_appender *a, head_series *s)
+{
+    if (a->ncreated == a->cap_created) {
+        a->cap_created = a->cap_created ? a->cap_created * 2 : 16;
+        a->created = odin_realloc(a->created, a->cap_created * sizeof(*a->created));
+    }
+    a->created[a->ncreated++] = s;
+}
+
 int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, double v,
                 odin_err *err)
 {
@@ -222,12 +238,13 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
         }
         bool created;
         s = head_get_or_create(h, ls, &created);
+        if (s == NULL) {
+            return odin_err_set(err, ODIN_ERR_UNAVAILABLE,
+                                "the head has handed out all %llu series refs; restart to renumber",
+                                (unsigned long long)HEAD_MAX_REFS);
+        }
         if (created) {
-            if (a->ncreated == a->cap_created) {
-                a->cap_created = a->cap_created ? a->cap_created * 2 : 16;
-                a->created = odin_realloc(a->created, a->cap_created * sizeof(*a->created));
-            }
-            a->created[a->ncreated++] = s;
+            add_created(a, s);
         }
         if (ref) {
             *ref = s->ref;
@@ -256,11 +273,45 @@ void tsdb_appender_prefetch(tsdb_appender *a, uint64_t ref)
     head_series_prefetch(&a->db->head, ref);
 }
 
+/* Prometheus' pendingCommit, done at commit instead of on every append: head_gc runs under
+ * wal_lock, which commit holds, so a series it removed after our appends is seen here and
+ * swapped for the series of the same labels (made again, and logged as new). */
+static void resolve_removed(tsdb_appender *a)
+{
+    head *h = &a->db->head;
+    size_t w = 0;
+    for (size_t i = 0; i < a->ncreated; i++) {
+        if (!a->created[i]->removed) {
+            a->created[w++] = a->created[i];
+        }
+    }
+    a->ncreated = w;
+    w = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        tsdb_pending_sample p = a->samples[i];
+        if (p.s->removed) {
+            bool created;
+            p.s = head_resolve_removed(h, p.s, &created);
+            if (p.s == NULL) {
+                continue; /* the head's refs ran out (see HEAD_MAX_REFS): dropped */
+            }
+            if (created) {
+                add_created(a, p.s);
+            }
+        }
+        a->samples[w++] = p;
+    }
+    a->len = w;
+}
+
 int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
 {
     tsdb *db = a->db;
     /* WAL write and head append under one lock, so a checkpoint never misses a logged sample */
     pthread_mutex_lock(&db->wal_lock);
+    if (atomic_load(&db->head.series_removed) != a->removed_seen) {
+        resolve_removed(a);
+    }
     int rc = tsdb_wal_log_commit_locked(db, a->created, a->ncreated, a->samples, a->len, err);
     if (rc < 0) {
         pthread_mutex_unlock(&db->wal_lock);

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +218,7 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
             hs->out = odin_realloc(hs->out, nc * sizeof(*hs->out));
         }
         for (size_t i = 0; i < nc; i++) {
-            hs->out[i] = (block_chunk){hs->cur[i].mint, hs->cur[i].maxt, hs->cur[i].b,
+            hs->out[i] = (block_chunk){hs->cur[i].mint, head_chunk_maxt(&hs->cur[i]), hs->cur[i].b,
                                        hs->cur[i].len};
         }
         *labels = s->labels;
@@ -348,6 +349,13 @@ int tsdb_compact(tsdb *db, odin_err *err)
         }
         cut = true;
     }
+    if (cut) {
+        /* series left without samples go before the checkpoint, so it drops them too; wal_lock
+         * keeps commits out while they are unlinked (see resolve_removed in db.c) */
+        pthread_mutex_lock(&db->wal_lock);
+        head_gc(&db->head);
+        pthread_mutex_unlock(&db->wal_lock);
+    }
     if (rc == 0 && cut) {
         rc = tsdb_wal_checkpoint(db, atomic_load(&db->min_valid_t), err);
         atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);
@@ -360,6 +368,12 @@ int tsdb_compact(tsdb *db, odin_err *err)
         rc = tsdb_compact_blocks_locked(db, err);
     }
     apply_retention(db);
+    if (cut) {
+        /* the cut's and block compactions' buffers, the truncated chunk arrays and the removed
+         * series leave free heap between live allocations (in every thread's malloc arena),
+         * which stays resident until handed back */
+        malloc_trim(0);
+    }
     pthread_mutex_unlock(&db->compact_lock);
     return rc;
 }

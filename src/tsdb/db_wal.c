@@ -47,6 +47,10 @@ static void replay_series(replay *r, const uint8_t *rec, size_t len, odin_err *e
         odin_labels_sort(s[i].labels.v, s[i].labels.len);
         bool created;
         head_series *hs = head_get_or_create(&r->db->head, s[i].labels, &created);
+        if (hs == NULL) {
+            r->skipped++; /* refs ran out (HEAD_MAX_REFS): its samples are skipped too */
+            continue;
+        }
         uint64_t *key = odin_arena_alloc(&r->arena, sizeof(*key));
         if (!key) {
             odin_oom();
@@ -243,15 +247,21 @@ static int log_all_series(tsdb *db, odin_err *err)
     enum { BATCH = 1000 };
     wal_series batch[BATCH];
     size_t nb = 0;
+    /* the read lock: appenders add series (and grow the array) without wal_lock */
+    pthread_rwlock_rdlock(&h->map_lock);
     for (size_t i = 0; i < h->nseries && rc == 0; i++) {
-        batch[nb++] = (wal_series){h->series[i]->ref, h->series[i]->labels};
-        if (nb == BATCH || i + 1 == h->nseries) {
+        const head_series *s = head_slot_locked(h, i);
+        if (s != NULL) {
+            batch[nb++] = (wal_series){s->ref, s->labels};
+        }
+        if (nb > 0 && (nb == BATCH || i + 1 == h->nseries)) {
             odin_strbuf_reset(&rec);
             wal_encode_series(&rec, batch, nb);
             rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
             nb = 0;
         }
     }
+    pthread_rwlock_unlock(&h->map_lock);
     odin_strbuf_fini(&rec);
     return rc;
 }

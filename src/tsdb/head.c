@@ -4,6 +4,7 @@
 #include "tsdb/head.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,27 +30,31 @@ void head_init(head *h, int64_t chunk_range_ms)
 {
     memset(h, 0, sizeof(*h));
     h->chunk_range_ms = chunk_range_ms;
+    h->pages = odin_calloc(HEAD_PAGES, sizeof(*h->pages));
     pthread_rwlock_init(&h->map_lock, NULL);
-    odin_map_init(&h->by_hash);
-    odin_map_init(&h->collide);
     odin_map_init(&h->symbols);
     odin_map_init(&h->postings);
     odin_map_init(&h->values);
     for (int i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_init(&h->stripes[i], NULL);
     }
+    pthread_mutex_init(&h->gc_mu, NULL);
     atomic_store(&h->min_t, INT64_MAX);
     atomic_store(&h->max_t, INT64_MIN);
 }
 
-static void free_map_values(odin_map *m, bool postings)
+enum map_kind { MAP_POSTINGS, MAP_VALUES, MAP_SYMBOLS };
+
+static void free_map_values(odin_map *m, enum map_kind kind)
 {
     size_t pos = 0, kl;
     const void *k;
     void *v;
     while (odin_map_next(m, &pos, &k, &kl, &v)) {
-        if (postings) {
+        if (kind == MAP_POSTINGS) {
             free(((head_postings *)v)->refs);
+        } else if (kind == MAP_VALUES) {
+            free(((head_values *)v)->v);
         }
         free(v);
     }
@@ -64,19 +69,20 @@ int head_open_chunk_files(head *h, const char *dir, odin_err *err)
 
 void head_chunk_free(head *h, const head_chunk *c)
 {
-    if (c->file == 0) {
+    if (!head_chunk_files_drop(h->cf, c->b)) {
         free(c->b);
-    } else {
-        head_chunk_files_drop(h->cf, c->file);
     }
 }
 
 void head_fini(head *h)
 {
     for (size_t i = 0; i < h->nseries; i++) {
-        head_series *s = h->series[i];
+        head_series *s = head_slot_locked(h, i);
+        if (s == NULL) {
+            continue; /* removed: freed with the zombies below */
+        }
         for (uint32_t c = 0; c < s->nchunks; c++) {
-            if (s->chunks[c].file == 0) {
+            if (!head_chunk_files_drop(h->cf, s->chunks[c].b)) {
                 free(s->chunks[c].b);
             }
         }
@@ -88,32 +94,35 @@ void head_fini(head *h)
     }
     head_chunk_files_close(h->cf); /* the files with every mapped chunk */
     h->cf = NULL;
-    free(h->series);
-    for (size_t p = 0; p < HEAD_PAGES; p++) {
+    for (size_t p = 0; p <= (h->nseries >> HEAD_PAGE_BITS) && p < HEAD_PAGES; p++) {
         free((void *)atomic_load_explicit(&h->pages[p], memory_order_relaxed));
     }
+    free((void *)h->pages);
     free(h->all.refs);
-    odin_map_fini(&h->by_hash);
-    odin_map_fini(&h->collide);
-    free_map_values(&h->postings, true);
-    free_map_values(&h->values, true);
-    free_map_values(&h->symbols, false);
+    free(h->table);
+    free_map_values(&h->postings, MAP_POSTINGS);
+    free_map_values(&h->values, MAP_VALUES);
+    free_map_values(&h->symbols, MAP_SYMBOLS);
     pthread_rwlock_destroy(&h->map_lock);
     for (int i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_destroy(&h->stripes[i]);
     }
+    head_gc_fini(h);
 }
 
+/* Takes one reference on the symbol for s, making it on first use. */
 static odin_str intern_locked(head *h, odin_str s)
 {
     head_sym *sym = odin_map_get(&h->symbols, s.p, s.len);
     if (!sym) {
         sym = odin_malloc(sizeof(*sym) + s.len + 1);
         sym->len = (uint32_t)s.len;
+        sym->refs = 0;
         memcpy(sym->s, s.p, s.len);
         sym->s[s.len] = '\0';
         odin_map_put(&h->symbols, sym->s, sym->len, sym);
     }
+    sym->refs++;
     return (odin_str){sym->s, sym->len};
 }
 
@@ -121,9 +130,18 @@ static void postings_add(head_postings *p, uint64_t ref)
 {
     if (p->len == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 4;
-        p->refs = odin_realloc(p->refs, p->cap * sizeof(*p->refs));
+        p->refs = odin_realloc(p->refs, (size_t)p->cap * sizeof(*p->refs));
     }
-    p->refs[p->len++] = ref;
+    p->refs[p->len++] = (uint32_t)ref;
+}
+
+static void values_add(head_values *vals, const char *v)
+{
+    if (vals->len == vals->cap) {
+        vals->cap = vals->cap ? vals->cap * 2 : 4;
+        vals->v = odin_realloc(vals->v, vals->cap * sizeof(*vals->v));
+    }
+    vals->v[vals->len++] = v;
 }
 
 /* Postings keys are "name\xffvalue": 0xff never occurs in UTF-8 text. */
@@ -143,13 +161,14 @@ static void index_series_locked(head *h, head_series *s)
             /* the key must outlive the map entry: intern it like any symbol */
             odin_str k = intern_locked(h, (odin_str){key.p, key.len});
             odin_map_put(&h->postings, k.p, k.len, p);
-            head_postings *vals = odin_map_get(&h->values, l->name.p, l->name.len);
+            head_values *vals = odin_map_get(&h->values, l->name.p, l->name.len);
             if (!vals) {
                 vals = odin_calloc(1, sizeof(*vals));
                 odin_map_put(&h->values, l->name.p, l->name.len, vals);
+                head_sym_of(l->name.p)->refs++; /* the key */
             }
-            /* value symbols are stored as pointers in a refs array */
-            postings_add(vals, (uint64_t)(uintptr_t)l->value.p);
+            values_add(vals, l->value.p); /* holding a reference on the symbol */
+            head_sym_of(l->value.p)->refs++;
         }
         postings_add(p, s->ref);
     }
@@ -162,22 +181,81 @@ static bool labels_equal(odin_labels a, odin_labels b)
     return odin_labels_cmp(a, b) == 0;
 }
 
+/* ---- the labels-hash table ---- */
+
 static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
 {
-    head_series *s = odin_map_get(&h->by_hash, &hash, sizeof(hash));
-    if (s && labels_equal(s->labels, ls)) {
-        return s;
-    }
-    if (!s || h->collide.len == 0) {
+    if (h->table_cap == 0) {
         return NULL;
     }
-    for (size_t i = 0; i < h->nseries; i++) {
-        head_series *c = h->series[i];
-        if (c->hash == hash && labels_equal(c->labels, ls)) {
-            return c;
+    size_t mask = h->table_cap - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        head_series *s = h->table[i];
+        if (s == NULL) {
+            return NULL;
+        }
+        if (s->hash == hash && labels_equal(s->labels, ls)) {
+            return s;
         }
     }
-    return NULL;
+}
+
+static void table_place(head_series **slots, size_t cap, head_series *s)
+{
+    size_t i = (size_t)s->hash & (cap - 1);
+    while (slots[i] != NULL) {
+        i = (i + 1) & (cap - 1);
+    }
+    slots[i] = s;
+}
+
+static void table_insert_locked(head *h, head_series *s)
+{
+    if ((h->table_len + 1) * 4 > h->table_cap * 3) {
+        size_t cap = h->table_cap ? h->table_cap * 2 : 1024;
+        head_series **slots = odin_calloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < h->table_cap; i++) {
+            if (h->table[i] != NULL) {
+                table_place(slots, cap, h->table[i]);
+            }
+        }
+        free(h->table);
+        h->table = slots;
+        h->table_cap = cap;
+    }
+    table_place(h->table, h->table_cap, s);
+    h->table_len++;
+}
+
+void head_table_remove_locked(head *h, head_series *s)
+{
+    size_t mask = h->table_cap - 1, i = (size_t)s->hash & mask;
+    while (h->table[i] != s) {
+        if (h->table[i] == NULL) {
+            return; /* not there (never happens: every live series is) */
+        }
+        i = (i + 1) & mask;
+    }
+    /* shift back every later entry of the run that may live in the freed slot: one whose home
+     * is not cyclically within (i, j] */
+    size_t j = i;
+    for (;;) {
+        h->table[i] = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (h->table[j] == NULL) {
+                h->table_len--;
+                return;
+            }
+            size_t home = (size_t)h->table[j]->hash & mask;
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) {
+                break;
+            }
+        }
+        h->table[i] = h->table[j];
+        i = j;
+    }
 }
 
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
@@ -192,7 +270,7 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     }
     pthread_rwlock_wrlock(&h->map_lock);
     s = lookup_locked(h, ls, hash);
-    if (s) {
+    if (s || h->nseries >= HEAD_MAX_REFS) {
         pthread_rwlock_unlock(&h->map_lock);
         return s;
     }
@@ -208,27 +286,16 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         s->labels.v[i].name = intern_locked(h, ls.v[i].name);
         s->labels.v[i].value = intern_locked(h, ls.v[i].value);
     }
-    if (h->nseries == h->cap_series) {
-        h->cap_series = h->cap_series ? h->cap_series * 2 : 1024;
-        h->series = odin_realloc(h->series, h->cap_series * sizeof(*h->series));
-    }
-    h->series[h->nseries++] = s;
+    h->nseries++;
+    h->nlive++;
     size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
-    if (page < HEAD_PAGES) {
-        _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
-        if (!slots) {
-            slots = odin_calloc((size_t)1 << HEAD_PAGE_BITS, sizeof(*slots));
-            atomic_store_explicit(&h->pages[page], slots, memory_order_release);
-        }
-        atomic_store_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)], s,
-                              memory_order_release);
+    _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);
+    if (!slots) {
+        slots = odin_calloc(HEAD_PAGE_SLOTS, sizeof(*slots));
+        atomic_store_explicit(&h->pages[page], slots, memory_order_release);
     }
-    if (odin_map_get(&h->by_hash, &s->hash, sizeof(s->hash))) {
-        /* a 64-bit collision: keep the first in the map, find the rest by scan (flagged) */
-        odin_map_put(&h->collide, &s->ref, sizeof(s->ref), s);
-    } else {
-        odin_map_put(&h->by_hash, &s->hash, sizeof(s->hash), s);
-    }
+    atomic_store_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], s, memory_order_release);
+    table_insert_locked(h, s);
     index_series_locked(h, s);
     pthread_rwlock_unlock(&h->map_lock);
     *created = true;
@@ -243,17 +310,13 @@ head_series *head_by_ref(head *h, uint64_t ref)
     }
     size_t idx = (size_t)(ref - 1), page = idx >> HEAD_PAGE_BITS;
     if (page >= HEAD_PAGES) {
-        pthread_rwlock_rdlock(&h->map_lock);
-        head_series *s = ref <= h->nseries ? h->series[ref - 1] : NULL;
-        pthread_rwlock_unlock(&h->map_lock);
-        return s;
+        return NULL;
     }
     _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_acquire);
     if (!slots) {
         return NULL;
     }
-    return atomic_load_explicit(&slots[idx & (((size_t)1 << HEAD_PAGE_BITS) - 1)],
-                                memory_order_acquire);
+    return atomic_load_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], memory_order_acquire);
 }
 
 void head_series_prefetch_struct(const head_series *s)
@@ -312,10 +375,9 @@ static void cut_open(head *h, head_series *s)
         s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
     }
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
-    head_chunk c = {s->open_mint, last_t, s->open.b, s->open.len, 0};
+    head_chunk c = head_chunk_make(s->open_mint, last_t, s->open.b, s->open.len);
     const uint8_t *mapped;
-    if (h->cf && head_chunk_files_write(h->cf, s->ref, c.mint, c.maxt, c.b, c.len, &mapped,
-                                        &c.file) == 0) {
+    if (h->cf && head_chunk_files_write(h->cf, s->ref, c.mint, last_t, c.b, c.len, &mapped) == 0) {
         xor_chunk_fini(&s->open);
         c.b = (uint8_t *)(uintptr_t)mapped; /* read-only: see head_chunk.b */
     } else {
@@ -362,6 +424,9 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
+        if (s->next_at - t > HEAD_CHUNK_MAX_SPAN) {
+            s->next_at = t + HEAD_CHUNK_MAX_SPAN; /* a range over 49 days: head_chunk.span */
+        }
     }
     xor_chunk_append(&s->open, t, v);
     if (s->open.n == SAMPLES_PER_CHUNK / 4) {
@@ -391,10 +456,13 @@ static int series_ptr_cmp(const void *a, const void *b)
 head_series **head_sorted_series(head *h, size_t *n)
 {
     pthread_rwlock_rdlock(&h->map_lock);
-    size_t count = h->nseries;
-    head_series **v = odin_malloc((count ? count : 1) * sizeof(*v));
-    if (count) {
-        memcpy(v, h->series, count * sizeof(*v));
+    head_series **v = odin_malloc((h->nlive ? h->nlive : 1) * sizeof(*v));
+    size_t count = 0;
+    for (size_t i = 0; i < h->nseries; i++) {
+        head_series *s = head_slot_locked(h, i);
+        if (s != NULL) {
+            v[count++] = s;
+        }
     }
     pthread_rwlock_unlock(&h->map_lock);
     qsort(v, count, sizeof(*v), series_ptr_cmp);
@@ -413,7 +481,7 @@ size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, h
     head_chunk *v = odin_malloc((s->nchunks ? s->nchunks : 1) * sizeof(*v));
     size_t n = 0;
     for (uint32_t i = 0; i < s->nchunks; i++) {
-        if (s->chunks[i].maxt >= mint && s->chunks[i].mint < maxt) {
+        if (head_chunk_maxt(&s->chunks[i]) >= mint && s->chunks[i].mint < maxt) {
             v[n++] = s->chunks[i];
         }
     }
@@ -426,16 +494,18 @@ void head_truncate(head *h, int64_t t)
 {
     pthread_rwlock_rdlock(&h->map_lock);
     size_t count = h->nseries;
-    head_series **all = h->series;
     uint64_t freed = 0;
     int64_t new_min = INT64_MAX;
     for (size_t i = 0; i < count; i++) {
-        head_series *s = all[i];
+        head_series *s = head_slot_locked(h, i);
+        if (s == NULL) {
+            continue;
+        }
         pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
         pthread_mutex_lock(mu);
         uint32_t w = 0;
         for (uint32_t c = 0; c < s->nchunks; c++) {
-            if (s->chunks[c].maxt < t) {
+            if (head_chunk_maxt(&s->chunks[c]) < t) {
                 head_chunk_free(h, &s->chunks[c]);
                 freed++;
             } else {
@@ -481,16 +551,15 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
     head_chunk *v = odin_malloc(cap * sizeof(*v));
     size_t n = 0;
     for (uint32_t i = 0; i < s->nchunks; i++) {
-        if (s->chunks[i].maxt >= t) {
+        if (head_chunk_maxt(&s->chunks[i]) >= t) {
             v[n] = s->chunks[i];
             v[n].b = odin_malloc(v[n].len);
-            v[n].file = 0;
             memcpy(v[n].b, s->chunks[i].b, v[n].len);
             n++;
         }
     }
     if (s->has_open && s->last_t >= t) {
-        v[n] = (head_chunk){s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len, 0};
+        v[n] = head_chunk_make(s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len);
         memcpy(v[n].b, s->open.b, s->open.len);
         n++;
     }

@@ -4,7 +4,11 @@
  * series' chunks and last sample are guarded by the stripe mutex `stripes[ref % HEAD_STRIPES]`.
  * Cut chunks of an on-disk database live in the chunk files (head_chunks.h), whose writer has a
  * mutex of its own. Lock order: map_lock, then one stripe (never two at once), then the chunk
- * files' mutex (innermost: cut_open writes a chunk with its stripe held). */
+ * files' mutex (innermost: cut_open writes a chunk with its stripe held).
+ *
+ * Series that hold no samples any more are removed at head truncation (head_gc, head_gc.c): unlinked
+ * from every index at once, then freed only when no reader (querier or appender) that could have
+ * seen them is left. Refs are never reused, so a stale ref held by a caller finds nothing. */
 #ifndef ODIN_TSDB_HEAD_H
 #define ODIN_TSDB_HEAD_H
 
@@ -12,24 +16,52 @@
 #include "tsdb/head_chunks.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 
-enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGES = 16384 };
+/* Refs index pages of 4096 series slots; the page directory covers every 32-bit ref (it is
+ * 8 MiB of address space, calloc'd, so only the part in use is ever touched). */
+enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGE_SLOTS = 1 << HEAD_PAGE_BITS,
+       HEAD_PAGES = 1 << (32 - HEAD_PAGE_BITS) };
 
-/* An interned string: shared by every series and posting that uses it, freed with the head. */
+/* An interned string: shared by every series label, postings key and values entry that uses it
+ * (counted in `refs`, under map_lock for writing); freed when the last user goes (deferred past
+ * the readers that may hold it, see head_gc). */
 typedef struct head_sym {
     uint32_t len;
+    uint32_t refs;
     char s[];
 } head_sym;
+
+/* The symbol whose text starts at p (a string the head interned). */
+static inline head_sym *head_sym_of(const char *p)
+{
+    return (head_sym *)(void *)(p - offsetof(head_sym, s));
+}
 
 /* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock (and
  * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do). */
 typedef struct {
-    int64_t mint, maxt;
-    uint8_t *b;    /* encoded bytes with the count header: heap-owned when file is 0, else
-                      read-only bytes in the chunk file's mapping (never written through) */
+    int64_t mint;
+    uint32_t span; /* maxt - mint: chunks are cut before they span more (HEAD_CHUNK_MAX_SPAN) */
     uint32_t len;
-    uint32_t file; /* 0, or the id of the chunk file holding b (head_chunk_files) */
+    uint8_t *b;    /* encoded bytes with the count header: heap-owned, or read-only bytes in a
+                      chunk file's mapping (never written through; head_chunk_free tells which
+                      by address). 24 bytes in all: a series holds several */
 } head_chunk;
+
+#define HEAD_CHUNK_MAX_SPAN ((int64_t)UINT32_MAX)
+
+static inline int64_t head_chunk_maxt(const head_chunk *c)
+{
+    return c->mint + (int64_t)c->span;
+}
+
+/* maxt - mint must be at most HEAD_CHUNK_MAX_SPAN (a cut part of a chunk of the head is). */
+static inline head_chunk head_chunk_make(int64_t mint, int64_t maxt, uint8_t *b, uint32_t len)
+{
+    return (head_chunk){mint, (uint32_t)(maxt - mint), len, b};
+}
 
 /* Owned by the head, freed by head_fini. `ref`, `labels` and `hash` never change once the series is
  * published; everything after them is guarded by the series' stripe. */
@@ -42,6 +74,10 @@ typedef struct head_series {
     uint32_t nchunks, cap_chunks;
     xor_chunk open;
     bool has_open;
+    /* set by head_gc when the series is unlinked (with the stripe held, and by a caller that
+     * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
+     * found or made again from its labels instead */
+    bool removed;
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
     /* written under the stripe, read without it by the appender's early checks */
@@ -49,10 +85,20 @@ typedef struct head_series {
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
 } head_series;
 
+/* Refs of the series holding one label pair, ascending. 32 bits: refs are never reused, and
+ * head_get_or_create refuses to hand out more than HEAD_MAX_REFS. */
 typedef struct {
-    uint64_t *refs;
-    size_t len, cap;
+    uint32_t *refs;
+    uint32_t len, cap;
 } head_postings;
+
+#define HEAD_MAX_REFS ((uint64_t)UINT32_MAX)
+
+/* The interned values of one label name that some series holds (each a symbol reference). */
+typedef struct {
+    const char **v;
+    size_t len, cap;
+} head_values;
 
 typedef struct {
     /* fixed after init (cf after head_open_chunk_files, before any append) */
@@ -60,26 +106,48 @@ typedef struct {
     head_chunk_files *cf; /* NULL: cut chunks stay on the heap (in-memory or read-only db) */
     /* guarded by map_lock (writers add series, readers look up and select) */
     pthread_rwlock_t map_lock;
-    odin_map by_hash;       /* labels hash (8 bytes) -> head_series (collisions chained via
-                               a small list in collide) */
-    odin_map collide;       /* labels text -> head_series, used only when hashes collide */
+    /* labels hash -> series: open addressing over series pointers (8 bytes a slot where a
+     * generic map entry took 32), linear probing, at most 3/4 full, removal by shifting back
+     * (no tombstones). Series with equal hashes sit in nearby slots, told apart by labels. */
+    head_series **table;
+    size_t table_cap, table_len;
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
-    odin_map values;        /* name -> head_postings of value symbols (as pointers) */
-    head_series **series;   /* by ref - 1 */
-    size_t nseries, cap_series;
-    /* the same by ref, readable without map_lock: pages of 4096 slots that never move, each page
-     * and slot published with release stores (head_by_ref loads them with acquire) */
-    _Atomic(head_series *) *_Atomic pages[HEAD_PAGES];
+    odin_map values;        /* name -> head_values */
+    size_t nseries;         /* refs handed out so far (the next is nseries + 1) */
+    size_t nlive;           /* series not removed */
+    /* series by ref - 1, also readable without map_lock: pages of HEAD_PAGE_SLOTS slots that
+     * never move, each page and slot published with release stores (head_by_ref loads them with
+     * acquire). A slot is NULL once head_gc removed its series, and a page whose every slot is
+     * NULL (and that new refs no longer fill) is freed, so a head whose series churn does not
+     * keep 8 bytes for every series it ever had. Written under map_lock. */
+    _Atomic(head_series *) *_Atomic *pages; /* HEAD_PAGES entries */
     head_postings all;
     /* guarded by the stripes */
     pthread_mutex_t stripes[HEAD_STRIPES];
     /* atomics */
     _Atomic int64_t min_t, max_t;
     _Atomic uint64_t nchunks;
+    _Atomic uint64_t series_removed; /* by head_gc, ever */
+    /* deferred frees (head_gc.c), guarded by gc_mu (taken alone, never with another head lock) */
+    pthread_mutex_t gc_mu;
+    uint64_t gc_epoch;            /* bumped by each head_gc that unlinked anything */
+    struct head_reader_count *readers; /* open readers per epoch they entered at */
+    size_t nreaders, cap_readers;
+    struct head_zombies *zombies; /* unlinked batches waiting for their readers to go */
+    size_t nzombies, cap_zombies;
 } head;
 
 void head_init(head *h, int64_t chunk_range_ms);
+/* The series of ref - 1 == idx, or NULL (removed, or never made); with map_lock held, or by the
+ * only thread using the head. */
+static inline head_series *head_slot_locked(const head *h, size_t idx)
+{
+    _Atomic(head_series *) *slots =
+        atomic_load_explicit(&h->pages[idx >> HEAD_PAGE_BITS], memory_order_relaxed);
+    return slots ? atomic_load_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], memory_order_relaxed)
+                 : NULL;
+}
 /* Moves cut chunks to files under <dir>/chunks_odin/ (recreated empty) from now on; call before the
  * WAL replay. On failure the head keeps chunks in memory and err is filled. */
 int head_open_chunk_files(head *h, const char *dir, odin_err *err);
@@ -87,7 +155,8 @@ void head_fini(head *h);
 /* Releases a chunk taken out of its series (heap bytes freed, or its file's reference dropped);
  * with the series' stripe held or after it was unlinked under it. */
 void head_chunk_free(head *h, const head_chunk *c);
-/* Finds or creates the series for sorted labels; returns it with *created telling which. */
+/* Finds or creates the series for sorted labels; returns it with *created telling which, or
+ * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion). */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
 /* Appends under the series' stripe lock; checks order. 0, or -ODIN_ERR_CONFLICT with kind set
@@ -103,8 +172,8 @@ void head_series_prefetch_append(head *h, head_series *s);
 uint64_t head_labels_hash(odin_labels ls);
 
 /* ---- For compaction and checkpoints ---- */
-/* Series pointers sorted by labels (heap array; caller frees). Series are never freed while the
- * db is open, so the pointers stay valid. */
+/* Live series pointers sorted by labels (heap array; caller frees). They stay valid while the
+ * caller holds compact_lock (head_gc runs under it) or is a reader (head_reader_enter). */
 head_series **head_sorted_series(head *h, size_t *n);
 /* Copies the chunks of s overlapping [mint, maxt) (cutting its open chunk first if it starts
  * before maxt) into out (heap array; caller frees the array, not the bytes). */
@@ -115,6 +184,26 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
 void head_chunks_release(head_chunk *v, size_t n);
 /* Frees chunks entirely before t. */
 void head_truncate(head *h, int64_t t);
+
+/* ---- Removing series without samples (head_gc.c) ---- */
+/* A reader is anything that may keep head_series pointers or label strings after dropping the
+ * head's locks: a querier until it is closed, an appender until commit or rollback. Enter before
+ * the first lookup; pass the returned token to head_reader_exit. */
+uint64_t head_reader_enter(head *h);
+void head_reader_exit(head *h, uint64_t token);
+/* Removes every series with no chunk left (after head_truncate) from the lookup map, the refs
+ * arrays, the postings and the symbol table, as Prometheus' head GC. Their memory (and that of
+ * symbols no one uses any more) is freed once every reader entered before the call has exited.
+ * The caller must keep commits out (the db holds wal_lock): a commit re-resolves series that got
+ * `removed` between its appends and itself. Returns how many series were removed. */
+size_t head_gc(head *h);
+/* The series for s's labels, made again if it was removed (s stays readable for the caller, a
+ * reader). *created as head_get_or_create. */
+head_series *head_resolve_removed(head *h, head_series *s, bool *created);
+/* Frees what head_gc left for later and the reader table (head_fini, no reader left). */
+void head_gc_fini(head *h);
+/* Takes s out of the labels-hash table (map_lock held for writing). */
+void head_table_remove_locked(head *h, head_series *s);
 /* Drops the chunk files' pages from the resident set after a pass that read every chunk (block
  * cut, checkpoint); readers fault them back from the page cache. A no-op in memory. */
 void head_cool(head *h);

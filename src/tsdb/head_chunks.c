@@ -196,7 +196,7 @@ static cfile *new_file_locked(head_chunk_files *cf)
 }
 
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
-                           const uint8_t *b, uint32_t len, const uint8_t **out, uint32_t *file)
+                           const uint8_t *b, uint32_t len, const uint8_t **out)
 {
     uint8_t head[RECORD_HEAD_MAX], tail[4];
     put_be64(head, ref);
@@ -246,34 +246,39 @@ int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int
         odin_log(ODIN_LOG_INFO, "tsdb", "head chunk file writes resumed", "dir", cf->dir, NULL);
     }
     *out = f->map + f->size + hn;
-    *file = f->id;
     f->size += rec;
     f->live++;
     pthread_mutex_unlock(&cf->mu);
     return 0;
 }
 
-void head_chunk_files_drop(head_chunk_files *cf, uint32_t file)
+bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b)
 {
-    pthread_mutex_lock(&cf->mu);
-    size_t lo = 0, hi = cf->nfiles;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cf->files[mid]->id < file) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+    if (cf == NULL) {
+        return false;
     }
-    if (lo < cf->nfiles && cf->files[lo]->id == file && cf->files[lo]->live > 0) {
-        cfile *f = cf->files[lo];
-        f->live--;
-        bool writing = cf->cur_open && lo == cf->nfiles - 1;
-        if (f->live == 0 && !writing) {
-            remove_file_locked(cf, lo);
+    pthread_mutex_lock(&cf->mu);
+    bool found = false;
+    /* newest first: truncation drops the oldest chunks, but a file holds ~64 MiB of them, so
+     * the scan stays a handful of compares */
+    for (size_t i = cf->nfiles; i-- > 0;) {
+        cfile *f = cf->files[i];
+        uintptr_t lo = (uintptr_t)f->map, p = (uintptr_t)b;
+        if (p < lo || p >= lo + HEAD_CHUNK_FILE_BYTES) {
+            continue;
         }
+        found = true;
+        if (f->live > 0) {
+            f->live--;
+            bool writing = cf->cur_open && i == cf->nfiles - 1;
+            if (f->live == 0 && !writing) {
+                remove_file_locked(cf, i);
+            }
+        }
+        break;
     }
     pthread_mutex_unlock(&cf->mu);
+    return found;
 }
 
 void head_chunk_files_cool(head_chunk_files *cf)

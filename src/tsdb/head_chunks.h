@@ -33,14 +33,16 @@ head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err);
 /* Unmaps and closes every file, and removes them (their chunks die with the head). NULL is fine. */
 void head_chunk_files_close(head_chunk_files *cf);
 /* Appends one chunk record. 0 with *out pointing at the chunk's bytes in the mapping (read-only,
- * valid until its chunk is dropped) and *file the file's id (never 0); -1 when the write failed
- * (full disk, I/O error: logged once until a write succeeds again), and the caller keeps the
- * chunk in memory. */
+ * valid until its chunk is dropped); -1 when the write failed (full disk, I/O error: logged once
+ * until a write succeeds again), and the caller keeps the chunk in memory. */
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
-                           const uint8_t *b, uint32_t len, const uint8_t **out, uint32_t *file);
-/* One chunk of the file is no longer referenced; the file is unmapped and deleted with its last
- * chunk once it is no longer the one being written. */
-void head_chunk_files_drop(head_chunk_files *cf, uint32_t file);
+                           const uint8_t *b, uint32_t len, const uint8_t **out);
+/* If b points into one of the files (a chunk handed out by write), that chunk is no longer
+ * referenced and true is returned: the file is unmapped and deleted with its last chunk once it
+ * is no longer the one being written. False for any other address (a heap chunk). NULL cf is
+ * fine. The head keeps no file id per chunk: a few files cover every chunk, so the address
+ * finds its file. */
+bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b);
 /* Releases the mapped pages from this process' resident set (they stay in the page cache and are
  * faulted back on the next read): after a block cut has read every chunk of a window. */
 void head_chunk_files_cool(head_chunk_files *cf);

@@ -9,6 +9,7 @@
 
 struct tsdb_querier {
     tsdb *db;
+    uint64_t reader; /* head_reader_enter's token: head series and strings handed out stay */
     int64_t mint, maxt;
     odin_arena arena; /* everything handed out lives here until close */
     struct tsdb_block **blocks; /* referenced until close */
@@ -47,6 +48,7 @@ tsdb_querier *tsdb_querier_open(tsdb *db, int64_t mint, int64_t maxt)
     q->db = db;
     q->mint = mint;
     q->maxt = maxt;
+    q->reader = head_reader_enter(&db->head);
     odin_arena_init(&q->arena, 0);
     q->blocks = tsdb_blocks_acquire(db, mint, maxt, &q->nblocks);
     return q;
@@ -59,6 +61,7 @@ void tsdb_querier_close(tsdb_querier *q)
     }
     odin_arena_fini(&q->arena);
     tsdb_blocks_release(q->blocks, q->nblocks);
+    head_reader_exit(&q->db->head, q->reader);
     free(q);
 }
 
@@ -85,8 +88,8 @@ static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t 
 }
 
 /* Sorted intersection of two ascending ref lists into out (which may alias a), walking both. */
-static size_t intersect_linear(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
-                               uint64_t *out)
+static size_t intersect_linear(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+                               uint32_t *out)
 {
     size_t i = 0, j = 0, k = 0;
     while (i < na && j < nb) {
@@ -107,12 +110,12 @@ static size_t intersect_linear(const uint64_t *a, size_t na, const uint64_t *b, 
  * doubling probe from the last position, then a binary search (log steps per ref instead of a
  * walk over b). One node's series against a job's postings over hundreds of nodes was ~6% of a
  * small dashboard panel's query with the walk. */
-static size_t intersect_gallop(const uint64_t *a, size_t na, const uint64_t *b, size_t nb,
-                               uint64_t *out)
+static size_t intersect_gallop(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+                               uint32_t *out)
 {
     size_t j = 0, k = 0;
     for (size_t i = 0; i < na && j < nb; i++) {
-        uint64_t x = a[i];
+        uint32_t x = a[i];
         size_t lo = j, step = 1, hi = j;
         while (hi < nb && b[hi] < x) {
             lo = hi + 1;
@@ -143,7 +146,7 @@ static size_t intersect_gallop(const uint64_t *a, size_t na, const uint64_t *b, 
 enum { GALLOP_RATIO = 8 };
 
 /* Sorted intersection of two ascending ref lists into out (which may alias a). */
-static size_t intersect(const uint64_t *a, size_t na, const uint64_t *b, size_t nb, uint64_t *out)
+static size_t intersect(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, uint32_t *out)
 {
     if (na < nb / GALLOP_RATIO) {
         return intersect_gallop(a, na, b, nb, out);
@@ -248,10 +251,10 @@ static size_t regex_lists_locked(tsdb_querier *q, head *h, const tsdb_matcher *m
         *nlists = n;
         return total;
     }
-    head_postings *vals = odin_map_get(&h->values, m->name, strlen(m->name));
+    head_values *vals = odin_map_get(&h->values, m->name, strlen(m->name));
     head_postings **lists = qalloc(q, (vals && vals->len ? vals->len : 1) * sizeof(*lists));
     for (size_t i = 0; vals && i < vals->len; i++) {
-        odin_str v = odin_str_c((const char *)(uintptr_t)vals->refs[i]);
+        odin_str v = odin_str_c(vals->v[i]);
         if (!tsdb_matcher_matches(m, v)) {
             continue;
         }
@@ -269,13 +272,13 @@ static size_t regex_lists_locked(tsdb_querier *q, head *h, const tsdb_matcher *m
     return total;
 }
 
-/* Union of ascending ref lists (refs are 1..nseries) in ascending order. Past a few lists a bitmap
+/* Union of ascending ref lists (refs are 1..nseries, with holes where series were removed) in ascending order. Past a few lists a bitmap
  * of nseries bits beats sorting the concatenation: `gpu=~"0|...|7"` over 200k series was a
  * 200k-element qsort per query. */
 static size_t union_lists(tsdb_querier *q, head_postings **lists, size_t nlists, size_t total,
-                          size_t nseries, uint64_t **out)
+                          size_t nseries, uint32_t **out)
 {
-    uint64_t *refs = qalloc(q, (total ? total : 1) * sizeof(*refs));
+    uint32_t *refs = qalloc(q, (total ? total : 1) * sizeof(*refs));
     if (nlists == 1) {
         memcpy(refs, lists[0]->refs, total * sizeof(*refs));
         *out = refs;
@@ -286,14 +289,14 @@ static size_t union_lists(tsdb_querier *q, head_postings **lists, size_t nlists,
     memset(bits, 0, nwords * sizeof(*bits));
     for (size_t l = 0; l < nlists; l++) {
         for (size_t i = 0; i < lists[l]->len; i++) {
-            uint64_t r = lists[l]->refs[i];
+            uint32_t r = lists[l]->refs[i];
             bits[r / 64] |= UINT64_C(1) << (r % 64);
         }
     }
     size_t k = 0;
     for (size_t w = 0; w < nwords; w++) {
         for (uint64_t b = bits[w]; b; b &= b - 1) {
-            refs[k++] = w * 64 + (uint64_t)__builtin_ctzll(b);
+            refs[k++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
         }
     }
     *out = refs;
@@ -355,7 +358,7 @@ static head_postings *eq_postings_locked(head *h, const tsdb_matcher *m)
 }
 
 /* Narrows the candidates (*cand, *ncand; *have false before the first list) to refs. */
-static void narrow_refs(tsdb_querier *q, const uint64_t *refs, size_t nrefs, uint64_t **cand,
+static void narrow_refs(tsdb_querier *q, const uint32_t *refs, size_t nrefs, uint32_t **cand,
                         size_t *ncand, bool *have)
 {
     if (!*have) {
@@ -373,7 +376,7 @@ static void narrow_refs(tsdb_querier *q, const uint64_t *refs, size_t nrefs, uin
 /* Narrows the candidates with the non-equality matcher m and returns true, or returns false
  * having skipped m: a matcher whose union would be much larger than the candidates so far is left
  * to series_matches. */
-static bool narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint64_t **cand,
+static bool narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint32_t **cand,
                           size_t *ncand, bool *have)
 {
     head_postings **lists;
@@ -382,7 +385,7 @@ static bool narrow_locked(tsdb_querier *q, head *h, const tsdb_matcher *m, uint6
     if (*have && total > 4 * *ncand) {
         return false;
     }
-    uint64_t *refs;
+    uint32_t *refs;
     size_t nrefs = union_lists(q, lists, nlists, total, h->nseries, &refs);
     narrow_refs(q, refs, nrefs, cand, ncand, have);
     return true;
@@ -402,7 +405,7 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
 {
     head *h = &q->db->head;
     pthread_rwlock_rdlock(&h->map_lock);
-    uint64_t *cand = NULL;
+    uint32_t *cand = NULL;
     size_t ncand = 0;
     bool have = false;
     uint64_t done = 0; /* matchers whose postings narrowed the candidates */
@@ -437,14 +440,12 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
             done |= UINT64_C(1) << i;
         }
     }
-    /* the result overwrites the candidates in place (a pointer per ref): 8 bytes per series
-     * instead of three arrays, which a 200k-series count() kept until the query ended */
-    _Static_assert(sizeof(head_series *) <= sizeof(uint64_t), "refs hold pointers in place");
-    head_series **out = cand ? (head_series **)(void *)cand : qalloc(q, sizeof(*out));
+    /* refs are 4 bytes and the result's pointers 8: one more array, 12 bytes per candidate */
+    head_series **out = qalloc(q, (ncand ? ncand : 1) * sizeof(*out));
     size_t k = 0;
     for (size_t i = 0; i < ncand; i++) {
-        head_series *s = h->series[cand[i] - 1];
-        if (series_matches(s, ms, n, done)) {
+        head_series *s = head_slot_locked(h, cand[i] - 1);
+        if (s != NULL && series_matches(s, ms, n, done)) {
             out[k++] = s;
         }
     }
@@ -496,7 +497,7 @@ static bool head_series_in_range(tsdb_querier *q, head_series *s)
     pthread_mutex_lock(mu);
     bool any = false;
     for (uint32_t i = 0; i < s->nchunks && !any; i++) {
-        any = s->chunks[i].maxt >= q->mint && s->chunks[i].mint <= q->maxt;
+        any = head_chunk_maxt(&s->chunks[i]) >= q->mint && s->chunks[i].mint <= q->maxt;
     }
     if (!any && s->has_open) {
         any = s->last_t >= q->mint && s->open_mint <= q->maxt;
@@ -792,8 +793,9 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
         pthread_mutex_lock(mu);
         for (uint32_t i = 0; i < hs->nchunks; i++) {
             const head_chunk *c = &hs->chunks[i];
-            if (c->maxt >= q->mint && c->mint <= q->maxt) {
-                add_copy(st, c->b, c->len, c->mint, c->maxt);
+            int64_t cmaxt = head_chunk_maxt(c);
+            if (cmaxt >= q->mint && c->mint <= q->maxt) {
+                add_copy(st, c->b, c->len, c->mint, cmaxt);
             }
         }
         if (hs->has_open && hs->last_t >= q->mint && hs->open_mint <= q->maxt) {
@@ -905,7 +907,10 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
         head *h = &q->db->head;
         pthread_rwlock_rdlock(&h->map_lock);
         for (size_t i = 0; i < h->nseries; i++) {
-            remember_labels(q, &seen, name, h->series[i]->labels);
+            const head_series *s = head_slot_locked(h, i);
+            if (s != NULL) {
+                remember_labels(q, &seen, name, s->labels);
+            }
         }
         pthread_rwlock_unlock(&h->map_lock);
         for (size_t b = 0; b < q->nblocks; b++) {

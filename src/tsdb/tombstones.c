@@ -225,7 +225,7 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
     uint64_t dropped = 0;
     for (uint32_t i = 0; i < s->nchunks; i++) {
         head_chunk c = s->chunks[i];
-        if (c.maxt < mint || c.mint > maxt) {
+        if (head_chunk_maxt(&c) < mint || c.mint > maxt) {
             s->chunks[w++] = c;
             continue;
         }
@@ -240,7 +240,7 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
             continue;
         }
         xor_chunk_compact(&nc);
-        s->chunks[w++] = (head_chunk){first, last, nc.b, nc.len, 0};
+        s->chunks[w++] = head_chunk_make(first, last, nc.b, nc.len);
     }
     s->nchunks = w;
     atomic_fetch_sub(&h->nchunks, dropped);

@@ -7,7 +7,8 @@
  * Threads: a tsdb is safe for concurrent use by any number of appenders and queriers. Inside, the
  * head's series map and postings are guarded by an rwlock, each series' samples by a striped mutex
  * (lock order: map lock, then stripe). Queriers hold a reference on the blocks they read, so
- * retention can drop a block while a query still uses it.
+ * retention can drop a block while a query still uses it; head series that a truncation removes
+ * are freed only once the queriers and appenders opened before it are done.
  *
  * Ownership: tsdb_open returns an object freed by tsdb_close; appenders are freed by commit or
  * rollback; queriers by tsdb_querier_close, which also frees every series set it returned. */
@@ -51,7 +52,10 @@ void tsdb_close(tsdb *db);
 
 /* A write transaction. Labels are copied (interned) on first sight of a series; callers keep the
  * returned ref and pass it back on the next append of the same series to skip the label lookup
- * (0 means unknown). Samples become visible to queriers and durable in the WAL on commit. */
+ * (0 means unknown). A ref goes stale when the head drops its series (no samples left after a
+ * head truncation, as Prometheus' head GC); refs are never reused, so the labels passed with a
+ * stale ref find or make the series again and *ref is updated. Samples become visible to queriers
+ * and durable in the WAL on commit. */
 tsdb_appender *tsdb_appender_new(tsdb *db);
 /* Checks the sample against the series (out of bounds, out of order, duplicate timestamp with a
  * different value are -ODIN_ERR_CONFLICT with err saying which, as Prometheus' errors). Labels must
@@ -144,7 +148,9 @@ int tsdb_clean_tombstones(tsdb *db, odin_err *err);
 /* ---- Status ---------------------------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t head_series;
+    uint64_t head_series;             /* live series (prometheus_tsdb_head_series) */
+    uint64_t head_series_created;     /* prometheus_tsdb_head_series_created_total */
+    uint64_t head_series_removed;     /* prometheus_tsdb_head_series_removed_total */
     uint64_t head_chunks;
     int64_t head_min_t, head_max_t;     /* INT64_MAX / INT64_MIN when empty */
     uint64_t samples_appended;

@@ -9,6 +9,8 @@ extern int tsdb_db_tests(void) __attribute__((weak));
 extern int tsdb_compact_tests(void) __attribute__((weak));
 extern int tsdb_migrate_tests(void) __attribute__((weak));
 extern int tsdb_querier_tests(void) __attribute__((weak));
+extern int tsdb_gc_tests(void) __attribute__((weak));
+extern int tsdb_head_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -31,6 +33,12 @@ int main(void)
     }
     if (tsdb_querier_tests != NULL) {
         f += tsdb_querier_tests();
+    }
+    if (tsdb_gc_tests != NULL) {
+        f += tsdb_gc_tests();
+    }
+    if (tsdb_head_tests != NULL) {
+        f += tsdb_head_tests();
     }
     return f != 0;
 }
