@@ -222,7 +222,7 @@ static int merge_overlapping(merge_source *ms, block_chunk **chunks, size_t *n, 
         if (c->len < 2) {
             return odin_err_set(err, ODIN_ERR_CORRUPT, "compaction: chunk without a header");
         }
-        total += (size_t)(c->b[0] << 8 | c->b[1]);
+        total += tsdb_chunk_samples(c->b, c->len);
     }
     merge_sample *s = odin_malloc((total ? total : 1) * sizeof(*s));
     size_t k = 0;
