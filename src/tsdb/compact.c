@@ -486,6 +486,7 @@ static int write_merged(tsdb *db, tsdb_block *const *v, size_t n, bool keep_iden
         .nsources = nsrc,
         .external_labels = (const char *const *)db->external_labels,
         .nexternal = db->nexternal_labels,
+        .chunk_encoding = db->opts.odin_chunks ? TSDB_ENC_ODIN : TSDB_ENC_XOR,
     };
     char ulid[27] = "";
     if (rc == 0) {
