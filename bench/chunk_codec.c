@@ -179,7 +179,7 @@ int main(int argc, char **argv)
                 vs[cnt] = rs[s].v;
             }
             size_t len = tsdb_odin_chunk_encode(ts, vs, cnt, buf);
-            ointchunks += buf[2] == 0;
+            ointchunks += (buf[2] & 3) != 1; /* not XOR floats */
             oc = realloc(oc, (no + 1) * sizeof(*oc));
             oc[no] = (enc_chunk){malloc(len), len};
             memcpy(oc[no].b, buf, len);

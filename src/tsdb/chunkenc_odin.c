@@ -8,15 +8,20 @@
 #include <string.h>
 
 enum {
-    ODIN_MODE_INT = 0, /* values are k / 10^e for one e per chunk */
+    ODIN_MODE_DIV = 0, /* values are (double)k / 10^e, for one e per chunk */
     ODIN_MODE_XOR = 1, /* values as Prometheus' XOR floats */
+    ODIN_MODE_MUL = 2, /* values are (double)k * 10^-e: exporters that scale by 0.001 or 1e-6 */
+    ODIN_MODE_DIV2 = 3, /* (double)k / 10^(e/2) / 10^(e - e/2): node_exporter's µs / 1000 / 1000 */
     ODIN_MAX_ORDER = 2,
     ODIN_HDR_MAX = 3 + 3 + 1 + 2 * (1 + 10 + 10 + 10 + 3) + 8,
 };
 
-/* Exact powers of ten as doubles (10^22 is the last one a double holds exactly). */
+/* Exact powers of ten as doubles (10^22 is the last one a double holds exactly), and the doubles
+ * nearest to their inverses, which is what `x * 0.001` in an exporter multiplies by. */
 static const double p10[TSDB_ODIN_MAX_EXP + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
                                                   1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
+static const double n10[TSDB_ODIN_MAX_EXP + 1] = {1e0,  1e-1, 1e-2,  1e-3,  1e-4,  1e-5, 1e-6,
+                                                  1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12};
 
 static uint64_t dbits(double v)
 {
@@ -49,9 +54,16 @@ static int bitlen(uint64_t x)
 
 /* The value a scaled integer decodes to; the encoder checks exactness with this same expression,
  * so writer and reader agree bit for bit. */
-static double unscale(int64_t k, unsigned e)
+static double unscale(int64_t k, unsigned e, unsigned mode)
 {
-    return e == 0 ? (double)k : (double)k / p10[e];
+    switch (mode) {
+    case ODIN_MODE_MUL:
+        return (double)k * n10[e];
+    case ODIN_MODE_DIV2:
+        return (double)k / p10[e / 2] / p10[e - e / 2];
+    default:
+        return (double)k / p10[e];
+    }
 }
 
 /* ---- writer -------------------------------------------------------------------------------- */
@@ -277,9 +289,9 @@ size_t tsdb_odin_chunk_bound(size_t n)
     return 2 * layout_bound(n); /* room for both layouts while they are compared */
 }
 
-/* The smallest exponent e at which every value is k / 10^e exactly (same bits, -0 excluded), with
- * the scaled integers in k; -1 when there is none. */
-static int scale_values(const double *v, size_t n, uint64_t *k)
+/* The smallest exponent e at which every value is unscale(k, e, mode) exactly (same bits, so -0,
+ * NaN and infinities never are), with the scaled integers in k; -1 when there is none. */
+static int scale_values(const double *v, size_t n, unsigned mode, uint64_t *k)
 {
     int e = 0;
     for (size_t i = 0; i < n; i++) {
@@ -292,14 +304,14 @@ static int scale_values(const double *v, size_t n, uint64_t *k)
                 return -1;
             }
             int64_t r = (int64_t)llround(s);
-            if (dbits(unscale(r, (unsigned)e)) == dbits(v[i])) {
+            if (dbits(unscale(r, (unsigned)e, mode)) == dbits(v[i])) {
                 break;
             }
         }
     }
     for (size_t i = 0; i < n; i++) {
         int64_t r = (int64_t)llround(v[i] * p10[e]);
-        if (dbits(unscale(r, (unsigned)e)) != dbits(v[i])) {
+        if (dbits(unscale(r, (unsigned)e, mode)) != dbits(v[i])) {
             return -1; /* an earlier value is not exact at the larger exponent */
         }
         k[i] = (uint64_t)r;
@@ -307,19 +319,20 @@ static int scale_values(const double *v, size_t n, uint64_t *k)
     return e;
 }
 
+/* One layout: XOR floats when e < 0, else scaled integers k with exponent e in `mode`. */
 static size_t encode_mode(const double *v, size_t n, const uint64_t *ts,
-                          const stream_plan *tp, int e, const uint64_t *k, uint8_t *out)
+                          const stream_plan *tp, int e, unsigned mode, const uint64_t *k,
+                          uint8_t *out)
 {
     bitw w = {out, 0};
     stream_plan vp;
     put_bits(&w, 0, 16); /* the XOR count field: zero marks this layout */
-    put_bits(&w, e >= 0 ? ODIN_MODE_INT : ODIN_MODE_XOR, 8);
+    put_bits(&w, e >= 0 ? (unsigned)e << 2 | mode : ODIN_MODE_XOR, 8);
     put_uvarint(&w, n);
     put_stream_header(&w, ts, n, tp);
     xor_state xs = {dbits(v[0]), 0xff, 0};
     if (e >= 0) {
         plan_stream(k, n, 0, &vp);
-        put_bits(&w, (uint64_t)e, 8);
         put_stream_header(&w, k, n, &vp);
     } else {
         put_bits(&w, dbits(v[0]) >> 32, 32);
@@ -347,12 +360,18 @@ size_t tsdb_odin_chunk_encode(const int64_t *t, const double *v, size_t n, uint8
     }
     stream_plan tp;
     plan_stream(ts, n, 1, &tp);
-    int e = scale_values(v, n, k);
-    size_t len = encode_mode(v, n, ts, &tp, -1, k, out);
+    static const unsigned modes[] = {ODIN_MODE_DIV, ODIN_MODE_MUL, ODIN_MODE_DIV2};
+    unsigned mode = ODIN_MODE_DIV;
+    int e = -1;
+    for (size_t m = 0; m < 3 && e < 0; m++) {
+        mode = modes[m];
+        e = scale_values(v, n, mode, k);
+    }
+    size_t len = encode_mode(v, n, ts, &tp, -1, 0, k, out);
     if (e >= 0) {
         /* both layouts are written and the smaller kept */
         uint8_t *alt = out + layout_bound(n);
-        size_t alen = encode_mode(v, n, ts, &tp, e, k, alt);
+        size_t alen = encode_mode(v, n, ts, &tp, e, mode, k, alt);
         if (alen < len) {
             memmove(out, alt, alen);
             len = alen;
@@ -449,24 +468,26 @@ static bool get_stream_header(tsdb_odin_iter *o, const uint8_t *b, size_t len,
 bool tsdb_odin_iter_init(tsdb_odin_iter *o, const uint8_t *b, size_t len)
 {
     memset(o, 0, sizeof(*o));
-    uint64_t marker, mode, n, e, hi, lo;
-    if (!get_bits(o, b, len, 16, &marker) || marker != 0 || !get_bits(o, b, len, 8, &mode) ||
-        mode > ODIN_MODE_XOR || !get_uvarint(o, b, len, &n) || n == 0 ||
-        n > TSDB_CHUNK_MAX_SAMPLES) {
+    uint64_t marker, layout, n, hi, lo;
+    if (!get_bits(o, b, len, 16, &marker) || marker != 0 || !get_bits(o, b, len, 8, &layout) ||
+        !get_uvarint(o, b, len, &n) || n == 0 || n > TSDB_CHUNK_MAX_SAMPLES) {
+        return false;
+    }
+    unsigned mode = (unsigned)(layout & 3), e = (unsigned)(layout >> 2);
+    if (e > TSDB_ODIN_MAX_EXP || (mode == ODIN_MODE_XOR && e != 0)) {
         return false;
     }
     o->n = (uint16_t)n;
     o->mode = (uint8_t)mode;
+    o->exp = (uint8_t)e;
     if (!get_stream_header(o, b, len, &o->ts)) {
         return false;
     }
-    if (mode == ODIN_MODE_INT) {
-        if (!get_bits(o, b, len, 8, &e) || e > TSDB_ODIN_MAX_EXP ||
-            !get_stream_header(o, b, len, &o->vs)) {
+    if (mode != ODIN_MODE_XOR) {
+        if (!get_stream_header(o, b, len, &o->vs)) {
             return false;
         }
-        o->exp = (uint8_t)e;
-        o->vbits = dbits(unscale((int64_t)o->vs.x, o->exp));
+        o->vbits = dbits(unscale((int64_t)o->vs.x, o->exp, o->mode));
     } else {
         if (!get_bits(o, b, len, 32, &hi) || !get_bits(o, b, len, 32, &lo)) {
             return false;
@@ -478,7 +499,7 @@ bool tsdb_odin_iter_init(tsdb_odin_iter *o, const uint8_t *b, size_t len)
 }
 
 /* Next residual code of stream s into its running value; sample i of the chunk. */
-static inline bool next_int(tsdb_odin_iter *o, const uint8_t *b, size_t len, tsdb_odin_stream *s,
+static inline __attribute__((always_inline)) bool next_int(tsdb_odin_iter *o, const uint8_t *b, size_t len, tsdb_odin_stream *s,
                             size_t i)
 {
     if (s->order == 2 && i == 1) {
@@ -486,6 +507,22 @@ static inline bool next_int(tsdb_odin_iter *o, const uint8_t *b, size_t len, tsd
         return true;
     }
     uint64_t r = 0;
+    size_t first = o->pos >> 3;
+    if (s->g && first + 8 <= len) {
+        /* the common case: class prefix and payload from one loaded word, whose top 57 bits all
+         * lie inside the chunk */
+        uint64_t w;
+        memcpy(&w, b + first, 8);
+        w = be64(w) << (o->pos & 7);
+        int pre = (int)(w >> 63) + 1;
+        int width = pre == 1 ? s->w[0] : s->w[1 + ((w >> 62) & 1)];
+        if (pre + width <= 57) {
+            uint64_t q = width ? (w << pre) >> (64 - width) : 0;
+            o->pos += (size_t)(pre + width);
+            r = (s->plain ? q : (uint64_t)unzigzag(q)) * s->g;
+            goto apply;
+        }
+    }
     if (s->g) {
         uint64_t bit, q;
         int width;
@@ -505,6 +542,7 @@ static inline bool next_int(tsdb_odin_iter *o, const uint8_t *b, size_t len, tsd
         }
         r = (s->plain ? q : (uint64_t)unzigzag(q)) * s->g; /* wraps like the writer's */
     }
+apply:
     switch (s->order) {
     case 0:
         s->x = s->base + r;
@@ -565,11 +603,11 @@ bool tsdb_odin_iter_next(tsdb_odin_iter *o, const uint8_t *b, size_t len, int64_
         if (!next_int(o, b, len, &o->ts, i)) {
             return false;
         }
-        if (o->mode == ODIN_MODE_INT) {
+        if (o->mode != ODIN_MODE_XOR) {
             if (!next_int(o, b, len, &o->vs, i)) {
                 return false;
             }
-            o->vbits = dbits(unscale((int64_t)o->vs.x, o->exp));
+            o->vbits = dbits(unscale((int64_t)o->vs.x, o->exp, o->mode));
         } else if (!next_xor(o, b, len)) {
             return false;
         }

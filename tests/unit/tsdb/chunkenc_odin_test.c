@@ -30,7 +30,8 @@ static double from_bits(uint64_t b)
 }
 
 /* Encodes, checks the result reads back bit for bit through xor_iter, returns the chunk length and
- * its layout byte (0 scaled integers, 1 XOR floats). */
+ * its value mode (0 scaled integers divided by 10^e, 1 XOR floats, 2 multiplied by 10^-e, 3 divided
+ * by 10^(e/2) twice). */
 static size_t roundtrip(const int64_t *ts, const double *vs, size_t n, int *mode)
 {
     uint8_t *b = malloc(tsdb_odin_chunk_bound(n));
@@ -39,7 +40,7 @@ static size_t roundtrip(const int64_t *ts, const double *vs, size_t n, int *mode
     assert_int_equal(tsdb_chunk_encoding(b, len), TSDB_ENC_ODIN);
     assert_int_equal(tsdb_chunk_samples(b, len), n);
     if (mode) {
-        *mode = b[2];
+        *mode = b[2] & 3;
     }
     xor_iter it;
     xor_iter_init(&it, b, len);
@@ -159,6 +160,31 @@ static void test_odin_decimals(void **state)
     }
     len = roundtrip(ts, vs, N, &mode);
     assert_int_equal(mode, 0);
+    assert_true(len < N * 2);
+    /* milliseconds scaled as node_exporter does (ms * 0.001: 2878.6730000000002, not 2878.673)
+     * and microseconds by 1e-6 */
+    for (int scale = 3; scale <= 6; scale += 3) {
+        uint64_t ms = 2878350;
+        for (size_t i = 0; i < N; i++) {
+            seed = seed * 1103515245u + 12345u;
+            ms += seed >> 22;
+            vs[i] = (double)ms * (scale == 3 ? 0.001 : 1e-6);
+        }
+        len = roundtrip(ts, vs, N, &mode);
+        assert_int_equal(mode, 2);
+        assert_true(len < N * 3 / 2);
+    }
+    /* pressure stall microseconds as node_exporter scales them: us / 1000 / 1000 (595.2135209999999
+     * for 595213521 us) */
+    uint64_t us = 595213521;
+    for (size_t i = 0; i < N; i++) {
+        vs[i] = (double)us / 1000 / 1000;
+        seed = seed * 1103515245u + 12345u;
+        us += seed >> 18;
+    }
+    assert_true(bits_of(vs[0]) == bits_of(595.2135209999999));
+    len = roundtrip(ts, vs, N, &mode);
+    assert_int_equal(mode, 3);
     assert_true(len < N * 2);
 }
 
