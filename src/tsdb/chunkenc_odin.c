@@ -1,6 +1,7 @@
 /* Odin's chunk encoding (TSDB_ENC_ODIN, docs/format/chunks.md): timestamps and scaled-integer values
  * as per-chunk chosen delta orders, common divisors and three bit widths, with XOR floats as the
- * fallback for values that are not exact decimals. Only blocks written with the option use it. */
+ * fallback for values no scaled integer gives back exactly. Only blocks written with the option
+ * use it. */
 #include "tsdb/chunk.h"
 
 #include <math.h>

@@ -9,6 +9,7 @@
 
 #include "tsdb/block_int.h"
 #include "tsdb/chunk.h"
+#include "tsdb/wal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -739,6 +740,25 @@ static size_t check_segment_encodings(const char *block, uint8_t want)
     return n;
 }
 
+/* Sets the first chunk's encoding byte to enc and fixes its CRC. */
+static void flip_first_encoding(const char *block, uint8_t enc)
+{
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    odin_strbuf_printf(&p, "%s/chunks/000001", block);
+    size_t len;
+    uint8_t *b = read_bytes(p.p, &len);
+    uint64_t clen;
+    size_t vn;
+    assert_int_equal(tsdb_get_uvarint(b + 8, len - 8, &clen, &vn), 0);
+    uint8_t *e = b + 8 + vn;
+    *e = enc;
+    block_put_be32(e + 1 + clen, tsdb_crc32c(0, e, 1 + clen));
+    write_bytes(p.p, b, len);
+    free(b);
+    odin_strbuf_fini(&p);
+}
+
 /* A block source that re-reads every series of an open block. */
 typedef struct {
     tsdb_block *b;
@@ -841,6 +861,25 @@ static void test_chunk_encodings(void **state)
     check_standard(again, TSDB_ENC_ODIN, 5); /* Odin chunks pass through */
     odin_arena_fini(&r.a);
     block_unref(r.b);
+    /* an encoding byte that disagrees with the chunk's bytes (CRC intact) is corruption */
+    flip_first_encoding(xor_path, TSDB_ENC_ODIN);
+    flip_first_encoding(odin_path, TSDB_ENC_XOR);
+    for (int i = 0; i < 2; i++) {
+        tsdb_block *b = open_ok(i ? odin_path : xor_path);
+        odin_arena a;
+        odin_arena_init(&a, 0);
+        tsdb_matcher mt;
+        assert_int_equal(tsdb_matcher_init(&mt, TSDB_MATCH_RE, ODIN_STR("__name__"),
+                                           ODIN_STR(".+"), &err), 0);
+        block_series *ss;
+        size_t n;
+        assert_int_equal(block_select(b, &mt, 1, INT64_MIN, INT64_MAX, &a, &ss, &n, &err),
+                         -ODIN_ERR_CORRUPT);
+        assert_non_null(strstr(err.msg, "do not match encoding"));
+        tsdb_matcher_fini(&mt);
+        odin_arena_fini(&a);
+        block_unref(b);
+    }
     free(again);
     free(back);
     free(xor_path);
