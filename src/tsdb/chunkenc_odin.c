@@ -55,8 +55,11 @@ static int bitlen(uint64_t x)
 
 /* The value a scaled integer decodes to; the encoder checks exactness with this same expression,
  * so writer and reader agree bit for bit. */
-static double unscale(int64_t k, unsigned e, unsigned mode)
+static inline __attribute__((always_inline)) double unscale(int64_t k, unsigned e, unsigned mode)
 {
+    if (e == 0) {
+        return (double)k; /* integers: no division (k / 1 and k * 1 are k in every mode) */
+    }
     switch (mode) {
     case ODIN_MODE_MUL:
         return (double)k * n10[e];
