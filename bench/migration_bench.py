@@ -7,7 +7,8 @@ whole-block bytes per sample (from meta.json's numSamples), plus how regular the
 were (share of timestamp deltas equal to the interval: a zero delta-of-delta costs 1 bit, a jittered
 one 16 or more, which matters more than the value codec). Prints a Markdown table for
 bench/RESULTS.md. When bench_chunk_codec is built next to the odin binary, the samples of
-Prometheus' blocks also go through both chunk codecs (same data, chunk payload only, decode time). Needs /usr/bin/prometheus; build odin first (ODIN_BIN or build/odin)."""
+Prometheus' blocks also go through both chunk codecs (same data, chunk payload only, decode time).
+Needs /usr/bin/prometheus; build odin first (ODIN_BIN or build/odin)."""
 import argparse
 import collections
 import json
