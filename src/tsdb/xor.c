@@ -416,7 +416,7 @@ static inline bool peek_dod(xor_iter *it, int64_t *dod)
         it->pos_bits += 1;
         return true;
     }
-    int prefix = __builtin_clzll(~w); /* leading ones: 1, 2, 3 or 4+ */
+    int prefix = ~w ? __builtin_clzll(~w) : 64; /* leading ones: 1, 2, 3 or 4+ (clz of 0 is UB) */
     if (prefix >= 4) {
         return false;
     }
