@@ -562,8 +562,43 @@ apply:
     return true;
 }
 
-static bool next_xor(tsdb_odin_iter *o, const uint8_t *b, size_t len)
+static inline __attribute__((always_inline)) bool next_xor(tsdb_odin_iter *o, const uint8_t *b,
+                                                           size_t len)
 {
+    size_t first = o->pos >> 3;
+    if (first + 8 <= len) {
+        /* the common case, from one loaded word whose top 57 bits lie inside the chunk; when the
+         * fields do not fit in it, the bit-wise path below reads them again from o->pos */
+        uint64_t w;
+        memcpy(&w, b + first, 8);
+        w = be64(w) << (o->pos & 7);
+        if (!(w >> 63)) {
+            o->pos += 1;
+            return true;
+        }
+        int used = 2;
+        unsigned wl = o->leading, wt = o->trailing;
+        if ((w >> 62) & 1) {
+            unsigned l = (unsigned)(w >> 57) & 31, n = (unsigned)(w >> 51) & 63;
+            n = n ? n : 64;
+            if (l + n > 64) {
+                return false;
+            }
+            wl = l;
+            wt = 64 - l - n;
+            used = 13;
+        } else if (wl == 0xff) {
+            return false; /* reuse of a window never set */
+        }
+        int nbits = 64 - (int)wl - (int)wt;
+        if (used + nbits <= 57) {
+            o->leading = (uint8_t)wl;
+            o->trailing = (uint8_t)wt;
+            o->vbits ^= ((w << used) >> (64 - nbits)) << wt;
+            o->pos += (size_t)(used + nbits);
+            return true;
+        }
+    }
     uint64_t bit, lead, sig, v;
     if (!get_bits(o, b, len, 1, &bit)) {
         return false;
