@@ -77,20 +77,38 @@ typedef struct {
     size_t nbits;
 } bitw;
 
+static inline uint64_t be64(uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+}
+
+/* Appends the low nbits (0..64) of v, MSB first, with one 8-byte store per 56 bits: the used high
+ * bits of the partial last byte are merged in and the bytes after it overwritten with zeros, so
+ * a partial byte's free bits are always zero. The store reaches up to 8 bytes past the end,
+ * which layout_bound leaves room for. */
 static void put_bits(bitw *w, uint64_t v, int nbits)
 {
-    while (nbits > 0) {
-        size_t byte = w->nbits >> 3;
-        int room = 8 - (int)(w->nbits & 7);
-        int take = nbits < room ? nbits : room;
-        uint8_t part = (uint8_t)((v >> (nbits - take)) & ((1u << take) - 1));
-        if (room == 8) {
-            w->b[byte] = 0;
-        }
-        w->b[byte] |= (uint8_t)(part << (room - take));
-        w->nbits += (size_t)take;
-        nbits -= take;
+    if (nbits > 56) {
+        put_bits(w, v >> 32, nbits - 32);
+        put_bits(w, v, 32);
+        return;
     }
+    if (nbits == 0) {
+        return;
+    }
+    size_t byte = w->nbits >> 3;
+    int used = (int)(w->nbits & 7);
+    uint64_t word = (v & ((1ULL << nbits) - 1)) << (64 - used - nbits);
+    if (used) {
+        word |= (uint64_t)w->b[byte] << 56;
+    }
+    word = be64(word);
+    memcpy(w->b + byte, &word, 8);
+    w->nbits += (size_t)nbits;
 }
 
 static void put_uvarint(bitw *w, uint64_t v)
@@ -155,7 +173,7 @@ static void plan_order(const uint64_t *x, size_t n, unsigned order, stream_plan 
     p->order = (uint8_t)order;
     size_t start = stream_start(order, n);
     uint64_t g = 0;
-    for (size_t i = start; i < n; i++) {
+    for (size_t i = start; i < n && g != 1; i++) { /* 1 divides everything: stop there */
         int64_t r = (int64_t)residual(x, i, order);
         uint64_t mag = r < 0 ? 0 - (uint64_t)r : (uint64_t)r;
         g = gcd64(mag, g);
@@ -282,7 +300,8 @@ static void put_xor(bitw *w, xor_state *s, uint64_t bits)
     put_bits(w, delta >> trail, sig);
 }
 
-/* Bytes one layout takes at most: per sample 2 + 64 timestamp bits and 13 + 64 value bits. */
+/* Bytes one layout takes at most (per sample 2 + 64 timestamp bits and 13 + 64 value bits), plus
+ * the 8 bytes put_bits' last store may reach past the end. */
 static size_t layout_bound(size_t n)
 {
     return ODIN_HDR_MAX + (n * (66 + 77) + 7) / 8 + 8;
@@ -386,15 +405,6 @@ size_t tsdb_odin_chunk_encode(const int64_t *t, const double *v, size_t n, uint8
 }
 
 /* ---- reader -------------------------------------------------------------------------------- */
-
-static inline uint64_t be64(uint64_t w)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return __builtin_bswap64(w);
-#else
-    return w;
-#endif
-}
 
 static inline bool get_bits(tsdb_odin_iter *o, const uint8_t *b, size_t len, int nbits,
                             uint64_t *out)
