@@ -46,13 +46,14 @@ void xor_chunk_compact(xor_chunk *c);
 
 /* ---- Odin's encoding (chunkenc_odin.c) ---- */
 
-enum { TSDB_ODIN_MAX_EXP = 12 }; /* values k / 10^e with e up to this */
+enum { TSDB_ODIN_MAX_EXP = 12 }; /* largest decimal exponent e of scaled values (k, 10^e) */
 
-/* Bytes tsdb_odin_chunk_encode may use (scratch included) for n samples. */
+/* Bytes tsdb_odin_chunk_encode may use for n samples (room for two layouts while it compares them,
+ * and for its 8-byte stores past the end). */
 size_t tsdb_odin_chunk_bound(size_t n);
 /* Encodes n (1..65535) samples, timestamps ascending, into out (tsdb_odin_chunk_bound(n) bytes);
  * returns the chunk's length, 0 when n is out of range. Every value's bits round-trip exactly
- * (NaN payloads, -0, infinities): values that are not exact decimals use XOR floats. */
+ * (NaN payloads, -0, infinities): values no scaled integer gives back use XOR floats. */
 size_t tsdb_odin_chunk_encode(const int64_t *t, const double *v, size_t n, uint8_t *out);
 
 /* Decoder state of one integer stream (timestamps, or scaled values). */
