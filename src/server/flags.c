@@ -27,6 +27,7 @@ static const server_flag_def flag_defs[] = {
     {"storage.tsdb.max-block-duration", "", "Maximum duration compacted blocks may span (default 10% of the retention period, at most 31d).", false},
     {"storage.tsdb.wal-compression", "true", "Compress the tsdb WAL (accepted; Odin writes it uncompressed and reads both).", true},
     {"storage.tsdb.no-lockfile", "false", "Do not create lockfile in data directory.", true},
+    {"storage.tsdb.chunk-encoding", "xor", "Chunk encoding of new blocks: xor (Prometheus', read by promtool, Thanos and Prometheus) or odin (denser, read only by Odin).", false},
     {"storage.tsdb.wal-fsync-interval", "1s", "How often the WAL is fsynced: what a power cut can lose at most (0s: every commit).", false},
     {"query.lookback-delta", "5m", "The maximum lookback duration for retrieving metrics during expression evaluations.", false},
     {"query.timeout", "2m", "Maximum time a query may take before being aborted.", false},

@@ -324,6 +324,12 @@ static int open_storage(server *s, odin_err *err)
         parse_duration_flag(&s->flags, "storage.tsdb.retention", &o.retention_ms, err) < 0) {
         return -ODIN_ERR_INVALID;
     }
+    const char *enc = server_flag(&s->flags, "storage.tsdb.chunk-encoding");
+    if (enc && *enc && strcmp(enc, "xor") != 0 && strcmp(enc, "odin") != 0) {
+        return odin_err_set(err, ODIN_ERR_INVALID,
+                            "--storage.tsdb.chunk-encoding: \"%.64s\" is neither xor nor odin", enc);
+    }
+    o.odin_chunks = enc && strcmp(enc, "odin") == 0;
     const char *size = server_flag(&s->flags, "storage.tsdb.retention.size");
     if (server_parse_bytes(size, &o.retention_bytes) < 0) {
         return odin_err_set(err, ODIN_ERR_INVALID,

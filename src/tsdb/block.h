@@ -3,7 +3,8 @@
  *
  *   <dir>/<ULID>/meta.json      ulid, minTime, maxTime (exclusive), stats, compaction, version 1
  *   <dir>/<ULID>/index          index format v2 (symbols, series, label indices, postings, TOC)
- *   <dir>/<ULID>/chunks/000001  chunk segments (magic 0x85BD40DD), XOR chunks with CRC32C
+ *   <dir>/<ULID>/chunks/000001  chunk segments (magic 0x85BD40DD), XOR chunks with CRC32C (or, as an
+ *                               option, Odin's encoding: docs/format/chunks.md)
  *   <dir>/<ULID>/tombstones     magic 0x0130BA30, version 1, entries, CRC32C (tombstones.h)
  *
  * A block is written into <ULID>.tmp-for-creation and renamed when complete. Opened blocks are
@@ -16,7 +17,7 @@
 #include "tsdb/tsdb.h"
 
 /* A chunk as handed to the writer or read from a block: [mint, maxt] inclusive, XOR bytes with the
- * 2-byte count header, as chunk.h encodes them. */
+ * 2-byte count header or Odin's encoding, as chunk.h encodes them (the bytes tell which). */
 typedef struct {
     int64_t mint, maxt;
     const uint8_t *b;
@@ -40,9 +41,11 @@ typedef struct {
     size_t nsources;
     const char *const *external_labels; /* name,value pairs for meta.json's "thanos" section */
     size_t nexternal;
+    uint8_t chunk_encoding; /* TSDB_ENC_ODIN, or 0 / TSDB_ENC_XOR for Prometheus' XOR chunks */
 } block_write_opts;
 
-/* Writes a block; *ulid_out (27 bytes) receives its name. Empty sources write no block and return
+/* Writes a block; *ulid_out (27 bytes) receives its name. Chunks not in opts->chunk_encoding are
+ * re-encoded (block_recode), so an XOR block never holds an Odin chunk. Empty sources write no block and return
  * 0 with ulid_out[0] == '\0'. */
 int block_write(const block_write_opts *opts, const block_source *src, char *ulid_out,
                 odin_err *err);

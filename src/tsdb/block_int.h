@@ -123,6 +123,19 @@ int block_meta_parse(const char *text, size_t len, const char *file, block_meta_
 /* True when s is 26 Crockford base32 characters (upper case) whose value fits 128 bits. */
 bool block_ulid_valid(odin_str s);
 
+/* ---- Chunk encodings (block_recode.c) -------------------------------------------------------- */
+
+enum {
+    BLOCK_XOR_CHUNK_SAMPLES = 120,  /* as Prometheus cuts them */
+    BLOCK_ODIN_CHUNK_SAMPLES = 480, /* 2 h at a 15 s scrape: one chunk per series per block */
+};
+
+/* The series' chunks in encoding `enc` (TSDB_ENC_XOR or TSDB_ENC_ODIN). When all are in it already
+ * *out is `in`; otherwise the samples are decoded and re-cut into new chunks in the arena.
+ * ODIN_ERR_CORRUPT for undecodable bytes, ODIN_ERR_INVALID for samples out of order. */
+int block_recode(const block_chunk *in, size_t n, uint8_t enc, odin_arena *a,
+                 const block_chunk **out, size_t *nout, odin_err *err);
+
 /* ---- Files (block_write.c) ------------------------------------------------------------------- */
 
 /* Writes a block as block_write does, cutting chunk segments at seg_bytes (0 = 512 MiB); lets tests

@@ -680,9 +680,15 @@ static int read_chunk(const tsdb_block *b, uint64_t ref, block_chunk *c, odin_er
         return odin_err_set(err, ODIN_ERR_CORRUPT, "%s/%06zu: offset %zu: chunk checksum mismatch",
                             b->chunks_dir, seg + 1, off);
     }
-    if (*enc != TSDB_ENC_XOR) {
+    if (*enc != TSDB_ENC_XOR && *enc != TSDB_ENC_ODIN) {
         return odin_err_set(err, ODIN_ERR_INVALID,
-                            "%s/%06zu: offset %zu: chunk encoding %u is not supported (only XOR)",
+                            "%s/%06zu: offset %zu: chunk encoding %u is not supported (only XOR "
+                            "and Odin's)", b->chunks_dir, seg + 1, off, *enc);
+    }
+    if (tsdb_chunk_encoding(enc + 1, (size_t)len) != *enc) {
+        /* chunk readers tell the encodings apart by the bytes: they must agree with the byte */
+        return odin_err_set(err, ODIN_ERR_CORRUPT,
+                            "%s/%06zu: offset %zu: chunk bytes do not match encoding %u",
                             b->chunks_dir, seg + 1, off, *enc);
     }
     c->b = enc + 1;

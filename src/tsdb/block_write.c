@@ -253,7 +253,7 @@ static int cw_write(chunk_writer *w, const block_chunk *c, uint64_t *ref, odin_e
         return odin_err_set(err, ODIN_ERR_LIMIT, "%s: chunk offset passes 4 GiB", w->path.p);
     }
     *ref = (uint64_t)w->seq << 32 | w->f.pos;
-    uint8_t enc = TSDB_ENC_XOR;
+    uint8_t enc = tsdb_chunk_encoding(c->b, c->len);
     uint32_t crc = tsdb_crc32c(0, &enc, 1);
     crc = tsdb_crc32c(crc, c->b, c->len);
     uint8_t crcb[4];
@@ -294,6 +294,7 @@ typedef struct {
     uint64_t num_samples, num_chunks;
     chunk_writer cw;
     odin_strbuf scratch;
+    odin_arena recode; /* one series' re-encoded chunks */
 } writer;
 
 static odin_labels copy_labels(writer *w, odin_labels ls)
@@ -363,7 +364,7 @@ static int write_chunks(writer *w, const block_chunk *cs, size_t n, odin_err *er
             put_varint(b, (int64_t)(ref - prev_ref));
         }
         prev_ref = ref;
-        w->num_samples += (uint64_t)c->b[0] << 8 | c->b[1];
+        w->num_samples += tsdb_chunk_samples(c->b, c->len);
     }
     w->num_chunks += n;
     return 0;
@@ -386,6 +387,13 @@ static int collect(writer *w, const block_source *src, odin_err *err)
             continue; /* as Prometheus' compactor: a series without chunks is not written */
         }
         r = check_labels(w, ls, err);
+        odin_arena_reset(&w->recode);
+        if (r == 0) {
+            r = block_recode(cs, n, w->opts->chunk_encoding, &w->recode, &cs, &n, err);
+        }
+        if (r == 0 && n == 0) {
+            continue; /* every chunk was empty */
+        }
         if (r == 0) {
             r = write_chunks(w, cs, n, err);
         }
@@ -774,6 +782,7 @@ int block_write_seg(const block_write_opts *opts, const block_source *src, uint6
     odin_strbuf_printf(&chunks, "%s/chunks", tmp.p);
     writer w = {.opts = opts};
     odin_arena_init(&w.arena, 0);
+    odin_arena_init(&w.recode, 0);
     odin_strbuf_init(&w.scratch, 0);
     odin_strbuf_init(&w.cw.path, 0);
     w.cw.dir = chunks.p;
@@ -806,6 +815,7 @@ done:
     }
     free(w.series);
     odin_arena_fini(&w.arena);
+    odin_arena_fini(&w.recode);
     odin_strbuf_fini(&w.scratch);
     odin_strbuf_fini(&w.cw.path);
     odin_strbuf_fini(&tmp);

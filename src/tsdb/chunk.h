@@ -6,13 +6,20 @@
  *   2       ...   bit stream, MSB first: t0 varint (zig-zag), v0 64 bits; t1-t0 uvarint, v1 XOR;
  *                 then per sample delta-of-delta (0 | 10+14 | 110+17 | 1110+20 | 1111+64 bits)
  *                 and value XOR (0 | 10 + meaningful bits | 11 + 5 leading + 6 length + bits).
+ *
+ * Blocks may instead hold Odin's denser encoding (TSDB_ENC_ODIN, docs/format/chunks.md), an option
+ * Prometheus does not read. Its bytes start with a zero count field, which no XOR chunk with more
+ * than its 2 header bytes has, so xor_iter reads either kind from the bytes alone and every reader
+ * of chunks (querier, compaction, tombstones) handles both.
  */
 #ifndef ODIN_TSDB_CHUNK_H
 #define ODIN_TSDB_CHUNK_H
 
 #include "tsdb/tsdb.h"
 
-enum { TSDB_ENC_XOR = 1 };
+/* Chunk encoding bytes in block chunk files. Prometheus uses 1 to 3 (and the top bit for out-of-order
+ * head chunks); Odin's own is far from those. */
+enum { TSDB_ENC_XOR = 1, TSDB_ENC_ODIN = 0x4f };
 enum { TSDB_CHUNK_MAX_SAMPLES = 65535 };
 
 /* Appender state for one open chunk. Bytes are heap-owned by the chunk (xor_chunk_fini). */
@@ -37,8 +44,49 @@ void xor_chunk_append(xor_chunk *c, int64_t t, double v);
 /* Shrinks the buffer to its length; the chunk stays appendable. */
 void xor_chunk_compact(xor_chunk *c);
 
-/* Reads samples from encoded bytes (as stored: count header included). Bounds-checked: corrupt
- * bytes end the iteration with `err` set, never a read past `len`. */
+/* ---- Odin's encoding (chunkenc_odin.c) ---- */
+
+enum { TSDB_ODIN_MAX_EXP = 12 }; /* largest decimal exponent e of scaled values (k, 10^e) */
+
+/* Bytes tsdb_odin_chunk_encode may use for n samples (room for two layouts while it compares them,
+ * and for its 8-byte stores past the end). */
+size_t tsdb_odin_chunk_bound(size_t n);
+/* Encodes n (1..65535) samples, timestamps ascending, into out (tsdb_odin_chunk_bound(n) bytes);
+ * returns the chunk's length, 0 when n is out of range. Every value's bits round-trip exactly
+ * (NaN payloads, -0, infinities): values no scaled integer gives back use XOR floats. */
+size_t tsdb_odin_chunk_encode(const int64_t *t, const double *v, size_t n, uint8_t *out);
+
+/* Decoder state of one integer stream (timestamps, or scaled values). */
+typedef struct {
+    uint64_t x, d, base, g; /* running value, delta, first value, common divisor (wrapping) */
+    uint8_t order, w[3];
+    bool plain; /* codes are not zig-zagged */
+} tsdb_odin_stream;
+
+typedef struct {
+    size_t pos; /* bits */
+    uint16_t n, read;
+    uint8_t mode, exp, leading, trailing;
+    uint64_t vbits;
+    tsdb_odin_stream ts, vs;
+} tsdb_odin_iter;
+
+/* False when the header is malformed. The bytes stay the caller's and are passed to every next. */
+bool tsdb_odin_iter_init(tsdb_odin_iter *o, const uint8_t *b, size_t len);
+/* False at the end or on corrupt bytes (then o->read < o->n); never reads past len. */
+bool tsdb_odin_iter_next(tsdb_odin_iter *o, const uint8_t *b, size_t len, int64_t *t, double *v);
+
+/* TSDB_ENC_ODIN when the bytes are in Odin's layout, else TSDB_ENC_XOR. */
+static inline uint8_t tsdb_chunk_encoding(const uint8_t *b, size_t len)
+{
+    return len > 2 && b[0] == 0 && b[1] == 0 ? TSDB_ENC_ODIN : TSDB_ENC_XOR;
+}
+
+/* Samples in a chunk of either encoding; 0 for malformed bytes. */
+uint32_t tsdb_chunk_samples(const uint8_t *b, size_t len);
+
+/* Reads samples from encoded bytes of either encoding (XOR as stored, count header included).
+ * Bounds-checked: corrupt bytes end the iteration with `err` set, never a read past `len`. */
 typedef struct {
     const uint8_t *b;
     size_t len;
@@ -49,6 +97,8 @@ typedef struct {
     uint64_t vbits;
     uint8_t leading, trailing;
     bool err;
+    bool odin; /* the bytes are Odin's encoding: `o` decodes them */
+    tsdb_odin_iter o;
 } xor_iter;
 
 void xor_iter_init(xor_iter *it, const uint8_t *b, size_t len);

@@ -222,7 +222,7 @@ static int merge_overlapping(merge_source *ms, block_chunk **chunks, size_t *n, 
         if (c->len < 2) {
             return odin_err_set(err, ODIN_ERR_CORRUPT, "compaction: chunk without a header");
         }
-        total += (size_t)(c->b[0] << 8 | c->b[1]);
+        total += tsdb_chunk_samples(c->b, c->len);
     }
     merge_sample *s = odin_malloc((total ? total : 1) * sizeof(*s));
     size_t k = 0;
@@ -486,6 +486,7 @@ static int write_merged(tsdb *db, tsdb_block *const *v, size_t n, bool keep_iden
         .nsources = nsrc,
         .external_labels = (const char *const *)db->external_labels,
         .nexternal = db->nexternal_labels,
+        .chunk_encoding = db->opts.odin_chunks ? TSDB_ENC_ODIN : TSDB_ENC_XOR,
     };
     char ulid[27] = "";
     if (rc == 0) {

@@ -240,6 +240,7 @@ static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
         .compaction_level = 1,
         .external_labels = (const char *const *)db->external_labels,
         .nexternal = db->nexternal_labels,
+        .chunk_encoding = db->opts.odin_chunks ? TSDB_ENC_ODIN : TSDB_ENC_XOR,
     };
     block_source src = {&hs, head_source_next};
     char ulid[27];

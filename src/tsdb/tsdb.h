@@ -37,6 +37,8 @@ typedef struct {
     int64_t wal_fsync_ms;         /* bound on what a power cut loses; default 1000, 0 = every commit */
     uint64_t wal_segment_bytes;   /* default 128 MiB */
     bool read_only;               /* replay and read, never write (dump, analyze) */
+    bool odin_chunks;             /* write blocks in Odin's denser chunk encoding, which Prometheus
+                                   * and promtool cannot read (docs/format/chunks.md); default XOR */
     /* prometheus.yml's global external_labels, written into every new block's meta.json as the
      * "thanos" section a Thanos sidecar would add; copied by tsdb_open. Empty writes none. */
     odin_labels external_labels;

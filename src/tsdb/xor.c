@@ -253,6 +253,12 @@ void xor_iter_init(xor_iter *it, const uint8_t *b, size_t len)
         it->err = len != 0;
         return;
     }
+    if (tsdb_chunk_encoding(b, len) == TSDB_ENC_ODIN) {
+        it->odin = true;
+        it->err = !tsdb_odin_iter_init(&it->o, b, len);
+        it->n = it->err ? 0 : it->o.n;
+        return;
+    }
     it->n = (uint16_t)(b[0] << 8 | b[1]);
     it->pos_bits = 16;
 }
@@ -410,7 +416,7 @@ static inline bool peek_dod(xor_iter *it, int64_t *dod)
         it->pos_bits += 1;
         return true;
     }
-    int prefix = __builtin_clzll(~w); /* leading ones: 1, 2, 3 or 4+ */
+    int prefix = ~w ? __builtin_clzll(~w) : 64; /* leading ones: 1, 2, 3 or 4+ (clz of 0 is UB) */
     if (prefix >= 4) {
         return false;
     }
@@ -469,8 +475,30 @@ static inline bool fast_value(xor_iter *it)
     return true;
 }
 
+static bool odin_next(xor_iter *it, int64_t *t, double *v)
+{
+    if (it->err || !tsdb_odin_iter_next(&it->o, it->b, it->len, t, v)) {
+        it->err = it->err || it->o.read < it->o.n;
+        return false;
+    }
+    it->read = it->o.read;
+    return true;
+}
+
+uint32_t tsdb_chunk_samples(const uint8_t *b, size_t len)
+{
+    if (tsdb_chunk_encoding(b, len) == TSDB_ENC_ODIN) {
+        tsdb_odin_iter o;
+        return tsdb_odin_iter_init(&o, b, len) ? o.n : 0;
+    }
+    return len >= 2 ? (uint32_t)(b[0] << 8 | b[1]) : 0;
+}
+
 bool xor_iter_next(xor_iter *it, int64_t *t, double *v)
 {
+    if (it->odin) {
+        return odin_next(it, t, v);
+    }
     if (it->read >= 2 && !it->err && it->read < it->n) {
         /* the steady state, read from whole words */
         int64_t dod;

@@ -2,7 +2,9 @@
 block_write (through tests/tools/tsdb_write_block) are analyzed and dumped by promtool, and blocks
 made by `promtool tsdb create-blocks-from openmetrics` are read back by Odin's block reader. In both
 directions the series and samples must equal what was written, and Prometheus' blocks rewritten by
-Odin must come out byte for byte the same. Skips when promtool is absent."""
+Odin must come out byte for byte the same. The same series written in Odin's optional chunk
+encoding read back equal through Odin's reader, and the default writes XOR chunks only. Skips when
+promtool is absent."""
 import math
 import os
 import shutil
@@ -138,6 +140,47 @@ def odin_to_promtool(tool, promtool, data, seg_bytes):
     return errors
 
 
+def chunk_encodings(block):
+    """(encoding bytes of every chunk, chunk file bytes) of a block's chunk segments."""
+    encs, total = [], 0
+    cdir = os.path.join(block, "chunks")
+    for seg in sorted(os.listdir(cdir)):
+        with open(os.path.join(cdir, seg), "rb") as f:
+            b = f.read()
+        total += len(b)
+        pos = 8
+        while pos < len(b):
+            n, shift = 0, 0
+            while True:
+                c = b[pos]
+                pos += 1
+                n |= (c & 0x7f) << shift
+                shift += 7
+                if c < 0x80:
+                    break
+            encs.append(b[pos])
+            pos += 1 + n + 4
+    return encs, total
+
+
+def odin_encoding(tool, data):
+    errors = []
+    parent = odintest.tempdir("odin-enc-")
+    sizes = {}
+    for name, flags, want in (("xor", [], 1), ("odin", ["--odin"], 0x4f)):
+        ulid = run([tool, "write", parent] + flags, input=tool_input(data)).strip()
+        block = os.path.join(parent, ulid)
+        encs, sizes[name] = chunk_encodings(block)
+        if not encs or set(encs) != {want}:
+            errors.append("%s block: chunk encodings %s, want only %d" % (name, sorted(set(encs)),
+                                                                          want))
+        errors += compare("odin read of %s-encoded block" % name, data,
+                          parse_dump(run([tool, "read", block])))
+    if sizes["odin"] >= sizes["xor"]:
+        errors.append("odin-encoded chunks take %d bytes, XOR %d" % (sizes["odin"], sizes["xor"]))
+    return errors
+
+
 def openmetrics(data):
     by_name = {}
     for ls, samples in data.items():
@@ -211,6 +254,7 @@ def main():
     errors += odin_to_promtool(tool, promtool, data, 0)
     errors += odin_to_promtool(tool, promtool, data, 4096)
     errors += promtool_to_odin(tool, promtool, data)
+    errors += odin_encoding(tool, data)
     for e in errors:
         print("FAIL: " + e)
     if errors:

@@ -5,7 +5,8 @@
  * stdin for write, tab-separated lines:  S <tab> name <tab> value ...   starts a series
  *                                        P <tab> t_ms <tab> value       adds a sample to it
  *                                        C                               cuts the open chunk
- * `copy BLOCK PARENT` rewrites a block through block_select and block_write. */
+ * `copy BLOCK PARENT` rewrites a block through block_select and block_write. `write ... --odin`
+ * writes Odin's chunk encoding instead of XOR. */
 #include "tsdb/block_int.h"
 #include "tsdb/chunk.h"
 
@@ -140,7 +141,7 @@ static int next_series(void *ctx, odin_labels *ls, const block_chunk **cs, size_
     return 1;
 }
 
-static int cmd_write(const char *parent, uint64_t seg_bytes)
+static int cmd_write(const char *parent, uint64_t seg_bytes, uint8_t enc)
 {
     odin_strbuf in;
     odin_strbuf_init(&in, 0);
@@ -158,7 +159,8 @@ static int cmd_write(const char *parent, uint64_t seg_bytes)
     block_write_opts o = {.parent_dir = parent,
                           .mint = d.n ? d.mint : 0,
                           .maxt = d.n ? d.maxt + 1 : 0,
-                          .compaction_level = 1};
+                          .compaction_level = 1,
+                          .chunk_encoding = enc};
     block_source src = {.ctx = &d, .next = next_series};
     char ulid[27];
     odin_err err;
@@ -354,18 +356,23 @@ int main(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "write") == 0) {
         uint64_t seg = 0;
-        if (argc >= 5 && strcmp(argv[3], "--segment-bytes") == 0 &&
-            odin_parse_u64(odin_str_c(argv[4]), &seg) < 0) {
-            die("bad --segment-bytes", NULL);
+        uint8_t enc = TSDB_ENC_XOR;
+        for (int i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "--odin") == 0) {
+                enc = TSDB_ENC_ODIN;
+            } else if (strcmp(argv[i], "--segment-bytes") != 0 || i + 1 >= argc ||
+                       odin_parse_u64(odin_str_c(argv[++i]), &seg) < 0) {
+                die("bad --segment-bytes", NULL);
+            }
         }
-        return cmd_write(argv[2], seg);
+        return cmd_write(argv[2], seg, enc);
     }
     if (argc == 3 && strcmp(argv[1], "read") == 0) {
         return cmd_read(argv[2]);
     }
     odin_err usage = {.code = ODIN_ERR_INVALID,
                       .msg = "usage: tsdb_write_block write PARENT_DIR [--segment-bytes N] "
-                             "< series | read DIR | copy BLOCK_DIR PARENT_DIR"};
+                             "[--odin] < series | read DIR | copy BLOCK_DIR PARENT_DIR"};
     die("usage", &usage);
     return 2;
 }

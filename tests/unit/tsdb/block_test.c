@@ -9,6 +9,7 @@
 
 #include "tsdb/block_int.h"
 #include "tsdb/chunk.h"
+#include "tsdb/wal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -714,6 +715,179 @@ static void test_corruption(void **state)
     free(parent);
 }
 
+/* ---- Chunk encodings ---------------------------------------------------------------------------- */
+
+/* The encoding byte of every chunk in the block's first segment, checked against want. */
+static size_t check_segment_encodings(const char *block, uint8_t want)
+{
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    odin_strbuf_printf(&p, "%s/chunks/000001", block);
+    size_t len;
+    uint8_t *b = read_bytes(p.p, &len);
+    size_t pos = 8, n = 0;
+    while (pos < len) {
+        uint64_t clen;
+        size_t vn;
+        assert_int_equal(tsdb_get_uvarint(b + pos, len - pos, &clen, &vn), 0);
+        assert_int_equal(b[pos + vn], want);
+        pos += vn + 1 + clen + 4;
+        n++;
+    }
+    assert_int_equal(pos, len);
+    free(b);
+    odin_strbuf_fini(&p);
+    return n;
+}
+
+/* Sets the first chunk's encoding byte to enc and fixes its CRC. */
+static void flip_first_encoding(const char *block, uint8_t enc)
+{
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    odin_strbuf_printf(&p, "%s/chunks/000001", block);
+    size_t len;
+    uint8_t *b = read_bytes(p.p, &len);
+    uint64_t clen;
+    size_t vn;
+    assert_int_equal(tsdb_get_uvarint(b + 8, len - 8, &clen, &vn), 0);
+    uint8_t *e = b + 8 + vn;
+    *e = enc;
+    block_put_be32(e + 1 + clen, tsdb_crc32c(0, e, 1 + clen));
+    write_bytes(p.p, b, len);
+    free(b);
+    odin_strbuf_fini(&p);
+}
+
+/* A block source that re-reads every series of an open block. */
+typedef struct {
+    tsdb_block *b;
+    uint32_t *ids;
+    size_t n, pos;
+    odin_arena a;
+} block_reader_source;
+
+static int reader_next(void *ctx, odin_labels *ls, const block_chunk **cs, size_t *n,
+                       odin_err *err)
+{
+    block_reader_source *r = ctx;
+    if (r->pos >= r->n) {
+        return 0;
+    }
+    block_series s;
+    int rc = block_series_read(r->b, r->ids[r->pos++], INT64_MIN, INT64_MAX, &r->a, &s, err);
+    if (rc < 0) {
+        return rc;
+    }
+    *ls = s.labels;
+    *cs = s.chunks;
+    *n = s.nchunks;
+    return 1;
+}
+
+static char *write_with(char *parent, const block_source *bs, uint8_t enc)
+{
+    block_write_opts o = {.parent_dir = parent, .mint = T0, .maxt = T0 + 250 * STEP,
+                          .compaction_level = 1, .chunk_encoding = enc};
+    char ulid[27];
+    odin_err err;
+    odin_err_clear(&err);
+    if (block_write(&o, bs, ulid, &err) < 0) {
+        fail_msg("block_write: %s", err.msg);
+    }
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    odin_strbuf_printf(&p, "%s/%s", parent, ulid);
+    return odin_strbuf_take(&p, NULL);
+}
+
+static void check_standard(const char *path, uint8_t enc, size_t want_chunks)
+{
+    tsdb_block *b = open_ok(path);
+    const block_meta *m = block_get_meta(b);
+    assert_int_equal(m->num_series, 5);
+    assert_int_equal(m->num_samples, 250 + 10 + 1 + 120 + 5);
+    assert_int_equal(m->num_chunks, want_chunks);
+    assert_int_equal(check_segment_encodings(path, enc), want_chunks);
+    odin_arena a;
+    odin_arena_init(&a, 0);
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb_matcher mt;
+    assert_int_equal(tsdb_matcher_init(&mt, TSDB_MATCH_RE, ODIN_STR("__name__"), ODIN_STR(".+"),
+                                       &err), 0);
+    block_series *ss;
+    size_t n;
+    assert_int_equal(block_select(b, &mt, 1, INT64_MIN, INT64_MAX, &a, &ss, &n, &err), 0);
+    assert_int_equal(n, 5);
+    const size_t want_n[] = {250, 10, 1, 120, 5};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < ss[i].nchunks; c++) {
+            assert_int_equal(tsdb_chunk_encoding(ss[i].chunks[c].b, ss[i].chunks[c].len), enc);
+        }
+        check_samples(&ss[i], want_n[i], (double)(i * 1000));
+    }
+    tsdb_matcher_fini(&mt);
+    odin_arena_fini(&a);
+    block_unref(b);
+}
+
+/* The default writes XOR chunks byte for byte as given; the option writes Odin's, which read back
+ * the same samples; writing an Odin block's series with the default turns them back into XOR. */
+static void test_chunk_encodings(void **state)
+{
+    (void)state;
+    char *parent = make_tmpdir();
+    test_source src;
+    standard_source(&src);
+    block_source bs = {.ctx = &src, .next = source_next};
+    char *xor_path = write_with(parent, &bs, 0);
+    check_standard(xor_path, TSDB_ENC_XOR, 3 + 1 + 1 + 2 + 1);
+    src.pos = 0;
+    char *odin_path = write_with(parent, &bs, TSDB_ENC_ODIN);
+    check_standard(odin_path, TSDB_ENC_ODIN, 5); /* re-cut: one chunk per series */
+    source_fini(&src);
+
+    block_reader_source r = {.b = open_ok(odin_path)};
+    odin_arena_init(&r.a, 0);
+    odin_err err;
+    odin_err_clear(&err);
+    assert_int_equal(block_series_ids(r.b, &r.a, &r.ids, &r.n, &err), 0);
+    block_source rs = {.ctx = &r, .next = reader_next};
+    char *back = write_with(parent, &rs, TSDB_ENC_XOR);
+    check_standard(back, TSDB_ENC_XOR, 3 + 1 + 1 + 1 + 1); /* XOR re-cut at 120 samples */
+    r.pos = 0;
+    char *again = write_with(parent, &rs, TSDB_ENC_ODIN);
+    check_standard(again, TSDB_ENC_ODIN, 5); /* Odin chunks pass through */
+    odin_arena_fini(&r.a);
+    block_unref(r.b);
+    /* an encoding byte that disagrees with the chunk's bytes (CRC intact) is corruption */
+    flip_first_encoding(xor_path, TSDB_ENC_ODIN);
+    flip_first_encoding(odin_path, TSDB_ENC_XOR);
+    for (int i = 0; i < 2; i++) {
+        tsdb_block *b = open_ok(i ? odin_path : xor_path);
+        odin_arena a;
+        odin_arena_init(&a, 0);
+        tsdb_matcher mt;
+        assert_int_equal(tsdb_matcher_init(&mt, TSDB_MATCH_RE, ODIN_STR("__name__"),
+                                           ODIN_STR(".+"), &err), 0);
+        block_series *ss;
+        size_t n;
+        assert_int_equal(block_select(b, &mt, 1, INT64_MIN, INT64_MAX, &a, &ss, &n, &err),
+                         -ODIN_ERR_CORRUPT);
+        assert_non_null(strstr(err.msg, "do not match encoding"));
+        tsdb_matcher_fini(&mt);
+        odin_arena_fini(&a);
+        block_unref(b);
+    }
+    free(again);
+    free(back);
+    free(xor_path);
+    free(odin_path);
+    rm_rf(parent);
+    free(parent);
+}
+
 int tsdb_block_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +901,7 @@ int tsdb_block_tests(void)
         cmocka_unit_test(test_ulid),
         cmocka_unit_test(test_refcount_delete),
         cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_chunk_encodings),
     };
     return cmocka_run_group_tests_name("tsdb_block", tests, NULL, NULL);
 }

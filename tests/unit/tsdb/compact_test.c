@@ -26,15 +26,20 @@ static char *temp_dir(void)
     return odin_strdup(d);
 }
 
-static tsdb *open_db(const char *dir, bool ro)
+static tsdb *open_db_enc(const char *dir, bool ro, bool odin_chunks)
 {
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0, .read_only = ro};
+    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0, .read_only = ro, .odin_chunks = odin_chunks};
     odin_err err = {0};
     tsdb *db = tsdb_open(&o, &err);
     if (!db) {
         fail_msg("open: %s", err.msg);
     }
     return db;
+}
+
+static tsdb *open_db(const char *dir, bool ro)
+{
+    return open_db_enc(dir, ro, false);
 }
 
 /* Two series, job="a" with v = t/STEP and job="b" with v = 2. */
@@ -373,6 +378,70 @@ static void test_snapshot(void **state)
     free(dir);
 }
 
+/* ---- chunk encodings ---- */
+
+/* Chunks of every block by encoding: counts[0] XOR, counts[1] Odin's. */
+static void block_encodings(tsdb *db, size_t counts[2])
+{
+    counts[0] = counts[1] = 0;
+    odin_arena a;
+    odin_arena_init(&a, 0);
+    odin_err err = {0};
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    for (size_t i = 0; i < db->nblocks; i++) {
+        uint32_t *ids;
+        size_t n;
+        assert_int_equal(block_series_ids(db->blocks[i], &a, &ids, &n, &err), 0);
+        for (size_t k = 0; k < n; k++) {
+            block_series s;
+            assert_int_equal(
+                block_series_read(db->blocks[i], ids[k], INT64_MIN, INT64_MAX, &a, &s, &err), 0);
+            for (size_t c = 0; c < s.nchunks; c++) {
+                counts[tsdb_chunk_encoding(s.chunks[c].b, s.chunks[c].len) == TSDB_ENC_ODIN]++;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    odin_arena_fini(&a);
+}
+
+/* With odin_chunks the head cuts and merges write Odin chunks that query, delete and restart like
+ * XOR ones; reopened without it, the next merge turns them back into XOR. */
+static void test_odin_chunk_option(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    tsdb *db = open_db_enc(dir, false, true);
+    append_range(db, 0, 13 * H);
+    odin_err err = {0};
+    assert_int_equal(tsdb_compact(db, &err), 0);
+    size_t enc[2];
+    block_encodings(db, enc);
+    assert_int_equal(enc[0], 0);
+    assert_true(enc[1] > 0);
+    size_t want = (size_t)(13 * H / STEP);
+    assert_int_equal(count(db, "a", 0, 13 * H), want);
+    assert_int_equal(count(db, "b", 0, 13 * H), want);
+    delete_job(db, "a", H, 2 * H - 1);
+    size_t gone = (size_t)(H / STEP);
+    assert_int_equal(count(db, "a", 0, 13 * H), want - gone);
+    tsdb_close(db);
+
+    db = open_db_enc(dir, false, false);
+    assert_int_equal(count(db, "a", 0, 13 * H), want - gone);
+    assert_int_equal(tsdb_clean_tombstones(db, &err), 0);
+    append_range(db, 13 * H, 25 * H);
+    assert_int_equal(tsdb_compact(db, &err), 0);
+    block_encodings(db, enc);
+    assert_int_equal(enc[1], 0); /* every block was rewritten or merged since */
+    want = (size_t)(25 * H / STEP);
+    assert_int_equal(count(db, "a", 0, 25 * H), want - gone);
+    assert_int_equal(count(db, "b", 0, 25 * H), want);
+    tsdb_close(db);
+    odin_remove_tree(dir);
+    free(dir);
+}
+
 int tsdb_compact_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +451,7 @@ int tsdb_compact_tests(void)
         cmocka_unit_test(test_tombstones_codec),
         cmocka_unit_test(test_delete_series),
         cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_odin_chunk_option),
     };
     return cmocka_run_group_tests_name("tsdb_compact", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 
 int tsdb_wal_tests(void);
 extern int tsdb_chunk_tests(void) __attribute__((weak));
+extern int tsdb_odin_chunk_tests(void) __attribute__((weak));
 extern int tsdb_block_tests(void) __attribute__((weak));
 extern int tsdb_db_tests(void) __attribute__((weak));
 extern int tsdb_compact_tests(void) __attribute__((weak));
@@ -18,6 +19,9 @@ int main(void)
     f += tsdb_wal_tests();
     if (tsdb_chunk_tests != NULL) {
         f += tsdb_chunk_tests();
+    }
+    if (tsdb_odin_chunk_tests != NULL) {
+        f += tsdb_odin_chunk_tests();
     }
     if (tsdb_block_tests != NULL) {
         f += tsdb_block_tests();
