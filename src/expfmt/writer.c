@@ -74,9 +74,12 @@ static bool fits(const odin_strbuf *out, size_t bound)
     return out->cap_bytes == 0 || bound <= out->cap_bytes - out->len;
 }
 
+/* An empty piece may come as {NULL, 0}, which memcpy must not be given. */
 static char *put(char *w, const char *p, size_t n)
 {
-    memcpy(w, p, n);
+    if (n > 0) {
+        memcpy(w, p, n);
+    }
     return w + n;
 }
 
@@ -124,7 +127,13 @@ void expfmt_write_help(odin_strbuf *out, odin_str name, odin_str help)
     w = put(w, "# HELP ", 7);
     w = put(w, name.p, name.len);
     *w++ = ' ';
-    w = put_escaped(w, help, false);
+    /* help texts are sentences that rarely need escapes: two memchr and one copy */
+    if (help.len == 0 ||
+        (memchr(help.p, '\\', help.len) == NULL && memchr(help.p, '\n', help.len) == NULL)) {
+        w = put(w, help.p, help.len);
+    } else {
+        w = put_escaped(w, help, false);
+    }
     *w++ = '\n';
     odin_strbuf_advance(out, (size_t)(w - start));
 }
