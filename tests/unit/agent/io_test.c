@@ -274,8 +274,15 @@ static void test_proc_fields(void **state)
     agent_scrape sc;
     agent_scrape_init(&sc, &ag);
     agent_scrape_begin(&sc);
-    const char *cases[] = {"", " ", " \t\n\v\f\r", "a", " a ", "MemTotal:  16384 kB",
-                           "nr_free_pages 12345\n", "a\tb\vc\fd\re\nf", "x\x01y z\x80"};
+    const char *cases[] = {"",
+                           " ",
+                           " \t\n\v\f\r",
+                           "a",
+                           " a ",
+                           "MemTotal:  16384 kB",
+                           "nr_free_pages 12345\n",
+                           "a\tb\vc\fd\re\nf",
+                           "x\x01y z\x80"};
     for (size_t i = 0; i < ODIN_ARRAY_LEN(cases); i++) {
         check_fields(&sc, cases[i], strlen(cases[i]));
     }
@@ -283,7 +290,8 @@ static void test_proc_fields(void **state)
     for (size_t nf = 60; nf <= 70; nf++) {
         size_t len = 0;
         for (size_t k = 0; k < nf; k++) {
-            len += (size_t)snprintf(line + len, sizeof line - len, k % 3 ? " %zu" : "  \t%zu", k * 97);
+            len +=
+                (size_t)snprintf(line + len, sizeof line - len, k % 3 ? " %zu" : "  \t%zu", k * 97);
         }
         check_fields(&sc, line, len);
         line[len++] = ' ';

@@ -97,12 +97,16 @@ static void write_branchy(odin_strbuf *b)
 {
     odin_label l[] = {{ODIN_STR("a"), ODIN_STR("q\"")}, {ODIN_STR("b"), ODIN_STR("")}};
     expfmt_sample s[] = {
-        {.labels = {NULL, 0}, .extra = {ODIN_STR("le"), ODIN_STR("0.5")}, .suffix = "_x",
-         .value = 1e-05, .t_ms = -42, .has_t = true},
+        {.labels = {NULL, 0},
+         .extra = {ODIN_STR("le"), ODIN_STR("0.5")},
+         .suffix = "_x",
+         .value = 1e-05,
+         .t_ms = -42,
+         .has_t = true},
         {.labels = {l, 2}, .suffix = NULL, .value = 123456789, .t_ms = 0, .has_t = true},
     };
-    expfmt_family f = {ODIN_STR("k"), ODIN_STR("Help with a \\ and a\nnewline."), true,
-                       EXPFMT_GAUGE, s, 2};
+    expfmt_family f = {
+        ODIN_STR("k"), ODIN_STR("Help with a \\ and a\nnewline."), true, EXPFMT_GAUGE, s, 2};
     expfmt_write_family(b, &f);
 }
 
