@@ -41,6 +41,9 @@ typedef struct agent_http {
     agent *ag;
     _Atomic unsigned long served;
     _Atomic int inflight;
+    /* The last page's length: the next one is made in a buffer of about that size from the start
+     * instead of growing it by doubling (eight reallocations and copies for a 54 KB page). */
+    _Atomic size_t last_len;
 } agent_http;
 
 static size_t count_collectors(void)
@@ -200,7 +203,12 @@ static void handle_metrics(void *ctx, http_request *req, http_response *resp)
     (void)req;
     agent_http *h = ctx;
     atomic_fetch_add(&h->inflight, 1);
+    size_t hint = atomic_load(&h->last_len);
+    if (hint > 0) {
+        odin_strbuf_reserve(&resp->body, hint + hint / 16);
+    }
     agent_scrape_served(h->ag, h, &resp->body);
+    atomic_store(&h->last_len, resp->body.len);
     atomic_fetch_sub(&h->inflight, 1);
     /* promhttp counts a request after it is served; the first scrape reports 0 */
     atomic_fetch_add(&h->served, 1);

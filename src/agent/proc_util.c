@@ -2,6 +2,7 @@
  * splitting over (pointer, length) text. See proc_util.h. */
 #include "agent/proc_util.h"
 
+#include <string.h>
 #include <unistd.h>
 
 static int digit_value(char c)
@@ -166,44 +167,63 @@ bool proc_next_line(odin_str *text, odin_str *line)
     return true;
 }
 
+/* strings.Fields' ASCII whitespace, as a table: the scan runs over every byte of /proc/net/netstat,
+ * vmstat and meminfo each scrape. */
+static const bool space_table[256] = {
+    [' '] = true, ['\t'] = true, ['\n'] = true, ['\v'] = true, ['\f'] = true, ['\r'] = true,
+};
+
 static bool is_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+    return space_table[(unsigned char)c];
 }
+
+/* The next field of s at or after *i, advancing *i past it; false at the end. */
+static bool next_field(odin_str s, size_t *i, odin_str *field)
+{
+    size_t k = *i;
+    while (k < s.len && is_space(s.p[k])) {
+        k++;
+    }
+    if (k == s.len) {
+        *i = k;
+        return false;
+    }
+    size_t start = k;
+    while (k < s.len && !is_space(s.p[k])) {
+        k++;
+    }
+    *field = (odin_str){s.p + start, k - start};
+    *i = k;
+    return true;
+}
+
+/* Lines of up to LOCAL_FIELDS fields (all of meminfo, vmstat and most of netstat's) are split in
+ * one pass into a local array and copied; longer ones are counted first. */
+enum { LOCAL_FIELDS = 64 };
 
 size_t proc_fields(agent_scrape *sc, odin_str s, odin_str **out)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < s.len;) {
-        while (i < s.len && is_space(s.p[i])) {
-            i++;
-        }
-        if (i < s.len) {
-            n++;
-        }
-        while (i < s.len && !is_space(s.p[i])) {
-            i++;
-        }
+    odin_str local[LOCAL_FIELDS];
+    size_t n = 0, i = 0;
+    odin_str field;
+    while (n < LOCAL_FIELDS && next_field(s, &i, &field)) {
+        local[n++] = field;
     }
-    odin_str *f = odin_arena_alloc(agent_scrape_arena(sc), (n ? n : 1) * sizeof(*f));
+    size_t total = n;
+    for (size_t j = i; next_field(s, &j, &field);) {
+        total++;
+    }
+    odin_str *f = odin_arena_alloc(agent_scrape_arena(sc), (total ? total : 1) * sizeof(*f));
     if (!f) {
         odin_oom();
     }
-    size_t k = 0;
-    for (size_t i = 0; i < s.len;) {
-        while (i < s.len && is_space(s.p[i])) {
-            i++;
-        }
-        size_t start = i;
-        while (i < s.len && !is_space(s.p[i])) {
-            i++;
-        }
-        if (i > start) {
-            f[k++] = (odin_str){s.p + start, i - start};
-        }
+    memcpy(f, local, n * sizeof(*f));
+    while (n < total && next_field(s, &i, &field)) {
+        f[n++] = field;
     }
     *out = f;
-    return n;
+    return total;
 }
 
 size_t proc_split(agent_scrape *sc, odin_str s, char sep, odin_str **out)

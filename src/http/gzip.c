@@ -59,37 +59,86 @@ bool http_accepts_gzip(const char *accept_encoding)
 
 enum { SMALL_BODY_BYTES = 128 * 1024 };
 
-char *http_gzip(const void *p, size_t len, size_t *out_len)
+/* A deflate state for bodies up to SMALL_BODY_BYTES, kept by a request object (one per server
+ * thread) and reset between bodies: zlib's state is allocated once instead of per reply. It has
+ * the full 32 KiB window: a smaller one costs more than it saves, as deflate slides the window and
+ * walks its whole hash table every window's worth of input (an 8 KiB window slides six times over
+ * a 54 KB metrics page). memLevel 7 (a 16 Ki-entry hash) takes 192 KiB of state with about the
+ * speed of the default 8 (256 KiB). Level 1 ratio on a 54 KB node metrics page: 10334 bytes
+ * against 10248 with the 8 KiB window, compressed in about 115 us instead of 150-170. */
+struct http_gzip_stream {
+    z_stream zs;
+};
+
+enum { KEPT_WINDOW_BITS = 15, KEPT_MEM_LEVEL = 7, GZIP_LEVEL = 1 };
+
+/* Runs one whole-body deflate on an initialised stream into a buffer of deflateBound's size. */
+static char *deflate_body(z_stream *zs, const void *p, size_t len, size_t *out_len)
+{
+    size_t bound = deflateBound(zs, (uLong)len);
+    char *out = odin_malloc(bound);
+    zs->next_in = (Bytef *)p;
+    zs->avail_in = (uInt)len;
+    zs->next_out = (Bytef *)out;
+    zs->avail_out = (uInt)bound;
+    int rc = deflate(zs, Z_FINISH);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    *out_len = zs->total_out;
+    return out;
+}
+
+/* One-shot compression with zlib's default state (32 KiB window, memLevel 8, 256 KiB), for
+ * bodies larger than the kept stream serves. +16: the gzip wrapper instead of zlib's. */
+static char *gzip_once(const void *p, size_t len, size_t *out_len)
+{
+    z_stream zs = {0};
+    if (deflateInit2(&zs, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return NULL;
+    }
+    char *out = deflate_body(&zs, p, len, out_len);
+    deflateEnd(&zs);
+    return out;
+}
+
+void http_gzip_stream_free(http_gzip_stream *st)
+{
+    if (st != NULL) {
+        deflateEnd(&st->zs);
+        free(st);
+    }
+}
+
+char *http_gzip_kept(http_gzip_stream **kept, const void *p, size_t len, size_t *out_len)
 {
     /* zlib counts in uInt; bodies are capped at 1 GiB by their strbuf, so one call always fits,
      * but a larger input is refused rather than truncated. */
     if (len > UINT_MAX / 2) {
         return NULL;
     }
-    z_stream zs = {0};
-    /* +16: the gzip wrapper instead of zlib's. zlib's default state (32 KiB window, memLevel 8)
-     * takes 256 KiB; a body up to SMALL_BODY_BYTES (an agent's /metrics page, most API replies)
-     * gets an 8 KiB window and memLevel 6, 64 KiB of state. At level 1 that costs next to no
-     * ratio: a 54 KB node metrics page compressed to 10229 bytes against 10280. */
-    int window_bits = len <= SMALL_BODY_BYTES ? 13 : 15;
-    int mem_level = len <= SMALL_BODY_BYTES ? 6 : 8;
-    if (deflateInit2(&zs, 1, Z_DEFLATED, window_bits + 16, mem_level, Z_DEFAULT_STRATEGY) !=
-        Z_OK) {
-        return NULL;
+    if (kept == NULL || len > SMALL_BODY_BYTES) {
+        return gzip_once(p, len, out_len);
     }
-    size_t bound = deflateBound(&zs, (uLong)len);
-    char *out = odin_malloc(bound);
-    zs.next_in = (Bytef *)p;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-        free(out);
-        return NULL;
+    http_gzip_stream *st = *kept;
+    if (st != NULL && deflateReset(&st->zs) != Z_OK) {
+        http_gzip_stream_free(st);
+        *kept = st = NULL;
     }
-    *out_len = n;
-    return out;
+    if (st == NULL) {
+        st = odin_calloc(1, sizeof(*st));
+        if (deflateInit2(&st->zs, GZIP_LEVEL, Z_DEFLATED, KEPT_WINDOW_BITS + 16, KEPT_MEM_LEVEL,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(st);
+            return NULL;
+        }
+        *kept = st;
+    }
+    return deflate_body(&st->zs, p, len, out_len);
+}
+
+char *http_gzip(const void *p, size_t len, size_t *out_len)
+{
+    return http_gzip_kept(NULL, p, len, out_len);
 }

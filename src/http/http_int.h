@@ -42,6 +42,11 @@ bool http_accepts_gzip(const char *accept_encoding);
  * frees with free(), its length in *out_len; NULL when zlib fails or len is too large for one
  * deflate call. */
 char *http_gzip(const void *p, size_t len, size_t *out_len);
+/* The same, reusing the deflate state in *kept (made on first use, NULL before) for bodies up to
+ * 128 KiB; larger ones get a state of their own. The output is a valid gzip member either way. */
+typedef struct http_gzip_stream http_gzip_stream;
+char *http_gzip_kept(http_gzip_stream **kept, const void *p, size_t len, size_t *out_len);
+void http_gzip_stream_free(http_gzip_stream *st);
 
 /* ---- Request heads (parse.c) ----------------------------------------------------------------- */
 

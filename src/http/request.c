@@ -97,6 +97,8 @@ void http_request_fini(http_request *req)
 {
     odin_arena_fini(&req->arena);
     odin_strbuf_fini(&req->body);
+    http_gzip_stream_free(req->gzip);
+    req->gzip = NULL;
 }
 
 /* ---- Replies --------------------------------------------------------------------------------- */
@@ -145,7 +147,7 @@ static void build_reply(http_request *req, http_response *resp, http_reply *repl
     bool gzipped = false;
     if (eligible && http_accepts_gzip(http_request_header(req, "Accept-Encoding"))) {
         size_t zlen = 0;
-        char *z = http_gzip(body, len, &zlen);
+        char *z = http_gzip_kept(&req->gzip, body, len, &zlen);
         if (z != NULL && zlen < len) {
             free(body);
             body = z;

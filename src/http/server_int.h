@@ -56,6 +56,8 @@ struct http_request {
     const char *extra_names[HTTP_WEB_MAX_HEADERS + 1];
     const char *extra_values[HTTP_WEB_MAX_HEADERS + 1];
     size_t nextra;
+    /* The deflate state replies from this request object reuse (gzip.c); NULL until first used. */
+    http_gzip_stream *gzip;
 };
 
 typedef struct http_mhd http_mhd;

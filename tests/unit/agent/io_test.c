@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "agent/core.h"
+#include "agent/proc_util.h"
 #include "agent/sysfs_util.h"
 
 #include <dirent.h>
@@ -231,6 +232,77 @@ static void reference_path(const char *base, const char *rel, char *out, size_t 
     } else {
         snprintf(out, cap, "%.*s/%s", (int)bl, base, rel);
     }
+}
+
+/* proc_fields is strings.Fields over ASCII whitespace: compared with a plain reference on short
+ * lines, lines around the one-pass limit of 64 fields and a long /proc-like line. */
+static size_t reference_fields(const char *s, size_t len, odin_str *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        while (i < len && strchr(" \t\n\v\f\r", s[i]) != NULL && s[i] != '\0') {
+            i++;
+        }
+        size_t start = i;
+        while (i < len && (s[i] == '\0' || strchr(" \t\n\v\f\r", s[i]) == NULL)) {
+            i++;
+        }
+        if (i > start && n < max) {
+            out[n++] = (odin_str){s + start, i - start};
+        }
+    }
+    return n;
+}
+
+static void check_fields(agent_scrape *sc, const char *s, size_t len)
+{
+    odin_str want[512];
+    size_t nw = reference_fields(s, len, want, ODIN_ARRAY_LEN(want));
+    odin_str *got = NULL;
+    size_t ng = proc_fields(sc, (odin_str){s, len}, &got);
+    assert_int_equal(ng, nw);
+    for (size_t i = 0; i < nw; i++) {
+        assert_ptr_equal(got[i].p, want[i].p);
+        assert_int_equal(got[i].len, want[i].len);
+    }
+}
+
+static void test_proc_fields(void **state)
+{
+    (void)state;
+    agent ag = {0};
+    agent_scrape sc;
+    agent_scrape_init(&sc, &ag);
+    agent_scrape_begin(&sc);
+    const char *cases[] = {"",
+                           " ",
+                           " \t\n\v\f\r",
+                           "a",
+                           " a ",
+                           "MemTotal:  16384 kB",
+                           "nr_free_pages 12345\n",
+                           "a\tb\vc\fd\re\nf",
+                           "x\x01y z\x80"};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(cases); i++) {
+        check_fields(&sc, cases[i], strlen(cases[i]));
+    }
+    char line[4096];
+    for (size_t nf = 60; nf <= 70; nf++) {
+        size_t len = 0;
+        for (size_t k = 0; k < nf; k++) {
+            len +=
+                (size_t)snprintf(line + len, sizeof line - len, k % 3 ? " %zu" : "  \t%zu", k * 97);
+        }
+        check_fields(&sc, line, len);
+        line[len++] = ' ';
+        check_fields(&sc, line, len);
+    }
+    size_t len = (size_t)snprintf(line, sizeof line, "IpExt:");
+    for (size_t k = 0; len + 24 < sizeof line && k < 300; k++) {
+        len += (size_t)snprintf(line + len, sizeof line - len, " %zu", k * 104729);
+    }
+    check_fields(&sc, line, len);
+    agent_scrape_fini(&sc);
 }
 
 static void test_paths_match_formatting(void **state)
@@ -557,6 +629,7 @@ int agent_io_tests(void)
         cmocka_unit_test(test_regular_file_larger_than_one_read),
         cmocka_unit_test(test_listing_twice_in_a_scrape),
         cmocka_unit_test(test_paths_match_formatting),
+        cmocka_unit_test(test_proc_fields),
         cmocka_unit_test(test_path_conversions_match_snprintf),
         cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
         cmocka_unit_test(test_forget_files_under_a_directory),

@@ -8,6 +8,7 @@
 #include "expfmt/expfmt.h"
 
 #include <math.h>
+#include <string.h>
 
 int expfmt_writer_tests(void);
 
@@ -85,12 +86,73 @@ static void test_write_histogram_order(void **state)
     odin_strbuf_fini(&b);
 }
 
+static const char kept_text[] = "# HELP k Help with a \\\\ and a\\nnewline.\n"
+                                "# TYPE k gauge\n"
+                                "k_x{le=\"0.5\"} 1e-05 -42\n"
+                                "k{a=\"q\\\"\",b=\"\"} 1.23456789e+08 0\n";
+
+/* A family exercising the writer's branches: a label-less sample with only the extra label, a
+ * negative timestamp, a NULL suffix, an empty label value, escapes in help and values. */
+static void write_branchy(odin_strbuf *b)
+{
+    odin_label l[] = {{ODIN_STR("a"), ODIN_STR("q\"")}, {ODIN_STR("b"), ODIN_STR("")}};
+    expfmt_sample s[] = {
+        {.labels = {NULL, 0},
+         .extra = {ODIN_STR("le"), ODIN_STR("0.5")},
+         .suffix = "_x",
+         .value = 1e-05,
+         .t_ms = -42,
+         .has_t = true},
+        {.labels = {l, 2}, .suffix = NULL, .value = 123456789, .t_ms = 0, .has_t = true},
+    };
+    expfmt_family f = {
+        ODIN_STR("k"), ODIN_STR("Help with a \\ and a\nnewline."), true, EXPFMT_GAUGE, s, 2};
+    expfmt_write_family(b, &f);
+}
+
+static void test_write_branches(void **state)
+{
+    (void)state;
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    write_branchy(&b);
+    assert_true(odin_strbuf_ok(&b));
+    assert_string_equal(b.p, kept_text);
+    odin_strbuf_fini(&b);
+}
+
+/* Near a capped buffer's end the writer keeps odin_strbuf's rule: what is written is always a
+ * leading part of the text within the cap, the overflow flag is set whenever the text did not all
+ * fit, and with room for the text and one number's reservation (40 bytes) it is complete. */
+static void test_write_capped(void **state)
+{
+    (void)state;
+    size_t full = strlen(kept_text);
+    for (size_t cap = 1; cap <= full + 48; cap++) {
+        odin_strbuf b;
+        odin_strbuf_init(&b, cap);
+        write_branchy(&b);
+        assert_true(b.len <= cap);
+        assert_memory_equal(b.p != NULL ? b.p : "", kept_text, b.len);
+        if (cap < full) {
+            assert_false(odin_strbuf_ok(&b));
+        }
+        if (odin_strbuf_ok(&b) || cap >= full + 40) {
+            assert_true(odin_strbuf_ok(&b));
+            assert_string_equal(b.p, kept_text);
+        }
+        odin_strbuf_fini(&b);
+    }
+}
+
 int expfmt_writer_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_counter_with_labels),
         cmocka_unit_test(test_write_escapes_and_specials),
         cmocka_unit_test(test_write_histogram_order),
+        cmocka_unit_test(test_write_branches),
+        cmocka_unit_test(test_write_capped),
     };
     return cmocka_run_group_tests_name("expfmt_writer", tests, NULL, NULL);
 }

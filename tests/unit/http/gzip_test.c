@@ -50,10 +50,12 @@ static void test_accepts_gzip(void **state)
     }
 }
 
-static void roundtrip(const char *in, size_t len)
+/* Compresses in with the kept stream *kept, or one-shot when kept is NULL, and checks that the
+ * result is one gzip member that inflates back to in. */
+static void roundtrip_kept(http_gzip_stream **kept, const char *in, size_t len)
 {
     size_t zlen = 0;
-    char *z = http_gzip(in, len, &zlen);
+    char *z = kept != NULL ? http_gzip_kept(kept, in, len, &zlen) : http_gzip(in, len, &zlen);
     assert_non_null(z);
     /* gzip magic and deflate method. */
     assert_true(zlen >= 18);
@@ -69,6 +71,11 @@ static void roundtrip(const char *in, size_t len)
     }
     free(out);
     free(z);
+}
+
+static void roundtrip(const char *in, size_t len)
+{
+    roundtrip_kept(NULL, in, len);
 }
 
 static void test_gzip_roundtrip(void **state)
@@ -108,12 +115,46 @@ static void test_gzip_metrics_page(void **state)
     odin_strbuf_fini(&b);
 }
 
+/* One kept stream compresses body after body, each a complete member on its own: small, empty,
+ * large (which takes a state of its own and leaves the kept one alone), and small again. */
+static void test_gzip_kept_stream(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    char *buf = odin_malloc(n);
+    uint32_t x = 7;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525 + 1013904223;
+        buf[i] = i % 3 == 0 ? (char)(x >> 24) : (char)('0' + i % 10);
+    }
+    http_gzip_stream *kept = NULL;
+    roundtrip_kept(&kept, buf, 54000);
+    assert_non_null(kept);
+    http_gzip_stream *first = kept;
+    roundtrip_kept(&kept, "", 0);
+    roundtrip_kept(&kept, buf + 3, 1000);
+    roundtrip_kept(&kept, buf, n);
+    assert_ptr_equal(kept, first);
+    roundtrip_kept(&kept, buf + 11, 128 * 1024);
+    roundtrip_kept(&kept, buf + 5, 54000);
+    assert_ptr_equal(kept, first);
+    http_gzip_stream_free(kept);
+    http_gzip_stream_free(NULL);
+
+    /* a large body first makes no kept state */
+    http_gzip_stream *none = NULL;
+    roundtrip_kept(&none, buf, 128 * 1024 + 1);
+    assert_null(none);
+    free(buf);
+}
+
 int http_gzip_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts_gzip),
         cmocka_unit_test(test_gzip_roundtrip),
         cmocka_unit_test(test_gzip_metrics_page),
+        cmocka_unit_test(test_gzip_kept_stream),
     };
     return cmocka_run_group_tests_name("http_gzip", tests, NULL, NULL);
 }
