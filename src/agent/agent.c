@@ -240,7 +240,8 @@ int agent_start(agent *ag, odin_err *err)
     /* The small built-in backend: libmicrohttpd would map GnuTLS (2.3 MiB) for TLS never served. */
     http_server_opts opts = {.listen_address = agent_flag(ag, "web.listen-address"),
                              .backend = HTTP_BACKEND_SMALL,
-                             .web_config_file = agent_flag(ag, "web.config.file")};
+                             .web_config_file = agent_flag(ag, "web.config.file"),
+                             .gated = true};
     http_server *srv = http_server_start(&opts, err);
     if (!srv) {
         free(h);
@@ -248,6 +249,7 @@ int agent_start(agent *ag, odin_err *err)
     }
     http_server_route(srv, "GET", agent_flag(ag, "web.telemetry-path"), handle_metrics, h);
     http_server_route(srv, "GET", "/*", handle_landing, h);
+    http_server_open(srv);
     ag->http = srv;
     ag->served = h;
     odin_strbuf port;

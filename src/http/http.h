@@ -61,6 +61,9 @@ typedef struct {
     /* Prometheus' web config file (--web.config.file): TLS, basic auth, headers, rate limit;
      * NULL or "" for none. With TLS the MHD backend serves, whatever `backend` says. */
     const char *web_config_file;
+    /* Requests wait (in the backend's worker) until http_server_open, so routes can be added
+     * after the socket is bound without a request seeing a half-built route table. */
+    bool gated;
 } http_server_opts;
 
 /* Reads and checks a web config file as http_server_start would (promtool check web-config);
@@ -73,6 +76,8 @@ http_server *http_server_start(const http_server_opts *opts, odin_err *err);
  * Register before the first request arrives (routes are not locked). Unmatched paths get 404. */
 void http_server_route(http_server *s, const char *method, const char *path, http_handler_fn fn,
                        void *ctx);
+/* Lets requests through a gated server (http_server_opts.gated); call once routes are added. */
+void http_server_open(http_server *s);
 /* The port actually bound (useful with port 0). */
 int http_server_port(const http_server *s);
 /* Stops accepting, waits for requests in flight, frees everything. NULL is fine. */

@@ -209,6 +209,9 @@ static bool is_form(const char *content_type)
 
 void http_dispatch(http_request *req, const char *query, size_t query_len, http_reply *reply)
 {
+    if (atomic_load(&req->srv->gated)) {
+        http_server_wait_open(req->srv);
+    }
     if (req->srv->web != NULL && !http_web_admit(req->srv->web, req, reply)) {
         return;
     }

@@ -14,6 +14,8 @@ static void server_free(http_server *s)
     free(s->routes);
     free(s->address);
     http_web_free(s->web);
+    pthread_mutex_destroy(&s->gate_mu);
+    pthread_cond_destroy(&s->gate_cv);
     free(s);
 }
 
@@ -43,6 +45,9 @@ http_server *http_server_start(const http_server_opts *opts, odin_err *err)
         opts->max_body_bytes > 0 ? opts->max_body_bytes : HTTP_DEFAULT_MAX_BODY_BYTES;
     s->port = http_bound_port(fd);
     atomic_init(&s->stopping, false);
+    atomic_init(&s->gated, opts->gated);
+    pthread_mutex_init(&s->gate_mu, NULL);
+    pthread_cond_init(&s->gate_cv, NULL);
     int rc = s->backend == HTTP_BACKEND_SMALL ? http_small_start(s, fd, opts->threads, err)
                                               : http_mhd_start(s, fd, opts->threads, err);
     if (rc < 0) {
@@ -50,6 +55,23 @@ http_server *http_server_start(const http_server_opts *opts, odin_err *err)
         return NULL;
     }
     return s;
+}
+
+void http_server_open(http_server *s)
+{
+    pthread_mutex_lock(&s->gate_mu);
+    atomic_store(&s->gated, false);
+    pthread_cond_broadcast(&s->gate_cv);
+    pthread_mutex_unlock(&s->gate_mu);
+}
+
+void http_server_wait_open(http_server *s)
+{
+    pthread_mutex_lock(&s->gate_mu);
+    while (atomic_load(&s->gated)) {
+        pthread_cond_wait(&s->gate_cv, &s->gate_mu);
+    }
+    pthread_mutex_unlock(&s->gate_mu);
 }
 
 int http_server_port(const http_server *s)
@@ -63,6 +85,7 @@ void http_server_stop(http_server *s)
         return;
     }
     atomic_store(&s->stopping, true);
+    http_server_open(s); /* a request waiting at the gate then finds whatever routes there are */
     if (s->backend == HTTP_BACKEND_SMALL) {
         http_small_stop(s);
     } else {

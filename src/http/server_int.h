@@ -4,6 +4,7 @@
 #ifndef ODIN_HTTP_SERVER_INT_H
 #define ODIN_HTTP_SERVER_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "http/http.h"
@@ -81,6 +82,10 @@ struct http_server {
     size_t routes_cap;
     /* Set once by http_server_stop; read by workers to close keep-alive connections. */
     atomic_bool stopping;
+    /* While set, http_dispatch waits on gate_cv (http_server_open or _stop clear it). */
+    atomic_bool gated;
+    pthread_mutex_t gate_mu;
+    pthread_cond_t gate_cv;
 };
 
 /* ---- Routing (router.c) ---------------------------------------------------------------------- */
@@ -122,6 +127,8 @@ void http_response_init(http_response *resp);
  * query is the raw query string (without '?'), or NULL when req->collect_query supplies them.
  * Fills reply; the caller frees reply->body. */
 void http_dispatch(http_request *req, const char *query, size_t query_len, http_reply *reply);
+/* Blocks while the server is gated (http_server_opts.gated). */
+void http_server_wait_open(http_server *s);
 /* A plain-text answer (404, 413, ...) with an optional Allow header. */
 void http_reply_text(http_request *req, int status, const char *text, const char *allow,
                      http_reply *reply);

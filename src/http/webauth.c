@@ -1,5 +1,5 @@
 /* The web config on each request, as Prometheus' exporter toolkit applies it: the file is read
- * again when it changes (a file that turns bad answers 500 until it is fixed), then the rate
+ * again and taken in when its bytes changed (a file that turns bad answers 500 until it is fixed), then the rate
  * limit (429), the configured headers on every answer, and basic auth against bcrypt hashes
  * (401 with WWW-Authenticate). bcrypt is slow on purpose, so verdicts are cached per
  * (user, hash, password) and one check runs at a time. */
@@ -11,13 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* The hash checked for an unknown user, so that a wrong name costs what a wrong password costs
  * and names cannot be told apart by timing. It is of a random password nobody knows. */
 static const char dummy_hash[] = "$2b$10$rJQoSIxtMuSkGrruXfmhS.acmdODOLl1RPKsZXau6u4X9dDb5ecLW";
 
-enum { AUTH_CACHE_SLOTS = 256 };
+enum { AUTH_CACHE_SLOTS = 256, WEB_CONFIG_MAX_BYTES = 1 << 20 };
 
 typedef struct {
     uint64_t key; /* odin_hash of user, hash and password; 0 = empty */
@@ -33,7 +32,8 @@ struct http_web {
     int rate_burst;
 
     pthread_mutex_t lock;
-    struct stat st; /* of the file last read */
+    char *text;     /* the file as last read (NULL: unreadable) */
+    size_t text_len;
     bool broken;    /* the last read failed: answer 500 */
     http_web_settings cur;
     auth_verdict cache[AUTH_CACHE_SLOTS];
@@ -44,26 +44,35 @@ struct http_web {
     struct crypt_data *cd;
 };
 
-static bool same_file(const struct stat *a, const struct stat *b)
+/* The file's bytes, as the toolkit reads them on every request: comparing them (not the file's
+ * mtime, whose granularity is coarse) is what notices every change. */
+static char *read_text(const char *path, size_t *len, odin_err *err)
 {
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    if (odin_read_file(path, &b, WEB_CONFIG_MAX_BYTES, err) < 0) {
+        odin_strbuf_fini(&b);
+        return NULL;
+    }
+    return odin_strbuf_take(&b, len);
 }
 
 http_web *http_web_new(const char *path, odin_err *err)
 {
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        odin_err_errno(err, errno, "%s", path);
+    size_t len = 0;
+    char *text = read_text(path, &len, err);
+    if (text == NULL) {
         return NULL;
     }
     http_web_settings s;
-    if (http_web_settings_load(path, &s, err) < 0) {
+    if (http_web_settings_parse(text, len, path, true, &s, err) < 0) {
+        free(text);
         return NULL;
     }
     http_web *w = odin_calloc(1, sizeof *w);
     w->path = odin_strdup(path);
-    w->st = st;
+    w->text = text;
+    w->text_len = len;
     w->cur = s;
     w->rate_interval_ms = s.rate_interval_ms;
     w->rate_burst = s.rate_burst;
@@ -84,6 +93,7 @@ void http_web_free(http_web *w)
     pthread_mutex_destroy(&w->lock);
     pthread_mutex_destroy(&w->bcrypt);
     free(w->cd);
+    free(w->text);
     free(w->path);
     free(w);
 }
@@ -93,28 +103,31 @@ const http_web_settings *http_web_start_settings(const http_web *w)
     return &w->cur;
 }
 
-/* Reads the file again when it changed since the last read. Lock held. */
+/* Reads the file and takes it in when its bytes changed since the last read. Lock held. */
 static void refresh(http_web *w)
 {
-    struct stat st;
-    if (stat(w->path, &st) < 0) {
-        if (!w->broken) {
-            odin_err err = {0};
-            odin_err_errno(&err, errno, "%s", w->path);
+    odin_err err = {0};
+    size_t len = 0;
+    char *text = read_text(w->path, &len, &err);
+    if (text == NULL) {
+        if (!w->broken || w->text != NULL) {
             odin_log(ODIN_LOG_ERROR, "http", "Unable to read the web configuration", "err",
                      err.msg, NULL);
         }
         w->broken = true;
-        memset(&w->st, 0, sizeof w->st);
+        free(w->text);
+        w->text = NULL;
         return;
     }
-    if (same_file(&st, &w->st)) {
+    if (w->text != NULL && len == w->text_len && memcmp(text, w->text, len) == 0) {
+        free(text);
         return;
     }
-    w->st = st;
-    odin_err err = {0};
+    free(w->text);
+    w->text = text;
+    w->text_len = len;
     http_web_settings s;
-    if (http_web_settings_load(w->path, &s, &err) < 0) {
+    if (http_web_settings_parse(text, len, w->path, true, &s, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "http", "Unable to parse the web configuration", "err", err.msg,
                  NULL);
         w->broken = true;

@@ -396,13 +396,15 @@ static int start_web(server *s, odin_err *err)
     web_api_set_ready(s->web, false);
     http_server_opts ho = {.listen_address = server_flag(&s->flags, "web.listen-address"),
                            .threads = 4,
-                           .web_config_file = server_flag(&s->flags, "web.config.file")};
+                           .web_config_file = server_flag(&s->flags, "web.config.file"),
+                           .gated = true};
     s->http = http_server_start(&ho, err);
     if (!s->http) {
         return -ODIN_ERR_IO;
     }
     http_server_route(s->http, "GET", "/metrics", handle_metrics, s);
     web_api_register(s->web, s->http);
+    http_server_open(s->http);
     return 0;
 }
 

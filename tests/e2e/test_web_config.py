@@ -17,6 +17,7 @@ import odintest  # noqa: E402
 
 # bcrypt (cost 4) of "odin-test-password" and of "second-password"
 ALICE = "$2b$04$c4AgLgOi9iOWm.O7HXTMIO19FoNtcuqwCu/7H85nU/YzBLtMdN9ry"
+SECOND = "$2b$04$u4LEfSNhhY/0mdh2dPgNEezo7dSJEyvNc09ITHCqpa3r/xtg2sC2q"
 failures = []
 
 
@@ -114,6 +115,13 @@ def test_agent_basic_auth(odin):
         check(st == 200, "fixed file: 200, got %d" % st)
         st, _, _ = request(url)
         check(st == 401, "fixed file: auth again, got %d" % st)
+        # rewritten in place with the same size at once: the bytes differ, so it is taken in
+        with open(web, "w") as f:
+            f.write("basic_auth_users:\n  alice: %s\n" % SECOND)
+        st, _, _ = request(url, "alice", "odin-test-password")
+        check(st == 401, "same-size rewrite: the old password stops working, got %d" % st)
+        st, _, _ = request(url, "alice", "second-password")
+        check(st == 200, "same-size rewrite: the new password works, got %d" % st)
     finally:
         stop(p)
         print("agent log:\n" + open(os.path.join(TMP, "proc.log")).read()[-2000:])

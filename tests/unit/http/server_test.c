@@ -760,6 +760,42 @@ static void graceful_stop(int threads)
     test_resp_free(&c.resp);
 }
 
+static atomic_bool late_done;
+
+static void *late_client(void *p)
+{
+    client_arg *c = p;
+    c->ok = test_get(c->port, "GET", "/late", NULL, &c->resp);
+    atomic_store(&late_done, true);
+    return NULL;
+}
+
+/* A gated server holds a request that arrives before its routes are added, then answers it with
+ * the route added meanwhile (not a 404 from a half-built table). */
+static void test_gated_start(void **state)
+{
+    (void)state;
+    odin_err err = {0};
+    http_server_opts o = {.listen_address = "127.0.0.1:0", .timeout_s = 10, .backend = backend,
+                          .gated = true};
+    http_server *s = http_server_start(&o, &err);
+    assert_non_null(s);
+    client_arg c = {.port = http_server_port(s)};
+    atomic_store(&late_done, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, late_client, &c), 0);
+    sleep_ms(100);
+    assert_false(atomic_load(&late_done));
+    http_server_route(s, "GET", "/late", h_text, "late\n");
+    http_server_open(s);
+    pthread_join(t, NULL);
+    assert_true(c.ok);
+    assert_int_equal(c.resp.status, 200);
+    assert_string_equal(c.resp.body, "late\n");
+    test_resp_free(&c.resp);
+    http_server_stop(s);
+}
+
 static void test_graceful_stop(void **state)
 {
     (void)state;
@@ -821,6 +857,7 @@ int http_server_tests(void)
         cmocka_unit_test(test_good_addresses),
         cmocka_unit_test(test_thread_pool),
         cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_gated_start),
         cmocka_unit_test(test_graceful_stop_thread_pool),
         cmocka_unit_test(test_stop_with_idle_keepalive),
         cmocka_unit_test(test_stop_null),
