@@ -1,8 +1,8 @@
 /* The web config on each request, as Prometheus' exporter toolkit applies it: the file is read
- * again and taken in when its bytes changed (a file that turns bad answers 500 until it is fixed), then the rate
- * limit (429), the configured headers on every answer, and basic auth against bcrypt hashes
- * (401 with WWW-Authenticate). bcrypt is slow on purpose, so verdicts are cached per
- * (user, hash, password) and one check runs at a time. */
+ * again and taken in when its bytes changed (a file that turns bad answers 500 until it is fixed),
+ * then the rate limit (429), the configured headers on every answer, and basic auth against bcrypt
+ * hashes (401 with WWW-Authenticate). bcrypt is slow on purpose, so verdicts are cached per (user,
+ * hash, password) and one check runs at a time. */
 #include "http/server_int.h"
 
 #include <crypt.h>
@@ -32,9 +32,9 @@ struct http_web {
     int rate_burst;
 
     pthread_mutex_t lock;
-    char *text;     /* the file as last read (NULL: unreadable) */
+    char *text; /* the file as last read (NULL: unreadable) */
     size_t text_len;
-    bool broken;    /* the last read failed: answer 500 */
+    bool broken; /* the last read failed: answer 500 */
     http_web_settings cur;
     auth_verdict cache[AUTH_CACHE_SLOTS];
     double tokens;
@@ -111,8 +111,8 @@ static void refresh(http_web *w)
     char *text = read_text(w->path, &len, &err);
     if (text == NULL) {
         if (!w->broken || w->text != NULL) {
-            odin_log(ODIN_LOG_ERROR, "http", "Unable to read the web configuration", "err",
-                     err.msg, NULL);
+            odin_log(ODIN_LOG_ERROR, "http", "Unable to read the web configuration", "err", err.msg,
+                     NULL);
         }
         w->broken = true;
         free(w->text);

@@ -38,8 +38,8 @@ static int fail(web_dec *d, const odin_yaml_node *n, const char *fmt, ...)
     va_start(ap, fmt);
     odin_strbuf_vprintf(&msg, fmt, ap);
     va_end(ap);
-    int rc = n != NULL ? odin_err_set(d->err, ODIN_ERR_INVALID, "%s:%zu:%zu: %s", d->name,
-                                      n->line, n->col, msg.p)
+    int rc = n != NULL ? odin_err_set(d->err, ODIN_ERR_INVALID, "%s:%zu:%zu: %s", d->name, n->line,
+                                      n->col, msg.p)
                        : odin_err_set(d->err, ODIN_ERR_INVALID, "%s: %s", d->name, msg.p);
     odin_strbuf_fini(&msg);
     return rc;
