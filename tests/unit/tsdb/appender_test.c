@@ -1,6 +1,7 @@
 /* Unit tests for the appender's hints: refs that tsdb_appender_prefetch remembered (the right
  * series for each ref, also when two refs share a slot, when the entry was overwritten, and when
- * head GC removed the series in between), and tsdb_appender_reserve. */
+ * head GC removed the series in between), tsdb_appender_reserve, and the first chunk of a new
+ * series sized from the head's cut chunks. */
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
@@ -199,12 +200,56 @@ static void test_reserve(void **state)
     tsdb_close(db);
 }
 
+/* Before any cut a new series' first chunk starts small; once the head has cut chunks it starts
+ * at about their size (so it is not reallocated while it fills), and never above the cap. */
+static void test_first_chunk_sized_from_cuts(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    odin_label ls[2];
+    bool created;
+    int kind = 0;
+    assert_int_equal(head_first_chunk_cap(&h), HEAD_FIRST_CHUNK_MIN);
+    head_series *s = head_get_or_create(&h, pod_labels(ls, "first"), &created);
+    assert_int_equal(head_series_append(&h, s, 0, 1, &kind), 0);
+    assert_int_equal(s->open.cap, HEAD_FIRST_CHUNK_MIN);
+    /* a counter that moves by varied amounts: chunks of a few hundred bytes, cut at range ends */
+    double v = 0;
+    uint64_t x = 1;
+    for (int64_t t = STEP_MS; t < 4 * HOUR; t += STEP_MS) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        v += (double)(x >> 54);
+        assert_int_equal(head_series_append(&h, s, t, v, &kind), 0);
+    }
+    assert_true(s->nchunks >= 2);
+    uint32_t cap = head_first_chunk_cap(&h);
+    uint32_t last = s->chunks[s->nchunks - 1].len;
+    assert_true(cap > HEAD_FIRST_CHUNK_MIN);
+    assert_true(cap <= HEAD_FIRST_CHUNK_MAX);
+    assert_true(cap >= last / 2 && cap <= last * 2);
+    head_series *n = head_get_or_create(&h, pod_labels(ls, "new"), &created);
+    assert_true(created);
+    assert_int_equal(head_series_append(&h, n, 4 * HOUR, 1, &kind), 0);
+    assert_int_equal(n->open.cap, cap);
+    /* chunks of random doubles are ~8x bigger: the hint stops at the cap */
+    head_series *r = head_get_or_create(&h, pod_labels(ls, "random"), &created);
+    for (int64_t t = 0; t < 40 * HOUR; t += STEP_MS) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        double d = (double)x / 3.0;
+        assert_int_equal(head_series_append(&h, r, t, d, &kind), 0);
+    }
+    assert_int_equal(head_first_chunk_cap(&h), HEAD_FIRST_CHUNK_MAX);
+    head_fini(&h);
+}
+
 int tsdb_appender_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefetched_refs),
         cmocka_unit_test(test_prefetched_series_removed),
         cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_first_chunk_sized_from_cuts),
     };
     return cmocka_run_group_tests_name("tsdb_appender", tests, NULL, NULL);
 }
