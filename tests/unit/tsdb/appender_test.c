@@ -113,9 +113,8 @@ static void test_prefetched_refs(void **state)
     for (int i = 0; i < 10; i++) {
         char name[16];
         snprintf(name, sizeof(name), "p%d", i);
-        assert_int_equal(tsdb_append(a, &refs[i], pod_labels(ls, name), 2 * STEP_MS, 2000 + i,
-                                     &err),
-                         0);
+        assert_int_equal(
+            tsdb_append(a, &refs[i], pod_labels(ls, name), 2 * STEP_MS, 2000 + i, &err), 0);
     }
     assert_int_equal(tsdb_appender_commit(a, &err), 0);
     for (int i = 0; i < NPODS; i++) {
@@ -183,9 +182,8 @@ static void test_reserve(void **state)
         for (int i = 0; i < 4000; i++) {
             char name[16];
             snprintf(name, sizeof(name), "p%d", i);
-            assert_int_equal(tsdb_append(a, NULL, pod_labels(ls, name), (int64_t)h * STEP_MS, 1,
-                                         &err),
-                             0);
+            assert_int_equal(
+                tsdb_append(a, NULL, pod_labels(ls, name), (int64_t)h * STEP_MS, 1, &err), 0);
         }
         assert_int_equal(tsdb_appender_commit(a, &err), 0);
     }
