@@ -341,14 +341,6 @@ void head_series_prefetch_struct(const head_series *s)
     __builtin_prefetch(p + sizeof(*s) - 1, 1);
 }
 
-void head_series_prefetch(head *h, uint64_t ref)
-{
-    const head_series *s = head_by_ref(h, ref);
-    if (s != NULL) {
-        head_series_prefetch_struct(s);
-    }
-}
-
 void head_series_prefetch_append(head *h, head_series *s)
 {
     __builtin_prefetch(&h->stripes[s->ref % HEAD_STRIPES], 1);
