@@ -135,6 +135,8 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *out)
 
 /* ---- appender ---- */
 
+enum { APPENDER_SEEN = 16 }; /* a power of two */
+
 struct tsdb_appender {
     tsdb *db;
     uint64_t reader; /* head_reader_enter's token: series it holds are not freed meanwhile */
@@ -143,6 +145,15 @@ struct tsdb_appender {
     size_t len, cap;
     head_series **created; /* series first seen in this transaction, for the WAL series record */
     size_t ncreated, cap_created;
+    /* What tsdb_appender_prefetch found, keyed by ref, so the append that follows a few lines
+     * later skips its own head_by_ref (a page-directory and a slot load, often cache misses).
+     * Safe with head GC: refs are never reused, the series stays allocated while this appender
+     * is a reader, and commit re-resolves any series removed since (resolve_removed). Larger
+     * than the scrape loop's prefetch distance so an entry survives until its append. */
+    struct {
+        uint64_t ref;
+        head_series *s;
+    } seen[APPENDER_SEEN];
 };
 
 tsdb_appender *tsdb_appender_new(tsdb *db)
@@ -230,7 +241,11 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
                 odin_err *err)
 {
     head *h = &a->db->head;
-    head_series *s = (ref && *ref) ? head_by_ref(h, *ref) : NULL;
+    head_series *s = NULL;
+    if (ref && *ref) {
+        size_t slot = (size_t)*ref & (APPENDER_SEEN - 1);
+        s = a->seen[slot].ref == *ref ? a->seen[slot].s : head_by_ref(h, *ref);
+    }
     if (!s) {
         int rc = check_labels(ls, err);
         if (rc < 0) {
@@ -261,16 +276,30 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
         return rc;
     }
     if (a->len == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 64;
-        a->samples = odin_realloc(a->samples, a->cap * sizeof(*a->samples));
+        tsdb_appender_reserve(a, a->cap ? a->cap * 2 : 64);
     }
     a->samples[a->len++] = (tsdb_pending_sample){s, t, v};
     return 0;
 }
 
+void tsdb_appender_reserve(tsdb_appender *a, size_t n)
+{
+    if (n <= a->cap || n > SIZE_MAX / sizeof(*a->samples)) {
+        return; /* an absurd hint is ignored: tsdb_append still grows the buffer as needed */
+    }
+    a->samples = odin_realloc(a->samples, n * sizeof(*a->samples));
+    a->cap = n;
+}
+
 void tsdb_appender_prefetch(tsdb_appender *a, uint64_t ref)
 {
-    head_series_prefetch(&a->db->head, ref);
+    head_series *s = head_by_ref(&a->db->head, ref);
+    if (s != NULL) {
+        head_series_prefetch_struct(s);
+        size_t slot = (size_t)ref & (APPENDER_SEEN - 1);
+        a->seen[slot].ref = ref;
+        a->seen[slot].s = s;
+    }
 }
 
 /* Prometheus' pendingCommit, done at commit instead of on every append: head_gc runs under

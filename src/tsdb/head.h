@@ -129,6 +129,10 @@ typedef struct {
     _Atomic int64_t min_t, max_t;
     _Atomic uint64_t nchunks;
     _Atomic uint64_t series_removed; /* by head_gc, ever */
+    /* running average of the bytes of the chunks cut lately (16x fixed point, 0 before the
+     * first cut): sizes a new series' first chunk, which has no previous chunk to go by. Updated
+     * under any stripe with relaxed loads and stores: a lost update only skews a hint. */
+    _Atomic uint32_t cut_len_avg16;
     /* deferred frees (head_gc.c), guarded by gc_mu (taken alone, never with another head lock) */
     pthread_mutex_t gc_mu;
     uint64_t gc_epoch;            /* bumped by each head_gc that unlinked anything */
@@ -159,15 +163,18 @@ void head_chunk_free(head *h, const head_chunk *c);
  * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion). */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
+/* Bytes to allocate for the first chunk of a new series: the head's recent cut chunks' average
+ * plus an eighth, at most HEAD_FIRST_CHUNK_MAX; HEAD_FIRST_CHUNK_MIN before any chunk was cut. */
+enum { HEAD_FIRST_CHUNK_MIN = 32, HEAD_FIRST_CHUNK_MAX = 512 };
+uint32_t head_first_chunk_cap(const head *h);
 /* Appends under the series' stripe lock; checks order. 0, or -ODIN_ERR_CONFLICT with kind set
  * to 1 out of order, 2 duplicate. Equal timestamp and identical bits is a no-op that returns 1. */
 int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind);
-/* Cache hints for an append to come (no effect on results). head_series_prefetch(_struct) loads
+/* Cache hints for an append to come (no effect on results). head_series_prefetch_struct loads
  * the series' struct; head_series_prefetch_append, once the struct is in cache, the stripe mutex
  * and the open chunk's last bytes (read without the stripe: a stale pointer only wastes the hint,
  * and a prefetch never faults). */
 void head_series_prefetch_struct(const head_series *s);
-void head_series_prefetch(head *h, uint64_t ref);
 void head_series_prefetch_append(head *h, head_series *s);
 uint64_t head_labels_hash(odin_labels ls);
 

@@ -66,9 +66,14 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
                 odin_err *err);
 /* A hint with no effect on results: starts loading the head state of series `ref` into the CPU
  * cache because the caller will append to it soon. At 100k+ series every append otherwise waits on
- * a few cache misses; the scrape loop passes the ref of the line a few ahead. 0 or an unknown ref
- * is ignored. */
+ * a few cache misses; the scrape loop passes the ref of the line a few ahead. The appender also
+ * remembers the series it found (up to 16, by ref), so tsdb_append of that ref skips the lookup.
+ * 0 or an unknown ref is ignored. */
 void tsdb_appender_prefetch(tsdb_appender *a, uint64_t ref);
+/* A hint with no effect on results: makes room for n samples in this transaction at once (the
+ * scrape loop passes its target's last sample count) instead of growing the buffer as they come.
+ * An n no larger than what is already reserved, or one whose size overflows, is ignored. */
+void tsdb_appender_reserve(tsdb_appender *a, size_t n);
 /* Writes the WAL record and publishes the samples; frees the appender either way. */
 int tsdb_appender_commit(tsdb_appender *a, odin_err *err);
 void tsdb_appender_rollback(tsdb_appender *a);

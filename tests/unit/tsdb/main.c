@@ -12,6 +12,7 @@ extern int tsdb_migrate_tests(void) __attribute__((weak));
 extern int tsdb_querier_tests(void) __attribute__((weak));
 extern int tsdb_gc_tests(void) __attribute__((weak));
 extern int tsdb_head_tests(void) __attribute__((weak));
+extern int tsdb_appender_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -43,6 +44,9 @@ int main(void)
     }
     if (tsdb_head_tests != NULL) {
         f += tsdb_head_tests();
+    }
+    if (tsdb_appender_tests != NULL) {
+        f += tsdb_appender_tests();
     }
     return f != 0;
 }

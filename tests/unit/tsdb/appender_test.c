@@ -1,0 +1,253 @@
+/* Unit tests for the appender's hints: refs that tsdb_appender_prefetch remembered (the right
+ * series for each ref, also when two refs share a slot, when the entry was overwritten, and when
+ * head GC removed the series in between), tsdb_appender_reserve, and the first chunk of a new
+ * series sized from the head's cut chunks. */
+#include <cmocka.h>
+
+#include "tsdb/db_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int tsdb_appender_tests(void);
+
+enum { STEP_MS = 15000 };
+static const int64_t HOUR = 3600 * 1000LL;
+
+static odin_labels pod_labels(odin_label ls[2], const char *name)
+{
+    ls[0] = (odin_label){ODIN_STR("__name__"), ODIN_STR("m")};
+    ls[1] = (odin_label){ODIN_STR("pod"), odin_str_c(name)};
+    return (odin_labels){ls, 2};
+}
+
+static tsdb *open_db(const char *dir)
+{
+    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0};
+    odin_err err = {0};
+    tsdb *db = tsdb_open(&o, &err);
+    if (!db) {
+        fail_msg("open: %s", err.msg);
+    }
+    return db;
+}
+
+/* Samples of pod `name` in [mint, maxt]; their values summed into *sum when not NULL. */
+static size_t pod_samples(tsdb *db, const char *name, int64_t mint, int64_t maxt, double *sum)
+{
+    odin_err err = {0};
+    tsdb_matcher m;
+    assert_int_equal(tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("pod"), odin_str_c(name), &err),
+                     0);
+    tsdb_querier *q = tsdb_querier_open(db, mint, maxt);
+    tsdb_series_set *s = tsdb_querier_select(q, &m, 1, &err);
+    assert_non_null(s);
+    size_t n = 0;
+    double total = 0;
+    while (tsdb_series_next(s)) {
+        tsdb_iter it;
+        tsdb_series_iter(s, &it);
+        int64_t t;
+        double v;
+        while (tsdb_iter_next(&it, &t, &v)) {
+            n++;
+            total += v;
+        }
+    }
+    tsdb_querier_close(q);
+    tsdb_matcher_fini(&m);
+    if (sum) {
+        *sum = total;
+    }
+    return n;
+}
+
+enum { NPODS = 40 }; /* more than the appender remembers, so entries are overwritten */
+
+/* Makes pods p0..p<NPODS-1> with one sample at t = 0 each; refs[i] is pod i's ref. */
+static void make_pods(tsdb *db, uint64_t refs[NPODS])
+{
+    odin_err err = {0};
+    tsdb_appender *a = tsdb_appender_new(db);
+    for (int i = 0; i < NPODS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        odin_label ls[2];
+        refs[i] = 0;
+        assert_int_equal(tsdb_append(a, &refs[i], pod_labels(ls, name), 0, i, &err), 0);
+    }
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+}
+
+/* Prefetching a few lines ahead, as the scrape loop does, and in odd patterns (refs sharing a
+ * slot, a prefetch never followed by its append, refs that are unknown or 0): every sample lands
+ * in the series of its own ref, the value tells. */
+static void test_prefetched_refs(void **state)
+{
+    (void)state;
+    tsdb *db = open_db(NULL);
+    odin_err err = {0};
+    uint64_t refs[NPODS];
+    make_pods(db, refs);
+    odin_label ls[2];
+    tsdb_appender *a = tsdb_appender_new(db);
+    tsdb_appender_prefetch(a, 0);
+    tsdb_appender_prefetch(a, refs[NPODS - 1] + 1000); /* never handed out */
+    for (int i = 0; i < 4 && i < NPODS; i++) {
+        tsdb_appender_prefetch(a, refs[i]);
+    }
+    for (int i = 0; i < NPODS; i++) {
+        if (i + 4 < NPODS) {
+            tsdb_appender_prefetch(a, refs[i + 4]);
+        }
+        /* and one that shares the slot of the ref appended next, 16 refs on */
+        tsdb_appender_prefetch(a, refs[(i + 16) % NPODS]);
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        uint64_t r = refs[i];
+        assert_int_equal(tsdb_append(a, &r, pod_labels(ls, name), STEP_MS, 1000 + i, &err), 0);
+        assert_int_equal(r, refs[i]);
+    }
+    /* pods 0..9 once more, their prefetches long overwritten */
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        assert_int_equal(
+            tsdb_append(a, &refs[i], pod_labels(ls, name), 2 * STEP_MS, 2000 + i, &err), 0);
+    }
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    for (int i = 0; i < NPODS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        double sum;
+        size_t n = pod_samples(db, name, 0, HOUR, &sum);
+        assert_int_equal(n, i < 10 ? 3 : 2);
+        assert_true(sum == (double)i + 1000 + i + (i < 10 ? 2000 + i : 0));
+    }
+    tsdb_close(db);
+}
+
+/* A series the appender prefetched is removed by head GC before the append that uses what the
+ * prefetch found: the sample still lands, in the series made again at commit, and in the WAL. */
+static void test_prefetched_series_removed(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/odin-appender-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    tsdb *db = open_db(dir);
+    odin_err err = {0};
+    odin_label ls[2];
+    uint64_t ref = 0, keep = 0;
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_int_equal(tsdb_append(a, &ref, pod_labels(ls, "quiet"), 0, 1, &err), 0);
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    for (int64_t t = 0; t < 5 * HOUR; t += STEP_MS) { /* keeps the head going */
+        a = tsdb_appender_new(db);
+        assert_int_equal(tsdb_append(a, &keep, pod_labels(ls, "busy"), t, 1, &err), 0);
+        assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    }
+    a = tsdb_appender_new(db);
+    tsdb_appender_prefetch(a, ref);
+    assert_int_equal(tsdb_compact(db, &err), 0); /* cuts [0, 2h): "quiet" has nothing left */
+    assert_null(head_by_ref(&db->head, ref));
+    uint64_t r = ref;
+    assert_int_equal(tsdb_append(a, &r, pod_labels(ls, "quiet"), 5 * HOUR, 7, &err), 0);
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    double sum;
+    assert_int_equal(pod_samples(db, "quiet", 5 * HOUR, 6 * HOUR, &sum), 1);
+    assert_true(sum == 7);
+    tsdb_close(db);
+    db = open_db(dir);
+    assert_int_equal(pod_samples(db, "quiet", 5 * HOUR, 6 * HOUR, &sum), 1);
+    assert_true(sum == 7);
+    assert_int_equal(pod_samples(db, "quiet", 0, 6 * HOUR, NULL), 2); /* block and head */
+    tsdb_close(db);
+    odin_remove_tree(dir);
+}
+
+/* Reserving ahead, too little, nothing or an impossible amount changes no result. */
+static void test_reserve(void **state)
+{
+    (void)state;
+    tsdb *db = open_db(NULL);
+    odin_err err = {0};
+    odin_label ls[2];
+    size_t hints[] = {0, 1, 3000, 5000, SIZE_MAX};
+    for (size_t h = 0; h < sizeof(hints) / sizeof(hints[0]); h++) {
+        tsdb_appender *a = tsdb_appender_new(db);
+        tsdb_appender_reserve(a, hints[h]);
+        tsdb_appender_reserve(a, 10); /* smaller than before: ignored */
+        for (int i = 0; i < 4000; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "p%d", i);
+            assert_int_equal(
+                tsdb_append(a, NULL, pod_labels(ls, name), (int64_t)h * STEP_MS, 1, &err), 0);
+        }
+        assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    }
+    tsdb_appender_rollback(NULL);
+    tsdb_appender *a = tsdb_appender_new(db);
+    tsdb_appender_reserve(a, 100);
+    tsdb_appender_rollback(a); /* nothing appended: nothing leaks */
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.samples_appended, 5 * 4000);
+    assert_int_equal(pod_samples(db, "p3999", 0, HOUR, NULL), 5);
+    tsdb_close(db);
+}
+
+/* Before any cut a new series' first chunk starts small; once the head has cut chunks it starts
+ * at about their size (so it is not reallocated while it fills), and never above the cap. */
+static void test_first_chunk_sized_from_cuts(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    odin_label ls[2];
+    bool created;
+    int kind = 0;
+    assert_int_equal(head_first_chunk_cap(&h), HEAD_FIRST_CHUNK_MIN);
+    head_series *s = head_get_or_create(&h, pod_labels(ls, "first"), &created);
+    assert_int_equal(head_series_append(&h, s, 0, 1, &kind), 0);
+    assert_int_equal(s->open.cap, HEAD_FIRST_CHUNK_MIN);
+    /* a counter that moves by varied amounts: chunks of a few hundred bytes, cut at range ends */
+    double v = 0;
+    uint64_t x = 1;
+    for (int64_t t = STEP_MS; t < 4 * HOUR; t += STEP_MS) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        v += (double)(x >> 54);
+        assert_int_equal(head_series_append(&h, s, t, v, &kind), 0);
+    }
+    assert_true(s->nchunks >= 2);
+    uint32_t cap = head_first_chunk_cap(&h);
+    uint32_t last = s->chunks[s->nchunks - 1].len;
+    assert_true(cap > HEAD_FIRST_CHUNK_MIN);
+    assert_true(cap <= HEAD_FIRST_CHUNK_MAX);
+    assert_true(cap >= last / 2 && cap <= last * 2);
+    head_series *n = head_get_or_create(&h, pod_labels(ls, "new"), &created);
+    assert_true(created);
+    assert_int_equal(head_series_append(&h, n, 4 * HOUR, 1, &kind), 0);
+    assert_int_equal(n->open.cap, cap);
+    /* chunks of random doubles are ~8x bigger: the hint stops at the cap */
+    head_series *r = head_get_or_create(&h, pod_labels(ls, "random"), &created);
+    for (int64_t t = 0; t < 40 * HOUR; t += STEP_MS) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        double d = (double)x / 3.0;
+        assert_int_equal(head_series_append(&h, r, t, d, &kind), 0);
+    }
+    assert_int_equal(head_first_chunk_cap(&h), HEAD_FIRST_CHUNK_MAX);
+    head_fini(&h);
+}
+
+int tsdb_appender_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefetched_refs),
+        cmocka_unit_test(test_prefetched_series_removed),
+        cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_first_chunk_sized_from_cuts),
+    };
+    return cmocka_run_group_tests_name("tsdb_appender", tests, NULL, NULL);
+}
