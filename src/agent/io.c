@@ -162,31 +162,11 @@ static void cache_drop(agent_scrape *sc, agent_cached_file *f)
     free(f);
 }
 
-void agent_files_sweep(agent_scrape *sc)
-{
-    size_t pos = 0, kl;
-    const void *k;
-    void *v;
-    agent_cached_file *stale[64];
-    size_t n;
-    do {
-        n = 0;
-        pos = 0;
-        while (n < ODIN_ARRAY_LEN(stale) && odin_map_next(&sc->files, &pos, &k, &kl, &v)) {
-            agent_cached_file *f = v;
-            if (sc->generation - f->used >= FILE_UNUSED_SCRAPES) {
-                stale[n++] = f;
-            }
-        }
-        for (size_t i = 0; i < n; i++) {
-            cache_drop(sc, stale[i]);
-        }
-    } while (n == ODIN_ARRAY_LEN(stale));
-}
+/* Drops every cached file that pick chooses, in batches (a drop changes the map under the walk). */
+typedef bool (*file_pick_fn)(const agent_scrape *sc, const agent_cached_file *f, const void *arg);
 
-void agent_files_forget(agent_scrape *sc, const char *dir)
+static void drop_where(agent_scrape *sc, file_pick_fn pick, const void *arg)
 {
-    size_t dl = strlen(dir);
     size_t pos, kl;
     const void *k;
     void *v;
@@ -197,7 +177,7 @@ void agent_files_forget(agent_scrape *sc, const char *dir)
         pos = 0;
         while (n < ODIN_ARRAY_LEN(stale) && odin_map_next(&sc->files, &pos, &k, &kl, &v)) {
             agent_cached_file *f = v;
-            if (kl > dl && f->path[dl] == '/' && memcmp(f->path, dir, dl) == 0) {
+            if (pick(sc, f, arg)) {
                 stale[n++] = f;
             }
         }
@@ -205,6 +185,30 @@ void agent_files_forget(agent_scrape *sc, const char *dir)
             cache_drop(sc, stale[i]);
         }
     } while (n == ODIN_ARRAY_LEN(stale));
+}
+
+static bool unused_long(const agent_scrape *sc, const agent_cached_file *f, const void *arg)
+{
+    (void)arg;
+    return sc->generation - f->used >= FILE_UNUSED_SCRAPES;
+}
+
+static bool under_dir(const agent_scrape *sc, const agent_cached_file *f, const void *arg)
+{
+    (void)sc;
+    const char *dir = arg;
+    size_t dl = strlen(dir);
+    return strlen(f->path) > dl && f->path[dl] == '/' && memcmp(f->path, dir, dl) == 0;
+}
+
+void agent_files_sweep(agent_scrape *sc)
+{
+    drop_where(sc, unused_long, NULL);
+}
+
+void agent_files_forget(agent_scrape *sc, const char *dir)
+{
+    drop_where(sc, under_dir, dir);
 }
 
 void agent_files_close_all(agent_scrape *sc)

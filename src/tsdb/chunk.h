@@ -111,4 +111,15 @@ size_t tsdb_put_varint(uint8_t *out, int64_t v);
 int tsdb_get_uvarint(const uint8_t *b, size_t len, uint64_t *v, size_t *n);
 int tsdb_get_varint(const uint8_t *b, size_t len, int64_t *v, size_t *n);
 
+/* A big-endian 64-bit word's byte order fixed up (one bswap on x86): the chunk bit writers and
+ * readers store and load whole words. */
+static inline uint64_t tsdb_be64(uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+}
+
 #endif

@@ -77,15 +77,6 @@ typedef struct {
     size_t nbits;
 } bitw;
 
-static inline uint64_t be64(uint64_t w)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return __builtin_bswap64(w);
-#else
-    return w;
-#endif
-}
-
 /* Appends the low nbits (0..64) of v, MSB first, with one 8-byte store per 56 bits: the used high
  * bits of the partial last byte are merged in and the bytes after it overwritten with zeros, so
  * a partial byte's free bits are always zero. The store reaches up to 8 bytes past the end,
@@ -106,7 +97,7 @@ static void put_bits(bitw *w, uint64_t v, int nbits)
     if (used) {
         word |= (uint64_t)w->b[byte] << 56;
     }
-    word = be64(word);
+    word = tsdb_be64(word);
     memcpy(w->b + byte, &word, 8);
     w->nbits += (size_t)nbits;
 }
@@ -421,7 +412,7 @@ static inline bool get_bits(tsdb_odin_iter *o, const uint8_t *b, size_t len, int
     if (first + 8 <= len && shift + nbits <= 64) {
         uint64_t w;
         memcpy(&w, b + first, 8);
-        *out = (be64(w) << shift) >> (64 - nbits);
+        *out = (tsdb_be64(w) << shift) >> (64 - nbits);
         o->pos += (size_t)nbits;
         return true;
     }
@@ -527,7 +518,7 @@ static inline __attribute__((always_inline)) bool next_int(tsdb_odin_iter *o, co
          * lie inside the chunk */
         uint64_t w;
         memcpy(&w, b + first, 8);
-        w = be64(w) << (o->pos & 7);
+        w = tsdb_be64(w) << (o->pos & 7);
         int pre = (int)(w >> 63) + 1;
         int width = pre == 1 ? s->w[0] : s->w[1 + ((w >> 62) & 1)];
         if (pre + width <= 57) {
@@ -581,7 +572,7 @@ static inline __attribute__((always_inline)) bool next_xor(tsdb_odin_iter *o, co
          * fields do not fit in it, the bit-wise path below reads them again from o->pos */
         uint64_t w;
         memcpy(&w, b + first, 8);
-        w = be64(w) << (o->pos & 7);
+        w = tsdb_be64(w) << (o->pos & 7);
         if (!(w >> 63)) {
             o->pos += 1;
             return true;

@@ -102,16 +102,6 @@ static void ensure(xor_chunk *c, size_t extra)
     }
 }
 
-/* A big-endian 64-bit word's byte order fixed up (one bswap on x86). */
-static inline uint64_t be64(uint64_t w)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return __builtin_bswap64(w);
-#else
-    return w;
-#endif
-}
-
 /* Appends the low nbits (0..56) of v, MSB first, with one 8-byte store: the used high bits of the
  * partial last byte are merged in and the bytes after it are overwritten. That store reaches at
  * most 8 bytes past len, hence the 9 bytes of room; bytes past len are never read. The free low
@@ -125,7 +115,7 @@ static inline void put_bits56(xor_chunk *c, uint64_t v, int nbits)
     if (used) {
         w |= (uint64_t)c->b[idx] << 56;
     }
-    w = be64(w);
+    w = tsdb_be64(w);
     memcpy(c->b + idx, &w, sizeof(w));
     int end = used + nbits;
     c->len = (uint32_t)(idx + (size_t)(end + 7) / 8);
@@ -275,7 +265,7 @@ static bool read_bits(xor_iter *it, int nbits, uint64_t *out)
         /* one big-endian word holds every bit asked for: the common case */
         uint64_t w;
         memcpy(&w, it->b + first, sizeof(w));
-        w = be64(w) << shift;
+        w = tsdb_be64(w) << shift;
         *out = nbits == 0 ? 0 : w >> (64 - nbits);
         it->pos_bits += (size_t)nbits;
         return true;
@@ -399,7 +389,7 @@ static inline bool peek_word(const xor_iter *it, uint64_t *w)
     }
     uint64_t x;
     memcpy(&x, it->b + first, sizeof(x));
-    *w = be64(x) << (it->pos_bits & 7);
+    *w = tsdb_be64(x) << (it->pos_bits & 7);
     return true;
 }
 
