@@ -44,53 +44,40 @@ static struct {
     CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
 } real;
 
-/* Set once by load() under pthread_once, read-only afterwards. */
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static bool loaded;
-static char load_error[256];
+static const odin_dl_sym syms[] = {
+    {"curl_global_init", (void **)&real.global_init},
+    {"curl_global_cleanup", (void **)&real.global_cleanup},
+    {"curl_easy_init", (void **)&real.easy_init},
+    {"curl_easy_cleanup", (void **)&real.easy_cleanup},
+    {"curl_easy_setopt", (void **)&real.easy_setopt},
+    {"curl_easy_perform", (void **)&real.easy_perform},
+    {"curl_easy_getinfo", (void **)&real.easy_getinfo},
+    {"curl_easy_strerror", (void **)&real.easy_strerror},
+    {"curl_easy_escape", (void **)&real.easy_escape},
+    {"curl_free", (void **)&real.free},
+    {"curl_slist_append", (void **)&real.slist_append},
+    {"curl_slist_free_all", (void **)&real.slist_free_all},
+    {"curl_multi_init", (void **)&real.multi_init},
+    {"curl_multi_cleanup", (void **)&real.multi_cleanup},
+    {"curl_multi_add_handle", (void **)&real.multi_add_handle},
+    {"curl_multi_remove_handle", (void **)&real.multi_remove_handle},
+    {"curl_multi_perform", (void **)&real.multi_perform},
+    {"curl_multi_info_read", (void **)&real.multi_info_read},
+    {"curl_multi_poll", (void **)&real.multi_poll},
+    {"curl_multi_wakeup", (void **)&real.multi_wakeup},
+    {"curl_multi_setopt", (void **)&real.multi_setopt},
+};
 
-static void load(void)
-{
-    const odin_dl_sym syms[] = {
-        {"curl_global_init", (void **)&real.global_init},
-        {"curl_global_cleanup", (void **)&real.global_cleanup},
-        {"curl_easy_init", (void **)&real.easy_init},
-        {"curl_easy_cleanup", (void **)&real.easy_cleanup},
-        {"curl_easy_setopt", (void **)&real.easy_setopt},
-        {"curl_easy_perform", (void **)&real.easy_perform},
-        {"curl_easy_getinfo", (void **)&real.easy_getinfo},
-        {"curl_easy_strerror", (void **)&real.easy_strerror},
-        {"curl_easy_escape", (void **)&real.easy_escape},
-        {"curl_free", (void **)&real.free},
-        {"curl_slist_append", (void **)&real.slist_append},
-        {"curl_slist_free_all", (void **)&real.slist_free_all},
-        {"curl_multi_init", (void **)&real.multi_init},
-        {"curl_multi_cleanup", (void **)&real.multi_cleanup},
-        {"curl_multi_add_handle", (void **)&real.multi_add_handle},
-        {"curl_multi_remove_handle", (void **)&real.multi_remove_handle},
-        {"curl_multi_perform", (void **)&real.multi_perform},
-        {"curl_multi_info_read", (void **)&real.multi_info_read},
-        {"curl_multi_poll", (void **)&real.multi_poll},
-        {"curl_multi_wakeup", (void **)&real.multi_wakeup},
-        {"curl_multi_setopt", (void **)&real.multi_setopt},
-    };
-    if (odin_dl_load(LIBCURL_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error, sizeof load_error) ==
-        0) {
-        loaded = true;
-        return;
-    }
-    odin_log(ODIN_LOG_ERROR, "base", "cannot load libcurl, HTTP requests will fail", "err",
-             load_error, NULL);
-}
+static odin_dl_lib lib =
+    ODIN_DL_LIB(LIBCURL_SONAME, syms, "cannot load libcurl, HTTP requests will fail");
 
 static bool have_curl(void)
 {
-    pthread_once(&load_once, load);
-    return loaded;
+    return odin_dl_ensure(&lib);
 }
 
 /* Stand-ins when libcurl is missing: every transfer ends with CURLE_FAILED_INIT, and the error
- * buffer and curl_easy_strerror carry load_error, so callers report it as any transfer error
+ * buffer and curl_easy_strerror carry lib.error, so callers report it as any transfer error
  * (a failed scrape, a failed query) instead of crashing. */
 typedef struct nolib_easy {
     void *priv;
@@ -106,7 +93,7 @@ typedef struct nolib_multi {
 static void nolib_fail(nolib_easy *e)
 {
     if (e->errbuf != NULL) {
-        snprintf(e->errbuf, CURL_ERROR_SIZE, "%s", load_error);
+        snprintf(e->errbuf, CURL_ERROR_SIZE, "%s", lib.error);
     }
 }
 
@@ -208,7 +195,7 @@ CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
 
 const char *curl_easy_strerror(CURLcode code)
 {
-    return have_curl() ? real.easy_strerror(code) : load_error;
+    return have_curl() ? real.easy_strerror(code) : lib.error;
 }
 
 char *curl_easy_escape(CURL *curl, const char *s, int length)

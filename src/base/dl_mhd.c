@@ -36,36 +36,27 @@ static struct {
     enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);
 } real;
 
-/* Set once by load() under pthread_once, read-only afterwards. */
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static bool loaded;
-static char load_error[256];
+static const odin_dl_sym syms[] = {
+    {"MHD_start_daemon", (void **)&real.start_daemon},
+    {"MHD_quiesce_daemon", (void **)&real.quiesce_daemon},
+    {"MHD_stop_daemon", (void **)&real.stop_daemon},
+    {"MHD_get_daemon_info", (void **)&real.get_daemon_info},
+    {"MHD_get_connection_values", (void **)&real.get_connection_values},
+    {"MHD_lookup_connection_value", (void **)&real.lookup_connection_value},
+    {"MHD_queue_response", (void **)&real.queue_response},
+    {"MHD_create_response_from_buffer", (void **)&real.create_response_from_buffer},
+    {"MHD_create_response_from_buffer_with_free_callback",
+     (void **)&real.create_response_from_buffer_with_free_callback},
+    {"MHD_destroy_response", (void **)&real.destroy_response},
+    {"MHD_add_response_header", (void **)&real.add_response_header},
+};
 
-static void load(void)
-{
-    const odin_dl_sym syms[] = {
-        {"MHD_start_daemon", (void **)&real.start_daemon},
-        {"MHD_quiesce_daemon", (void **)&real.quiesce_daemon},
-        {"MHD_stop_daemon", (void **)&real.stop_daemon},
-        {"MHD_get_daemon_info", (void **)&real.get_daemon_info},
-        {"MHD_get_connection_values", (void **)&real.get_connection_values},
-        {"MHD_lookup_connection_value", (void **)&real.lookup_connection_value},
-        {"MHD_queue_response", (void **)&real.queue_response},
-        {"MHD_create_response_from_buffer", (void **)&real.create_response_from_buffer},
-        {"MHD_create_response_from_buffer_with_free_callback",
-         (void **)&real.create_response_from_buffer_with_free_callback},
-        {"MHD_destroy_response", (void **)&real.destroy_response},
-        {"MHD_add_response_header", (void **)&real.add_response_header},
-    };
-    loaded = odin_dl_load(LIBMHD_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error,
-                          sizeof load_error) == 0;
-}
+static odin_dl_lib lib = ODIN_DL_LIB(LIBMHD_SONAME, syms, NULL);
 
 int odin_mhd_load(char *err, size_t cap)
 {
-    pthread_once(&load_once, load);
-    if (!loaded) {
-        snprintf(err, cap, "%s", load_error);
+    if (!odin_dl_ensure(&lib)) {
+        snprintf(err, cap, "%s", lib.error);
         return -1;
     }
     return 0;
@@ -73,8 +64,7 @@ int odin_mhd_load(char *err, size_t cap)
 
 static bool have_mhd(void)
 {
-    pthread_once(&load_once, load);
-    return loaded;
+    return odin_dl_ensure(&lib);
 }
 
 /* The forwarders. server_mhd.c calls odin_mhd_load before the first of them, so without the

@@ -25,41 +25,31 @@ static struct {
     yaml_node_t *(*document_get_root_node)(yaml_document_t *);
 } real;
 
-/* Set once by load() under pthread_once, read-only afterwards. */
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static bool loaded;
-static char load_error[256];
+static const odin_dl_sym syms[] = {
+    {"yaml_parser_initialize", (void **)&real.parser_initialize},
+    {"yaml_parser_delete", (void **)&real.parser_delete},
+    {"yaml_parser_set_input_string", (void **)&real.parser_set_input_string},
+    {"yaml_parser_parse", (void **)&real.parser_parse},
+    {"yaml_parser_load", (void **)&real.parser_load},
+    {"yaml_event_delete", (void **)&real.event_delete},
+    {"yaml_document_delete", (void **)&real.document_delete},
+    {"yaml_document_get_node", (void **)&real.document_get_node},
+    {"yaml_document_get_root_node", (void **)&real.document_get_root_node},
+};
 
-static void load(void)
-{
-    const odin_dl_sym syms[] = {
-        {"yaml_parser_initialize", (void **)&real.parser_initialize},
-        {"yaml_parser_delete", (void **)&real.parser_delete},
-        {"yaml_parser_set_input_string", (void **)&real.parser_set_input_string},
-        {"yaml_parser_parse", (void **)&real.parser_parse},
-        {"yaml_parser_load", (void **)&real.parser_load},
-        {"yaml_event_delete", (void **)&real.event_delete},
-        {"yaml_document_delete", (void **)&real.document_delete},
-        {"yaml_document_get_node", (void **)&real.document_get_node},
-        {"yaml_document_get_root_node", (void **)&real.document_get_root_node},
-    };
-    /* a failure is reported by the first parse, with load_error as its problem */
-    loaded = odin_dl_load(LIBYAML_SONAME, syms, ODIN_ARRAY_LEN(syms), load_error,
-                          sizeof load_error) == 0;
-}
+static odin_dl_lib lib = ODIN_DL_LIB(LIBYAML_SONAME, syms, NULL);
 
 static bool have_yaml(void)
 {
-    pthread_once(&load_once, load);
-    return loaded;
+    return odin_dl_ensure(&lib);
 }
 
 /* Without the library, a parser initializes to an inert state and its first parse fails with
- * load_error as the problem, so callers report it where they report a syntax error. */
+ * lib.error as the problem, so callers report it where they report a syntax error. */
 static int nolib_fail(yaml_parser_t *parser)
 {
     parser->error = YAML_READER_ERROR;
-    parser->problem = load_error;
+    parser->problem = lib.error;
     parser->context = NULL;
     return 0;
 }
