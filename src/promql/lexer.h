@@ -125,6 +125,12 @@ void promql_lexer_next(promql_lexer *l, promql_token *t);
  * `end of input`, `identifier "foo"`, `<op:+>`, `<aggr:sum>`, `<by>`, `"("`. */
 void promql_token_desc(odin_strbuf *b, const char *in, const promql_token *t);
 
+/* Decodes one rune at s[0..n) as Go does: invalid input is PROMQL_RUNE_ERROR with width 1, and
+ * n == 0 is PROMQL_EOF_RUNE. */
+enum { PROMQL_RUNE_ERROR = 0xFFFD };
+#define PROMQL_EOF_RUNE 0xFFFFFFFFu
+uint32_t promql_utf8_decode(const unsigned char *s, size_t n, size_t *width);
+
 /* Go's strconv.Quote of the bytes (double quotes, Go escapes, invalid UTF-8 as \xNN). */
 void promql_quote(odin_strbuf *b, const char *s, size_t n);
 /* Go's %q of one rune: 'x', '\n', '\''. */

@@ -1,303 +1,14 @@
 /* The PromQL parser: recursive descent with precedence climbing over the lexer's tokens,
  * building the syntax tree of ast.h in the expression's arena. It reproduces the grammar of
- * Prometheus' generated parser (generated_parser.y) and its error texts; type checking is in
- * parser_check.c. Duration arithmetic, fill modifiers and anchored/smoothed selectors are
- * experimental in Prometheus 3.x and refused here with Prometheus' "not enabled" messages. */
+ * Prometheus' generated parser (generated_parser.y) and its error texts. Tokens, nodes and
+ * literals are in parser_tokens.c, ranges/offset/@ after a selector in parser_modifiers.c, type
+ * checking in parser_check.c. Duration arithmetic, fill modifiers and anchored/smoothed
+ * selectors are experimental in Prometheus 3.x and refused here with Prometheus' "not enabled"
+ * messages. */
 #include "promql/parser_int.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Every node carries its tree depth next to it; see promql_node_depth. */
-typedef struct {
-    ast_node node;
-    uint32_t depth;
-} pnode;
-
-uint32_t promql_node_depth(const ast_node *n)
-{
-    return ((const pnode *)(const void *)n)->depth;
-}
-
-void promql_parser_error(promql_parser *p, uint32_t pos, const char *fmt, ...)
-{
-    if (p->failed) {
-        return;
-    }
-    p->failed = true;
-    odin_strbuf m;
-    odin_strbuf_init(&m, 512);
-    va_list ap;
-    va_start(ap, fmt);
-    odin_strbuf_vprintf(&m, fmt, ap);
-    va_end(ap);
-    if (p->len == 0) {
-        odin_err_set(p->err, ODIN_ERR_PARSE, "unknown position: parse error: %s", m.p ? m.p : "");
-    } else {
-        unsigned line = 1;
-        size_t line_start = 0;
-        for (size_t i = 0; i < pos && i < p->len; i++) {
-            if (p->in[i] == '\n') {
-                line++;
-                line_start = i + 1;
-            }
-        }
-        odin_err_set(p->err, ODIN_ERR_PARSE, "%u:%zu: parse error: %s", line,
-                     (size_t)pos - line_start + 1, m.p ? m.p : "");
-    }
-    odin_strbuf_fini(&m);
-}
-
-static void *palloc(promql_parser *p, size_t n)
-{
-    void *m = odin_arena_zalloc(&p->expr->arena, n);
-    if (!m) {
-        promql_parser_error(p, 0, "query too large");
-        if (p->err && p->err->code == ODIN_ERR_PARSE) {
-            p->err->code = ODIN_ERR_LIMIT;
-        }
-    }
-    return m;
-}
-
-static char *pstrndup(promql_parser *p, const char *s, size_t n)
-{
-    char *d = palloc(p, n + 1);
-    if (d) {
-        memcpy(d, s, n);
-    }
-    return d;
-}
-
-static ast_node *new_node(promql_parser *p, ast_kind kind, uint32_t start)
-{
-    pnode *pn = palloc(p, sizeof(*pn));
-    if (!pn) {
-        return NULL;
-    }
-    pn->depth = 1;
-    pn->node.kind = kind;
-    pn->node.pos_start = start;
-    pn->node.pos_end = start;
-    return &pn->node;
-}
-
-/* Makes child a child of parent for the depth count; false (with an error) past the limit. */
-static bool adopt(promql_parser *p, ast_node *parent, const ast_node *child)
-{
-    pnode *pp = (pnode *)(void *)parent;
-    uint32_t d = promql_node_depth(child) + 1;
-    if (d > pp->depth) {
-        pp->depth = d;
-    }
-    if (pp->depth > PROMQL_MAX_DEPTH) {
-        promql_parser_error(p, parent->pos_start, "expression nests deeper than %d levels",
-                            PROMQL_MAX_DEPTH);
-        return false;
-    }
-    return true;
-}
-
-/* ---- Tokens --------------------------------------------------------------------------------- */
-
-static void fetch(promql_parser *p, promql_token *t)
-{
-    promql_lexer_next(&p->lex, t);
-    if (t->type == TOK_ERROR) {
-        promql_parser_error(p, (uint32_t)p->lex.err_pos, "%s", p->lex.msg.p ? p->lex.msg.p : "");
-    }
-}
-
-static const promql_token *peek(promql_parser *p)
-{
-    if (p->nla == 0) {
-        fetch(p, &p->la[0]);
-        p->nla = 1;
-    }
-    return &p->la[0];
-}
-
-static const promql_token *peek2(promql_parser *p)
-{
-    peek(p);
-    if (p->nla == 1) {
-        fetch(p, &p->la[1]);
-        p->nla = 2;
-    }
-    return &p->la[1];
-}
-
-static promql_token next(promql_parser *p)
-{
-    promql_token t = *peek(p);
-    p->la[0] = p->la[1];
-    p->nla--;
-    switch (t.type) {
-    case TOK_RBRACE:
-    case TOK_RPAREN:
-    case TOK_RBRACKET:
-    case TOK_DURATION:
-    case TOK_NUMBER:
-        p->last_closing = t.pos + t.len;
-        break;
-    default:
-        break;
-    }
-    return t;
-}
-
-/* "unexpected <token>[ in <context>][, expected <what>]" at the token. */
-static void unexpected(promql_parser *p, const promql_token *t, const char *context,
-                       const char *expected)
-{
-    if (p->failed) {
-        return;
-    }
-    odin_strbuf b;
-    odin_strbuf_init(&b, 0);
-    odin_strbuf_puts(&b, "unexpected ");
-    promql_token_desc(&b, p->in, t);
-    if (context) {
-        odin_strbuf_printf(&b, " in %s", context);
-    }
-    if (expected) {
-        odin_strbuf_printf(&b, ", expected %s", expected);
-    }
-    promql_parser_error(p, t->pos, "%s", b.p);
-    odin_strbuf_fini(&b);
-}
-
-static bool tok_in(promql_tok_type t, promql_tok_type lo, promql_tok_type hi)
-{
-    return t > lo && t < hi;
-}
-
-/* Tokens Prometheus accepts as a label name in grouping lists (maybe_label). */
-static bool is_label_token(promql_tok_type t)
-{
-    return t == TOK_IDENT || t == TOK_METRIC_IDENT || tok_in(t, TOK_AGGS_START, TOK_AGGS_END) ||
-           tok_in(t, TOK_KEYWORDS_START, TOK_KEYWORDS_END) || t >= TOK_START || t == TOK_LAND ||
-           t == TOK_LOR || t == TOK_LUNLESS || t == TOK_ATAN2;
-}
-
-/* Tokens that may name a metric (metric_identifier): keywords other than bool, on, ignoring,
- * group_left, group_right and atan2 count as plain names there. */
-static bool is_metric_token(promql_tok_type t)
-{
-    return is_label_token(t) && t != TOK_BOOL && t != TOK_ON && t != TOK_IGNORING &&
-           t != TOK_GROUP_LEFT && t != TOK_GROUP_RIGHT && t != TOK_ATAN2;
-}
-
-/* ---- Literals ------------------------------------------------------------------------------- */
-
-/* Removes Go digit-separator underscores; false when one is misplaced. */
-static bool strip_underscores(const char *s, size_t n, char *out, size_t *outn)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '_') {
-            out[k++] = s[i];
-            continue;
-        }
-        bool prev_ok = i > 0 && s[i - 1] != '_' && s[i - 1] != '.' && s[i - 1] != 'e' &&
-                       s[i - 1] != 'E';
-        bool next_ok = i + 1 < n && s[i + 1] != '_' && s[i + 1] != '.';
-        if (!prev_ok || !next_ok) {
-            return false;
-        }
-    }
-    out[k] = '\0';
-    *outn = k;
-    return true;
-}
-
-/* Integer forms first (strconv.ParseInt base 0: hex 0x, octal with a leading 0), then
- * strconv.ParseFloat, as Prometheus' parser.number. */
-static bool parse_number_text(promql_parser *p, const promql_token *t, double *out)
-{
-    const char *s = p->in + t->pos;
-    char *buf = palloc(p, t->len + 1);
-    size_t n = 0;
-    if (!buf) {
-        return false;
-    }
-    bool syntax_ok = strip_underscores(s, t->len, buf, &n);
-    bool hex = n > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X');
-    bool octal = n > 1 && buf[0] == '0' && strspn(buf, "01234567") == n;
-    if (syntax_ok && (hex || octal)) {
-        uint64_t v = 0;
-        unsigned base = hex ? 16 : 8;
-        bool range_ok = true;
-        for (size_t i = hex ? 2 : 1; i < n; i++) {
-            char c = buf[i];
-            unsigned d = c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
-            if (v > (UINT64_C(0x7FFFFFFFFFFFFFFF) - d) / base) {
-                range_ok = false;
-                break;
-            }
-            v = v * base + d;
-        }
-        if (range_ok) {
-            *out = (double)v;
-            return true;
-        }
-    }
-    const char *why = "invalid syntax";
-    if (syntax_ok && !hex) {
-        char *end;
-        errno = 0;
-        double v = strtod(buf, &end);
-        if (end == buf + n && n > 0) {
-            if (!(errno == ERANGE && isinf(v))) {
-                *out = v;
-                return true;
-            }
-            why = "value out of range";
-        }
-    }
-    odin_strbuf q;
-    odin_strbuf_init(&q, 0);
-    promql_quote(&q, s, t->len);
-    promql_parser_error(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: %s",
-                        q.p, why);
-    odin_strbuf_fini(&q);
-    return false;
-}
-
-/* The value of a NUMBER (seconds when used as a duration) or DURATION token, in seconds. */
-static bool literal_seconds(promql_parser *p, const promql_token *t, double *sec)
-{
-    if (t->type == TOK_NUMBER) {
-        return parse_number_text(p, t, sec);
-    }
-    int64_t ms;
-    odin_strbuf msg;
-    odin_strbuf_init(&msg, 512);
-    int rc = promql_parse_duration(p->in + t->pos, t->len, &ms, &msg);
-    if (rc < 0) {
-        promql_parser_error(p, t->pos, "%s", msg.p ? msg.p : "bad duration");
-    }
-    odin_strbuf_fini(&msg);
-    *sec = (double)ms / 1000.0;
-    return rc == 0;
-}
-
-static char *unquote_token(promql_parser *p, const promql_token *t, size_t *outlen)
-{
-    odin_strbuf b;
-    odin_strbuf_init(&b, 0);
-    char *s = NULL;
-    if (promql_unquote(p->in + t->pos, t->len, &b) < 0) {
-        promql_parser_error(p, t->pos, "error unquoting string");
-    } else {
-        s = pstrndup(p, b.p ? b.p : "", b.len);
-        *outlen = b.len;
-    }
-    odin_strbuf_fini(&b);
-    return s;
-}
 
 /* ---- Expressions ---------------------------------------------------------------------------- */
 
@@ -340,7 +51,7 @@ static bool name_list_add(promql_parser *p, name_list *l, const char *s)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4;
-        const char **v = palloc(p, cap * sizeof(*v));
+        const char **v = promql_palloc(p, cap * sizeof(*v));
         if (!v) {
             return false;
         }
@@ -381,24 +92,24 @@ static bool valid_utf8_nonempty(const char *s, size_t n)
 /* "(" [label {"," label} [","]] ")" after by, without, on, ignoring, group_left/right. */
 static bool parse_grouping(promql_parser *p, name_list *out)
 {
-    const promql_token *t = peek(p);
+    const promql_token *t = promql_tok_peek(p);
     if (t->type != TOK_LPAREN) {
-        unexpected(p, t, "grouping opts", "\"(\"");
+        promql_unexpected(p, t, "grouping opts", "\"(\"");
         return false;
     }
-    next(p);
-    if (peek(p)->type == TOK_RPAREN) {
-        next(p);
+    promql_tok_next(p);
+    if (promql_tok_peek(p)->type == TOK_RPAREN) {
+        promql_tok_next(p);
         return !p->failed;
     }
     for (;;) {
-        promql_token lt = *peek(p);
+        promql_token lt = *promql_tok_peek(p);
         const char *name;
-        if (is_label_token(lt.type)) {
-            name = pstrndup(p, p->in + lt.pos, lt.len);
+        if (promql_is_label_token(lt.type)) {
+            name = promql_pstrndup(p, p->in + lt.pos, lt.len);
         } else if (lt.type == TOK_STRING) {
             size_t n = 0;
-            name = unquote_token(p, &lt, &n);
+            name = promql_unquote_token(p, &lt, &n);
             if (name && !valid_utf8_nonempty(name, n)) {
                 odin_strbuf q;
                 odin_strbuf_init(&q, 0);
@@ -407,27 +118,27 @@ static bool parse_grouping(promql_parser *p, name_list *out)
                 odin_strbuf_fini(&q);
             }
         } else {
-            unexpected(p, &lt, "grouping opts", "label");
+            promql_unexpected(p, &lt, "grouping opts", "label");
             return false;
         }
-        next(p);
+        promql_tok_next(p);
         if (!name || p->failed || !name_list_add(p, out, name)) {
             return false;
         }
-        t = peek(p);
+        t = promql_tok_peek(p);
         if (t->type == TOK_COMMA) {
-            next(p);
-            if (peek(p)->type == TOK_RPAREN) {
-                next(p);
+            promql_tok_next(p);
+            if (promql_tok_peek(p)->type == TOK_RPAREN) {
+                promql_tok_next(p);
                 return !p->failed;
             }
             continue;
         }
         if (t->type == TOK_RPAREN) {
-            next(p);
+            promql_tok_next(p);
             return !p->failed;
         }
-        unexpected(p, t, "grouping opts", "\",\" or \")\"");
+        promql_unexpected(p, t, "grouping opts", "\",\" or \")\"");
         return false;
     }
 }
@@ -438,18 +149,18 @@ static bool parse_call_args(promql_parser *p, ast_node *parent, ast_node ***args
     size_t cap = 0;
     *args = NULL;
     *nargs = 0;
-    if (peek(p)->type == TOK_RPAREN) {
-        next(p);
+    if (promql_tok_peek(p)->type == TOK_RPAREN) {
+        promql_tok_next(p);
         return !p->failed;
     }
     for (;;) {
         ast_node *a = parse_expr(p, 0);
-        if (!a || !adopt(p, parent, a)) {
+        if (!a || !promql_adopt(p, parent, a)) {
             return false;
         }
         if (*nargs == cap) {
             cap = cap ? cap * 2 : 4;
-            ast_node **v = palloc(p, cap * sizeof(*v));
+            ast_node **v = promql_palloc(p, cap * sizeof(*v));
             if (!v) {
                 return false;
             }
@@ -459,17 +170,17 @@ static bool parse_call_args(promql_parser *p, ast_node *parent, ast_node ***args
             *args = v;
         }
         (*args)[(*nargs)++] = a;
-        promql_token t = *peek(p);
+        promql_token t = *promql_tok_peek(p);
         if (t.type == TOK_RPAREN) {
-            next(p);
+            promql_tok_next(p);
             return !p->failed;
         }
         if (t.type != TOK_COMMA) {
-            unexpected(p, &t, NULL, NULL);
+            promql_unexpected(p, &t, NULL, NULL);
             return false;
         }
-        next(p);
-        if (peek(p)->type == TOK_RPAREN) {
+        promql_tok_next(p);
+        if (promql_tok_peek(p)->type == TOK_RPAREN) {
             promql_parser_error(p, t.pos, "trailing commas not allowed in function call args");
             return false;
         }
@@ -478,9 +189,9 @@ static bool parse_call_args(promql_parser *p, ast_node *parent, ast_node ***args
 
 static ast_node *parse_call(promql_parser *p)
 {
-    promql_token name = next(p);
-    next(p); /* ( */
-    ast_node *n = new_node(p, AST_CALL, name.pos);
+    promql_token name = promql_tok_next(p);
+    promql_tok_next(p); /* ( */
+    ast_node *n = promql_new_node(p, AST_CALL, name.pos);
     if (!n || !parse_call_args(p, n, &n->u.call.args, &n->u.call.nargs)) {
         return NULL;
     }
@@ -520,7 +231,7 @@ static bool agg_has_param(ast_aggop op)
 
 static bool parse_agg_modifier(promql_parser *p, ast_node *n)
 {
-    promql_token t = next(p);
+    promql_token t = promql_tok_next(p);
     name_list l = {0};
     n->u.agg.without = t.type == TOK_WITHOUT;
     n->u.agg.has_grouping = true;
@@ -534,8 +245,8 @@ static bool parse_agg_modifier(promql_parser *p, ast_node *n)
 
 static ast_node *parse_aggregate(promql_parser *p)
 {
-    promql_token opt = next(p);
-    ast_node *n = new_node(p, AST_AGGREGATE, opt.pos);
+    promql_token opt = promql_tok_next(p);
+    ast_node *n = promql_new_node(p, AST_AGGREGATE, opt.pos);
     if (!n) {
         return NULL;
     }
@@ -544,21 +255,23 @@ static ast_node *parse_aggregate(promql_parser *p)
             n->u.agg.op = agg_ops[i].op;
         }
     }
-    bool modifier_first = peek(p)->type == TOK_BY || peek(p)->type == TOK_WITHOUT;
+    bool modifier_first =
+        promql_tok_peek(p)->type == TOK_BY || promql_tok_peek(p)->type == TOK_WITHOUT;
     if (modifier_first && !parse_agg_modifier(p, n)) {
         return NULL;
     }
-    if (peek(p)->type != TOK_LPAREN) {
-        unexpected(p, peek(p), "aggregation", NULL);
+    if (promql_tok_peek(p)->type != TOK_LPAREN) {
+        promql_unexpected(p, promql_tok_peek(p), "aggregation", NULL);
         return NULL;
     }
-    next(p);
+    promql_tok_next(p);
     ast_node **args;
     size_t nargs;
     if (!parse_call_args(p, n, &args, &nargs)) {
         return NULL;
     }
-    if (!modifier_first && (peek(p)->type == TOK_BY || peek(p)->type == TOK_WITHOUT) &&
+    if (!modifier_first &&
+        (promql_tok_peek(p)->type == TOK_BY || promql_tok_peek(p)->type == TOK_WITHOUT) &&
         !parse_agg_modifier(p, n)) {
         return NULL;
     }
@@ -610,20 +323,20 @@ typedef struct {
 
 static bool parse_one_matcher(promql_parser *p, raw_matcher *m)
 {
-    promql_token t = *peek(p);
+    promql_token t = *promql_tok_peek(p);
     if (t.type != TOK_IDENT && t.type != TOK_STRING) {
-        unexpected(p, &t, "label matching", "identifier or \"}\"");
+        promql_unexpected(p, &t, "label matching", "identifier or \"}\"");
         return false;
     }
-    next(p);
+    promql_tok_next(p);
     m->pos = t.pos;
     if (t.type == TOK_IDENT) {
         m->name = p->in + t.pos;
         m->name_len = t.len;
-    } else if (!(m->name = unquote_token(p, &t, &m->name_len))) {
+    } else if (!(m->name = promql_unquote_token(p, &t, &m->name_len))) {
         return false;
     }
-    promql_token op = *peek(p);
+    promql_token op = *promql_tok_peek(p);
     switch (op.type) {
     case TOK_EQL: m->type = TSDB_MATCH_EQ; break;
     case TOK_NEQ: m->type = TSDB_MATCH_NEQ; break;
@@ -638,33 +351,33 @@ static bool parse_one_matcher(promql_parser *p, raw_matcher *m)
             m->name_len = 8;
             return true;
         }
-        unexpected(p, &op, "label matching", "label matching operator");
+        promql_unexpected(p, &op, "label matching", "label matching operator");
         return false;
     }
-    next(p);
-    promql_token v = *peek(p);
+    promql_tok_next(p);
+    promql_token v = *promql_tok_peek(p);
     if (v.type != TOK_STRING) {
-        unexpected(p, &v, "label matching", "string");
+        promql_unexpected(p, &v, "label matching", "string");
         return false;
     }
-    next(p);
-    return (m->value = unquote_token(p, &v, &m->value_len)) != NULL;
+    promql_tok_next(p);
+    return (m->value = promql_unquote_token(p, &v, &m->value_len)) != NULL;
 }
 
 /* Parses "{...}" (the brace is the next token) into raw matchers. */
 static bool parse_matchers(promql_parser *p, raw_matcher **out, size_t *n)
 {
     size_t cap = 0;
-    next(p); /* { */
+    promql_tok_next(p); /* { */
     for (;;) {
-        const promql_token *t = peek(p);
+        const promql_token *t = promql_tok_peek(p);
         if (t->type == TOK_RBRACE) {
-            next(p);
+            promql_tok_next(p);
             return !p->failed;
         }
         if (*n == cap) {
             cap = cap ? cap * 2 : 4;
-            raw_matcher *v = palloc(p, (cap + 1) * sizeof(*v));
+            raw_matcher *v = promql_palloc(p, (cap + 1) * sizeof(*v));
             if (!v) {
                 return false;
             }
@@ -677,11 +390,11 @@ static bool parse_matchers(promql_parser *p, raw_matcher **out, size_t *n)
             return false;
         }
         (*n)++;
-        t = peek(p);
+        t = promql_tok_peek(p);
         if (t->type == TOK_COMMA) {
-            next(p);
+            promql_tok_next(p);
         } else if (t->type != TOK_RBRACE) {
-            unexpected(p, t, "label matching", "\",\" or \"}\"");
+            promql_unexpected(p, t, "label matching", "\",\" or \"}\"");
             return false;
         }
     }
@@ -689,8 +402,8 @@ static bool parse_matchers(promql_parser *p, raw_matcher **out, size_t *n)
 
 static bool build_matchers(promql_parser *p, ast_selector *sel, raw_matcher *raw, size_t n)
 {
-    matcher_set *set = palloc(p, sizeof(*set));
-    tsdb_matcher *v = palloc(p, (n ? n : 1) * sizeof(*v));
+    matcher_set *set = promql_palloc(p, sizeof(*set));
+    tsdb_matcher *v = promql_palloc(p, (n ? n : 1) * sizeof(*v));
     if (!set || !v) {
         return false;
     }
@@ -713,19 +426,19 @@ static bool build_matchers(promql_parser *p, ast_selector *sel, raw_matcher *raw
 
 static ast_node *parse_selector(promql_parser *p)
 {
-    const promql_token *t = peek(p);
-    ast_node *n = new_node(p, AST_VECTOR_SEL, t->pos);
+    const promql_token *t = promql_tok_peek(p);
+    ast_node *n = promql_new_node(p, AST_VECTOR_SEL, t->pos);
     if (!n) {
         return NULL;
     }
     raw_matcher *raw = NULL;
     size_t nraw = 0;
     if (t->type != TOK_LBRACE) {
-        promql_token name = next(p);
-        n->u.sel.name = pstrndup(p, p->in + name.pos, name.len);
+        promql_token name = promql_tok_next(p);
+        n->u.sel.name = promql_pstrndup(p, p->in + name.pos, name.len);
         n->pos_end = name.pos + name.len;
     }
-    if (peek(p)->type == TOK_LBRACE) {
+    if (promql_tok_peek(p)->type == TOK_LBRACE) {
         if (!parse_matchers(p, &raw, &nraw)) {
             return NULL;
         }
@@ -733,7 +446,7 @@ static ast_node *parse_selector(promql_parser *p)
     }
     if (n->u.sel.name) {
         /* Prometheus appends the matcher for a name written outside the braces last. */
-        raw_matcher *v = palloc(p, (nraw + 1) * sizeof(*v));
+        raw_matcher *v = promql_palloc(p, (nraw + 1) * sizeof(*v));
         if (!v) {
             return NULL;
         }
@@ -751,262 +464,21 @@ static ast_node *parse_selector(promql_parser *p)
     return n;
 }
 
-/* ---- Modifiers: ranges, subqueries, offset, @ ---------------------------------------------- */
-
-static bool is_duration_arith(promql_tok_type t)
-{
-    return t == TOK_ADD || t == TOK_SUB || t == TOK_MUL || t == TOK_DIV || t == TOK_MOD ||
-           t == TOK_POW;
-}
-
-/* A duration operand of a range, subquery step or offset: signs, then a number (seconds) or a
- * duration. In brackets, arithmetic after it is a duration expression (experimental). */
-static bool parse_duration_operand(promql_parser *p, const char *ctx, const char *expected,
-                                   bool positive, bool in_brackets, int64_t *ms)
-{
-    uint32_t start = peek(p)->pos;
-    bool neg = false;
-    while (peek(p)->type == TOK_ADD || peek(p)->type == TOK_SUB) {
-        neg ^= next(p).type == TOK_SUB;
-    }
-    promql_token t = *peek(p);
-    if (t.type >= TOK_STEP && t.type <= TOK_MIN_OF && peek2(p)->type != TOK_LPAREN) {
-        unexpected(p, peek2(p), ctx, expected);
-        return false;
-    }
-    if (t.type == TOK_LPAREN || t.type == TOK_STEP || t.type == TOK_RANGE ||
-        t.type == TOK_MAX_OF || t.type == TOK_MIN_OF) {
-        promql_parser_error(p, t.pos, "experimental duration expression is not enabled");
-        return false;
-    }
-    if (t.type != TOK_NUMBER && t.type != TOK_DURATION) {
-        unexpected(p, &t, ctx, expected);
-        return false;
-    }
-    next(p);
-    double sec;
-    if (!literal_seconds(p, &t, &sec)) {
-        return false;
-    }
-    sec = neg ? -sec : sec;
-    if (isnan(sec) || sec > 9223372036.854775807 || sec < -9223372036.854775808) {
-        promql_parser_error(p, start, "duration out of range");
-        return false;
-    }
-    if (in_brackets && is_duration_arith(peek(p)->type)) {
-        promql_parser_error(p, start, "experimental duration expression is not enabled");
-        return false;
-    }
-    if (positive && sec <= 0) {
-        promql_parser_error(p, start, "duration must be greater than 0");
-        return false;
-    }
-    *ms = (int64_t)llround(sec * 1000.0);
-    return true;
-}
-
-static ast_node *parse_range(promql_parser *p, ast_node *e)
-{
-    promql_token lb = next(p);
-    int64_t range_ms, step_ms = 0;
-    if (!parse_duration_operand(p, "subquery or range selector",
-                                "number, duration, step(), or range()", true, true, &range_ms)) {
-        return NULL;
-    }
-    promql_token t = next(p);
-    if (t.type == TOK_RBRACKET) {
-        const char *msg = NULL;
-        if (e->kind != AST_VECTOR_SEL) {
-            msg = "ranges only allowed for vector selectors";
-        } else if (e->u.sel.offset_ms != 0) {
-            msg = "no offset modifiers allowed before range";
-        } else if (e->u.sel.at != AT_NONE) {
-            msg = "no @ modifiers allowed before range";
-        }
-        if (msg) {
-            promql_parser_error(p, lb.pos, "%s", msg);
-            return NULL;
-        }
-        e->kind = AST_MATRIX_SEL;
-        e->u.sel.range_ms = range_ms;
-        e->pos_end = p->last_closing;
-        return e;
-    }
-    if (t.type != TOK_COLON) {
-        unexpected(p, &t, "subquery or range", "\":\" or \"]\"");
-        return NULL;
-    }
-    if (peek(p)->type != TOK_RBRACKET) {
-        if (!parse_duration_operand(p, "subquery selector",
-                                    "number, duration, step(), range(), or \"]\"", true, true,
-                                    &step_ms)) {
-            return NULL;
-        }
-        if (peek(p)->type != TOK_RBRACKET) {
-            unexpected(p, peek(p), "subquery selector", "\"]\"");
-            return NULL;
-        }
-    }
-    next(p);
-    ast_node *s = new_node(p, AST_SUBQUERY, e->pos_start);
-    if (!s || !adopt(p, s, e)) {
-        return NULL;
-    }
-    s->u.sub.expr = e;
-    s->u.sub.range_ms = range_ms;
-    s->u.sub.step_ms = step_ms;
-    s->pos_end = p->last_closing;
-    return s;
-}
-
-static bool parse_offset(promql_parser *p, ast_node *e)
-{
-    next(p);
-    int64_t ms;
-    if (!parse_duration_operand(p, "offset", "number, duration, step(), or range()", false,
-                                false, &ms)) {
-        return false;
-    }
-    int64_t *slot;
-    if (e->kind == AST_VECTOR_SEL || e->kind == AST_MATRIX_SEL) {
-        slot = &e->u.sel.offset_ms;
-    } else if (e->kind == AST_SUBQUERY) {
-        slot = &e->u.sub.offset_ms;
-    } else {
-        promql_parser_error(p, e->pos_start,
-                            "offset modifier must be preceded by an instant vector selector or "
-                            "range vector selector or a subquery");
-        return false;
-    }
-    if (*slot != 0) {
-        promql_parser_error(p, e->pos_start, "offset may not be set multiple times");
-        return false;
-    }
-    *slot = ms;
-    e->pos_end = p->last_closing;
-    return true;
-}
-
-/* Go's %f, which spells the special values +Inf, -Inf and NaN. */
-static void put_go_f(odin_strbuf *b, double v)
-{
-    if (isnan(v)) {
-        odin_strbuf_puts(b, "NaN");
-    } else if (isinf(v)) {
-        odin_strbuf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    } else {
-        odin_strbuf_printf(b, "%f", v);
-    }
-}
-
-static bool parse_at(promql_parser *p, ast_node *e)
-{
-    next(p);
-    promql_token t = *peek(p);
-    ast_at at = AT_TIME;
-    int64_t at_ms = 0;
-    if (t.type == TOK_START || t.type == TOK_END) {
-        next(p);
-        if (peek(p)->type != TOK_LPAREN || peek2(p)->type != TOK_RPAREN) {
-            promql_token bad = peek(p)->type != TOK_LPAREN ? *peek(p) : *peek2(p);
-            unexpected(p, &bad, "@", "timestamp");
-            return false;
-        }
-        next(p);
-        next(p);
-        at = t.type == TOK_START ? AT_START : AT_END;
-    } else {
-        bool neg = false;
-        if (t.type == TOK_ADD || t.type == TOK_SUB) {
-            neg = next(p).type == TOK_SUB;
-            t = *peek(p);
-        }
-        if (t.type != TOK_NUMBER && t.type != TOK_DURATION) {
-            unexpected(p, &t, "@", "timestamp");
-            return false;
-        }
-        next(p);
-        double sec;
-        if (!literal_seconds(p, &t, &sec)) {
-            return false;
-        }
-        sec = neg ? -sec : sec;
-        /* Prometheus bounds the seconds; the bound on milliseconds also keeps the
-         * conversion below defined */
-        if (isnan(sec) || isinf(sec) || sec >= 9223372036854775.0 ||
-            sec <= -9223372036854775.0) {
-            odin_strbuf b;
-            odin_strbuf_init(&b, 0);
-            put_go_f(&b, sec);
-            promql_parser_error(p, e->pos_start, "timestamp out of bounds for @ modifier: %s",
-                                b.p);
-            odin_strbuf_fini(&b);
-            return false;
-        }
-        at_ms = (int64_t)llround(sec * 1000.0);
-    }
-    ast_at *slot_at;
-    int64_t *slot_ms;
-    if (e->kind == AST_VECTOR_SEL || e->kind == AST_MATRIX_SEL) {
-        slot_at = &e->u.sel.at, slot_ms = &e->u.sel.at_ms;
-    } else if (e->kind == AST_SUBQUERY) {
-        slot_at = &e->u.sub.at, slot_ms = &e->u.sub.at_ms;
-    } else {
-        promql_parser_error(p, e->pos_start,
-                            "@ modifier must be preceded by an instant vector selector or range "
-                            "vector selector or a subquery");
-        return false;
-    }
-    if (*slot_at != AT_NONE) {
-        promql_parser_error(p, e->pos_start, "@ <timestamp> may not be set multiple times");
-        return false;
-    }
-    *slot_at = at;
-    *slot_ms = at_ms;
-    e->pos_end = p->last_closing;
-    return true;
-}
-
-static ast_node *parse_postfix(promql_parser *p, ast_node *e)
-{
-    while (e && !p->failed) {
-        promql_tok_type t = peek(p)->type;
-        if (t == TOK_LBRACKET) {
-            e = parse_range(p, e);
-        } else if (t == TOK_OFFSET) {
-            if (!parse_offset(p, e)) {
-                return NULL;
-            }
-        } else if (t == TOK_AT) {
-            if (!parse_at(p, e)) {
-                return NULL;
-            }
-        } else if (t == TOK_ANCHORED || t == TOK_SMOOTHED) {
-            promql_parser_error(p, e->pos_start, "%s modifier is experimental and not enabled",
-                                t == TOK_ANCHORED ? "anchored" : "smoothed");
-            return NULL;
-        } else {
-            return e;
-        }
-    }
-    return p->failed ? NULL : e;
-}
-
 /* ---- Primary, unary, binary ----------------------------------------------------------------- */
 
 static ast_node *parse_paren(promql_parser *p)
 {
-    promql_token lp = next(p);
-    ast_node *n = new_node(p, AST_PAREN, lp.pos);
+    promql_token lp = promql_tok_next(p);
+    ast_node *n = promql_new_node(p, AST_PAREN, lp.pos);
     ast_node *inner = n ? parse_expr(p, 0) : NULL;
-    if (!inner || !adopt(p, n, inner)) {
+    if (!inner || !promql_adopt(p, n, inner)) {
         return NULL;
     }
-    if (peek(p)->type != TOK_RPAREN) {
-        unexpected(p, peek(p), NULL, NULL);
+    if (promql_tok_peek(p)->type != TOK_RPAREN) {
+        promql_unexpected(p, promql_tok_peek(p), NULL, NULL);
         return NULL;
     }
-    next(p);
+    promql_tok_next(p);
     n->u.inner = inner;
     n->pos_end = p->last_closing;
     return n;
@@ -1014,24 +486,24 @@ static ast_node *parse_paren(promql_parser *p)
 
 static ast_node *parse_literal(promql_parser *p)
 {
-    promql_token t = next(p);
-    ast_node *n = new_node(p, t.type == TOK_STRING ? AST_STRING : AST_NUMBER, t.pos);
+    promql_token t = promql_tok_next(p);
+    ast_node *n = promql_new_node(p, t.type == TOK_STRING ? AST_STRING : AST_NUMBER, t.pos);
     if (!n) {
         return NULL;
     }
     n->pos_end = t.pos + t.len;
     if (t.type == TOK_STRING) {
         size_t len;
-        n->u.string = unquote_token(p, &t, &len);
+        n->u.string = promql_unquote_token(p, &t, &len);
         return n->u.string ? n : NULL;
     }
     n->number_is_duration = t.type == TOK_DURATION;
-    return literal_seconds(p, &t, &n->u.number) ? n : NULL;
+    return promql_literal_seconds(p, &t, &n->u.number) ? n : NULL;
 }
 
 static ast_node *parse_primary(promql_parser *p)
 {
-    const promql_token *t = peek(p);
+    const promql_token *t = promql_tok_peek(p);
     if (p->failed) {
         return NULL;
     }
@@ -1048,31 +520,31 @@ static ast_node *parse_primary(promql_parser *p)
     default:
         break;
     }
-    if (tok_in(tt, TOK_AGGS_START, TOK_AGGS_END)) {
-        promql_tok_type n2 = peek2(p)->type;
+    if (promql_tok_in(tt, TOK_AGGS_START, TOK_AGGS_END)) {
+        promql_tok_type n2 = promql_tok_peek2(p)->type;
         if (n2 == TOK_LPAREN || n2 == TOK_BY || n2 == TOK_WITHOUT) {
             return parse_aggregate(p);
         }
         return parse_selector(p);
     }
     if ((tt == TOK_IDENT || (tt >= TOK_START && tt <= TOK_MIN_OF)) &&
-        peek2(p)->type == TOK_LPAREN) {
+        promql_tok_peek2(p)->type == TOK_LPAREN) {
         return parse_call(p);
     }
-    if (is_metric_token(tt)) {
+    if (promql_is_metric_token(tt)) {
         return parse_selector(p);
     }
-    unexpected(p, t, NULL, NULL);
+    promql_unexpected(p, t, NULL, NULL);
     return NULL;
 }
 
 static ast_node *parse_unary(promql_parser *p)
 {
-    promql_token t = *peek(p);
+    promql_token t = *promql_tok_peek(p);
     if (t.type != TOK_ADD && t.type != TOK_SUB) {
-        return parse_postfix(p, parse_primary(p));
+        return promql_parse_postfix(p, parse_primary(p));
     }
-    next(p);
+    promql_tok_next(p);
     /* Unary minus binds like '*' (Prometheus: %prec MUL): only '^' binds tighter. */
     ast_node *operand = parse_expr(p, PREC_POW);
     if (!operand) {
@@ -1086,8 +558,8 @@ static ast_node *parse_unary(promql_parser *p)
         operand->pos_start = t.pos;
         return operand;
     }
-    ast_node *n = new_node(p, AST_UNARY, t.pos);
-    if (!n || !adopt(p, n, operand)) {
+    ast_node *n = promql_new_node(p, AST_UNARY, t.pos);
+    if (!n || !promql_adopt(p, n, operand)) {
         return NULL;
     }
     n->u.inner = operand;
@@ -1098,13 +570,13 @@ static ast_node *parse_unary(promql_parser *p)
 
 static bool parse_bin_modifiers(promql_parser *p, ast_binary *b, uint32_t lhs_pos)
 {
-    if (peek(p)->type == TOK_BOOL) {
-        next(p);
+    if (promql_tok_peek(p)->type == TOK_BOOL) {
+        promql_tok_next(p);
         b->return_bool = true;
     }
-    promql_tok_type t = peek(p)->type;
+    promql_tok_type t = promql_tok_peek(p)->type;
     if (t == TOK_ON || t == TOK_IGNORING) {
-        next(p);
+        promql_tok_next(p);
         name_list l = {0};
         b->has_matching = true;
         b->on = t == TOK_ON;
@@ -1113,19 +585,19 @@ static bool parse_bin_modifiers(promql_parser *p, ast_binary *b, uint32_t lhs_po
         }
         b->labels = l.v;
         b->nlabels = l.n;
-        t = peek(p)->type;
+        t = promql_tok_peek(p)->type;
         if (t == TOK_GROUP_LEFT || t == TOK_GROUP_RIGHT) {
-            next(p);
+            promql_tok_next(p);
             b->card = t == TOK_GROUP_LEFT ? CARD_MANY_TO_ONE : CARD_ONE_TO_MANY;
             name_list inc = {0};
-            if (peek(p)->type == TOK_LPAREN && !parse_grouping(p, &inc)) {
+            if (promql_tok_peek(p)->type == TOK_LPAREN && !parse_grouping(p, &inc)) {
                 return false;
             }
             b->include = inc.v;
             b->ninclude = inc.n;
         }
     }
-    t = peek(p)->type;
+    t = promql_tok_peek(p)->type;
     if (t == TOK_FILL || t == TOK_FILL_LEFT || t == TOK_FILL_RIGHT) {
         promql_parser_error(p, lhs_pos, "binop fill modifiers are experimental and not enabled");
         return false;
@@ -1136,25 +608,25 @@ static bool parse_bin_modifiers(promql_parser *p, ast_binary *b, uint32_t lhs_po
 static ast_node *parse_expr(promql_parser *p, int min_prec)
 {
     if (++p->nesting > PROMQL_MAX_DEPTH) {
-        promql_parser_error(p, peek(p)->pos, "expression nests deeper than %d levels",
+        promql_parser_error(p, promql_tok_peek(p)->pos, "expression nests deeper than %d levels",
                             PROMQL_MAX_DEPTH);
         return NULL;
     }
     ast_node *lhs = parse_unary(p);
     while (lhs && !p->failed) {
         ast_binop op;
-        int prec = binop_prec(peek(p)->type, &op);
+        int prec = binop_prec(promql_tok_peek(p)->type, &op);
         if (prec < 0 || prec < min_prec) {
             break;
         }
-        next(p);
-        ast_node *n = new_node(p, AST_BINARY, lhs->pos_start);
+        promql_tok_next(p);
+        ast_node *n = promql_new_node(p, AST_BINARY, lhs->pos_start);
         if (!n || !parse_bin_modifiers(p, &n->u.bin, lhs->pos_start)) {
             return NULL;
         }
         /* '^' is right-associative, every other operator left-associative */
         ast_node *rhs = parse_expr(p, op == OP_POW ? prec : prec + 1);
-        if (!rhs || !adopt(p, n, lhs) || !adopt(p, n, rhs)) {
+        if (!rhs || !promql_adopt(p, n, lhs) || !promql_adopt(p, n, rhs)) {
             return NULL;
         }
         n->u.bin.op = op;
@@ -1186,12 +658,12 @@ promql_expr *promql_parse_ex(const char *query, size_t len, const promql_parse_o
     }
     promql_lexer_init(&p.lex, e->text, len);
     ast_node *root = NULL;
-    if (peek(&p)->type == TOK_EOF) {
+    if (promql_tok_peek(&p)->type == TOK_EOF) {
         promql_parser_error(&p, 0, "no expression found in input");
     } else {
         root = parse_expr(&p, 0);
-        if (root && peek(&p)->type != TOK_EOF) {
-            unexpected(&p, peek(&p), NULL, NULL);
+        if (root && promql_tok_peek(&p)->type != TOK_EOF) {
+            promql_unexpected(&p, promql_tok_peek(&p), NULL, NULL);
         }
     }
     if (!p.failed) {

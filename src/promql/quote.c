@@ -1,0 +1,221 @@
+/* PromQL string literals: Go's quoting rules (strconv.Quote) for messages and printed queries,
+ * and unquoting of the lexer's string tokens, over UTF-8 decoded as Go decodes it. */
+#include "promql/lexer.h"
+
+#include <string.h>
+
+/* ---- UTF-8 ---------------------------------------------------------------------------------- */
+
+uint32_t promql_utf8_decode(const unsigned char *s, size_t n, size_t *width)
+{
+    *width = 1;
+    if (n == 0) {
+        return PROMQL_EOF_RUNE;
+    }
+    unsigned c = s[0];
+    if (c < 0x80) {
+        return c;
+    }
+    size_t need;
+    uint32_t r, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1, r = c & 0x1F, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2, r = c & 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3, r = c & 0x07, min = 0x10000;
+    } else {
+        return PROMQL_RUNE_ERROR;
+    }
+    if (n < need + 1) {
+        return PROMQL_RUNE_ERROR;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return PROMQL_RUNE_ERROR;
+        }
+        r = (r << 6) | (s[i] & 0x3F);
+    }
+    if (r < min || r > 0x10FFFF || (r >= 0xD800 && r < 0xE000)) {
+        return PROMQL_RUNE_ERROR;
+    }
+    *width = need + 1;
+    return r;
+}
+
+static void utf8_put(odin_strbuf *b, uint32_t r)
+{
+    char tmp[4];
+    size_t n;
+    if (r < 0x80) {
+        tmp[0] = (char)r, n = 1;
+    } else if (r < 0x800) {
+        tmp[0] = (char)(0xC0 | (r >> 6)), tmp[1] = (char)(0x80 | (r & 0x3F)), n = 2;
+    } else if (r < 0x10000) {
+        tmp[0] = (char)(0xE0 | (r >> 12)), tmp[1] = (char)(0x80 | ((r >> 6) & 0x3F));
+        tmp[2] = (char)(0x80 | (r & 0x3F)), n = 3;
+    } else {
+        tmp[0] = (char)(0xF0 | (r >> 18)), tmp[1] = (char)(0x80 | ((r >> 12) & 0x3F));
+        tmp[2] = (char)(0x80 | ((r >> 6) & 0x3F)), tmp[3] = (char)(0x80 | (r & 0x3F)), n = 4;
+    }
+    odin_strbuf_put(b, tmp, n);
+}
+
+/* ---- Quoting (Go's strconv.Quote) ----------------------------------------------------------- */
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* Go's unicode.IsPrint, approximated for the non-ASCII ranges that are not printable:
+ * C1 controls, spaces other than U+0020, format characters, and unassigned planes. */
+static bool rune_printable(uint32_t r)
+{
+    if (r < 0x20 || r == 0x7F) {
+        return false;
+    }
+    if (r < 0x7F) {
+        return true;
+    }
+    if (r < 0xA1 || r == 0xAD || r == 0x1680 || (r >= 0x2000 && r <= 0x200F) ||
+        (r >= 0x2028 && r <= 0x202F) || (r >= 0x205F && r <= 0x206F) || r == 0x3000 ||
+        r == 0xFEFF || (r >= 0xFFF9 && r <= 0xFFFB) || (r >= 0xE000 && r <= 0xF8FF) ||
+        r >= 0xF0000) {
+        return false;
+    }
+    return true;
+}
+
+static void put_escaped_rune(odin_strbuf *b, uint32_t r, char quote)
+{
+    char tmp[12];
+    size_t n = 0;
+    if (r == (uint32_t)quote || r == '\\') {
+        tmp[n++] = '\\', tmp[n++] = (char)r;
+        odin_strbuf_put(b, tmp, n);
+        return;
+    }
+    if (rune_printable(r)) {
+        utf8_put(b, r);
+        return;
+    }
+    static const char esc_from[] = "\a\b\f\n\r\t\v";
+    static const char esc_to[] = "abfnrtv";
+    const char *e = r != 0 && r < 0x80 ? strchr(esc_from, (int)r) : NULL;
+    if (e) {
+        tmp[n++] = '\\', tmp[n++] = esc_to[e - esc_from];
+    } else if (r < 0x80) {
+        tmp[n++] = '\\', tmp[n++] = 'x', tmp[n++] = hexdig[r >> 4], tmp[n++] = hexdig[r & 15];
+    } else {
+        int digits = r < 0x10000 ? 4 : 8;
+        tmp[n++] = '\\', tmp[n++] = r < 0x10000 ? 'u' : 'U';
+        for (int s = (digits - 1) * 4; s >= 0; s -= 4) {
+            tmp[n++] = hexdig[(r >> s) & 15];
+        }
+    }
+    odin_strbuf_put(b, tmp, n);
+}
+
+void promql_quote(odin_strbuf *b, const char *s, size_t n)
+{
+    odin_strbuf_putc(b, '"');
+    size_t i = 0;
+    while (i < n) {
+        size_t w;
+        uint32_t r = promql_utf8_decode((const unsigned char *)s + i, n - i, &w);
+        if (r == PROMQL_RUNE_ERROR && w == 1) {
+            unsigned char c = (unsigned char)s[i];
+            char tmp[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
+            odin_strbuf_put(b, tmp, 4);
+        } else {
+            put_escaped_rune(b, r, '"');
+        }
+        i += w;
+    }
+    odin_strbuf_putc(b, '"');
+}
+
+void promql_quote_rune(odin_strbuf *b, uint32_t r)
+{
+    odin_strbuf_putc(b, '\'');
+    put_escaped_rune(b, r, '\'');
+    odin_strbuf_putc(b, '\'');
+}
+
+/* ---- Unquoting ------------------------------------------------------------------------------ */
+
+/* One escape at s[*i] (just after the backslash); appends its bytes. */
+static int unquote_escape(const char *s, size_t n, size_t *i, odin_strbuf *out)
+{
+    static const char from[] = "abfnrtv\\'\"";
+    static const char to[] = "\a\b\f\n\r\t\v\\'\"";
+    char c = s[(*i)++];
+    const char *e = strchr(from, c);
+    if (c != '\0' && e) {
+        odin_strbuf_putc(out, to[e - from]);
+        return 0;
+    }
+    size_t digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : (c >= '0' && c <= '7') ? 3 : 0;
+    if (digits == 0) {
+        return -1;
+    }
+    int base = (c >= '0' && c <= '7') ? 8 : 16;
+    if (base == 8) {
+        (*i)--;
+    }
+    if (*i + digits > n) {
+        return -1;
+    }
+    uint32_t v = 0;
+    for (size_t k = 0; k < digits; k++) {
+        int d = odin_hex_digit(s[(*i)++]);
+        if (d < 0 || d >= base) {
+            return -1;
+        }
+        v = v * (uint32_t)base + (uint32_t)d;
+    }
+    if (c == 'u' || c == 'U') {
+        if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) {
+            return -1;
+        }
+        utf8_put(out, v);
+    } else {
+        if (v > 255) {
+            return -1;
+        }
+        odin_strbuf_putc(out, (char)v);
+    }
+    return 0;
+}
+
+int promql_unquote(const char *s, size_t n, odin_strbuf *out)
+{
+    if (n < 2 || s[0] != s[n - 1]) {
+        return -1;
+    }
+    char q = s[0];
+    const char *body = s + 1;
+    size_t bn = n - 2;
+    if (q == '`') {
+        /* Go drops carriage returns from raw strings. */
+        for (size_t i = 0; i < bn; i++) {
+            if (body[i] != '\r') {
+                odin_strbuf_putc(out, body[i]);
+            }
+        }
+        return 0;
+    }
+    if (q != '"' && q != '\'') {
+        return -1;
+    }
+    size_t i = 0;
+    while (i < bn) {
+        if (body[i] != '\\') {
+            odin_strbuf_putc(out, body[i++]);
+            continue;
+        }
+        i++;
+        if (i >= bn || unquote_escape(body, bn, &i, out) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
