@@ -122,6 +122,11 @@ int agent_read_u64(agent_scrape *sc, const char *path, uint64_t *out, odin_err *
  * -ODIN_ERR_NOTFOUND. */
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err);
+/* agent_list_dir with each entry's inode number (d_ino) beside its name, in scrape memory. A
+ * sysfs entry keeps its inode number through a rename and a new entry gets a new one, so a name
+ * whose number changed now means another object. */
+int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
+                        const uint64_t **inos, size_t *n, odin_err *err);
 /* stat(2) with the agent's memory of missing paths: 0, or -errno; ENOENT and ENOTDIR are
  * answered from memory for the next AGENT_ABSENT_RECHECK_SCRAPES scrapes, as agent_read does. */
 int agent_stat(agent_scrape *sc, const char *path, struct stat *st);

@@ -472,15 +472,22 @@ int agent_read_u64(agent_scrape *sc, const char *path, uint64_t *out, odin_err *
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
+/* One directory entry while listing: its name and inode number, sorted together. */
+typedef struct {
+    const char *name;
+    uint64_t ino;
+} dir_entry;
+
+static int entry_cmp(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const dir_entry *)a)->name, ((const dir_entry *)b)->name);
 }
 
 /* A directory listed twice in one scrape (/sys/devices/system/cpu, by cpu and cpufreq) is read
  * once; each caller gets its own array of the shared names. */
 typedef struct {
     const char **names;
+    const uint64_t *inos; /* d_ino of each name */
     size_t n;
 } dir_listing;
 
@@ -497,13 +504,13 @@ static void listing_copy(agent_scrape *sc, const dir_listing *l, const char ***n
     *n = l->n;
 }
 
-/* Reads a directory's names (without . and ..) into scrape memory with getdents64 straight from
+/* Reads a directory's entries (without . and ..) into scrape memory with getdents64 straight from
  * the descriptor: opendir's fstat and its 32 KiB buffer, made and freed for every listing, cost
  * more than the few entries of a sysfs class. Returns 0 or -errno. */
-static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
+static int read_entries(agent_scrape *sc, int fd, dir_entry **out, size_t *nout)
 {
     size_t cap = 16, len = 0;
-    const char **v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
+    dir_entry *v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
     if (!v) {
         odin_oom();
     }
@@ -530,7 +537,7 @@ static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
                 continue;
             }
             if (len == cap) {
-                const char **nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
+                dir_entry *nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
                 if (!nv) {
                     odin_oom();
                 }
@@ -542,7 +549,7 @@ static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
             if (!copy) {
                 odin_oom();
             }
-            v[len++] = copy;
+            v[len++] = (dir_entry){copy, (uint64_t)de.d_ino};
         }
     }
     *out = v;
@@ -550,15 +557,13 @@ static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
     return 0;
 }
 
-int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
-                   odin_err *err)
+/* The scrape's listing of path, read on its first request. */
+static int listing_get(agent_scrape *sc, const char *path, const dir_listing **out, odin_err *err)
 {
-    *names = NULL;
-    *n = 0;
     size_t plen = strlen(path);
     const dir_listing *seen = odin_map_get(&sc->dirs, path, plen);
     if (seen) {
-        listing_copy(sc, seen, names, n);
+        *out = seen;
         return 0;
     }
     int e = agent_absent_check(sc, path, plen);
@@ -575,21 +580,57 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
         return odin_err_errno(err, e, "opendir %s", path);
     }
     size_t len = 0;
-    const char **v = NULL;
-    int rc = read_names(sc, fd, &v, &len);
+    dir_entry *ents = NULL;
+    int rc = read_entries(sc, fd, &ents, &len);
     close(fd);
     if (rc < 0) {
         return odin_err_errno(err, -rc, "readdir %s", path);
     }
-    qsort(v, len, sizeof(*v), name_cmp);
+    qsort(ents, len, sizeof(*ents), entry_cmp);
     dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
+    const char **names = odin_arena_alloc(&sc->arena, (len ? len : 1) * sizeof(*names));
+    uint64_t *inos = odin_arena_alloc(&sc->arena, (len ? len : 1) * sizeof(*inos));
     char *key = odin_arena_strndup(&sc->arena, path, plen);
-    if (!l || !key) {
+    if (!l || !names || !inos || !key) {
         odin_oom();
     }
-    *l = (dir_listing){v, len};
+    for (size_t i = 0; i < len; i++) {
+        names[i] = ents[i].name;
+        inos[i] = ents[i].ino;
+    }
+    *l = (dir_listing){names, inos, len};
     odin_map_put(&sc->dirs, key, plen, l);
+    *out = l;
+    return 0;
+}
+
+int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
+                   odin_err *err)
+{
+    *names = NULL;
+    *n = 0;
+    const dir_listing *l;
+    int rc = listing_get(sc, path, &l, err);
+    if (rc < 0) {
+        return rc;
+    }
     listing_copy(sc, l, names, n);
+    return 0;
+}
+
+int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
+                        const uint64_t **inos, size_t *n, odin_err *err)
+{
+    *names = NULL;
+    *inos = NULL;
+    *n = 0;
+    const dir_listing *l;
+    int rc = listing_get(sc, path, &l, err);
+    if (rc < 0) {
+        return rc;
+    }
+    listing_copy(sc, l, names, n);
+    *inos = l->inos; /* read-only: shared by this scrape's callers */
     return 0;
 }
 
