@@ -72,6 +72,26 @@ void agent_emit(agent_scrape *sc, const agent_desc *d, double value, const char 
 void agent_emit_dyn(agent_scrape *sc, const char *name, const char *help, expfmt_type type,
                     double value, size_t nlabels, const char *const *names,
                     const char *const *values);
+/* Descriptors of metrics named at run time, kept by a collector across scrapes (desc_cache.c):
+ * get answers a key (any bytes that determine the name and help) asked before, quickest when the
+ * keys come in the same order as in the last scrape; NULL: unknown, make it with add (name and
+ * help are copied; a NULL name remembers a key whose metric is not exported). The descriptors have
+ * no labels and stay valid until begin or fini. Call begin at the start of each collect, before
+ * anything of this scrape borrows the descriptors. */
+typedef struct agent_desc_entry agent_desc_entry;
+typedef struct {
+    odin_map by_key;        /* key -> agent_desc_entry (heap) */
+    agent_desc_entry **seq; /* the order of the last scrape's requests */
+    size_t nseq, capseq, cursor;
+} agent_desc_cache;
+
+void agent_desc_cache_init(agent_desc_cache *c);
+void agent_desc_cache_fini(agent_desc_cache *c);
+void agent_desc_cache_begin(agent_desc_cache *c);
+const agent_desc *agent_desc_cache_get(agent_desc_cache *c, const char *key, size_t key_len);
+const agent_desc *agent_desc_cache_add(agent_desc_cache *c, const char *key, size_t key_len,
+                                       const char *name, const char *help, expfmt_type type);
+
 /* Lower level, for families read from text (textfile): finds or adds a family (strings copied) and
  * appends a zeroed sample whose labels and extra label the caller fills with arena memory. */
 expfmt_family *agent_family(agent_scrape *sc, odin_str name, odin_str help, bool has_help,
