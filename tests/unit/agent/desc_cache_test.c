@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "agent/core.h"
 #include "agent/proc_util.h"
 
 #include <stdio.h>
@@ -130,6 +131,23 @@ static void test_parse_float_integers(void **state)
     assert_true(v == 1000.0);
 }
 
+/* agent_fmt_i64 (digits by hand) against printf's %lld. */
+static void test_fmt_i64(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    agent_scrape_begin(&sc);
+    const int64_t vs[] = {
+        0, 1, -1, 9, 10, -10, 4096, 123456789, -987654321012, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(vs); i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)vs[i]);
+        assert_string_equal(agent_fmt_i64(&sc, vs[i]), want);
+    }
+    agent_scrape_fini(&sc);
+}
+
 int agent_desc_cache_tests(void); /* called from main.c */
 
 int agent_desc_cache_tests(void)
@@ -138,6 +156,7 @@ int agent_desc_cache_tests(void)
         cmocka_unit_test(test_same_descriptor_in_any_order),
         cmocka_unit_test(test_starts_over_past_its_cap),
         cmocka_unit_test(test_parse_float_integers),
+        cmocka_unit_test(test_fmt_i64),
     };
     return cmocka_run_group_tests_name("agent_desc_cache", tests, NULL, NULL);
 }
