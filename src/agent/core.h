@@ -26,8 +26,8 @@ struct agent_scrape {
     /* name -> agent_family_build (heap, with its key): families are kept across scrapes, and a
      * scrape's first emission of one starts it afresh (registry.c) */
     odin_map families;
-    struct agent_family_build **emitted; /* this scrape's families, in first-emission order */
-    size_t nemitted, capemitted;         /* (the array is in `arena`) */
+    struct agent_family_build **emitted; /* heap: this scrape's families, in first-emission */
+    size_t nemitted, capemitted;         /* order; kept for its capacity */
     /* agent_emit's descriptors in the order the last scrape met them, with their families: a
      * scrape meets them in the same order, so the family is found without hashing its name */
     struct agent_desc_family *dseq; /* heap, ndseq used of capdseq */

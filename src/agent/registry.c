@@ -60,6 +60,7 @@ void agent_scrape_fini(agent_scrape *sc)
     odin_strbuf_fini(&sc->read_buf);
     free(sc->order);
     free(sc->dseq);
+    free(sc->emitted);
 }
 
 void agent_scrape_begin(agent_scrape *sc)
@@ -68,9 +69,7 @@ void agent_scrape_begin(agent_scrape *sc)
     odin_arena_reset(&sc->arena);
     /* the dirs map's keys live in the arena just reset: clear it, keeping its table */
     odin_map_clear(&sc->dirs);
-    sc->emitted = NULL;
     sc->nemitted = 0;
-    sc->capemitted = 0;
     sc->dcursor = 0;
 }
 
@@ -127,10 +126,11 @@ static void family_start(agent_scrape *sc, agent_family_build *b, odin_str help,
     b->cap = 0;
     if (sc->nemitted == sc->capemitted) {
         size_t cap = sc->capemitted ? sc->capemitted * 2 : 256;
-        agent_family_build **n = scrape_alloc(sc, cap * sizeof(*n));
+        agent_family_build **n = odin_calloc(cap, sizeof(*n));
         if (sc->nemitted) {
             memcpy(n, sc->emitted, sc->nemitted * sizeof(*n));
         }
+        free(sc->emitted);
         sc->emitted = n;
         sc->capemitted = cap;
     }
