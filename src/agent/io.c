@@ -584,7 +584,7 @@ static bool list_kept(agent_scrape *sc, const char *path, size_t plen, dir_entry
     if (!f || !f->dir) {
         return false;
     }
-    if (lseek(f->fd, 0, SEEK_SET) == 0 && read_entries(sc, f->fd, true, ents, len) == 0 &&
+    if (read_entries(sc, f->fd, true, ents, len) == 0 && lseek(f->fd, 0, SEEK_SET) == 0 &&
         (*len > 0 || sc->generation - f->opened < AGENT_ABSENT_RECHECK_SCRAPES)) {
         f->used = sc->generation;
         return true;
@@ -593,10 +593,14 @@ static bool list_kept(agent_scrape *sc, const char *path, size_t plen, dir_entry
     return false;
 }
 
-/* Keeps fd of a listed directory when it is on sysfs; else closes it. */
+/* Keeps fd of a listed directory when it is on sysfs; else closes it. A kept descriptor is
+ * rewound after each listing, so that the next one starts at the beginning (and lseek is bound
+ * in the first scrape: resolving a symbol later faults the dynamic linker's pages back in after
+ * agent_drop_unused_file_pages). */
 static void keep_dir(agent_scrape *sc, const char *path, size_t plen, int fd)
 {
-    if (sc->files.len >= FILE_CACHE_MAX || kernel_fs(fd) != FS_SYSFS) {
+    if (sc->files.len >= FILE_CACHE_MAX || kernel_fs(fd) != FS_SYSFS ||
+        lseek(fd, 0, SEEK_SET) != 0) {
         close(fd);
         return;
     }
