@@ -6,11 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One allocation per key: the entry, then the key's bytes. An exported key's descriptor is one
+ * more allocation holding its name and help; most keys (vmstat's fields) are filtered out and
+ * share `not_exported`. */
 typedef struct agent_desc_entry {
-    char *key; /* heap */
+    agent_desc *d; /* heap, or NULL for not_exported */
     size_t key_len;
-    agent_desc d; /* name and help on the heap */
+    char key[];
 } agent_desc_entry;
+
+static const agent_desc not_exported = {NULL, NULL, EXPFMT_UNTYPED, {NULL}};
+
+static const agent_desc *entry_desc(const agent_desc_entry *e)
+{
+    return e->d ? e->d : &not_exported;
+}
 
 /* Past this many names the cache starts over at the next begin: a kernel has a few hundred. */
 enum { DESC_CACHE_MAX = 4096 };
@@ -28,9 +38,7 @@ static void clear_entries(agent_desc_cache *c)
     void *v;
     while (odin_map_next(&c->by_key, &pos, &k, &kl, &v)) {
         agent_desc_entry *e = v;
-        free(e->key);
-        free((char *)e->d.name);
-        free((char *)e->d.help);
+        free(e->d);
         free(e);
     }
     odin_map_clear(&c->by_key);
@@ -79,7 +87,7 @@ const agent_desc *agent_desc_cache_get(agent_desc_cache *c, const char *key, siz
         agent_desc_entry *e = c->seq[c->cursor];
         if (e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
             c->cursor++;
-            return &e->d;
+            return entry_desc(e);
         }
     }
     agent_desc_entry *e = odin_map_get(&c->by_key, key, key_len);
@@ -87,22 +95,34 @@ const agent_desc *agent_desc_cache_get(agent_desc_cache *c, const char *key, siz
         return NULL;
     }
     seq_put(c, e);
-    return &e->d;
+    return entry_desc(e);
 }
 
 const agent_desc *agent_desc_cache_add(agent_desc_cache *c, const char *key, size_t key_len,
                                        const char *name, const char *help, expfmt_type type)
 {
-    agent_desc_entry *e = odin_calloc(1, sizeof(*e));
-    e->key = odin_malloc(key_len ? key_len : 1);
+    agent_desc_entry *e = odin_malloc(sizeof(*e) + (key_len ? key_len : 1));
+    e->d = NULL;
+    e->key_len = key_len;
     if (key_len) {
         memcpy(e->key, key, key_len);
     }
-    e->key_len = key_len;
-    e->d.name = name ? odin_strdup(name) : NULL;
-    e->d.help = help ? odin_strdup(help) : NULL;
-    e->d.type = type;
+    if (name) {
+        size_t nl = strlen(name) + 1, hl = help ? strlen(help) + 1 : 1;
+        e->d = odin_malloc(sizeof(*e->d) + nl + hl);
+        memset(e->d, 0, sizeof(*e->d));
+        char *strs = (char *)(e->d + 1);
+        memcpy(strs, name, nl);
+        if (help) {
+            memcpy(strs + nl, help, hl);
+        } else {
+            strs[nl] = '\0';
+        }
+        e->d->name = strs;
+        e->d->help = strs + nl;
+        e->d->type = type;
+    }
     odin_map_put(&c->by_key, e->key, key_len, e);
     seq_put(c, e);
-    return &e->d;
+    return entry_desc(e);
 }
