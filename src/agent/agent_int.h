@@ -100,6 +100,12 @@ expfmt_sample *agent_family_add(agent_scrape *sc, expfmt_family *f);
 /* True when a family of that name was already emitted in this scrape. */
 bool agent_family_exists(agent_scrape *sc, odin_str name);
 
+/* A value (in scrape memory) remembered for the rest of this scrape under key, an address
+ * that names it (a static of the caller): two collectors that parse the same file (/proc/stat)
+ * parse it once. get returns NULL when nothing was put in this scrape; a few keys only. */
+void *agent_scrape_memo_get(agent_scrape *sc, const void *key);
+void agent_scrape_memo_put(agent_scrape *sc, const void *key, void *value);
+
 agent *agent_scrape_agent(agent_scrape *sc);
 odin_arena *agent_scrape_arena(agent_scrape *sc);
 

@@ -51,6 +51,10 @@ struct agent_scrape {
     size_t emit_nlabels;
     odin_str emit_lnames[16]; /* emit_desc's label names with their lengths */
     uint64_t emit_gen;
+    /* agent_scrape_memo: values kept for the rest of one scrape (generation memo_gen[i]) */
+    const void *memo_key[4];
+    void *memo_val[4];
+    uint64_t memo_gen[4];
 };
 
 /* Owned by whoever called agent_new; freed by agent_free. Fields above `lock` are fixed after

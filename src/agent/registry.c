@@ -73,6 +73,33 @@ void agent_scrape_begin(agent_scrape *sc)
     sc->dcursor = 0;
 }
 
+void *agent_scrape_memo_get(agent_scrape *sc, const void *key)
+{
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(sc->memo_key); i++) {
+        if (sc->memo_key[i] == key && sc->memo_gen[i] == sc->generation) {
+            return sc->memo_val[i];
+        }
+    }
+    return NULL;
+}
+
+void agent_scrape_memo_put(agent_scrape *sc, const void *key, void *value)
+{
+    size_t at = 0; /* the slot of key, else a slot of an older scrape, else the first */
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(sc->memo_key); i++) {
+        if (sc->memo_key[i] == key) {
+            at = i;
+            break;
+        }
+        if (sc->memo_gen[i] != sc->generation) {
+            at = i;
+        }
+    }
+    sc->memo_key[at] = key;
+    sc->memo_val[at] = value;
+    sc->memo_gen[at] = sc->generation;
+}
+
 agent *agent_scrape_agent(agent_scrape *sc)
 {
     return sc->ag;

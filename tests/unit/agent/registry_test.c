@@ -166,6 +166,34 @@ static void test_families_kept_between_scrapes(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_scrape_memo: a value lasts for its scrape only; more keys than slots push out the ones of
+ * older scrapes first, and a key put again is replaced in place. */
+static void test_scrape_memo(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    static const char k[6] = {0};
+    int v[6];
+    agent_scrape_begin(&sc);
+    assert_null(agent_scrape_memo_get(&sc, &k[0]));
+    agent_scrape_memo_put(&sc, &k[0], &v[0]);
+    agent_scrape_memo_put(&sc, &k[1], &v[1]);
+    agent_scrape_memo_put(&sc, &k[0], &v[2]);
+    assert_ptr_equal(agent_scrape_memo_get(&sc, &k[0]), &v[2]);
+    assert_ptr_equal(agent_scrape_memo_get(&sc, &k[1]), &v[1]);
+    agent_scrape_begin(&sc);
+    assert_null(agent_scrape_memo_get(&sc, &k[0]));
+    assert_null(agent_scrape_memo_get(&sc, &k[1]));
+    for (int i = 0; i < 4; i++) {
+        agent_scrape_memo_put(&sc, &k[i + 2], &v[i + 2]);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_ptr_equal(agent_scrape_memo_get(&sc, &k[i + 2]), &v[i + 2]);
+    }
+    agent_scrape_fini(&sc);
+}
+
 int agent_registry_tests(void); /* called from main.c */
 
 int agent_registry_tests(void)
@@ -174,6 +202,7 @@ int agent_registry_tests(void)
         cmocka_unit_test(test_families_sorted_every_scrape),
         cmocka_unit_test(test_emit_memory_starts_over_each_scrape),
         cmocka_unit_test(test_families_kept_between_scrapes),
+        cmocka_unit_test(test_scrape_memo),
     };
     return cmocka_run_group_tests_name("agent_registry", tests, NULL, NULL);
 }
