@@ -43,15 +43,19 @@ enum {
 
 typedef struct {
     const char *file;
-    const char *metric; /* node_network_<metric> */
-    const char *help;
-    expfmt_type type;
+    agent_desc desc; /* node_network_<metric>{device} */
 } nc_attr;
 
 /* Full names and help texts as literals: they were formatted per sample and scrape. */
 #define NC_ATTR(file, metric, type)                                                                \
     {                                                                                              \
-        file, "node_network_" metric, "Network device property: " metric, type                     \
+        file,                                                                                      \
+        {                                                                                          \
+            "node_network_" metric, "Network device property: " metric, type,                      \
+            {                                                                                      \
+                "device", NULL                                                                     \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 static const nc_attr attrs[A_NUM] = {
@@ -420,7 +424,6 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
                            ifc->str[S_DUPLEX], ifc->str[S_OPERSTATE], admin,
                            ifc->str[S_IFALIAS]};
     agent_emit(sc, &d_info, 1.0, info);
-    static const char *const lname[1] = {"device"};
     for (int a = 0; a < A_NUM; a++) {
         if (!ifc->has[a]) {
             continue;
@@ -435,7 +438,7 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
             int64_t bits = (int64_t)((uint64_t)ifc->num[a] * 1000u * 1000u);
             v = (double)(bits / 8);
         }
-        agent_emit_dyn(sc, attrs[a].metric, attrs[a].help, attrs[a].type, v, 1, lname, dev);
+        agent_emit(sc, &attrs[a].desc, v, dev);
     }
 }
 
