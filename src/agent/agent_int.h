@@ -72,6 +72,26 @@ void agent_emit(agent_scrape *sc, const agent_desc *d, double value, const char 
 void agent_emit_dyn(agent_scrape *sc, const char *name, const char *help, expfmt_type type,
                     double value, size_t nlabels, const char *const *names,
                     const char *const *values);
+/* Descriptors of metrics named at run time, kept by a collector across scrapes (desc_cache.c):
+ * get answers a key (any bytes that determine the name and help) asked before, quickest when the
+ * keys come in the same order as in the last scrape; NULL: unknown, make it with add (name and
+ * help are copied; a NULL name remembers a key whose metric is not exported). The descriptors have
+ * no labels and stay valid until begin or fini. Call begin at the start of each collect, before
+ * anything of this scrape borrows the descriptors. */
+typedef struct agent_desc_entry agent_desc_entry;
+typedef struct {
+    odin_map by_key;        /* key -> agent_desc_entry (heap) */
+    agent_desc_entry **seq; /* the order of the last scrape's requests */
+    size_t nseq, capseq, cursor;
+} agent_desc_cache;
+
+void agent_desc_cache_init(agent_desc_cache *c);
+void agent_desc_cache_fini(agent_desc_cache *c);
+void agent_desc_cache_begin(agent_desc_cache *c);
+const agent_desc *agent_desc_cache_get(agent_desc_cache *c, const char *key, size_t key_len);
+const agent_desc *agent_desc_cache_add(agent_desc_cache *c, const char *key, size_t key_len,
+                                       const char *name, const char *help, expfmt_type type);
+
 /* Lower level, for families read from text (textfile): finds or adds a family (strings copied) and
  * appends a zeroed sample whose labels and extra label the caller fills with arena memory. */
 expfmt_family *agent_family(agent_scrape *sc, odin_str name, odin_str help, bool has_help,
@@ -79,6 +99,12 @@ expfmt_family *agent_family(agent_scrape *sc, odin_str name, odin_str help, bool
 expfmt_sample *agent_family_add(agent_scrape *sc, expfmt_family *f);
 /* True when a family of that name was already emitted in this scrape. */
 bool agent_family_exists(agent_scrape *sc, odin_str name);
+
+/* A value (in scrape memory) remembered for the rest of this scrape under key, an address
+ * that names it (a static of the caller): two collectors that parse the same file (/proc/stat)
+ * parse it once. get returns NULL when nothing was put in this scrape; a few keys only. */
+void *agent_scrape_memo_get(agent_scrape *sc, const void *key);
+void agent_scrape_memo_put(agent_scrape *sc, const void *key, void *value);
 
 agent *agent_scrape_agent(agent_scrape *sc);
 odin_arena *agent_scrape_arena(agent_scrape *sc);
@@ -122,6 +148,11 @@ int agent_read_u64(agent_scrape *sc, const char *path, uint64_t *out, odin_err *
  * -ODIN_ERR_NOTFOUND. */
 int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
                    odin_err *err);
+/* agent_list_dir with each entry's inode number (d_ino) beside its name, in scrape memory. A
+ * sysfs entry keeps its inode number through a rename and a new entry gets a new one, so a name
+ * whose number changed now means another object. */
+int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
+                        const uint64_t **inos, size_t *n, odin_err *err);
 /* stat(2) with the agent's memory of missing paths: 0, or -errno; ENOENT and ENOTDIR are
  * answered from memory for the next AGENT_ABSENT_RECHECK_SCRAPES scrapes, as agent_read does. */
 int agent_stat(agent_scrape *sc, const char *path, struct stat *st);

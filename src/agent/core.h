@@ -23,7 +23,15 @@ typedef struct {
 struct agent_scrape {
     agent *ag;
     odin_arena arena;
-    odin_map families; /* name -> agent_family_build */
+    /* name -> agent_family_build (heap, with its key): families are kept across scrapes, and a
+     * scrape's first emission of one starts it afresh (registry.c) */
+    odin_map families;
+    struct agent_family_build **emitted; /* heap: this scrape's families, in first-emission */
+    size_t nemitted, capemitted;         /* order; kept for its capacity */
+    /* agent_emit's descriptors in the order the last scrape met them, with their families: a
+     * scrape meets them in the same order, so the family is found without hashing its name */
+    struct agent_desc_family *dseq; /* heap, ndseq used of capdseq */
+    size_t ndseq, capdseq, dcursor;
     odin_strbuf read_buf;
     odin_map files;      /* path -> agent_cached_file: descriptors kept open across scrapes */
     odin_map dirs;       /* path -> this scrape's listing of it (keys and values in `arena`) */
@@ -33,15 +41,20 @@ struct agent_scrape {
         *rtnl; /* rtnl.c: netlink socket and this scrape's link dump; NULL until used */
     /* agent_emit's last descriptor in scrape emit_gen, its family (NULL: its samples are dropped)
      * and label count: collectors emit runs of one descriptor */
-    /* render's sorting permutation of the families map's iteration order (heap, norder entries):
-     * a scrape emits the same families in the same order, so the map iterates them in the same
-     * order and the last permutation, checked, sorts them again */
+    /* render's sorting permutation of the scrape's emission order (heap, norder entries): a
+     * scrape emits the same families in the same order, so the last permutation, checked, sorts
+     * them again */
     size_t *order;
     size_t norder;
     const agent_desc *emit_desc;
     expfmt_family *emit_family;
     size_t emit_nlabels;
+    odin_str emit_lnames[16]; /* emit_desc's label names with their lengths */
     uint64_t emit_gen;
+    /* agent_scrape_memo: values kept for the rest of one scrape (generation memo_gen[i]) */
+    const void *memo_key[4];
+    void *memo_val[4];
+    uint64_t memo_gen[4];
 };
 
 /* Owned by whoever called agent_new; freed by agent_free. Fields above `lock` are fixed after

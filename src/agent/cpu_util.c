@@ -63,7 +63,46 @@ static int parse_u64_field(odin_str f, uint64_t *out, const char *path, const ch
     return 0;
 }
 
+static int read_stat(agent_scrape *sc, cpu_util_stat *st, odin_err *err);
+
+/* The cpu and stat collectors both parse /proc/stat: the second one in a scrape gets the first
+ * one's result (a copy, with its own cpus array). */
 int cpu_util_read_stat(agent_scrape *sc, cpu_util_stat *st, odin_err *err)
+{
+    static const char memo_key = 0;
+    const cpu_util_stat *kept = agent_scrape_memo_get(sc, &memo_key);
+    odin_arena *a = agent_scrape_arena(sc);
+    if (kept) {
+        *st = *kept;
+        st->cpus = odin_arena_alloc(a, (kept->ncpus ? kept->ncpus : 1) * sizeof(*st->cpus));
+        if (!st->cpus) {
+            odin_oom();
+        }
+        if (kept->ncpus) {
+            memcpy(st->cpus, kept->cpus, kept->ncpus * sizeof(*st->cpus));
+        }
+        return 0;
+    }
+    int rc = read_stat(sc, st, err);
+    if (rc == 0) {
+        cpu_util_stat *copy = odin_arena_alloc(a, sizeof(*copy));
+        if (!copy) {
+            odin_oom();
+        }
+        *copy = *st; /* with its own cpus array: the caller may change its copy */
+        copy->cpus = odin_arena_alloc(a, (st->ncpus ? st->ncpus : 1) * sizeof(*copy->cpus));
+        if (!copy->cpus) {
+            odin_oom();
+        }
+        if (st->ncpus) {
+            memcpy(copy->cpus, st->cpus, st->ncpus * sizeof(*copy->cpus));
+        }
+        agent_scrape_memo_put(sc, &memo_key, copy);
+    }
+    return rc;
+}
+
+static int read_stat(agent_scrape *sc, cpu_util_stat *st, odin_err *err)
 {
     memset(st, 0, sizeof(*st));
     const char *path = agent_path(sc, AGENT_PROC, "stat");

@@ -123,8 +123,10 @@ bool agent_sysfs_is_live(const agent *ag)
 typedef struct {
     char *path; /* owned; the map's key */
     int fd;
-    bool sysfs;    /* a short read is the whole attribute (see read_all_at0) */
-    uint64_t used; /* generation of the last read */
+    bool sysfs;      /* a short read is the whole attribute (see read_all_at0) */
+    bool dir;        /* a sysfs directory, listed again from offset 0 (listing_get) */
+    uint64_t opened; /* generation of the open (dir only) */
+    uint64_t used;   /* generation of the last read */
     /* A file read twice per scrape (/proc/stat, by the cpu and stat collectors) is read once:
      * `reads` counts this generation's reads, `twice` says the previous scrape read it more
      * than once, and `memo` (in the scrape arena, valid while memo_gen is the current
@@ -317,6 +319,9 @@ static int read_raw(agent_scrape *sc, const char *path, size_t max, size_t seq_l
     size_t plen = strlen(path);
     agent_cached_file *f = odin_map_get(&sc->files, path, plen);
     int rc;
+    if (f && f->dir) {
+        return -EISDIR; /* what read(2) of the directory says */
+    }
     if (f) {
         if (memo_hit(sc, f, max, out)) {
             return 0;
@@ -472,15 +477,22 @@ int agent_read_u64(agent_scrape *sc, const char *path, uint64_t *out, odin_err *
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
+/* One directory entry while listing: its name and inode number, sorted together. */
+typedef struct {
+    const char *name;
+    uint64_t ino;
+} dir_entry;
+
+static int entry_cmp(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const dir_entry *)a)->name, ((const dir_entry *)b)->name);
 }
 
 /* A directory listed twice in one scrape (/sys/devices/system/cpu, by cpu and cpufreq) is read
  * once; each caller gets its own array of the shared names. */
 typedef struct {
     const char **names;
+    const uint64_t *inos; /* d_ino of each name */
     size_t n;
 } dir_listing;
 
@@ -497,13 +509,17 @@ static void listing_copy(agent_scrape *sc, const dir_listing *l, const char ***n
     *n = l->n;
 }
 
-/* Reads a directory's names (without . and ..) into scrape memory with getdents64 straight from
+/* Reads a directory's entries (without . and ..) into scrape memory with getdents64 straight from
  * the descriptor: opendir's fstat and its 32 KiB buffer, made and freed for every listing, cost
  * more than the few entries of a sysfs class. Returns 0 or -errno. */
-static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
+/* The longest record getdents64 can return: its header and a 255-byte name with its NUL,
+ * rounded up to 8 bytes. */
+enum { DIRENT_MAX = (offsetof(struct dirent64, d_name) + 256 + 7) / 8 * 8 };
+
+static int read_entries(agent_scrape *sc, int fd, bool sysfs, dir_entry **out, size_t *nout)
 {
     size_t cap = 16, len = 0;
-    const char **v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
+    dir_entry *v = odin_arena_alloc(&sc->arena, cap * sizeof(*v));
     if (!v) {
         odin_oom();
     }
@@ -530,7 +546,7 @@ static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
                 continue;
             }
             if (len == cap) {
-                const char **nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
+                dir_entry *nv = odin_arena_alloc(&sc->arena, cap * 2 * sizeof(*nv));
                 if (!nv) {
                     odin_oom();
                 }
@@ -542,11 +558,110 @@ static int read_names(agent_scrape *sc, int fd, const char ***out, size_t *nout)
             if (!copy) {
                 odin_oom();
             }
-            v[len++] = copy;
+            v[len++] = (dir_entry){copy, (uint64_t)de.d_ino};
+        }
+        /* kernfs fills the buffer until the next record does not fit: with room left for the
+         * longest record, the directory has ended, and the call that returns 0 is skipped */
+        if (sysfs && (size_t)got < sizeof(buf) - DIRENT_MAX) {
+            break;
         }
     }
     *out = v;
     *nout = len;
+    return 0;
+}
+
+/* A sysfs directory is listed again through a descriptor kept open: getdents64 from offset 0 of
+ * a kernfs directory lists its children as they are now, and the open and close it saves cost
+ * more than the listing. A directory removed meanwhile lists nothing through its old
+ * descriptor, even when another one was made under its path; so an empty listing is taken only
+ * for AGENT_ABSENT_RECHECK_SCRAPES scrapes after the open, as a missing path is (absent.c), and
+ * then the path is opened again. */
+static bool list_kept(agent_scrape *sc, const char *path, size_t plen, dir_entry **ents,
+                      size_t *len)
+{
+    agent_cached_file *f = odin_map_get(&sc->files, path, plen);
+    if (!f || !f->dir) {
+        return false;
+    }
+    if (read_entries(sc, f->fd, true, ents, len) == 0 && lseek(f->fd, 0, SEEK_SET) == 0 &&
+        (*len > 0 || sc->generation - f->opened < AGENT_ABSENT_RECHECK_SCRAPES)) {
+        f->used = sc->generation;
+        return true;
+    }
+    cache_drop(sc, f);
+    return false;
+}
+
+/* Keeps fd of a listed directory when it is on sysfs; else closes it. A kept descriptor is
+ * rewound after each listing, so that the next one starts at the beginning (and lseek is bound
+ * in the first scrape: resolving a symbol later faults the dynamic linker's pages back in after
+ * agent_drop_unused_file_pages). */
+static void keep_dir(agent_scrape *sc, const char *path, size_t plen, int fd)
+{
+    if (sc->files.len >= FILE_CACHE_MAX || kernel_fs(fd) != FS_SYSFS ||
+        lseek(fd, 0, SEEK_SET) != 0) {
+        close(fd);
+        return;
+    }
+    agent_cached_file *f = odin_calloc(1, sizeof(*f));
+    f->path = odin_strndup(path, plen);
+    f->fd = fd;
+    f->sysfs = true;
+    f->dir = true;
+    f->used = sc->generation;
+    f->opened = sc->generation;
+    odin_map_put(&sc->files, f->path, plen, f);
+}
+
+/* The scrape's listing of path, read on its first request. */
+static int listing_get(agent_scrape *sc, const char *path, const dir_listing **out, odin_err *err)
+{
+    size_t plen = strlen(path);
+    const dir_listing *seen = odin_map_get(&sc->dirs, path, plen);
+    if (seen) {
+        *out = seen;
+        return 0;
+    }
+    size_t len = 0;
+    dir_entry *ents = NULL;
+    int rc;
+    if (!list_kept(sc, path, plen, &ents, &len)) {
+        int e = agent_absent_check(sc, path, plen);
+        int fd = -1;
+        if (e == 0) {
+            fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            e = fd >= 0 ? 0 : errno;
+            agent_absent_note(sc, path, plen, e);
+        }
+        if (fd < 0) {
+            if (e == ENOENT || e == ENOTDIR) {
+                return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", path);
+            }
+            return odin_err_errno(err, e, "opendir %s", path);
+        }
+        rc = read_entries(sc, fd, false, &ents, &len);
+        if (rc < 0) {
+            close(fd);
+            return odin_err_errno(err, -rc, "readdir %s", path);
+        }
+        keep_dir(sc, path, plen, fd);
+    }
+    qsort(ents, len, sizeof(*ents), entry_cmp);
+    dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
+    const char **names = odin_arena_alloc(&sc->arena, (len ? len : 1) * sizeof(*names));
+    uint64_t *inos = odin_arena_alloc(&sc->arena, (len ? len : 1) * sizeof(*inos));
+    char *key = odin_arena_strndup(&sc->arena, path, plen);
+    if (!l || !names || !inos || !key) {
+        odin_oom();
+    }
+    for (size_t i = 0; i < len; i++) {
+        names[i] = ents[i].name;
+        inos[i] = ents[i].ino;
+    }
+    *l = (dir_listing){names, inos, len};
+    odin_map_put(&sc->dirs, key, plen, l);
+    *out = l;
     return 0;
 }
 
@@ -555,41 +670,28 @@ int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size
 {
     *names = NULL;
     *n = 0;
-    size_t plen = strlen(path);
-    const dir_listing *seen = odin_map_get(&sc->dirs, path, plen);
-    if (seen) {
-        listing_copy(sc, seen, names, n);
-        return 0;
-    }
-    int e = agent_absent_check(sc, path, plen);
-    int fd = -1;
-    if (e == 0) {
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        e = fd >= 0 ? 0 : errno;
-        agent_absent_note(sc, path, plen, e);
-    }
-    if (fd < 0) {
-        if (e == ENOENT || e == ENOTDIR) {
-            return odin_err_set(err, ODIN_ERR_NOTFOUND, "opendir %s: no such directory", path);
-        }
-        return odin_err_errno(err, e, "opendir %s", path);
-    }
-    size_t len = 0;
-    const char **v = NULL;
-    int rc = read_names(sc, fd, &v, &len);
-    close(fd);
+    const dir_listing *l;
+    int rc = listing_get(sc, path, &l, err);
     if (rc < 0) {
-        return odin_err_errno(err, -rc, "readdir %s", path);
+        return rc;
     }
-    qsort(v, len, sizeof(*v), name_cmp);
-    dir_listing *l = odin_arena_alloc(&sc->arena, sizeof(*l));
-    char *key = odin_arena_strndup(&sc->arena, path, plen);
-    if (!l || !key) {
-        odin_oom();
-    }
-    *l = (dir_listing){v, len};
-    odin_map_put(&sc->dirs, key, plen, l);
     listing_copy(sc, l, names, n);
+    return 0;
+}
+
+int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
+                        const uint64_t **inos, size_t *n, odin_err *err)
+{
+    *names = NULL;
+    *inos = NULL;
+    *n = 0;
+    const dir_listing *l;
+    int rc = listing_get(sc, path, &l, err);
+    if (rc < 0) {
+        return rc;
+    }
+    listing_copy(sc, l, names, n);
+    *inos = l->inos; /* read-only: shared by this scrape's callers */
     return 0;
 }
 
@@ -625,7 +727,28 @@ const char *agent_fmt_double(agent_scrape *sc, double v)
     return p;
 }
 
+/* By hand: filesystem labels and values call this hundreds of times a scrape, and printf's
+ * setup costs more than the digits. */
 const char *agent_fmt_i64(agent_scrape *sc, int64_t v)
 {
-    return odin_arena_printf(&sc->arena, "%lld", (long long)v);
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    char *p = odin_arena_alloc(&sc->arena, n + 2);
+    if (!p) {
+        odin_oom();
+    }
+    size_t o = 0;
+    if (v < 0) {
+        p[o++] = '-';
+    }
+    while (n) {
+        p[o++] = tmp[--n];
+    }
+    p[o] = '\0';
+    return p;
 }

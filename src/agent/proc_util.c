@@ -130,6 +130,20 @@ static bool underscore_ok(odin_str s)
 
 int proc_parse_float(odin_str s, double *out)
 {
+    /* Most /proc values are plain decimal counters: up to 15 digits is below 2^53, so the
+     * integer converts to the very double strtod would round the text to. */
+    if (s.len > 0 && s.len <= 15) {
+        uint64_t u = 0;
+        size_t k = 0;
+        while (k < s.len && s.p[k] >= '0' && s.p[k] <= '9') {
+            u = u * 10 + (uint64_t)(s.p[k] - '0');
+            k++;
+        }
+        if (k == s.len) {
+            *out = (double)u;
+            return 0;
+        }
+    }
     size_t i = s.len > 0 && (s.p[0] == '+' || s.p[0] == '-') ? 1 : 0;
     bool has_p = false, has_us = false;
     for (size_t k = 0; k < s.len; k++) {

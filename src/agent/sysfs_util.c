@@ -319,7 +319,7 @@ int agent_sysfs_class_list(agent_scrape *sc, const char *cls, agent_sysfs_class 
                            odin_err *err)
 {
     out->base = agent_path(sc, AGENT_SYS, "%s", cls);
-    int rc = agent_list_dir(sc, out->base, &out->names, &out->n, err);
+    int rc = agent_list_dir_inos(sc, out->base, &out->names, &out->inos, &out->n, err);
     return rc == -ODIN_ERR_NOTFOUND ? -ODIN_ERR_UNAVAILABLE : rc;
 }
 

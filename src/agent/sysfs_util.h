@@ -39,8 +39,9 @@ bool agent_sysfs_exists(const char *path);
 
 /* A class directory of sysfs (class/net, class/hwmon, ...) as listed for one scrape. */
 typedef struct {
-    const char *base;   /* <sysfs>/<class> */
-    const char **names; /* its entries, sorted as os.ReadDir sorts them */
+    const char *base;     /* <sysfs>/<class> */
+    const char **names;   /* its entries, sorted as os.ReadDir sorts them */
+    const uint64_t *inos; /* inode number of each entry (agent_list_dir_inos) */
     size_t n;
 } agent_sysfs_class;
 

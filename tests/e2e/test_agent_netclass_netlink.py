@@ -9,7 +9,8 @@ cases a plain host lacks (veth pairs up and down, a bridge whose port is promisc
 bridge, an explicitly promiscuous link, aliases with spaces and one longer than sysfs' 128-byte
 read, a changed MTU) and compares there, with both agents kept running while links are renamed,
 deleted and made again under an old name (the link-dump agent keeps dev_id and name_assign_type
-per name and index). Without root that part is reported and skipped."""
+per name and index; the file reader keeps attribute descriptors open, which follow a renamed
+device, so it must reopen them when a name comes to mean another device). Without root that part is reported and skipped."""
 import os
 import shutil
 import subprocess
@@ -91,15 +92,16 @@ def run_all(cmds):
 def in_netns(odin):
     if not run_all(NETNS_SETUP):
         return 0
-    with agent(odin, "/sys") as nl:
-        with agent(odin, "/sys/.") as files:
-            failed = compare(nl, files, "network namespace")
+    with agent(odin, "/sys") as nl, agent(odin, "/sys/.") as files:
+        failed = compare(nl, files, "network namespace")
         if not run_all(NETNS_CHANGES):
             return failed
-        # a fresh file reader: a kept descriptor of a renamed device's attribute still reads that
-        # device, so a long-lived one would name the moved device under its old name
-        with agent(odin, "/sys/.") as files:
-            failed += compare(nl, files, "network namespace, links renamed and made again")
+        # the file reader keeps running: a kept descriptor of a renamed device's attribute still
+        # reads that device, so it must notice that a name now lists another directory entry
+        # (old0 was veth0, with MTU 9000; veth0 is now the former veth3)
+        failed += compare(nl, files, "network namespace, links renamed and made again")
+        with agent(odin, "/sys/.") as fresh:
+            failed += compare(nl, fresh, "network namespace, a fresh file reader")
     return failed
 
 

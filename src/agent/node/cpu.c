@@ -3,6 +3,7 @@
  * /proc/cpuinfo facts (node_cpu_info, node_cpu_frequency_hertz, flag and bug info). Counters are
  * kept monotonic across scrapes as node_exporter does, so hotplug cannot make them go back. */
 #include "agent/cpu_util.h"
+#include "agent/sysfs_util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,7 +74,19 @@ typedef struct {
     size_t nisolated;
     cpu_util_cpustat *stats; /* last exported values, sorted by id */
     size_t nstats;
+    /* Topology ids (physical_package_id, core_id) of the CPU directories, kept while the set of
+     * directories and the kernel's online mask stay what they were when read: a CPU's ids are
+     * fixed while it is online, and going offline or coming back changes the mask. */
+    char *topo_key; /* heap: the online mask, then each directory name, NUL-separated */
+    size_t topo_key_len;
+    struct cpu_topo *topo; /* heap, one per directory in listing order */
+    size_t ntopo;
 } cpu_state;
+
+typedef struct cpu_topo {
+    bool ok; /* both ids were read */
+    uint64_t pkg, core;
+} cpu_topo;
 
 /* ---- /proc/cpuinfo (x86 layout, as procfs' parseCPUInfoX86) ------------------------------- */
 
@@ -225,8 +238,7 @@ static int parse_cpuinfo(agent_scrape *sc, odin_str text, const char *path, cpui
     return 0;
 }
 
-static void emit_field_info(agent_scrape *sc, odin_str list, agent_regex *re,
-                            const agent_desc *d)
+static void emit_field_info(agent_scrape *sc, odin_str list, agent_regex *re, const agent_desc *d)
 {
     if (!re) {
         return;
@@ -393,7 +405,72 @@ static throttle *find_throttle(throttle *v, size_t n, uint64_t pkg, uint64_t cor
     return NULL;
 }
 
-static void update_throttle(agent_scrape *sc, const char *base, const char **cpus, size_t n)
+/* The key of st->topo: <base>/online's text and the directory names. NULL when there is no
+ * online file to go by (the ids are then read every scrape). */
+static odin_str topo_key(agent_scrape *sc, const char *base, const char **cpus, size_t n)
+{
+    odin_str online;
+    odin_err e = {0};
+    if (agent_read(sc, agent_sysfs_join(sc, base, "online"), &online, &e) < 0) {
+        return (odin_str){NULL, 0};
+    }
+    size_t len = online.len + 1;
+    for (size_t i = 0; i < n; i++) {
+        len += strlen(cpus[i]) + 1;
+    }
+    char *k = odin_arena_alloc(agent_scrape_arena(sc), len);
+    if (!k) {
+        odin_oom();
+    }
+    size_t o = 0;
+    memcpy(k, online.p, online.len);
+    o += online.len;
+    k[o++] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(cpus[i]) + 1;
+        memcpy(k + o, cpus[i], l);
+        o += l;
+    }
+    return (odin_str){k, len};
+}
+
+/* The topology ids of each CPU directory: kept ones while the key holds, else read now. */
+static const cpu_topo *topology(agent_scrape *sc, cpu_state *st, const char *base,
+                                const char **cpus, size_t n)
+{
+    odin_str key = topo_key(sc, base, cpus, n);
+    if (key.p && st->topo && key.len == st->topo_key_len &&
+        memcmp(key.p, st->topo_key, key.len) == 0) {
+        return st->topo;
+    }
+    odin_arena *a = agent_scrape_arena(sc);
+    cpu_topo *t = odin_arena_zalloc(a, (n ? n : 1) * sizeof(*t));
+    if (!t) {
+        odin_oom();
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *dir = agent_sysfs_join(sc, base, cpus[i]);
+        t[i].ok =
+            read_uint(sc, agent_sysfs_join(sc, dir, "topology/physical_package_id"), &t[i].pkg) &&
+            read_uint(sc, agent_sysfs_join(sc, dir, "topology/core_id"), &t[i].core);
+    }
+    free(st->topo_key);
+    free(st->topo);
+    st->topo_key = NULL;
+    st->topo = NULL;
+    if (key.p) {
+        st->topo_key = odin_malloc(key.len);
+        memcpy(st->topo_key, key.p, key.len);
+        st->topo_key_len = key.len;
+        st->topo = odin_calloc(n ? n : 1, sizeof(*st->topo));
+        memcpy(st->topo, t, n * sizeof(*t));
+        st->ntopo = n;
+    }
+    return t;
+}
+
+static void update_throttle(agent_scrape *sc, cpu_state *st, const char *base, const char **cpus,
+                            size_t n)
 {
     odin_arena *a = agent_scrape_arena(sc);
     throttle *core = odin_arena_alloc(a, (n ? n : 1) * sizeof(*core));
@@ -401,14 +478,15 @@ static void update_throttle(agent_scrape *sc, const char *base, const char **cpu
     if (!core || !pkg) {
         odin_oom();
     }
+    const cpu_topo *topo = topology(sc, st, base, cpus, n);
     size_t ncore = 0, npkg = 0;
     for (size_t i = 0; i < n; i++) {
         const char *dir = odin_arena_printf(a, "%s/%s", base, cpus[i]);
-        uint64_t p, c, count;
-        if (!read_uint(sc, odin_arena_printf(a, "%s/topology/physical_package_id", dir), &p) ||
-            !read_uint(sc, odin_arena_printf(a, "%s/topology/core_id", dir), &c)) {
+        uint64_t count;
+        if (!topo[i].ok) {
             continue;
         }
+        uint64_t p = topo[i].pkg, c = topo[i].core;
         if (!find_throttle(core, ncore, p, c) &&
             read_uint(sc, odin_arena_printf(a, "%s/thermal_throttle/core_throttle_count", dir),
                       &count)) {
@@ -482,7 +560,7 @@ static int cpu_collect(agent_scrape *sc, void *state, odin_err *err)
             names[ncpu++] = names[i];
         }
     }
-    update_throttle(sc, base, names, ncpu);
+    update_throttle(sc, st, base, names, ncpu);
     update_online(sc, base, names, ncpu);
     return 0;
 }
@@ -499,6 +577,8 @@ static void cpu_fini(void *state)
     agent_regex_free(st->bugs_re);
     free(st->isolated);
     free(st->stats);
+    free(st->topo_key);
+    free(st->topo);
     free(st);
 }
 

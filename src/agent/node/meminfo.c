@@ -2,66 +2,77 @@
  * node_exporter knows (through the procfs library); other lines are parsed but not exported. */
 #include "agent/proc_util.h"
 
+#include <string.h>
+
 /* One exported field: the kernel's key (without ':') and the metric suffix. `raw` fields
  * (HugePages_*) are exported unscaled, the others in bytes (a kB unit multiplies by 1024). */
 typedef struct {
     const char *key;
-    const char *metric;
+    size_t key_len;
+    agent_desc desc; /* node_memory_<metric>, help "Memory information field <metric>." */
     bool raw;
 } meminfo_field;
 
+/* Names and help made by the preprocessor: no formatting or copying per scrape. */
+#define F(key, metric, raw)                                                                        \
+    {                                                                                              \
+        key, sizeof(key) - 1,                                                                      \
+            {"node_memory_" metric, "Memory information field " metric ".", EXPFMT_GAUGE, {0}},    \
+            raw                                                                                    \
+    }
+
 static const meminfo_field fields[] = {
-    {"Active", "Active_bytes", false},
-    {"Active(anon)", "Active_anon_bytes", false},
-    {"Active(file)", "Active_file_bytes", false},
-    {"AnonHugePages", "AnonHugePages_bytes", false},
-    {"AnonPages", "AnonPages_bytes", false},
-    {"Bounce", "Bounce_bytes", false},
-    {"Buffers", "Buffers_bytes", false},
-    {"Cached", "Cached_bytes", false},
-    {"CmaFree", "CmaFree_bytes", false},
-    {"CmaTotal", "CmaTotal_bytes", false},
-    {"CommitLimit", "CommitLimit_bytes", false},
-    {"Committed_AS", "Committed_AS_bytes", false},
-    {"DirectMap1G", "DirectMap1G_bytes", false},
-    {"DirectMap2M", "DirectMap2M_bytes", false},
-    {"DirectMap4k", "DirectMap4k_bytes", false},
-    {"Dirty", "Dirty_bytes", false},
-    {"HardwareCorrupted", "HardwareCorrupted_bytes", false},
-    {"Hugepagesize", "Hugepagesize_bytes", false},
-    {"Inactive", "Inactive_bytes", false},
-    {"Inactive(anon)", "Inactive_anon_bytes", false},
-    {"Inactive(file)", "Inactive_file_bytes", false},
-    {"KernelStack", "KernelStack_bytes", false},
-    {"Mapped", "Mapped_bytes", false},
-    {"MemAvailable", "MemAvailable_bytes", false},
-    {"MemFree", "MemFree_bytes", false},
-    {"MemTotal", "MemTotal_bytes", false},
-    {"Mlocked", "Mlocked_bytes", false},
-    {"NFS_Unstable", "NFS_Unstable_bytes", false},
-    {"PageTables", "PageTables_bytes", false},
-    {"Percpu", "Percpu_bytes", false},
-    {"SReclaimable", "SReclaimable_bytes", false},
-    {"SUnreclaim", "SUnreclaim_bytes", false},
-    {"Shmem", "Shmem_bytes", false},
-    {"ShmemHugePages", "ShmemHugePages_bytes", false},
-    {"ShmemPmdMapped", "ShmemPmdMapped_bytes", false},
-    {"Slab", "Slab_bytes", false},
-    {"SwapCached", "SwapCached_bytes", false},
-    {"SwapFree", "SwapFree_bytes", false},
-    {"SwapTotal", "SwapTotal_bytes", false},
-    {"Unevictable", "Unevictable_bytes", false},
-    {"VmallocChunk", "VmallocChunk_bytes", false},
-    {"VmallocTotal", "VmallocTotal_bytes", false},
-    {"VmallocUsed", "VmallocUsed_bytes", false},
-    {"Writeback", "Writeback_bytes", false},
-    {"WritebackTmp", "WritebackTmp_bytes", false},
-    {"Zswap", "Zswap_bytes", false},
-    {"Zswapped", "Zswapped_bytes", false},
-    {"HugePages_Free", "HugePages_Free", true},
-    {"HugePages_Rsvd", "HugePages_Rsvd", true},
-    {"HugePages_Surp", "HugePages_Surp", true},
-    {"HugePages_Total", "HugePages_Total", true},
+    F("Active", "Active_bytes", false),
+    F("Active(anon)", "Active_anon_bytes", false),
+    F("Active(file)", "Active_file_bytes", false),
+    F("AnonHugePages", "AnonHugePages_bytes", false),
+    F("AnonPages", "AnonPages_bytes", false),
+    F("Bounce", "Bounce_bytes", false),
+    F("Buffers", "Buffers_bytes", false),
+    F("Cached", "Cached_bytes", false),
+    F("CmaFree", "CmaFree_bytes", false),
+    F("CmaTotal", "CmaTotal_bytes", false),
+    F("CommitLimit", "CommitLimit_bytes", false),
+    F("Committed_AS", "Committed_AS_bytes", false),
+    F("DirectMap1G", "DirectMap1G_bytes", false),
+    F("DirectMap2M", "DirectMap2M_bytes", false),
+    F("DirectMap4k", "DirectMap4k_bytes", false),
+    F("Dirty", "Dirty_bytes", false),
+    F("HardwareCorrupted", "HardwareCorrupted_bytes", false),
+    F("Hugepagesize", "Hugepagesize_bytes", false),
+    F("Inactive", "Inactive_bytes", false),
+    F("Inactive(anon)", "Inactive_anon_bytes", false),
+    F("Inactive(file)", "Inactive_file_bytes", false),
+    F("KernelStack", "KernelStack_bytes", false),
+    F("Mapped", "Mapped_bytes", false),
+    F("MemAvailable", "MemAvailable_bytes", false),
+    F("MemFree", "MemFree_bytes", false),
+    F("MemTotal", "MemTotal_bytes", false),
+    F("Mlocked", "Mlocked_bytes", false),
+    F("NFS_Unstable", "NFS_Unstable_bytes", false),
+    F("PageTables", "PageTables_bytes", false),
+    F("Percpu", "Percpu_bytes", false),
+    F("SReclaimable", "SReclaimable_bytes", false),
+    F("SUnreclaim", "SUnreclaim_bytes", false),
+    F("Shmem", "Shmem_bytes", false),
+    F("ShmemHugePages", "ShmemHugePages_bytes", false),
+    F("ShmemPmdMapped", "ShmemPmdMapped_bytes", false),
+    F("Slab", "Slab_bytes", false),
+    F("SwapCached", "SwapCached_bytes", false),
+    F("SwapFree", "SwapFree_bytes", false),
+    F("SwapTotal", "SwapTotal_bytes", false),
+    F("Unevictable", "Unevictable_bytes", false),
+    F("VmallocChunk", "VmallocChunk_bytes", false),
+    F("VmallocTotal", "VmallocTotal_bytes", false),
+    F("VmallocUsed", "VmallocUsed_bytes", false),
+    F("Writeback", "Writeback_bytes", false),
+    F("WritebackTmp", "WritebackTmp_bytes", false),
+    F("Zswap", "Zswap_bytes", false),
+    F("Zswapped", "Zswapped_bytes", false),
+    F("HugePages_Free", "HugePages_Free", true),
+    F("HugePages_Rsvd", "HugePages_Rsvd", true),
+    F("HugePages_Surp", "HugePages_Surp", true),
+    F("HugePages_Total", "HugePages_Total", true),
 };
 
 #define NFIELDS ODIN_ARRAY_LEN(fields)
@@ -104,21 +115,17 @@ static int meminfo_collect(agent_scrape *sc, void *state, odin_err *err)
         }
         odin_str key = {f[0].p, f[0].len - 1};
         for (size_t i = 0; i < NFIELDS; i++) {
-            if (odin_str_eq_c(key, fields[i].key)) {
+            if (key.len == fields[i].key_len && memcmp(key.p, fields[i].key, key.len) == 0) {
                 have[i] = true;
                 value[i] = (double)(fields[i].raw ? val : bytes);
                 break;
             }
         }
     }
-    odin_arena *a = agent_scrape_arena(sc);
     for (size_t i = 0; i < NFIELDS; i++) {
-        if (!have[i]) {
-            continue;
+        if (have[i]) {
+            agent_emit(sc, &fields[i].desc, value[i], NULL);
         }
-        const char *name = odin_arena_printf(a, "node_memory_%s", fields[i].metric);
-        const char *help = odin_arena_printf(a, "Memory information field %s.", fields[i].metric);
-        agent_emit_dyn(sc, name, help, EXPFMT_GAUGE, value[i], 0, NULL, NULL);
     }
     return 0;
 }

@@ -43,15 +43,19 @@ enum {
 
 typedef struct {
     const char *file;
-    const char *metric; /* node_network_<metric> */
-    const char *help;
-    expfmt_type type;
+    agent_desc desc; /* node_network_<metric>{device} */
 } nc_attr;
 
 /* Full names and help texts as literals: they were formatted per sample and scrape. */
 #define NC_ATTR(file, metric, type)                                                                \
     {                                                                                              \
-        file, "node_network_" metric, "Network device property: " metric, type                     \
+        file,                                                                                      \
+        {                                                                                          \
+            "node_network_" metric, "Network device property: " metric, type,                      \
+            {                                                                                      \
+                "device", NULL                                                                     \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 static const nc_attr attrs[A_NUM] = {
@@ -100,12 +104,20 @@ typedef struct {
 enum { FIXED_MAX = 1024, FIXED_UNSEEN_SCRAPES = 3 };
 static const int fixed_attrs[2] = {A_DEV_ID, A_NAME_ASSIGN_TYPE};
 
+/* An entry of class/net as last listed: its name and inode number. */
+typedef struct {
+    char *name; /* heap */
+    uint64_t ino;
+} nc_entry;
+
 typedef struct {
     agent_regex *ignored;
     bool ignore_invalid_speed;
     uint64_t scrapes;
     nc_fixed *fixed; /* heap, nfixed used of cap */
     size_t nfixed, cap;
+    nc_entry *listed; /* heap, the last listing of class/net, sorted by name */
+    size_t nlisted;
 } nc_state;
 
 static nc_fixed *fixed_find(nc_state *st, const agent_link *l)
@@ -155,6 +167,48 @@ static void fixed_sweep(nc_state *st)
         }
     }
     st->nfixed = w;
+}
+
+static void listed_free(nc_state *st)
+{
+    for (size_t i = 0; i < st->nlisted; i++) {
+        free(st->listed[i].name);
+    }
+    free(st->listed);
+    st->listed = NULL;
+    st->nlisted = 0;
+}
+
+/* Descriptors of attribute files are kept open between scrapes, and an open sysfs attribute
+ * follows its device through a rename: after "eth0 -> old0, eth1 -> eth0" the descriptors kept
+ * under class/net/eth0 read old0. The class entry of a device keeps its inode number through a
+ * rename and a new entry gets a new one, so a name listed with another number than last time (or
+ * not listed last time) now means another device, and what was kept under it is closed. One
+ * merge of two sorted lists per scrape; the list is made again only when it changed. */
+static void forget_moved(agent_scrape *sc, nc_state *st, const agent_sysfs_class *cl)
+{
+    bool same = cl->n == st->nlisted;
+    size_t j = 0;
+    for (size_t i = 0; i < cl->n; i++) {
+        int c = 1;
+        while (j < st->nlisted && (c = strcmp(st->listed[j].name, cl->names[i])) < 0) {
+            j++;
+        }
+        if (j < st->nlisted && c == 0 && st->listed[j].ino == cl->inos[i]) {
+            continue;
+        }
+        same = false;
+        agent_files_forget(sc, agent_sysfs_join(sc, cl->base, cl->names[i]));
+    }
+    if (same) {
+        return;
+    }
+    listed_free(st);
+    st->listed = odin_calloc(cl->n ? cl->n : 1, sizeof(*st->listed));
+    for (size_t i = 0; i < cl->n; i++) {
+        st->listed[i] = (nc_entry){odin_strdup(cl->names[i]), cl->inos[i]};
+    }
+    st->nlisted = cl->n;
 }
 
 static const agent_desc d_up = {"node_network_up",
@@ -370,7 +424,6 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
                            ifc->str[S_DUPLEX], ifc->str[S_OPERSTATE], admin,
                            ifc->str[S_IFALIAS]};
     agent_emit(sc, &d_info, 1.0, info);
-    static const char *const lname[1] = {"device"};
     for (int a = 0; a < A_NUM; a++) {
         if (!ifc->has[a]) {
             continue;
@@ -385,7 +438,7 @@ static void emit_iface(agent_scrape *sc, const nc_state *st, const nc_iface *ifc
             int64_t bits = (int64_t)((uint64_t)ifc->num[a] * 1000u * 1000u);
             v = (double)(bits / 8);
         }
-        agent_emit_dyn(sc, attrs[a].metric, attrs[a].help, attrs[a].type, v, 1, lname, dev);
+        agent_emit(sc, &attrs[a].desc, v, dev);
     }
 }
 
@@ -399,6 +452,7 @@ static int netclass_collect(agent_scrape *sc, void *state, odin_err *err)
     if (rc < 0) {
         return rc;
     }
+    forget_moved(sc, st, &cl);
     nc_iface *ifs = agent_sysfs_class_items(sc, &cl, sizeof(*ifs));
     size_t nif = 0;
     const agent_link *links = NULL;
@@ -459,6 +513,7 @@ static void netclass_fini(void *state)
             free(st->fixed[i].name);
         }
         free(st->fixed);
+        listed_free(st);
         free(st);
     }
 }

@@ -151,6 +151,7 @@ typedef struct {
     agent_regex *re;
     ns_shape shapes[NS_SHAPES_MAX];
     size_t nshapes;
+    agent_desc_cache descs; /* "<Proto>\0<Field>" -> descriptor of an exported field */
 } ns_state;
 
 static void shapes_clear(ns_state *st)
@@ -225,6 +226,32 @@ static const bool *shape_export(agent_scrape *sc, ns_state *st, const ns_block *
     return ex;
 }
 
+/* The descriptor of an exported field, made on its first sight. */
+static const agent_desc *field_desc(agent_scrape *sc, ns_state *st, odin_str proto, odin_str nm)
+{
+    char kb[512];
+    odin_str key = {kb, proto.len + 1 + nm.len};
+    if (key.len > sizeof(kb)) {
+        key.p = odin_arena_alloc(agent_scrape_arena(sc), key.len);
+        if (!key.p) {
+            odin_oom();
+        }
+    }
+    char *k = (char *)key.p;
+    memcpy(k, proto.p, proto.len);
+    k[proto.len] = '\0';
+    memcpy(k + proto.len + 1, nm.p, nm.len);
+    const agent_desc *d = agent_desc_cache_get(&st->descs, key.p, key.len);
+    if (d) {
+        return d;
+    }
+    odin_arena *a = agent_scrape_arena(sc);
+    int pl = (int)proto.len, nl = (int)nm.len;
+    const char *name = odin_arena_printf(a, "node_netstat_%.*s_%.*s", pl, proto.p, nl, nm.p);
+    const char *help = odin_arena_printf(a, "Statistic %.*s%.*s.", pl, proto.p, nl, nm.p);
+    return agent_desc_cache_add(&st->descs, key.p, key.len, name, help, EXPFMT_UNTYPED);
+}
+
 static int netstat_init(agent *ag, void **state, odin_err *err)
 {
     agent_regex *re = agent_regex_new(agent_flag(ag, "collector.netstat.fields"), false, err);
@@ -234,6 +261,7 @@ static int netstat_init(agent *ag, void **state, odin_err *err)
     }
     ns_state *st = odin_calloc(1, sizeof(*st));
     st->re = re;
+    agent_desc_cache_init(&st->descs);
     *state = st;
     return 0;
 }
@@ -243,6 +271,7 @@ static void netstat_fini(void *state)
     ns_state *st = state;
     if (st) {
         shapes_clear(st);
+        agent_desc_cache_fini(&st->descs);
         agent_regex_free(st->re);
         free(st);
     }
@@ -251,6 +280,7 @@ static void netstat_fini(void *state)
 static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
 {
     ns_state *st = state;
+    agent_desc_cache_begin(&st->descs);
     ns_blocks bs = {0};
     int rc = ns_parse_pairs(sc, agent_path(sc, AGENT_PROC, "net/netstat"), &bs, err);
     if (rc < 0) {
@@ -267,7 +297,6 @@ static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
         odin_err_prefix(err, "couldn't get SNMP6 stats: ");
         return rc;
     }
-    odin_arena *a = agent_scrape_arena(sc);
     for (size_t i = 0; i < bs.n; i++) {
         const ns_block *b = &bs.b[i];
         bool replaced = false;
@@ -291,11 +320,7 @@ static int netstat_collect(agent_scrape *sc, void *state, odin_err *err)
                     err, ODIN_ERR_PARSE, "invalid value \"%.*s\" in netstats for %.*s%.*s",
                     (int)(vs.len > 64 ? 64 : vs.len), vs.p, pl, b->proto.p, (int)nm.len, nm.p);
             }
-            const char *name =
-                odin_arena_printf(a, "node_netstat_%.*s_%.*s", pl, b->proto.p, (int)nm.len, nm.p);
-            const char *help =
-                odin_arena_printf(a, "Statistic %.*s%.*s.", pl, b->proto.p, (int)nm.len, nm.p);
-            agent_emit_dyn(sc, name, help, EXPFMT_UNTYPED, v, 0, NULL, NULL);
+            agent_emit(sc, field_desc(sc, st, b->proto, nm), v, NULL);
         }
     }
     return 0;

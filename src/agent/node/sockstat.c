@@ -2,6 +2,9 @@
  * node_sockstat_sockets_used (IPv4 only) and <PROTO>_mem_bytes (pages times the page size). */
 #include "agent/proc_util.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Keys exported per protocol line, in procfs' NetSockstatProtocol order; "inuse" is always
  * exported (0 when absent), the others only when present. */
 enum { SS_INUSE, SS_ORPHAN, SS_TW, SS_ALLOC, SS_MEM, SS_MEMORY, SS_NKEYS };
@@ -92,9 +95,33 @@ static int ss_parse(agent_scrape *sc, const char *path, ss_file *out, odin_err *
     return 0;
 }
 
-static void ss_emit(agent_scrape *sc, const ss_file *s, bool ipv6, int64_t page)
+/* The descriptor of node_sockstat_<proto>_<key>, made on its first sight. */
+static const agent_desc *ss_desc(agent_scrape *sc, agent_desc_cache *descs, odin_str proto,
+                                 const char *key)
 {
+    size_t kl = strlen(key), len = proto.len + 1 + kl;
+    char *kb = odin_arena_alloc(agent_scrape_arena(sc), len);
+    if (!kb) {
+        odin_oom();
+    }
+    memcpy(kb, proto.p, proto.len);
+    kb[proto.len] = '\0';
+    memcpy(kb + proto.len + 1, key, kl);
+    const agent_desc *d = agent_desc_cache_get(descs, kb, len);
+    if (d) {
+        return d;
+    }
     odin_arena *a = agent_scrape_arena(sc);
+    int pl = (int)proto.len;
+    const char *name = odin_arena_printf(a, "node_sockstat_%.*s_%s", pl, proto.p, key);
+    const char *help =
+        odin_arena_printf(a, "Number of %.*s sockets in state %s.", pl, proto.p, key);
+    return agent_desc_cache_add(descs, kb, len, name, help, EXPFMT_GAUGE);
+}
+
+static void ss_emit(agent_scrape *sc, agent_desc_cache *descs, const ss_file *s, bool ipv6,
+                    int64_t page)
+{
     if (!s->present) {
         return;
     }
@@ -104,7 +131,6 @@ static void ss_emit(agent_scrape *sc, const ss_file *s, bool ipv6, int64_t page)
     }
     for (size_t i = 0; i < s->nprotos; i++) {
         const ss_proto *p = &s->protos[i];
-        int pl = (int)p->proto.len;
         for (int k = 0; k <= SS_NKEYS; k++) {
             const char *key;
             int64_t v;
@@ -121,17 +147,33 @@ static void ss_emit(agent_scrape *sc, const ss_file *s, bool ipv6, int64_t page)
                 key = ss_keys[k];
                 v = p->v[k];
             }
-            const char *name = odin_arena_printf(a, "node_sockstat_%.*s_%s", pl, p->proto.p, key);
-            const char *help =
-                odin_arena_printf(a, "Number of %.*s sockets in state %s.", pl, p->proto.p, key);
-            agent_emit_dyn(sc, name, help, EXPFMT_GAUGE, (double)v, 0, NULL, NULL);
+            agent_emit(sc, ss_desc(sc, descs, p->proto, key), (double)v, NULL);
         }
+    }
+}
+
+static int sockstat_init(agent *ag, void **state, odin_err *err)
+{
+    (void)ag;
+    (void)err;
+    agent_desc_cache *descs = odin_calloc(1, sizeof(*descs));
+    agent_desc_cache_init(descs);
+    *state = descs;
+    return 0;
+}
+
+static void sockstat_fini(void *state)
+{
+    if (state) {
+        agent_desc_cache_fini(state);
+        free(state);
     }
 }
 
 static int sockstat_collect(agent_scrape *sc, void *state, odin_err *err)
 {
-    (void)state;
+    agent_desc_cache *descs = state;
+    agent_desc_cache_begin(descs);
     ss_file s4, s6;
     /* A missing file means that IP version is disabled: skipped, as upstream. */
     int rc = ss_parse(sc, agent_path(sc, AGENT_PROC, "net/sockstat"), &s4, err);
@@ -145,13 +187,15 @@ static int sockstat_collect(agent_scrape *sc, void *state, odin_err *err)
         return rc;
     }
     int64_t page = proc_page_size();
-    ss_emit(sc, &s4, false, page);
-    ss_emit(sc, &s6, true, page);
+    ss_emit(sc, descs, &s4, false, page);
+    ss_emit(sc, descs, &s6, true, page);
     return 0;
 }
 
 const agent_collector_def agent_collector_sockstat = {
     .name = "sockstat",
     .default_on = true,
+    .init = sockstat_init,
     .collect = sockstat_collect,
+    .fini = sockstat_fini,
 };

@@ -431,6 +431,146 @@ static void test_listing_many_names(void **state)
     agent_scrape_fini(&sc);
 }
 
+/* agent_list_dir_inos gives each name its own inode number (as stat reports it) after sorting;
+ * a renamed entry keeps its number under the new name, a new entry under an old name does not. */
+static void check_inos(agent_scrape *sc, const char *dir, const char *const *want, size_t nwant)
+{
+    const char **names;
+    const uint64_t *inos;
+    size_t n;
+    odin_err err = {0};
+    agent_scrape_begin(sc);
+    assert_int_equal(agent_list_dir_inos(sc, dir, &names, &inos, &n, &err), 0);
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(names[i], want[i]);
+        char path[256];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(inos[i] == (uint64_t)st.st_ino);
+    }
+}
+
+static uint64_t listed_ino(agent_scrape *sc, const char *dir, const char *name)
+{
+    const char **names;
+    const uint64_t *inos;
+    size_t n;
+    odin_err err = {0};
+    assert_int_equal(agent_list_dir_inos(sc, dir, &names, &inos, &n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            return inos[i];
+        }
+    }
+    fail_msg("%s not listed in %s", name, dir);
+    return 0;
+}
+
+static void test_listing_inode_numbers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/odin-inos-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], to[256];
+    const char *made[] = {"eth1", "eth0", "lo", "bond0"}; /* out of order on purpose */
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(made); i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
+        assert_int_equal(mkdir(path, 0700), 0);
+    }
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    const char *sorted[] = {"bond0", "eth0", "eth1", "lo"};
+    check_inos(&sc, dir, sorted, ODIN_ARRAY_LEN(sorted));
+    uint64_t eth0 = listed_ino(&sc, dir, "eth0");
+    /* eth0 -> old0, eth1 -> eth0: the name eth0 now lists the former eth1's number */
+    uint64_t eth1 = listed_ino(&sc, dir, "eth1");
+    snprintf(path, sizeof path, "%s/eth0", dir);
+    snprintf(to, sizeof to, "%s/old0", dir);
+    assert_int_equal(rename(path, to), 0);
+    snprintf(path, sizeof path, "%s/eth1", dir);
+    snprintf(to, sizeof to, "%s/eth0", dir);
+    assert_int_equal(rename(path, to), 0);
+    const char *after[] = {"bond0", "eth0", "lo", "old0"};
+    check_inos(&sc, dir, after, ODIN_ARRAY_LEN(after));
+    assert_true(listed_ino(&sc, dir, "old0") == eth0);
+    assert_true(listed_ino(&sc, dir, "eth0") == eth1);
+    assert_true(listed_ino(&sc, dir, "eth0") != eth0);
+    agent_scrape_fini(&sc);
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(after); i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, after[i]);
+        rmdir(path);
+    }
+    rmdir(dir);
+}
+
+/* Names of dir by readdir(3), sorted, joined by '\n' (the reference for kept listings). */
+static void plain_listing(const char *dir, char *out, size_t cap)
+{
+    struct dirent **ents;
+    int n = scandir(dir, &ents, NULL, alphasort);
+    assert_true(n >= 0);
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        const char *nm = ents[i]->d_name;
+        if (strcmp(nm, ".") != 0 && strcmp(nm, "..") != 0) {
+            o += (size_t)snprintf(out + o, cap - o, "%s\n", nm);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+static void agent_listing(agent_scrape *sc, const char *dir, char *out, size_t cap)
+{
+    const char **names;
+    size_t n, o = 0;
+    odin_err err = {0};
+    assert_int_equal(agent_list_dir(sc, dir, &names, &n, &err), 0);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        o += (size_t)snprintf(out + o, cap - o, "%s\n", names[i]);
+    }
+}
+
+/* sysfs directories are listed again through a kept descriptor: each scrape's listing must equal
+ * a fresh one; a directory elsewhere is opened every time, so a name added shows up. */
+static void test_kept_directory_listings(void **state)
+{
+    (void)state;
+    static char want[65536], got[65536];
+    const char *dirs[] = {"/sys/devices/system/cpu", "/sys/class/net", "/sys/bus", "/sys/kernel"};
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    for (int gen = 0; gen < 3; gen++) {
+        agent_scrape_begin(&sc);
+        for (size_t d = 0; d < ODIN_ARRAY_LEN(dirs); d++) {
+            plain_listing(dirs[d], want, sizeof want);
+            agent_listing(&sc, dirs[d], got, sizeof got);
+            assert_string_equal(got, want);
+        }
+    }
+    char dir[] = "/tmp/odin-kept-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    for (int gen = 0; gen < 3; gen++) {
+        snprintf(path, sizeof path, "%s/n%d", dir, gen);
+        assert_int_equal(mkdir(path, 0700), 0);
+        agent_scrape_begin(&sc);
+        plain_listing(dir, want, sizeof want);
+        agent_listing(&sc, dir, got, sizeof got);
+        assert_string_equal(got, want);
+    }
+    for (int gen = 0; gen < 3; gen++) {
+        snprintf(path, sizeof path, "%s/n%d", dir, gen);
+        rmdir(path);
+    }
+    rmdir(dir);
+    agent_scrape_fini(&sc);
+}
+
 /* agent_stat answers like stat(2) and remembers a missing path as agent_read does. */
 static void test_stat_remembers_missing_paths(void **state)
 {
@@ -634,6 +774,8 @@ int agent_io_tests(void)
         cmocka_unit_test(test_seq_read_short_of_a_page_is_whole),
         cmocka_unit_test(test_forget_files_under_a_directory),
         cmocka_unit_test(test_listing_many_names),
+        cmocka_unit_test(test_listing_inode_numbers),
+        cmocka_unit_test(test_kept_directory_listings),
         cmocka_unit_test(test_stat_remembers_missing_paths),
         cmocka_unit_test(test_absent_paths_rechecked),
         cmocka_unit_test(test_mount_table_kept_until_changed),

@@ -92,6 +92,108 @@ static void test_emit_memory_starts_over_each_scrape(void **state)
     agent_scrape_fini(&sc);
 }
 
+static const agent_desc d_two = {"node_two", "Two.", EXPFMT_COUNTER, {"b", "a", NULL}};
+static const agent_desc d_two_gauge = {"node_two", "Other help.", EXPFMT_GAUGE, {NULL}};
+
+static const char *render_text(agent_scrape *sc, odin_strbuf *out)
+{
+    odin_strbuf_reset(out);
+    agent_scrape_render(sc, out);
+    return out->p ? out->p : "";
+}
+
+/* Families are kept between scrapes: each scrape shows only what it emitted, with the help and
+ * type of its own first emission, whatever the order of the descriptors; a run-time descriptor
+ * at a reused address with another name gets its own family; families unseen for a while are
+ * freed. */
+static void test_families_kept_between_scrapes(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    odin_strbuf out;
+    odin_strbuf_init(&out, 1 << 20);
+    const char *one[] = {"v"}, *two[] = {"B", "A"};
+
+    agent_scrape_begin(&sc);
+    agent_emit(&sc, &d_one, 1, one);
+    agent_emit(&sc, &d_two, 2, two);
+    assert_string_equal(render_text(&sc, &out),
+                        "# HELP node_one One.\n# TYPE node_one gauge\nnode_one{x=\"v\"} 1\n"
+                        "# HELP node_two Two.\n# TYPE node_two counter\n"
+                        "node_two{a=\"A\",b=\"B\"} 2\n");
+    /* the other order, and node_two first made by name with another type and help */
+    agent_scrape_begin(&sc);
+    agent_emit_dyn(&sc, "node_two", "Other help.", EXPFMT_GAUGE, 5, 0, NULL, NULL);
+    agent_emit(&sc, &d_two, 2, two); /* conflicts with the first: dropped */
+    agent_emit(&sc, &d_one, 3, one);
+    assert_string_equal(render_text(&sc, &out),
+                        "# HELP node_one One.\n# TYPE node_one gauge\nnode_one{x=\"v\"} 3\n"
+                        "# HELP node_two Other help.\n# TYPE node_two gauge\nnode_two 5\n");
+    assert_true(agent_family_exists(&sc, ODIN_STR("node_two")));
+    /* node_one alone: node_two is kept but not shown, and not reported as emitted */
+    agent_scrape_begin(&sc);
+    agent_emit(&sc, &d_one, 4, one);
+    assert_false(agent_family_exists(&sc, ODIN_STR("node_two")));
+    assert_string_equal(render_text(&sc, &out),
+                        "# HELP node_one One.\n# TYPE node_one gauge\nnode_one{x=\"v\"} 4\n");
+    /* a descriptor at the same address as last scrape's, naming another family */
+    agent_desc dyn = {"node_dyn_a", "A.", EXPFMT_UNTYPED, {NULL}};
+    for (int gen = 0; gen < 2; gen++) {
+        agent_scrape_begin(&sc);
+        dyn.name = gen ? "node_dyn_b" : "node_dyn_a";
+        dyn.help = gen ? "B." : "A.";
+        agent_emit(&sc, &dyn, gen, NULL);
+        agent_emit(&sc, &d_two_gauge, 7, NULL);
+        const char *want = gen ? "# HELP node_dyn_b B.\n# TYPE node_dyn_b untyped\nnode_dyn_b 1\n"
+                                 "# HELP node_two Other help.\n# TYPE node_two gauge\nnode_two 7\n"
+                               : "# HELP node_dyn_a A.\n# TYPE node_dyn_a untyped\nnode_dyn_a 0\n"
+                                 "# HELP node_two Other help.\n# TYPE node_two gauge\nnode_two 7\n";
+        assert_string_equal(render_text(&sc, &out), want);
+    }
+    /* after enough scrapes without them, only node_one is kept */
+    for (int gen = 0; gen < 10; gen++) {
+        agent_scrape_begin(&sc);
+        agent_emit(&sc, &d_one, gen, one);
+        render_text(&sc, &out);
+    }
+    assert_int_equal(sc.families.len, 1);
+    agent_scrape_begin(&sc);
+    agent_emit(&sc, &d_two, 9, two); /* made again after being freed */
+    assert_string_equal(render_text(&sc, &out), "# HELP node_two Two.\n# TYPE node_two counter\n"
+                                                "node_two{a=\"A\",b=\"B\"} 9\n");
+    odin_strbuf_fini(&out);
+    agent_scrape_fini(&sc);
+}
+
+/* agent_scrape_memo: a value lasts for its scrape only; more keys than slots push out the ones of
+ * older scrapes first, and a key put again is replaced in place. */
+static void test_scrape_memo(void **state)
+{
+    (void)state;
+    agent_scrape sc;
+    agent_scrape_init(&sc, NULL);
+    static const char k[6] = {0};
+    int v[6];
+    agent_scrape_begin(&sc);
+    assert_null(agent_scrape_memo_get(&sc, &k[0]));
+    agent_scrape_memo_put(&sc, &k[0], &v[0]);
+    agent_scrape_memo_put(&sc, &k[1], &v[1]);
+    agent_scrape_memo_put(&sc, &k[0], &v[2]);
+    assert_ptr_equal(agent_scrape_memo_get(&sc, &k[0]), &v[2]);
+    assert_ptr_equal(agent_scrape_memo_get(&sc, &k[1]), &v[1]);
+    agent_scrape_begin(&sc);
+    assert_null(agent_scrape_memo_get(&sc, &k[0]));
+    assert_null(agent_scrape_memo_get(&sc, &k[1]));
+    for (int i = 0; i < 4; i++) {
+        agent_scrape_memo_put(&sc, &k[i + 2], &v[i + 2]);
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_ptr_equal(agent_scrape_memo_get(&sc, &k[i + 2]), &v[i + 2]);
+    }
+    agent_scrape_fini(&sc);
+}
+
 int agent_registry_tests(void); /* called from main.c */
 
 int agent_registry_tests(void)
@@ -99,6 +201,8 @@ int agent_registry_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_families_sorted_every_scrape),
         cmocka_unit_test(test_emit_memory_starts_over_each_scrape),
+        cmocka_unit_test(test_families_kept_between_scrapes),
+        cmocka_unit_test(test_scrape_memo),
     };
     return cmocka_run_group_tests_name("agent_registry", tests, NULL, NULL);
 }
