@@ -104,6 +104,11 @@ size_t block_sources(const tsdb_block *b, const char (**out)[27]);
 /* Deletion intervals recorded for the block (0 when clean). */
 uint64_t block_num_tombstones(tsdb_block *b);
 
+/* Which chunk encodings the block's segment files hold (a walk over the chunk frames, not their
+ * bytes): BLOCK_HAS_* bits, 0 for a block without chunks. Bad framing is ODIN_ERR_CORRUPT. */
+enum { BLOCK_HAS_XOR = 1, BLOCK_HAS_ODIN = 2, BLOCK_HAS_OTHER = 4 };
+int block_chunk_encodings(const tsdb_block *b, unsigned *mask, odin_err *err);
+
 /* ULID for a block created at ms (48-bit time, 80 random bits), Crockford base32, 26 chars. */
 void block_new_ulid(int64_t ms, char out[27]);
 

@@ -604,3 +604,35 @@ int tsdb_clean_tombstones_locked(tsdb *db, odin_err *err)
     free(v);
     return rc;
 }
+
+int tsdb_recode_blocks(tsdb *db, uint64_t *rewritten, uint64_t *kept, odin_err *err)
+{
+    *rewritten = *kept = 0;
+    unsigned want = db->opts.odin_chunks ? BLOCK_HAS_ODIN : BLOCK_HAS_XOR;
+    pthread_mutex_lock(&db->compact_lock);
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    size_t n = db->nblocks;
+    tsdb_block **v = odin_malloc((n ? n : 1) * sizeof(*v));
+    if (n) {
+        memcpy(v, db->blocks, n * sizeof(*v));
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned mask;
+        rc = block_chunk_encodings(v[i], &mask, err);
+        if (rc == 0 && (mask & ~want) == 0) {
+            (*kept)++;
+            continue;
+        }
+        /* the same rewrite as a tombstone clean-up: the new block keeps level and sources, so
+         * after a crash between writing it and deleting the old one start-up keeps the new */
+        if (rc == 0) {
+            rc = compact_run(db, &v[i], 1, true, err);
+        }
+        *rewritten += rc == 0;
+    }
+    free(v);
+    pthread_mutex_unlock(&db->compact_lock);
+    return rc;
+}
