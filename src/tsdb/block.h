@@ -42,6 +42,10 @@ typedef struct {
     const char *const *external_labels; /* name,value pairs for meta.json's "thanos" section */
     size_t nexternal;
     uint8_t chunk_encoding; /* TSDB_ENC_ODIN, or 0 / TSDB_ENC_XOR for Prometheus' XOR chunks */
+    /* Odin chunks only: samples per re-encoded chunk (0: 480, the head cut's), and whether a
+     * series' Odin chunks that fewer such chunks would hold are merged (compactions) */
+    uint32_t odin_chunk_samples;
+    bool merge_odin_chunks;
 } block_write_opts;
 
 /* Writes a block; *ulid_out (27 bytes) receives its name. Chunks not in opts->chunk_encoding are

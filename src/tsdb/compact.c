@@ -13,6 +13,11 @@ enum {
     RANGE_STEPS = 10,         /* matches Prometheus 2.42: ExponentialBlockRanges(min, 10, 3) */
     RANGE_FACTOR = 3,
     MERGE_CHUNK_SAMPLES = 120, /* samples per chunk when overlapping chunks are re-encoded */
+    /* Odin chunks of a merged block: the head cuts' 480-sample chunks (2 h at 15 s) become
+     * chunks of 6 h at 15 s, which saves 2 of every 3 chunk headers, frames and index entries
+     * (~5 % of a compacted block); larger chunks would save little more and make short queries
+     * over old data decode more samples */
+    COMPACT_ODIN_CHUNK_SAMPLES = 1440,
     CANCEL_CHECK_SERIES = 1024,
     MAX_PLANS_PER_RUN = 64,   /* bounds one compactor pass; the next minute continues */
 };
@@ -487,6 +492,8 @@ static int write_merged(tsdb *db, tsdb_block *const *v, size_t n, bool keep_iden
         .external_labels = (const char *const *)db->external_labels,
         .nexternal = db->nexternal_labels,
         .chunk_encoding = db->opts.odin_chunks ? TSDB_ENC_ODIN : TSDB_ENC_XOR,
+        .odin_chunk_samples = COMPACT_ODIN_CHUNK_SAMPLES,
+        .merge_odin_chunks = !keep_identity,
     };
     char ulid[27] = "";
     if (rc == 0) {
