@@ -249,10 +249,13 @@ static int cmd_import(int argc, char **argv)
         fputs("usage: odin tsdb import [--chunk-encoding=xor|odin] FILE.om DIR\n", stderr);
         return 2;
     }
+    /* the buffer's own cap (1 GiB by default) must not undercut the file limit, or a 1-4 GiB
+     * file fails with a message naming the larger limit */
+    const size_t max_file = (size_t)4 << 30;
     odin_strbuf text;
-    odin_strbuf_init(&text, 0);
+    odin_strbuf_init(&text, max_file + 1);
     odin_err err = {0};
-    if (odin_read_file(argv[1], &text, (size_t)4 << 30, &err) < 0) {
+    if (odin_read_file(argv[1], &text, max_file, &err) < 0) {
         fprintf(stderr, "odin tsdb import: %s\n", err.msg);
         odin_strbuf_fini(&text);
         return 1;
