@@ -218,8 +218,12 @@ static void plan_order(const uint64_t *x, size_t n, unsigned order, stream_plan 
         g = 1; /* only INT64_MIN residuals: dividing would not fit */
     }
     p->g = g;
-    p->cost = 8 * (1 + 10 + (order == 2 ? 10 : 0) + 2);
-    if (order == ODIN_ORDER_GRID) {
+    /* header: flags, x0 and g estimated, the order's own fields exactly (the grid's costs a
+     * byte more than order 2's first delta: on a regular series the two must not tie) */
+    p->cost = 8 * (1 + 10 + 2);
+    if (order == 2 && n >= 2) {
+        p->cost += 8 * (uint64_t)uvarint_len(zigzag((int64_t)(x[1] - x[0])));
+    } else if (order == ODIN_ORDER_GRID) {
         p->cost += 8 * (uint64_t)(uvarint_len(zigzag((int64_t)p->step)) +
                                   uvarint_len(zigzag((int64_t)(x[0] - p->anchor))));
     }
