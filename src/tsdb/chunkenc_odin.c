@@ -13,8 +13,8 @@ enum {
     ODIN_MODE_XOR = 1, /* values as Prometheus' XOR floats */
     ODIN_MODE_MUL = 2, /* values are (double)k * 10^-e: exporters that scale by 0.001 or 1e-6 */
     ODIN_MODE_DIV2 = 3, /* (double)k / 10^(e/2) / 10^(e - e/2): node_exporter's µs / 1000 / 1000 */
-    ODIN_MAX_ORDER = 2,    /* delta orders 0..2 */
-    ODIN_ORDER_GRID = 3,   /* x_i - (x0 - o + i * D): scrape timestamps on a tick (see plan_grid) */
+    ODIN_MAX_ORDER = 2, /* delta orders 0..2 */
+    ODIN_ORDER_GRID = 3, /* x_i - (x0 - o + i * D): scrape timestamps on a tick (see plan_grid) */
     ODIN_HDR_MAX = 3 + 3 + 1 + 2 * (1 + 10 + 10 + 10 + 10 + 3) + 8,
 };
 

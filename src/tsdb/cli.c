@@ -365,9 +365,8 @@ static int cmd_recode(int argc, char **argv)
                 (unsigned long long)rewritten);
         return 1;
     }
-    printf("%llu blocks rewritten in %s chunks, %llu already were\n",
-           (unsigned long long)rewritten, enc == TSDB_ENC_ODIN ? "odin" : "xor",
-           (unsigned long long)kept);
+    printf("%llu blocks rewritten in %s chunks, %llu already were\n", (unsigned long long)rewritten,
+           enc == TSDB_ENC_ODIN ? "odin" : "xor", (unsigned long long)kept);
     return 0;
 }
 

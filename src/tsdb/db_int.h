@@ -86,7 +86,7 @@ int tsdb_compact_blocks_locked(tsdb *db, odin_err *err);
 /* Rewrites every block that has tombstones without the deleted samples. */
 int tsdb_clean_tombstones_locked(tsdb *db, odin_err *err);
 /* Rewrites every block holding chunks of another encoding than opts.odin_chunks asks for (the
- * offline `odin tsdb recode`); takes compact_lock. Counts blocks rewritten and left as they were. */
+ * offline `odin tsdb recode`); takes compact_lock. Counts blocks rewritten and left alone. */
 int tsdb_recode_blocks(tsdb *db, uint64_t *rewritten, uint64_t *kept, odin_err *err);
 
 /* tombstones.c: drops the head samples in [mint, maxt] of the given series (re-encoding their

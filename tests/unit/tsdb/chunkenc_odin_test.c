@@ -383,9 +383,12 @@ static void test_odin_encoding_detection(void **state)
 int tsdb_odin_chunk_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_odin_edge_values),     cmocka_unit_test(test_odin_stale_marker_kept),
-        cmocka_unit_test(test_odin_timestamps),      cmocka_unit_test(test_odin_decimals),
-        cmocka_unit_test(test_odin_constant_is_tiny), cmocka_unit_test(test_odin_random),
+        cmocka_unit_test(test_odin_edge_values),
+        cmocka_unit_test(test_odin_stale_marker_kept),
+        cmocka_unit_test(test_odin_timestamps),
+        cmocka_unit_test(test_odin_decimals),
+        cmocka_unit_test(test_odin_constant_is_tiny),
+        cmocka_unit_test(test_odin_random),
         cmocka_unit_test(test_odin_corrupt_is_bounded),
         cmocka_unit_test(test_odin_encoding_detection),
         cmocka_unit_test(test_odin_late_scrapes),
