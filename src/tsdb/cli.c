@@ -351,15 +351,32 @@ static int cmd_recode(int argc, char **argv)
         fprintf(stderr, "odin tsdb recode: %s: not a directory\n", dir);
         return 1;
     }
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000, .odin_chunks = enc == TSDB_ENC_ODIN};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fprintf(stderr, "odin tsdb recode: %s\n", err.msg);
+    /* a read-only look first: a directory with nothing to convert (Prometheus' own, say) is
+     * never opened for writing, which would replay and rewrite its WAL */
+    tsdb *db;
+    if (open_ro(dir, &db) != 0) {
         return 1;
     }
-    uint64_t rewritten = 0, kept = 0;
-    int rc = tsdb_recode_blocks(db, &rewritten, &kept, &err);
+    uint64_t rewritten = 0, kept = 0, todo = 0;
+    unsigned want = enc == TSDB_ENC_ODIN ? BLOCK_HAS_ODIN : BLOCK_HAS_XOR;
+    int rc = 0;
+    for (size_t i = 0; i < db->nblocks && rc == 0; i++) {
+        unsigned mask;
+        rc = block_chunk_encodings(db->blocks[i], &mask, &err);
+        todo += rc == 0 && (mask & ~want) != 0;
+    }
+    kept = db->nblocks - todo;
     tsdb_close(db);
+    if (rc == 0 && todo > 0) {
+        tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000, .odin_chunks = enc == TSDB_ENC_ODIN};
+        db = tsdb_open(&o, &err);
+        if (!db) {
+            fprintf(stderr, "odin tsdb recode: %s\n", err.msg);
+            return 1;
+        }
+        rc = tsdb_recode_blocks(db, &rewritten, &kept, &err);
+        tsdb_close(db);
+    }
     if (rc < 0) {
         fprintf(stderr, "odin tsdb recode: %s (%llu blocks rewritten before)\n", err.msg,
                 (unsigned long long)rewritten);

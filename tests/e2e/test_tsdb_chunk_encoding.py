@@ -2,7 +2,8 @@
 data directory whose block holds Odin-encoded chunks exactly as they read the same series in XOR
 chunks, and `odin server` refuses an unknown --storage.tsdb.chunk-encoding before it starts.
 `odin tsdb recode --encoding=xor` turns the Odin-encoded block back into one that promtool reads
-(analyze, and dump with the same samples), and --encoding=odin turns it back again.
+(analyze, and dump with the same samples), and --encoding=odin turns it back again; a directory
+with nothing to convert is left untouched.
 Blocks come from tests/tools/tsdb_write_block (write --odin)."""
 import math
 import os
@@ -110,6 +111,13 @@ def main():
         errors.append("dumps of the XOR and Odin blocks differ")
     os.mkdir(os.path.join(parents["odin"], "wal"))  # promtool 2.42's dump opens the WAL too
     errors += recode(odin, parents["odin"], data, dumps["odin"])
+    # nothing to convert: the directory is only read (no WAL made, no file touched)
+    before = sorted(os.listdir(parents["xor"]))
+    out = run([odin, "tsdb", "recode", "--encoding=xor", parents["xor"]])
+    if not out.startswith("0 blocks rewritten in xor chunks, 1 already") or sorted(
+            os.listdir(parents["xor"])) != before:
+        errors.append("recode of an XOR directory: %r, files %s (before %s)" % (
+            out, sorted(os.listdir(parents["xor"])), before))
     srv = odintest.tempdir("odin-enc-srv-")
     cfg = os.path.join(srv, "prometheus.yml")
     mig.write_config(cfg, None)
