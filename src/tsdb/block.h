@@ -42,6 +42,10 @@ typedef struct {
     const char *const *external_labels; /* name,value pairs for meta.json's "thanos" section */
     size_t nexternal;
     uint8_t chunk_encoding; /* TSDB_ENC_ODIN, or 0 / TSDB_ENC_XOR for Prometheus' XOR chunks */
+    /* Odin chunks only: samples per re-encoded chunk (0: 480, the head cut's), and whether a
+     * series' Odin chunks that fewer such chunks would hold are merged (compactions) */
+    uint32_t odin_chunk_samples;
+    bool merge_odin_chunks;
 } block_write_opts;
 
 /* Writes a block; *ulid_out (27 bytes) receives its name. Chunks not in opts->chunk_encoding are
@@ -103,6 +107,11 @@ int block_delete(tsdb_block *b, const tsdb_matcher *ms, size_t n, int64_t mint, 
 size_t block_sources(const tsdb_block *b, const char (**out)[27]);
 /* Deletion intervals recorded for the block (0 when clean). */
 uint64_t block_num_tombstones(tsdb_block *b);
+
+/* Which chunk encodings the block's segment files hold (a walk over the chunk frames, not their
+ * bytes): BLOCK_HAS_* bits, 0 for a block without chunks. Bad framing is ODIN_ERR_CORRUPT. */
+enum { BLOCK_HAS_XOR = 1, BLOCK_HAS_ODIN = 2, BLOCK_HAS_OTHER = 4 };
+int block_chunk_encodings(const tsdb_block *b, unsigned *mask, odin_err *err);
 
 /* ULID for a block created at ms (48-bit time, 80 random bits), Crockford base32, 26 chars. */
 void block_new_ulid(int64_t ms, char out[27]);

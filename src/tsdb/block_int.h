@@ -131,10 +131,13 @@ enum {
 };
 
 /* The series' chunks in encoding `enc` (TSDB_ENC_XOR or TSDB_ENC_ODIN). When all are in it already
- * *out is `in`; otherwise the samples are decoded and re-cut into new chunks in the arena.
+ * *out is `in`; otherwise the samples are decoded and re-cut into new chunks in the arena (Odin's
+ * at odin_cut samples, 0 meaning BLOCK_ODIN_CHUNK_SAMPLES). With `merge`, Odin chunks that
+ * odin_cut-sample chunks would hold in fewer chunks are re-cut too (compactions: one header,
+ * frame and index entry for several head cuts' chunks).
  * ODIN_ERR_CORRUPT for undecodable bytes, ODIN_ERR_INVALID for samples out of order. */
-int block_recode(const block_chunk *in, size_t n, uint8_t enc, odin_arena *a,
-                 const block_chunk **out, size_t *nout, odin_err *err);
+int block_recode(const block_chunk *in, size_t n, uint8_t enc, size_t odin_cut, bool merge,
+                 odin_arena *a, const block_chunk **out, size_t *nout, odin_err *err);
 
 /* ---- Files (block_write.c) ------------------------------------------------------------------- */
 

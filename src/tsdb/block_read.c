@@ -544,6 +544,30 @@ const char *block_path(const tsdb_block *b)
     return b->path;
 }
 
+int block_chunk_encodings(const tsdb_block *b, unsigned *mask, odin_err *err)
+{
+    *mask = 0;
+    for (size_t i = 0; i < b->nsegs; i++) {
+        const mapped *m = &b->segs[i];
+        size_t off = BLOCK_CHUNKS_HEADER_BYTES;
+        while (off < m->len) {
+            uint64_t len;
+            size_t n;
+            if (tsdb_get_uvarint(m->p + off, m->len - off, &len, &n) < 0 || len > m->len ||
+                m->len - off - n < 1 + len + 4) {
+                return odin_err_set(err, ODIN_ERR_CORRUPT, "%s/%06zu: offset %zu: bad chunk",
+                                    b->chunks_dir, i + 1, off);
+            }
+            uint8_t enc = m->p[off + n];
+            *mask |= enc == TSDB_ENC_XOR    ? BLOCK_HAS_XOR
+                     : enc == TSDB_ENC_ODIN ? BLOCK_HAS_ODIN
+                                            : BLOCK_HAS_OTHER;
+            off += n + 1 + (size_t)len + 4;
+        }
+    }
+    return 0;
+}
+
 /* ---- Postings and series ----------------------------------------------------------------------- */
 
 static void *aalloc(odin_arena *a, size_t n, odin_err *err)

@@ -1,6 +1,7 @@
 /* Puts a series' chunks into the encoding a block is written with: XOR chunks pass through to XOR
  * blocks and Odin chunks to Odin blocks; anything else is decoded and re-cut (XOR at Prometheus'
- * 120 samples, Odin's at BLOCK_ODIN_CHUNK_SAMPLES, where its per-chunk header costs least). */
+ * 120 samples, Odin's at BLOCK_ODIN_CHUNK_SAMPLES, where its per-chunk header costs least, or at
+ * the compactor's larger cut, which also merges the head cuts' Odin chunks). */
 #include "tsdb/block_int.h"
 #include "tsdb/chunk.h"
 
@@ -62,22 +63,26 @@ static void flush(recoder *r)
     r->n = 0;
 }
 
-int block_recode(const block_chunk *in, size_t n, uint8_t enc, odin_arena *a,
-                 const block_chunk **out, size_t *nout, odin_err *err)
+int block_recode(const block_chunk *in, size_t n, uint8_t enc, size_t odin_cut, bool merge,
+                 odin_arena *a, const block_chunk **out, size_t *nout, odin_err *err)
 {
     enc = enc == TSDB_ENC_ODIN ? TSDB_ENC_ODIN : TSDB_ENC_XOR;
+    size_t cut = enc == TSDB_ENC_XOR ? BLOCK_XOR_CHUNK_SAMPLES
+                 : odin_cut          ? odin_cut
+                                     : BLOCK_ODIN_CHUNK_SAMPLES;
     bool same = true;
+    size_t total = 0;
     for (size_t i = 0; i < n && same; i++) {
         same = tsdb_chunk_encoding(in[i].b, in[i].len) == enc;
+        total += tsdb_chunk_samples(in[i].b, in[i].len);
     }
-    if (same) {
+    /* merging pays (decode and encode again) only where it saves chunks */
+    if (same && !(merge && enc == TSDB_ENC_ODIN && n > 1 && (total + cut - 1) / cut < n)) {
         *out = in;
         *nout = n;
         return 0;
     }
-    recoder r = {.enc = enc,
-                 .cut = enc == TSDB_ENC_ODIN ? BLOCK_ODIN_CHUNK_SAMPLES : BLOCK_XOR_CHUNK_SAMPLES,
-                 .a = a};
+    recoder r = {.enc = enc, .cut = cut, .a = a};
     r.t = arena_alloc(a, r.cut * sizeof(*r.t));
     r.v = arena_alloc(a, r.cut * sizeof(*r.v));
     bool any = false;

@@ -389,7 +389,8 @@ static int collect(writer *w, const block_source *src, odin_err *err)
         r = check_labels(w, ls, err);
         odin_arena_reset(&w->recode);
         if (r == 0) {
-            r = block_recode(cs, n, w->opts->chunk_encoding, &w->recode, &cs, &n, err);
+            r = block_recode(cs, n, w->opts->chunk_encoding, w->opts->odin_chunk_samples,
+                             w->opts->merge_odin_chunks, &w->recode, &cs, &n, err);
         }
         if (r == 0 && n == 0) {
             continue; /* every chunk was empty */

@@ -13,8 +13,9 @@ enum {
     ODIN_MODE_XOR = 1, /* values as Prometheus' XOR floats */
     ODIN_MODE_MUL = 2, /* values are (double)k * 10^-e: exporters that scale by 0.001 or 1e-6 */
     ODIN_MODE_DIV2 = 3, /* (double)k / 10^(e/2) / 10^(e - e/2): node_exporter's µs / 1000 / 1000 */
-    ODIN_MAX_ORDER = 2,
-    ODIN_HDR_MAX = 3 + 3 + 1 + 2 * (1 + 10 + 10 + 10 + 3) + 8,
+    ODIN_MAX_ORDER = 2, /* delta orders 0..2 */
+    ODIN_ORDER_GRID = 3, /* x_i - (x0 - o + i * D): scrape timestamps on a tick (see plan_grid) */
+    ODIN_HDR_MAX = 3 + 3 + 1 + 2 * (1 + 10 + 10 + 10 + 10 + 3) + 8,
 };
 
 /* Exact powers of ten as doubles (10^22 is the last one a double holds exactly), and the doubles
@@ -112,25 +113,29 @@ static void put_uvarint(bitw *w, uint64_t v)
 }
 
 /* One integer stream, chosen to be cheapest: residuals of delta order 0 (x - x0), 1 (x - prev) or
- * 2 (delta - previous delta), divided by their common divisor g, zig-zagged and written as
- * '0' + w0 bits, '10' + w1 bits or '11' + w2 bits. g = 0 means every residual is zero. */
+ * 2 (delta - previous delta), or of the grid (x - (a + i * D)), divided by their common divisor g,
+ * zig-zagged and written as '0' + w0 bits, '10' + w1 bits or '11' + w2 bits. g = 0 means every
+ * residual is zero. */
 typedef struct {
     uint8_t order;
     bool plain; /* every quotient is >= 0: written as is, not zig-zagged (counters' deltas) */
     uint64_t g;
+    uint64_t step, anchor; /* grid only: D and a */
     uint8_t w[3];
     uint64_t cost; /* bits of the codes plus an estimate of the header */
 } stream_plan;
 
-static uint64_t residual(const uint64_t *x, size_t i, unsigned order)
+static uint64_t residual(const uint64_t *x, size_t i, const stream_plan *p)
 {
-    switch (order) {
+    switch (p->order) {
     case 0:
         return x[i] - x[0];
     case 1:
         return x[i] - x[i - 1];
-    default:
+    case 2:
         return (x[i] - x[i - 1]) - (x[i - 1] - x[i - 2]);
+    default:
+        return x[i] - (p->anchor + (uint64_t)i * p->step);
     }
 }
 
@@ -139,6 +144,43 @@ static size_t stream_start(unsigned order, size_t n)
 {
     size_t s = order == 2 ? 2 : 1;
     return s < n ? s : n;
+}
+
+static int uvarint_len(uint64_t v)
+{
+    int n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* The grid a scraper's timestamps sit on: D the most common delta and a the most common
+ * x_i - i * D (Boyer-Moore majority votes: exact when one value is most of them, and only a
+ * guess otherwise, which the cost comparison then rejects). On a tick, a late scrape is one
+ * residual (its lateness) here, where delta orders 1 and 2 pay two and three. */
+static void plan_grid(const uint64_t *x, size_t n, stream_plan *p)
+{
+    uint64_t cand = 0;
+    size_t votes = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t d = x[i] - x[i - 1];
+        if (votes == 0) {
+            cand = d;
+        }
+        votes += cand == d ? 1 : (size_t)-1;
+    }
+    p->step = cand;
+    votes = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = x[i] - (uint64_t)i * p->step;
+        if (votes == 0) {
+            cand = a;
+        }
+        votes += cand == a ? 1 : (size_t)-1;
+    }
+    p->anchor = cand;
 }
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
@@ -154,7 +196,7 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 /* The code's payload for sample i: the residual over g, zig-zagged unless the stream is plain. */
 static uint64_t quotient(const uint64_t *x, size_t i, const stream_plan *p)
 {
-    int64_t q = (int64_t)residual(x, i, p->order) / (int64_t)p->g;
+    int64_t q = (int64_t)residual(x, i, p) / (int64_t)p->g;
     return p->plain ? (uint64_t)q : zigzag(q);
 }
 
@@ -162,10 +204,13 @@ static void plan_order(const uint64_t *x, size_t n, unsigned order, stream_plan 
 {
     memset(p, 0, sizeof(*p));
     p->order = (uint8_t)order;
+    if (order == ODIN_ORDER_GRID) {
+        plan_grid(x, n, p);
+    }
     size_t start = stream_start(order, n);
     uint64_t g = 0;
     for (size_t i = start; i < n && g != 1; i++) { /* 1 divides everything: stop there */
-        int64_t r = (int64_t)residual(x, i, order);
+        int64_t r = (int64_t)residual(x, i, p);
         uint64_t mag = r < 0 ? 0 - (uint64_t)r : (uint64_t)r;
         g = gcd64(mag, g);
     }
@@ -173,13 +218,21 @@ static void plan_order(const uint64_t *x, size_t n, unsigned order, stream_plan 
         g = 1; /* only INT64_MIN residuals: dividing would not fit */
     }
     p->g = g;
-    p->cost = 8 * (1 + 10 + (order == 2 ? 10 : 0) + 2);
+    /* header: flags, x0 and g estimated, the order's own fields exactly (the grid's costs a
+     * byte more than order 2's first delta: on a regular series the two must not tie) */
+    p->cost = 8 * (1 + 10 + 2);
+    if (order == 2 && n >= 2) {
+        p->cost += 8 * (uint64_t)uvarint_len(zigzag((int64_t)(x[1] - x[0])));
+    } else if (order == ODIN_ORDER_GRID) {
+        p->cost += 8 * (uint64_t)(uvarint_len(zigzag((int64_t)p->step)) +
+                                  uvarint_len(zigzag((int64_t)(x[0] - p->anchor))));
+    }
     if (g == 0) {
         return;
     }
     p->plain = true;
     for (size_t i = start; i < n && p->plain; i++) {
-        p->plain = (int64_t)residual(x, i, order) >= 0;
+        p->plain = (int64_t)residual(x, i, p) >= 0;
     }
     uint32_t hist[65] = {0};
     for (size_t i = start; i < n; i++) {
@@ -213,10 +266,13 @@ static void plan_order(const uint64_t *x, size_t n, unsigned order, stream_plan 
     p->cost += 8 * 3 + best;
 }
 
-static void plan_stream(const uint64_t *x, size_t n, unsigned min_order, stream_plan *best)
+/* The cheapest of the delta orders from min_order, and of the grid when `grid` (timestamps). */
+static void plan_stream(const uint64_t *x, size_t n, unsigned min_order, bool grid,
+                        stream_plan *best)
 {
     plan_order(x, n, min_order, best);
-    for (unsigned o = min_order + 1; o <= ODIN_MAX_ORDER; o++) {
+    unsigned last = grid && n >= 2 ? ODIN_ORDER_GRID : ODIN_MAX_ORDER;
+    for (unsigned o = min_order + 1; o <= last; o++) {
         stream_plan p;
         plan_order(x, n, o, &p);
         if (p.cost < best->cost) {
@@ -231,6 +287,10 @@ static void put_stream_header(bitw *w, const uint64_t *x, size_t n, const stream
     put_uvarint(w, zigzag((int64_t)x[0]));
     if (p->order == 2 && n >= 2) {
         put_uvarint(w, zigzag((int64_t)(x[1] - x[0])));
+    }
+    if (p->order == ODIN_ORDER_GRID) {
+        put_uvarint(w, zigzag((int64_t)p->step));
+        put_uvarint(w, zigzag((int64_t)(x[0] - p->anchor)));
     }
     put_uvarint(w, p->g);
     if (p->g) {
@@ -346,7 +406,7 @@ static size_t encode_mode(const double *v, size_t n, const uint64_t *ts,
     put_stream_header(&w, ts, n, tp);
     xor_state xs = {dbits(v[0]), 0xff, 0};
     if (e >= 0) {
-        plan_stream(k, n, 0, &vp);
+        plan_stream(k, n, 0, false, &vp);
         put_stream_header(&w, k, n, &vp);
     } else {
         put_bits(&w, dbits(v[0]) >> 32, 32);
@@ -373,7 +433,7 @@ size_t tsdb_odin_chunk_encode(const int64_t *t, const double *v, size_t n, uint8
         ts[i] = (uint64_t)t[i];
     }
     stream_plan tp;
-    plan_stream(ts, n, 1, &tp);
+    plan_stream(ts, n, 1, true, &tp);
     static const unsigned modes[] = {ODIN_MODE_DIV, ODIN_MODE_MUL, ODIN_MODE_DIV2};
     unsigned mode = ODIN_MODE_DIV;
     int e = -1;
@@ -442,9 +502,8 @@ static bool get_uvarint(tsdb_odin_iter *o, const uint8_t *b, size_t len, uint64_
 static bool get_stream_header(tsdb_odin_iter *o, const uint8_t *b, size_t len,
                               tsdb_odin_stream *s)
 {
-    uint64_t flags, x0, d1 = 0, w;
-    if (!get_bits(o, b, len, 8, &flags) || (flags & 3) > ODIN_MAX_ORDER || (flags & ~7u) ||
-        !get_uvarint(o, b, len, &x0)) {
+    uint64_t flags, x0, d1 = 0, off = 0, w;
+    if (!get_bits(o, b, len, 8, &flags) || (flags & ~7u) || !get_uvarint(o, b, len, &x0)) {
         return false;
     }
     uint64_t order = flags & 3;
@@ -452,9 +511,14 @@ static bool get_stream_header(tsdb_odin_iter *o, const uint8_t *b, size_t len,
     if (order == 2 && o->n >= 2 && !get_uvarint(o, b, len, &d1)) {
         return false;
     }
+    if (order == ODIN_ORDER_GRID &&
+        (!get_uvarint(o, b, len, &d1) || !get_uvarint(o, b, len, &off))) {
+        return false;
+    }
     s->order = (uint8_t)order;
-    s->base = (uint64_t)unzigzag(x0);
-    s->x = s->base;
+    s->x = (uint64_t)unzigzag(x0);
+    /* order 0: the first value; grid: the grid point of sample 0, stepping by d */
+    s->base = s->x - (uint64_t)unzigzag(off);
     s->d = (uint64_t)unzigzag(d1);
     if (!get_uvarint(o, b, len, &s->g)) {
         return false;
@@ -555,9 +619,13 @@ apply:
     case 1:
         s->x += r;
         break;
-    default:
+    case 2:
         s->d += r;
         s->x += s->d;
+        break;
+    default:
+        s->base += s->d;
+        s->x = s->base + r;
         break;
     }
     return true;

@@ -1,4 +1,4 @@
-/* `odin tsdb dump|analyze|import`: promtool's tsdb commands on Odin's (and Prometheus') data
+/* `odin tsdb dump|analyze|import|recode`: promtool's tsdb commands on Odin's (and Prometheus') data
  * directories. Output formats follow promtool's so scripts written for it keep working. */
 #include "expfmt/expfmt.h"
 #include "tsdb/block.h"
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Labels as Prometheus' labels.String(): {a="b", c="d"} with Go's quoting of values. */
 static void put_labels(odin_strbuf *b, odin_labels ls)
@@ -230,19 +231,36 @@ static int cmd_analyze(int argc, char **argv)
  * file must be in time order per series. */
 static int cmd_import(int argc, char **argv)
 {
+    bool odin_chunks = false;
+    while (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+        const char *a = argv[1];
+        if (strcmp(a, "--chunk-encoding=odin") == 0) {
+            odin_chunks = true;
+        } else if (strcmp(a, "--chunk-encoding=xor") == 0) {
+            odin_chunks = false;
+        } else {
+            fprintf(stderr, "odin tsdb import: unknown flag %s (--chunk-encoding=xor|odin)\n", a);
+            return 2;
+        }
+        argc--;
+        argv++;
+    }
     if (argc < 3) {
-        fputs("usage: odin tsdb import FILE.om DIR\n", stderr);
+        fputs("usage: odin tsdb import [--chunk-encoding=xor|odin] FILE.om DIR\n", stderr);
         return 2;
     }
+    /* the buffer's own cap (1 GiB by default) must not undercut the file limit, or a 1-4 GiB
+     * file fails with a message naming the larger limit */
+    const size_t max_file = (size_t)4 << 30;
     odin_strbuf text;
-    odin_strbuf_init(&text, 0);
+    odin_strbuf_init(&text, max_file + 1);
     odin_err err = {0};
-    if (odin_read_file(argv[1], &text, (size_t)4 << 30, &err) < 0) {
+    if (odin_read_file(argv[1], &text, max_file, &err) < 0) {
         fprintf(stderr, "odin tsdb import: %s\n", err.msg);
         odin_strbuf_fini(&text);
         return 1;
     }
-    tsdb_opts o = {.dir = argv[2], .wal_fsync_ms = 1000};
+    tsdb_opts o = {.dir = argv[2], .wal_fsync_ms = 1000, .odin_chunks = odin_chunks};
     tsdb *db = tsdb_open(&o, &err);
     if (!db) {
         fprintf(stderr, "odin tsdb import: %s\n", err.msg);
@@ -300,6 +318,75 @@ static int cmd_import(int argc, char **argv)
     return rejected ? 1 : 0;
 }
 
+/* recode --encoding=xor|odin DIR: rewrites the blocks of a stopped server's data directory whose
+ * chunks are in the other encoding, e.g. back to XOR so that promtool, Thanos and Prometheus read
+ * blocks written with --storage.tsdb.chunk-encoding=odin. Head and WAL are left as they are. */
+static int cmd_recode(int argc, char **argv)
+{
+    int enc = -1;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--encoding=xor") == 0) {
+            enc = TSDB_ENC_XOR;
+        } else if (strcmp(argv[i], "--encoding=odin") == 0) {
+            enc = TSDB_ENC_ODIN;
+        } else if (strncmp(argv[i], "--encoding=", 11) == 0) {
+            fprintf(stderr, "odin tsdb recode: --encoding: \"%.64s\" is neither xor nor odin\n",
+                    argv[i] + 11);
+            return 2;
+        } else if (argv[i][0] == '-' || dir) {
+            fprintf(stderr, "odin tsdb recode: unexpected argument %s\n", argv[i]);
+            return 2;
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (enc < 0 || !dir) {
+        fputs("usage: odin tsdb recode --encoding=xor|odin DIR\n", stderr);
+        return 2;
+    }
+    odin_err err = {0};
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "odin tsdb recode: %s: not a directory\n", dir);
+        return 1;
+    }
+    /* a read-only look first: a directory with nothing to convert (Prometheus' own, say) is
+     * never opened for writing, which would replay and rewrite its WAL */
+    tsdb *db;
+    if (open_ro(dir, &db) != 0) {
+        return 1;
+    }
+    uint64_t rewritten = 0, kept = 0, todo = 0;
+    unsigned want = enc == TSDB_ENC_ODIN ? BLOCK_HAS_ODIN : BLOCK_HAS_XOR;
+    int rc = 0;
+    for (size_t i = 0; i < db->nblocks && rc == 0; i++) {
+        unsigned mask;
+        rc = block_chunk_encodings(db->blocks[i], &mask, &err);
+        todo += rc == 0 && (mask & ~want) != 0;
+    }
+    kept = db->nblocks - todo;
+    tsdb_close(db);
+    if (rc == 0 && todo > 0) {
+        tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000, .odin_chunks = enc == TSDB_ENC_ODIN};
+        db = tsdb_open(&o, &err);
+        if (!db) {
+            fprintf(stderr, "odin tsdb recode: %s\n", err.msg);
+            return 1;
+        }
+        rc = tsdb_recode_blocks(db, &rewritten, &kept, &err);
+        tsdb_close(db);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "odin tsdb recode: %s (%llu blocks rewritten before)\n", err.msg,
+                (unsigned long long)rewritten);
+        return 1;
+    }
+    printf("%llu blocks rewritten in %s chunks, %llu already were\n", (unsigned long long)rewritten,
+           enc == TSDB_ENC_ODIN ? "odin" : "xor", (unsigned long long)kept);
+    return 0;
+}
+
 int tsdb_cli_main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "dump") == 0) {
@@ -311,9 +398,13 @@ int tsdb_cli_main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "import") == 0) {
         return cmd_import(argc - 1, argv + 1);
     }
+    if (argc >= 2 && strcmp(argv[1], "recode") == 0) {
+        return cmd_recode(argc - 1, argv + 1);
+    }
     fputs("usage: odin tsdb dump [--min-time=MS] [--max-time=MS] [--match=NAME] DIR\n"
           "       odin tsdb analyze DIR\n"
-          "       odin tsdb import FILE.om DIR\n",
+          "       odin tsdb import [--chunk-encoding=xor|odin] FILE.om DIR\n"
+          "       odin tsdb recode --encoding=xor|odin DIR\n",
           stderr);
     return 2;
 }

@@ -13,6 +13,11 @@ enum {
     RANGE_STEPS = 10,         /* matches Prometheus 2.42: ExponentialBlockRanges(min, 10, 3) */
     RANGE_FACTOR = 3,
     MERGE_CHUNK_SAMPLES = 120, /* samples per chunk when overlapping chunks are re-encoded */
+    /* Odin chunks of a merged block: the head cuts' 480-sample chunks (2 h at 15 s) become
+     * chunks of 6 h at 15 s, which saves 2 of every 3 chunk headers, frames and index entries
+     * (~5 % of a compacted block); larger chunks would save little more and make short queries
+     * over old data decode more samples */
+    COMPACT_ODIN_CHUNK_SAMPLES = 1440,
     CANCEL_CHECK_SERIES = 1024,
     MAX_PLANS_PER_RUN = 64,   /* bounds one compactor pass; the next minute continues */
 };
@@ -487,6 +492,8 @@ static int write_merged(tsdb *db, tsdb_block *const *v, size_t n, bool keep_iden
         .external_labels = (const char *const *)db->external_labels,
         .nexternal = db->nexternal_labels,
         .chunk_encoding = db->opts.odin_chunks ? TSDB_ENC_ODIN : TSDB_ENC_XOR,
+        .odin_chunk_samples = COMPACT_ODIN_CHUNK_SAMPLES,
+        .merge_odin_chunks = !keep_identity,
     };
     char ulid[27] = "";
     if (rc == 0) {
@@ -602,5 +609,37 @@ int tsdb_clean_tombstones_locked(tsdb *db, odin_err *err)
         }
     }
     free(v);
+    return rc;
+}
+
+int tsdb_recode_blocks(tsdb *db, uint64_t *rewritten, uint64_t *kept, odin_err *err)
+{
+    *rewritten = *kept = 0;
+    unsigned want = db->opts.odin_chunks ? BLOCK_HAS_ODIN : BLOCK_HAS_XOR;
+    pthread_mutex_lock(&db->compact_lock);
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    size_t n = db->nblocks;
+    tsdb_block **v = odin_malloc((n ? n : 1) * sizeof(*v));
+    if (n) {
+        memcpy(v, db->blocks, n * sizeof(*v));
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned mask;
+        rc = block_chunk_encodings(v[i], &mask, err);
+        if (rc == 0 && (mask & ~want) == 0) {
+            (*kept)++;
+            continue;
+        }
+        /* the same rewrite as a tombstone clean-up: the new block keeps level and sources, so
+         * after a crash between writing it and deleting the old one start-up keeps the new */
+        if (rc == 0) {
+            rc = compact_run(db, &v[i], 1, true, err);
+        }
+        *rewritten += rc == 0;
+    }
+    free(v);
+    pthread_mutex_unlock(&db->compact_lock);
     return rc;
 }

@@ -85,6 +85,9 @@ size_t tsdb_compact_ranges(const tsdb *db, int64_t *out);
 int tsdb_compact_blocks_locked(tsdb *db, odin_err *err);
 /* Rewrites every block that has tombstones without the deleted samples. */
 int tsdb_clean_tombstones_locked(tsdb *db, odin_err *err);
+/* Rewrites every block holding chunks of another encoding than opts.odin_chunks asks for (the
+ * offline `odin tsdb recode`); takes compact_lock. Counts blocks rewritten and left alone. */
+int tsdb_recode_blocks(tsdb *db, uint64_t *rewritten, uint64_t *kept, odin_err *err);
 
 /* tombstones.c: drops the head samples in [mint, maxt] of the given series (re-encoding their
  * chunks); with compact_lock held, so no block cut reads those chunks meanwhile. Returns how many

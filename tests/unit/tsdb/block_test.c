@@ -861,9 +861,26 @@ static void test_chunk_encodings(void **state)
     check_standard(again, TSDB_ENC_ODIN, 5); /* Odin chunks pass through */
     odin_arena_fini(&r.a);
     block_unref(r.b);
+    /* block_chunk_encodings tells which encodings a block holds from the chunk frames */
+    const char *const paths[4] = {xor_path, odin_path, back, again};
+    const unsigned want[4] = {BLOCK_HAS_XOR, BLOCK_HAS_ODIN, BLOCK_HAS_XOR, BLOCK_HAS_ODIN};
+    for (int i = 0; i < 4; i++) {
+        tsdb_block *b = open_ok(paths[i]);
+        unsigned mask = 99;
+        assert_int_equal(block_chunk_encodings(b, &mask, &err), 0);
+        assert_int_equal(mask, want[i]);
+        block_unref(b);
+    }
     /* an encoding byte that disagrees with the chunk's bytes (CRC intact) is corruption */
     flip_first_encoding(xor_path, TSDB_ENC_ODIN);
     flip_first_encoding(odin_path, TSDB_ENC_XOR);
+    {
+        tsdb_block *b = open_ok(xor_path);
+        unsigned mask = 0;
+        assert_int_equal(block_chunk_encodings(b, &mask, &err), 0);
+        assert_int_equal(mask, BLOCK_HAS_XOR | BLOCK_HAS_ODIN);
+        block_unref(b);
+    }
     for (int i = 0; i < 2; i++) {
         tsdb_block *b = open_ok(i ? odin_path : xor_path);
         odin_arena a;
@@ -880,6 +897,20 @@ static void test_chunk_encodings(void **state)
         odin_arena_fini(&a);
         block_unref(b);
     }
+    /* a segment cut short in its last chunk: the walk reports where, never reads past it */
+    odin_strbuf seg;
+    odin_strbuf_init(&seg, 0);
+    odin_strbuf_printf(&seg, "%s/chunks/000001", again);
+    struct stat st;
+    assert_int_equal(stat(seg.p, &st), 0);
+    assert_int_equal(truncate(seg.p, st.st_size - 3), 0);
+    tsdb_block *b = open_ok(again);
+    unsigned mask;
+    odin_err_clear(&err);
+    assert_int_equal(block_chunk_encodings(b, &mask, &err), -ODIN_ERR_CORRUPT);
+    assert_non_null(strstr(err.msg, "bad chunk"));
+    block_unref(b);
+    odin_strbuf_fini(&seg);
     free(again);
     free(back);
     free(xor_path);

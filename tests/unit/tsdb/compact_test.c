@@ -442,6 +442,113 @@ static void test_odin_chunk_option(void **state)
     free(dir);
 }
 
+/* Chunks and samples of the i-th block (by mint), and the most samples one chunk holds. */
+static void block_chunk_counts(tsdb *db, size_t i, size_t *chunks, size_t *samples, size_t *most)
+{
+    *chunks = *samples = *most = 0;
+    odin_arena a;
+    odin_arena_init(&a, 0);
+    odin_err err = {0};
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    assert_true(i < db->nblocks);
+    uint32_t *ids;
+    size_t n;
+    assert_int_equal(block_series_ids(db->blocks[i], &a, &ids, &n, &err), 0);
+    for (size_t k = 0; k < n; k++) {
+        block_series s;
+        assert_int_equal(
+            block_series_read(db->blocks[i], ids[k], INT64_MIN, INT64_MAX, &a, &s, &err), 0);
+        for (size_t c = 0; c < s.nchunks; c++) {
+            size_t ns = tsdb_chunk_samples(s.chunks[c].b, s.chunks[c].len);
+            *samples += ns;
+            *most = ns > *most ? ns : *most;
+        }
+        *chunks += s.nchunks;
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    odin_arena_fini(&a);
+}
+
+/* Head cuts write one 480-sample Odin chunk per series per 2 h block at a 15 s step; merging
+ * three of them into a 6 h block makes one 1440-sample chunk per series, not three. XOR blocks
+ * keep Prometheus' 120-sample chunks through merges. */
+static void test_odin_merge_larger_chunks(void **state)
+{
+    (void)state;
+    for (int odin = 0; odin <= 1; odin++) {
+        char *dir = temp_dir();
+        tsdb *db = open_db_enc(dir, false, odin);
+        append_range(db, 0, 13 * H);
+        odin_err err = {0};
+        assert_int_equal(tsdb_compact(db, &err), 0);
+        int lv[16];
+        size_t n;
+        block_levels(db, lv, &n);
+        assert_int_equal(n, 3);
+        assert_int_equal(lv[0], 2);
+        size_t chunks, samples, most;
+        block_chunk_counts(db, 0, &chunks, &samples, &most);
+        assert_int_equal(samples, 2 * 6 * H / STEP);
+        assert_int_equal(chunks, odin ? 2 : 2 * 6 * H / STEP / 120);
+        assert_int_equal(most, odin ? 6 * H / STEP : 120);
+        block_chunk_counts(db, 1, &chunks, &samples, &most);
+        assert_int_equal(chunks, odin ? 2 : 2 * 2 * H / STEP / 120);
+        assert_int_equal(count(db, "a", 0, 13 * H), (size_t)(13 * H / STEP));
+        assert_int_equal(count(db, "b", 0, 13 * H), (size_t)(13 * H / STEP));
+        tsdb_close(db);
+        odin_remove_tree(dir);
+        free(dir);
+    }
+}
+
+/* tsdb_recode_blocks turns every block into the encoding the database was opened with, leaves
+ * blocks already in it alone, and keeps every sample (XOR re-cut at 120 samples). */
+static void test_recode_blocks(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    tsdb *db = open_db_enc(dir, false, true);
+    append_range(db, 0, 13 * H);
+    odin_err err = {0};
+    assert_int_equal(tsdb_compact(db, &err), 0);
+    tsdb_close(db);
+    size_t want = (size_t)(13 * H / STEP), enc[2];
+    for (int round = 0; round < 2; round++) {
+        bool odin = round == 1;
+        db = open_db_enc(dir, false, odin);
+        uint64_t rewritten, kept;
+        assert_int_equal(tsdb_recode_blocks(db, &rewritten, &kept, &err), 0);
+        assert_int_equal(rewritten, 3);
+        assert_int_equal(kept, 0);
+        block_encodings(db, enc);
+        assert_int_equal(enc[odin ? 0 : 1], 0);
+        assert_true(enc[odin ? 1 : 0] > 0);
+        size_t chunks, samples, most;
+        block_chunk_counts(db, 0, &chunks, &samples, &most);
+        assert_int_equal(samples, 2 * 6 * H / STEP);
+        assert_int_equal(most, odin ? 6 * H / STEP : 120);
+        assert_int_equal(count(db, "a", 0, 13 * H), want);
+        assert_int_equal(count(db, "b", 0, 13 * H), want);
+        assert_int_equal(tsdb_recode_blocks(db, &rewritten, &kept, &err), 0);
+        assert_int_equal(rewritten, 0);
+        assert_int_equal(kept, 3);
+        tsdb_close(db);
+        /* the rewritten blocks replaced the old ones on disk too */
+        db = open_db_enc(dir, true, odin);
+        int lv[16];
+        size_t n;
+        block_levels(db, lv, &n);
+        assert_int_equal(n, 3);
+        assert_int_equal(lv[0], 2);
+        block_encodings(db, enc);
+        assert_int_equal(enc[odin ? 0 : 1], 0);
+        assert_int_equal(count(db, "a", 0, 13 * H), want);
+        tsdb_close(db);
+    }
+    odin_remove_tree(dir);
+    free(dir);
+}
+
 int tsdb_compact_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +559,8 @@ int tsdb_compact_tests(void)
         cmocka_unit_test(test_delete_series),
         cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_odin_chunk_option),
+        cmocka_unit_test(test_odin_merge_larger_chunks),
+        cmocka_unit_test(test_recode_blocks),
     };
     return cmocka_run_group_tests_name("tsdb_compact", tests, NULL, NULL);
 }
