@@ -176,6 +176,42 @@ static void index_series_locked(head *h, head_series *s)
     odin_strbuf_fini(&key);
 }
 
+odin_labels head_series_labels(const head_series *s, head_labels_buf *b)
+{
+    size_t n = s->labels.len;
+    if (n > b->cap) {
+        b->cap = n;
+        b->v = odin_realloc(b->v, n * sizeof(*b->v));
+    }
+    memcpy(b->v, s->labels.v, n * sizeof(*b->v));
+    return (odin_labels){b->v, n};
+}
+
+odin_labels head_series_labels_arena(const head_series *s, odin_arena *a)
+{
+    size_t n = s->labels.len;
+    odin_label *v = odin_arena_alloc(a, n ? n * sizeof(*v) : 1);
+    if (v == NULL) {
+        return (odin_labels){NULL, 0};
+    }
+    memcpy(v, s->labels.v, n * sizeof(*v));
+    return (odin_labels){v, n};
+}
+
+void head_labels_buf_fini(head_labels_buf *b)
+{
+    free(b->v);
+    b->v = NULL;
+    b->cap = 0;
+}
+
+bool head_series_label_get(const head_series *s, const char *name, odin_str *v)
+{
+    const odin_str *p = odin_labels_get(s->labels, name);
+    *v = p ? *p : (odin_str){"", 0};
+    return p != NULL;
+}
+
 static bool labels_equal(odin_labels a, odin_labels b)
 {
     return odin_labels_cmp(a, b) == 0;

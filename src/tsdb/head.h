@@ -142,6 +142,21 @@ typedef struct {
     size_t nzombies, cap_zombies;
 } head;
 
+/* ---- A series' labels ---- */
+/* Room for odin_labels views of series' labels, reused from one series to the next. */
+typedef struct {
+    odin_label *v;
+    size_t cap;
+} head_labels_buf;
+/* s's labels as odin_labels (sorted; strings interned), written into b: valid until b is used
+ * for another series or freed, and as long as s is. */
+odin_labels head_series_labels(const head_series *s, head_labels_buf *b);
+/* As head_series_labels, into memory from arena a (NULL when the arena is full). */
+odin_labels head_series_labels_arena(const head_series *s, odin_arena *a);
+void head_labels_buf_fini(head_labels_buf *b);
+/* The value of s's label `name`: true with *v set, or false (and *v empty) without that label. */
+bool head_series_label_get(const head_series *s, const char *name, odin_str *v);
+
 void head_init(head *h, int64_t chunk_range_ms);
 /* The series of ref - 1 == idx, or NULL (removed, or never made); with map_lock held, or by the
  * only thread using the head. */
