@@ -149,8 +149,9 @@ static void index_series_locked(head *h, head_series *s)
 {
     odin_strbuf key;
     odin_strbuf_init(&key, 0);
-    for (size_t i = 0; i < s->labels.len; i++) {
-        const odin_label *l = &s->labels.v[i];
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const odin_label lab = {head_sym_str(s->labels[i].name), head_sym_str(s->labels[i].value)};
+        const odin_label *l = &lab;
         odin_strbuf_reset(&key);
         odin_strbuf_putstr(&key, l->name);
         odin_strbuf_putc(&key, '\xff');
@@ -176,25 +177,32 @@ static void index_series_locked(head *h, head_series *s)
     odin_strbuf_fini(&key);
 }
 
+static void fill_labels(const head_series *s, odin_label *v)
+{
+    for (size_t i = 0; i < s->nlabels; i++) {
+        v[i] = (odin_label){head_sym_str(s->labels[i].name), head_sym_str(s->labels[i].value)};
+    }
+}
+
 odin_labels head_series_labels(const head_series *s, head_labels_buf *b)
 {
-    size_t n = s->labels.len;
+    size_t n = s->nlabels;
     if (n > b->cap) {
         b->cap = n;
         b->v = odin_realloc(b->v, n * sizeof(*b->v));
     }
-    memcpy(b->v, s->labels.v, n * sizeof(*b->v));
+    fill_labels(s, b->v);
     return (odin_labels){b->v, n};
 }
 
 odin_labels head_series_labels_arena(const head_series *s, odin_arena *a)
 {
-    size_t n = s->labels.len;
+    size_t n = s->nlabels;
     odin_label *v = odin_arena_alloc(a, n ? n * sizeof(*v) : 1);
     if (v == NULL) {
         return (odin_labels){NULL, 0};
     }
-    memcpy(v, s->labels.v, n * sizeof(*v));
+    fill_labels(s, v);
     return (odin_labels){v, n};
 }
 
@@ -207,14 +215,33 @@ void head_labels_buf_fini(head_labels_buf *b)
 
 bool head_series_label_get(const head_series *s, const char *name, odin_str *v)
 {
-    const odin_str *p = odin_labels_get(s->labels, name);
-    *v = p ? *p : (odin_str){"", 0};
-    return p != NULL;
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const char *n = s->labels[i].name;
+        if (head_sym_of(n)->len == nlen && memcmp(n, name, nlen) == 0) {
+            *v = head_sym_str(s->labels[i].value);
+            return true;
+        }
+    }
+    *v = (odin_str){"", 0};
+    return false;
 }
 
-static bool labels_equal(odin_labels a, odin_labels b)
+/* Whether s's labels are ls (sorted, as given to head_get_or_create). */
+static bool labels_equal(const head_series *s, odin_labels ls)
 {
-    return odin_labels_cmp(a, b) == 0;
+    if (s->nlabels != ls.len) {
+        return false;
+    }
+    for (size_t i = 0; i < ls.len; i++) {
+        const char *n = s->labels[i].name, *v = s->labels[i].value;
+        if (head_sym_of(n)->len != ls.v[i].name.len || head_sym_of(v)->len != ls.v[i].value.len ||
+            memcmp(n, ls.v[i].name.p, ls.v[i].name.len) != 0 ||
+            memcmp(v, ls.v[i].value.p, ls.v[i].value.len) != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- the labels-hash table ---- */
@@ -230,7 +257,7 @@ static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
         if (s == NULL) {
             return NULL;
         }
-        if (s->hash == hash && labels_equal(s->labels, ls)) {
+        if (s->hash == hash && labels_equal(s, ls)) {
             return s;
         }
     }
@@ -306,21 +333,20 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     }
     pthread_rwlock_wrlock(&h->map_lock);
     s = lookup_locked(h, ls, hash);
-    if (s || h->nseries >= HEAD_MAX_REFS) {
+    if (s || h->nseries >= HEAD_MAX_REFS || ls.len > HEAD_MAX_LABELS) {
         pthread_rwlock_unlock(&h->map_lock);
         return s;
     }
-    /* one allocation for the series and its label array (odin_label is pointer-aligned) */
-    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(odin_label));
-    s->ref = h->nseries + 1;
+    /* one allocation for the series and its labels */
+    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(head_label));
+    s->ref = (uint32_t)(h->nseries + 1);
     s->hash = hash;
     atomic_init(&s->last_t, INT64_MIN);
     atomic_init(&s->last_v_bits, 0);
-    s->labels.v = (odin_label *)(s + 1);
-    s->labels.len = ls.len;
+    s->nlabels = (uint16_t)ls.len;
     for (size_t i = 0; i < ls.len; i++) {
-        s->labels.v[i].name = intern_locked(h, ls.v[i].name);
-        s->labels.v[i].value = intern_locked(h, ls.v[i].value);
+        s->labels[i].name = intern_locked(h, ls.v[i].name).p;
+        s->labels[i].value = intern_locked(h, ls.v[i].value).p;
     }
     h->nseries++;
     h->nlive++;
@@ -498,7 +524,7 @@ static int series_ptr_cmp(const void *a, const void *b)
 {
     const head_series *x = *(const head_series *const *)a;
     const head_series *y = *(const head_series *const *)b;
-    return odin_labels_cmp(x->labels, y->labels);
+    return head_series_labels_cmp(x, y);
 }
 
 head_series **head_sorted_series(head *h, size_t *n)

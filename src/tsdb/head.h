@@ -63,27 +63,73 @@ static inline head_chunk head_chunk_make(int64_t mint, int64_t maxt, uint8_t *b,
     return (head_chunk){mint, (uint32_t)(maxt - mint), len, b};
 }
 
-/* Owned by the head, freed by head_fini. `ref`, `labels` and `hash` never change once the series is
- * published; everything after them is guarded by the series' stripe. */
+/* A series' label: the text of two interned symbols (head_sym: lengths and NUL in the symbol).
+ * 16 bytes where an odin_label is 32: a head of 100k series holds half a million of them. */
+typedef struct {
+    const char *name, *value;
+} head_label;
+
+/* Labels per series at most (head_series.nlabels is 16 bits; Prometheus allows any number, but a
+ * series with that many labels is a bug in its exporter). */
+enum { HEAD_MAX_LABELS = UINT16_MAX };
+
+/* Owned by the head, freed by head_fini. `ref`, `nlabels`, `hash` and `labels` never change once
+ * the series is published; everything else is guarded by the series' stripe. Fields are packed
+ * (112 bytes before the labels): the head holds one per active series. */
 typedef struct head_series {
-    uint64_t ref;
-    uint64_t hash;
-    odin_labels labels; /* label array in the series' own allocation (after the struct);
-                           strings interned */
-    head_chunk *chunks;
-    uint32_t nchunks, cap_chunks;
-    xor_chunk open;
+    uint32_t ref;      /* refs are at most HEAD_MAX_REFS */
+    uint16_t nlabels;
     bool has_open;
     /* set by head_gc when the series is unlinked (with the stripe held, and by a caller that
      * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
      * found or made again from its labels instead */
     bool removed;
+    uint64_t hash;
+    head_chunk *chunks;
+    uint32_t nchunks, cap_chunks;
+    xor_chunk open;
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
     /* written under the stripe, read without it by the appender's early checks */
     _Atomic int64_t last_t;        /* INT64_MIN before the first sample */
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
+    head_label labels[];           /* sorted by name; in the series' own allocation */
 } head_series;
+
+/* The text of an interned symbol as a string. */
+static inline odin_str head_sym_str(const char *p)
+{
+    return (odin_str){p, head_sym_of(p)->len};
+}
+
+/* Compares two series' label sets as odin_labels_cmp does; interned strings that are the same
+ * pointer are equal without reading them (most are). */
+static inline int head_sym_cmp(const char *a, const char *b)
+{
+    if (a == b) {
+        return 0;
+    }
+    if (a[0] != b[0]) {
+        return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+    }
+    return odin_str_cmp(head_sym_str(a), head_sym_str(b));
+}
+
+static inline int head_series_labels_cmp(const head_series *x, const head_series *y)
+{
+    size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
+    for (size_t i = 0; i < n; i++) {
+        int c = head_sym_cmp(x->labels[i].name, y->labels[i].name);
+        if (c) {
+            return c;
+        }
+        c = head_sym_cmp(x->labels[i].value, y->labels[i].value);
+        if (c) {
+            return c;
+        }
+    }
+    return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
+}
 
 /* Refs of the series holding one label pair, ascending. 32 bits: refs are never reused, and
  * head_get_or_create refuses to hand out more than HEAD_MAX_REFS. */
@@ -175,7 +221,8 @@ void head_fini(head *h);
  * with the series' stripe held or after it was unlinked under it. */
 void head_chunk_free(head *h, const head_chunk *c);
 /* Finds or creates the series for sorted labels; returns it with *created telling which, or
- * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion). */
+ * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion)
+ * or for more than HEAD_MAX_LABELS labels (the appender refuses those first). */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
 /* Bytes to allocate for the first chunk of a new series: the head's recent cut chunks' average

@@ -200,8 +200,9 @@ static void fix_postings_locked(head *h, struct head_zombies *z, odin_map *dirty
 /* Notes the postings lists of s's labels in `dirty` (once each). */
 static void note_postings_locked(head *h, head_series *s, odin_map *dirty, odin_strbuf *key)
 {
-    for (size_t i = 0; i < s->labels.len; i++) {
-        const odin_label *l = &s->labels.v[i];
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const odin_label lab = {head_sym_str(s->labels[i].name), head_sym_str(s->labels[i].value)};
+        const odin_label *l = &lab;
         odin_strbuf_reset(key);
         odin_strbuf_putstr(key, l->name);
         odin_strbuf_putc(key, '\xff');
@@ -314,9 +315,9 @@ size_t head_gc(head *h)
     /* the labels' references last: the postings pass above looked their symbols up */
     for (size_t i = 0; i < z.nseries; i++) {
         const head_series *s = z.series[i];
-        for (size_t l = 0; l < s->labels.len; l++) {
-            sym_release_locked(h, &z, head_sym_of(s->labels.v[l].name.p));
-            sym_release_locked(h, &z, head_sym_of(s->labels.v[l].value.p));
+        for (size_t l = 0; l < s->nlabels; l++) {
+            sym_release_locked(h, &z, head_sym_of(s->labels[l].name));
+            sym_release_locked(h, &z, head_sym_of(s->labels[l].value));
         }
     }
     h->nlive -= z.nseries;
@@ -339,5 +340,8 @@ size_t head_gc(head *h)
 
 head_series *head_resolve_removed(head *h, head_series *s, bool *created)
 {
-    return head_get_or_create(h, s->labels, created);
+    head_labels_buf b = {0};
+    head_series *r = head_get_or_create(h, head_series_labels(s, &b), created);
+    head_labels_buf_fini(&b);
+    return r;
 }
