@@ -11,6 +11,10 @@
 
 enum { SAMPLES_PER_CHUNK = 120 };
 
+/* The series struct is the head's fixed cost per series (its labels follow it in one allocation,
+ * malloc rounds to 16 bytes with an 8-byte header): keep it at 104 on 64-bit targets. */
+_Static_assert(sizeof(void *) != 8 || sizeof(head_series) == 104, "head_series grew");
+
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
     return odin_hash_stable(p, n, h * 0x9E3779B97F4A7C15ULL + 1);
@@ -246,39 +250,59 @@ static bool labels_equal(const head_series *s, odin_labels ls)
 
 /* ---- the labels-hash table ---- */
 
+struct head_table_slot {
+    uint32_t ref; /* 0: empty */
+    uint32_t hash;
+};
+
+/* s's labels hash, as head_labels_hash gives for its label set (the table keeps only 32 bits) */
+static uint64_t series_hash(const head_series *s)
+{
+    uint64_t h = 0x243F6A8885A308D3ULL;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        h = mix(h, s->labels[i].name, head_sym_of(s->labels[i].name)->len);
+        h = mix(h, s->labels[i].value, head_sym_of(s->labels[i].value)->len);
+    }
+    return h;
+}
+
 static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
 {
     if (h->table_cap == 0) {
         return NULL;
     }
     size_t mask = h->table_cap - 1;
-    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
-        head_series *s = h->table[i];
-        if (s == NULL) {
+    uint32_t tag = (uint32_t)hash;
+    for (size_t i = tag & mask;; i = (i + 1) & mask) {
+        struct head_table_slot e = h->table[i];
+        if (e.ref == 0) {
             return NULL;
         }
-        if (s->hash == hash && labels_equal(s, ls)) {
-            return s;
+        if (e.hash == tag) {
+            head_series *s = head_slot_locked(h, e.ref - 1);
+            if (s != NULL && labels_equal(s, ls)) {
+                return s;
+            }
         }
     }
 }
 
-static void table_place(head_series **slots, size_t cap, head_series *s)
+static void table_place(struct head_table_slot *slots, size_t cap, struct head_table_slot e)
 {
-    size_t i = (size_t)s->hash & (cap - 1);
-    while (slots[i] != NULL) {
+    size_t i = e.hash & (cap - 1);
+    while (slots[i].ref != 0) {
         i = (i + 1) & (cap - 1);
     }
-    slots[i] = s;
+    slots[i] = e;
 }
 
-static void table_insert_locked(head *h, head_series *s)
+static void table_insert_locked(head *h, const head_series *s, uint64_t hash)
 {
     if ((h->table_len + 1) * 4 > h->table_cap * 3) {
         size_t cap = h->table_cap ? h->table_cap * 2 : 1024;
-        head_series **slots = odin_calloc(cap, sizeof(*slots));
+        struct head_table_slot *slots = odin_calloc(cap, sizeof(*slots));
         for (size_t i = 0; i < h->table_cap; i++) {
-            if (h->table[i] != NULL) {
+            if (h->table[i].ref != 0) {
                 table_place(slots, cap, h->table[i]);
             }
         }
@@ -286,15 +310,18 @@ static void table_insert_locked(head *h, head_series *s)
         h->table = slots;
         h->table_cap = cap;
     }
-    table_place(h->table, h->table_cap, s);
+    table_place(h->table, h->table_cap, (struct head_table_slot){s->ref, (uint32_t)hash});
     h->table_len++;
 }
 
 void head_table_remove_locked(head *h, head_series *s)
 {
-    size_t mask = h->table_cap - 1, i = (size_t)s->hash & mask;
-    while (h->table[i] != s) {
-        if (h->table[i] == NULL) {
+    if (h->table_cap == 0) {
+        return;
+    }
+    size_t mask = h->table_cap - 1, i = (uint32_t)series_hash(s) & mask;
+    while (h->table[i].ref != s->ref) {
+        if (h->table[i].ref == 0) {
             return; /* not there (never happens: every live series is) */
         }
         i = (i + 1) & mask;
@@ -303,14 +330,14 @@ void head_table_remove_locked(head *h, head_series *s)
      * is not cyclically within (i, j] */
     size_t j = i;
     for (;;) {
-        h->table[i] = NULL;
+        h->table[i].ref = 0;
         for (;;) {
             j = (j + 1) & mask;
-            if (h->table[j] == NULL) {
+            if (h->table[j].ref == 0) {
                 h->table_len--;
                 return;
             }
-            size_t home = (size_t)h->table[j]->hash & mask;
+            size_t home = h->table[j].hash & mask;
             bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
             if (!stays) {
                 break;
@@ -340,7 +367,6 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     /* one allocation for the series and its labels */
     s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(head_label));
     s->ref = (uint32_t)(h->nseries + 1);
-    s->hash = hash;
     atomic_init(&s->last_t, INT64_MIN);
     atomic_init(&s->last_v_bits, 0);
     s->nlabels = (uint16_t)ls.len;
@@ -357,7 +383,7 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         atomic_store_explicit(&h->pages[page], slots, memory_order_release);
     }
     atomic_store_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], s, memory_order_release);
-    table_insert_locked(h, s);
+    table_insert_locked(h, s, hash);
     index_series_locked(h, s);
     pthread_rwlock_unlock(&h->map_lock);
     *created = true;
@@ -396,7 +422,7 @@ uint32_t head_first_chunk_cap(const head *h)
 
 void head_series_prefetch_struct(const head_series *s)
 {
-    /* up to three lines (16-byte aligned): ref and hash, the open chunk, last_t and last_v_bits */
+    /* up to three lines (16-byte aligned): the ref, the open chunk, last_t and last_v_bits */
     const char *p = (const char *)s;
     __builtin_prefetch(p, 1);
     __builtin_prefetch(p + 64, 1);

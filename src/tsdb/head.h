@@ -73,9 +73,10 @@ typedef struct {
  * series with that many labels is a bug in its exporter). */
 enum { HEAD_MAX_LABELS = UINT16_MAX };
 
-/* Owned by the head, freed by head_fini. `ref`, `nlabels`, `hash` and `labels` never change once
- * the series is published; everything else is guarded by the series' stripe. Fields are packed
- * (112 bytes before the labels): the head holds one per active series. */
+/* Owned by the head, freed by head_fini. `ref`, `nlabels` and `labels` never change once the
+ * series is published; everything else is guarded by the series' stripe. Fields are packed
+ * (104 bytes before the labels; the labels-hash table keeps the hash): the head holds one per
+ * active series. */
 typedef struct head_series {
     uint32_t ref;      /* refs are at most HEAD_MAX_REFS */
     uint16_t nlabels;
@@ -84,7 +85,6 @@ typedef struct head_series {
      * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
      * found or made again from its labels instead */
     bool removed;
-    uint64_t hash;
     head_chunk *chunks;
     uint32_t nchunks, cap_chunks;
     xor_chunk open;
@@ -152,10 +152,11 @@ typedef struct {
     head_chunk_files *cf; /* NULL: cut chunks stay on the heap (in-memory or read-only db) */
     /* guarded by map_lock (writers add series, readers look up and select) */
     pthread_rwlock_t map_lock;
-    /* labels hash -> series: open addressing over series pointers (8 bytes a slot where a
-     * generic map entry took 32), linear probing, at most 3/4 full, removal by shifting back
-     * (no tombstones). Series with equal hashes sit in nearby slots, told apart by labels. */
-    head_series **table;
+    /* labels hash -> series: open addressing over 8-byte slots of the series' ref and the low 32
+     * bits of its labels' hash (a probe compares those without touching the series, which then
+     * keeps no hash of its own), linear probing, at most 3/4 full, removal by shifting back (no
+     * tombstones). Series with equal hashes sit in nearby slots, told apart by labels. */
+    struct head_table_slot *table;
     size_t table_cap, table_len;
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
