@@ -148,33 +148,46 @@ static void values_add(head_values *vals, const char *v)
     vals->v[vals->len++] = v;
 }
 
-/* Postings keys are "name\xffvalue": 0xff never occurs in UTF-8 text. */
-static void index_series_locked(head *h, head_series *s)
+/* The postings list (and pair) of name=value, made on first use. Postings keys are
+ * "name\xffvalue": 0xff never occurs in UTF-8 text. A new pair takes a reference on its key, its
+ * value (for the values index) and, for a new name, on the name (the values index's key);
+ * head_gc gives them back when the list empties. */
+static head_postings *pair_locked(head *h, odin_label l, odin_strbuf *key)
+{
+    odin_strbuf_reset(key);
+    odin_strbuf_putstr(key, l.name);
+    odin_strbuf_putc(key, '\xff');
+    odin_strbuf_putstr(key, l.value);
+    head_postings *p = odin_map_get(&h->postings, key->p, key->len);
+    if (p) {
+        return p;
+    }
+    p = odin_calloc(1, sizeof(*p));
+    /* the key must outlive the map entry: intern it like any symbol */
+    odin_str k = intern_locked(h, (odin_str){key->p, key->len});
+    odin_map_put(&h->postings, k.p, k.len, p);
+    odin_str name = intern_locked(h, l.name);
+    head_values *vals = odin_map_get(&h->values, name.p, name.len);
+    if (!vals) {
+        vals = odin_calloc(1, sizeof(*vals));
+        odin_map_put(&h->values, name.p, name.len, vals); /* keeps the reference taken */
+    } else {
+        head_sym_of(name.p)->refs--; /* the values entry holds one already */
+    }
+    p->name = name.p;
+    p->value = intern_locked(h, l.value).p; /* held by the values list */
+    values_add(vals, p->value);
+    return p;
+}
+
+/* Fills s's labels from ls with the pairs, adding s to each pair's list and to `all`. */
+static void index_series_locked(head *h, head_series *s, odin_labels ls)
 {
     odin_strbuf key;
     odin_strbuf_init(&key, 0);
-    for (size_t i = 0; i < s->nlabels; i++) {
-        const odin_label lab = {head_sym_str(s->labels[i].name), head_sym_str(s->labels[i].value)};
-        const odin_label *l = &lab;
-        odin_strbuf_reset(&key);
-        odin_strbuf_putstr(&key, l->name);
-        odin_strbuf_putc(&key, '\xff');
-        odin_strbuf_putstr(&key, l->value);
-        head_postings *p = odin_map_get(&h->postings, key.p, key.len);
-        if (!p) {
-            p = odin_calloc(1, sizeof(*p));
-            /* the key must outlive the map entry: intern it like any symbol */
-            odin_str k = intern_locked(h, (odin_str){key.p, key.len});
-            odin_map_put(&h->postings, k.p, k.len, p);
-            head_values *vals = odin_map_get(&h->values, l->name.p, l->name.len);
-            if (!vals) {
-                vals = odin_calloc(1, sizeof(*vals));
-                odin_map_put(&h->values, l->name.p, l->name.len, vals);
-                head_sym_of(l->name.p)->refs++; /* the key */
-            }
-            values_add(vals, l->value.p); /* holding a reference on the symbol */
-            head_sym_of(l->value.p)->refs++;
-        }
+    for (size_t i = 0; i < ls.len; i++) {
+        head_postings *p = pair_locked(h, ls.v[i], &key);
+        s->labels[i] = p;
         postings_add(p, s->ref);
     }
     postings_add(&h->all, s->ref);
@@ -184,7 +197,7 @@ static void index_series_locked(head *h, head_series *s)
 static void fill_labels(const head_series *s, odin_label *v)
 {
     for (size_t i = 0; i < s->nlabels; i++) {
-        v[i] = (odin_label){head_sym_str(s->labels[i].name), head_sym_str(s->labels[i].value)};
+        v[i] = (odin_label){head_sym_str(s->labels[i]->name), head_sym_str(s->labels[i]->value)};
     }
 }
 
@@ -221,9 +234,9 @@ bool head_series_label_get(const head_series *s, const char *name, odin_str *v)
 {
     size_t nlen = strlen(name);
     for (size_t i = 0; i < s->nlabels; i++) {
-        const char *n = s->labels[i].name;
+        const char *n = s->labels[i]->name;
         if (head_sym_of(n)->len == nlen && memcmp(n, name, nlen) == 0) {
-            *v = head_sym_str(s->labels[i].value);
+            *v = head_sym_str(s->labels[i]->value);
             return true;
         }
     }
@@ -238,7 +251,7 @@ static bool labels_equal(const head_series *s, odin_labels ls)
         return false;
     }
     for (size_t i = 0; i < ls.len; i++) {
-        const char *n = s->labels[i].name, *v = s->labels[i].value;
+        const char *n = s->labels[i]->name, *v = s->labels[i]->value;
         if (head_sym_of(n)->len != ls.v[i].name.len || head_sym_of(v)->len != ls.v[i].value.len ||
             memcmp(n, ls.v[i].name.p, ls.v[i].name.len) != 0 ||
             memcmp(v, ls.v[i].value.p, ls.v[i].value.len) != 0) {
@@ -260,8 +273,8 @@ static uint64_t series_hash(const head_series *s)
 {
     uint64_t h = 0x243F6A8885A308D3ULL;
     for (size_t i = 0; i < s->nlabels; i++) {
-        h = mix(h, s->labels[i].name, head_sym_of(s->labels[i].name)->len);
-        h = mix(h, s->labels[i].value, head_sym_of(s->labels[i].value)->len);
+        h = mix(h, s->labels[i]->name, head_sym_of(s->labels[i]->name)->len);
+        h = mix(h, s->labels[i]->value, head_sym_of(s->labels[i]->value)->len);
     }
     return h;
 }
@@ -365,15 +378,12 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         return s;
     }
     /* one allocation for the series and its labels */
-    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(head_label));
+    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(s->labels[0]));
     s->ref = (uint32_t)(h->nseries + 1);
     atomic_init(&s->last_t, INT64_MIN);
     atomic_init(&s->last_v_bits, 0);
     s->nlabels = (uint16_t)ls.len;
-    for (size_t i = 0; i < ls.len; i++) {
-        s->labels[i].name = intern_locked(h, ls.v[i].name).p;
-        s->labels[i].value = intern_locked(h, ls.v[i].value).p;
-    }
+    index_series_locked(h, s, ls); /* the labels: pairs of the postings */
     h->nseries++;
     h->nlive++;
     size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
@@ -384,7 +394,6 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     }
     atomic_store_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], s, memory_order_release);
     table_insert_locked(h, s, hash);
-    index_series_locked(h, s);
     pthread_rwlock_unlock(&h->map_lock);
     *created = true;
     return s;

@@ -63,20 +63,28 @@ static inline head_chunk head_chunk_make(int64_t mint, int64_t maxt, uint8_t *b,
     return (head_chunk){mint, (uint32_t)(maxt - mint), len, b};
 }
 
-/* A series' label: the text of two interned symbols (head_sym: lengths and NUL in the symbol).
- * 16 bytes where an odin_label is 32: a head of 100k series holds half a million of them. */
-typedef struct {
+/* One label pair of the head: the refs of the series holding it, ascending (32 bits: refs are
+ * never reused, and head_get_or_create refuses to hand out more than HEAD_MAX_REFS), and the pair
+ * itself. A series' labels are pointers to these (8 bytes a label where an odin_label is 32: a
+ * head of 100k series holds half a million labels, and far fewer distinct pairs). `name` and
+ * `value` are interned symbols' text (head_sym), held by the values index while the list has
+ * refs; the struct goes with the list once it is empty, after the readers that could still
+ * hold a series pointing at it (head_gc). */
+typedef struct head_postings {
+    uint32_t *refs;
+    uint32_t len, cap;
     const char *name, *value;
-} head_label;
+} head_postings;
 
 /* Labels per series at most (head_series.nlabels is 16 bits; Prometheus allows any number, but a
  * series with that many labels is a bug in its exporter). */
 enum { HEAD_MAX_LABELS = UINT16_MAX };
 
 /* Owned by the head, freed by head_fini. `ref`, `nlabels` and `labels` never change once the
- * series is published; everything else is guarded by the series' stripe. Fields are packed
- * (104 bytes before the labels; the labels-hash table keeps the hash): the head holds one per
- * active series. */
+ * series is published; everything else is guarded by the series' stripe (the two flags share the
+ * first word with the immutable fields and `labels` comes last as the flexible array: the struct
+ * is packed to 104 bytes, the labels-hash table keeps the hash, as the head holds one per active
+ * series). */
 typedef struct head_series {
     uint32_t ref;      /* refs are at most HEAD_MAX_REFS */
     uint16_t nlabels;
@@ -93,7 +101,7 @@ typedef struct head_series {
     /* written under the stripe, read without it by the appender's early checks */
     _Atomic int64_t last_t;        /* INT64_MIN before the first sample */
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
-    head_label labels[];           /* sorted by name; in the series' own allocation */
+    head_postings *labels[];       /* sorted by name; in the series' own allocation */
 } head_series;
 
 /* The text of an interned symbol as a string. */
@@ -119,11 +127,15 @@ static inline int head_series_labels_cmp(const head_series *x, const head_series
 {
     size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
     for (size_t i = 0; i < n; i++) {
-        int c = head_sym_cmp(x->labels[i].name, y->labels[i].name);
+        const head_postings *a = x->labels[i], *b = y->labels[i];
+        if (a == b) {
+            continue;
+        }
+        int c = head_sym_cmp(a->name, b->name);
         if (c) {
             return c;
         }
-        c = head_sym_cmp(x->labels[i].value, y->labels[i].value);
+        c = head_sym_cmp(a->value, b->value);
         if (c) {
             return c;
         }
@@ -131,12 +143,6 @@ static inline int head_series_labels_cmp(const head_series *x, const head_series
     return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
 }
 
-/* Refs of the series holding one label pair, ascending. 32 bits: refs are never reused, and
- * head_get_or_create refuses to hand out more than HEAD_MAX_REFS. */
-typedef struct {
-    uint32_t *refs;
-    uint32_t len, cap;
-} head_postings;
 
 #define HEAD_MAX_REFS ((uint64_t)UINT32_MAX)
 

@@ -104,9 +104,9 @@ static void test_refs_run_out(void **state)
     head_fini(&h);
 }
 
-/* Labels are kept as references to interned symbols: views give back the exact label set (empty
- * values and bytes that sort differently from their first byte included), series that share a
- * string share its symbol, lookups by label set tell sets apart by every byte, and the sort order
+/* Labels are kept as references to the head's label pairs (its postings lists): views give back
+ * the exact label set (empty values and bytes that sort differently from their first byte
+ * included), series that share a pair share it and pairs share interned names, lookups by label set tell sets apart by every byte, and the sort order
  * of head_series_labels_cmp is odin_labels_cmp's. */
 static void test_labels_as_symbols(void **state)
 {
@@ -132,8 +132,11 @@ static void test_labels_as_symbols(void **state)
     assert_ptr_equal(head_get_or_create(&h, (odin_labels){b, 3}, &created), sb);
     assert_false(created);
     assert_int_equal(sa->nlabels, 3);
-    assert_ptr_equal(sa->labels[0].name, sb->labels[0].name); /* one symbol */
-    assert_ptr_equal(sa->labels[0].value, sb->labels[0].value);
+    assert_ptr_equal(sa->labels[0], sb->labels[0]); /* one pair: __name__ */
+    assert_ptr_not_equal(sa->labels[1], sb->labels[1]);
+    assert_ptr_equal(sa->labels[1]->name, sb->labels[1]->name); /* one symbol: cpu */
+    assert_ptr_equal(sa->labels[1], sc->labels[1]);              /* cpu="" */
+    assert_int_equal(sa->labels[1]->len, 2);                     /* its postings: a and c */
 
     head_labels_buf buf = {0};
     odin_labels v = head_series_labels(sa, &buf);
