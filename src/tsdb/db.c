@@ -185,6 +185,10 @@ static int check_labels(odin_labels ls, odin_err *err)
     if (ls.len == 0) {
         return odin_err_set(err, ODIN_ERR_INVALID, "empty label set");
     }
+    if (ls.len > HEAD_MAX_LABELS) {
+        return odin_err_set(err, ODIN_ERR_INVALID, "series has %zu labels, more than %d",
+                            ls.len, (int)HEAD_MAX_LABELS);
+    }
     for (size_t i = 0; i < ls.len; i++) {
         if (ls.v[i].name.len == 0) {
             return odin_err_set(err, ODIN_ERR_INVALID, "empty label name");

@@ -199,6 +199,7 @@ typedef struct {
     head_chunk *cur;
     block_chunk *out;
     size_t cap;
+    head_labels_buf lbuf; /* the current series' labels */
 } head_source;
 
 static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **chunks, size_t *n,
@@ -221,7 +222,7 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
             hs->out[i] = (block_chunk){hs->cur[i].mint, head_chunk_maxt(&hs->cur[i]), hs->cur[i].b,
                                        hs->cur[i].len};
         }
-        *labels = s->labels;
+        *labels = head_series_labels(s, &hs->lbuf);
         *chunks = hs->out;
         *n = nc;
         return 1;
@@ -247,6 +248,7 @@ static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
     int rc = block_write(&wo, &src, ulid, err);
     free(hs.cur);
     free(hs.out);
+    head_labels_buf_fini(&hs.lbuf);
     free(hs.series);
     if (rc < 0 || ulid[0] == '\0') {
         return rc;

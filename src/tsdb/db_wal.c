@@ -247,21 +247,29 @@ static int log_all_series(tsdb *db, odin_err *err)
     enum { BATCH = 1000 };
     wal_series batch[BATCH];
     size_t nb = 0;
+    odin_arena la; /* the batch's labels */
+    odin_arena_init(&la, 0);
     /* the read lock: appenders add series (and grow the array) without wal_lock */
     pthread_rwlock_rdlock(&h->map_lock);
     for (size_t i = 0; i < h->nseries && rc == 0; i++) {
         const head_series *s = head_slot_locked(h, i);
         if (s != NULL) {
-            batch[nb++] = (wal_series){s->ref, s->labels};
+            odin_labels ls = head_series_labels_arena(s, &la);
+            if (ls.v == NULL) {
+                odin_oom();
+            }
+            batch[nb++] = (wal_series){s->ref, ls};
         }
         if (nb > 0 && (nb == BATCH || i + 1 == h->nseries)) {
             odin_strbuf_reset(&rec);
             wal_encode_series(&rec, batch, nb);
             rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
             nb = 0;
+            odin_arena_reset(&la);
         }
     }
     pthread_rwlock_unlock(&h->map_lock);
+    odin_arena_fini(&la);
     odin_strbuf_fini(&rec);
     return rc;
 }
@@ -310,10 +318,17 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
     int rc = 0;
     if (ncreated) {
         wal_series *ws = odin_malloc(ncreated * sizeof(*ws));
+        odin_arena la; /* the records' labels */
+        odin_arena_init(&la, 0);
         for (size_t i = 0; i < ncreated; i++) {
-            ws[i] = (wal_series){created[i]->ref, created[i]->labels};
+            odin_labels ls = head_series_labels_arena(created[i], &la);
+            if (ls.v == NULL) {
+                odin_oom();
+            }
+            ws[i] = (wal_series){created[i]->ref, ls};
         }
         wal_encode_series(&rec, ws, ncreated);
+        odin_arena_fini(&la);
         free(ws);
         rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
     }

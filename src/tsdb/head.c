@@ -11,6 +11,10 @@
 
 enum { SAMPLES_PER_CHUNK = 120 };
 
+/* The series struct is the head's fixed cost per series (its labels follow it in one allocation,
+ * malloc rounds to 16 bytes with an 8-byte header): keep it at 104 on 64-bit targets. */
+_Static_assert(sizeof(void *) != 8 || sizeof(head_series) == 104, "head_series grew");
+
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
     return odin_hash_stable(p, n, h * 0x9E3779B97F4A7C15ULL + 1);
@@ -144,44 +148,136 @@ static void values_add(head_values *vals, const char *v)
     vals->v[vals->len++] = v;
 }
 
-/* Postings keys are "name\xffvalue": 0xff never occurs in UTF-8 text. */
-static void index_series_locked(head *h, head_series *s)
+/* The postings list (and pair) of name=value, made on first use. Postings keys are
+ * "name\xffvalue": 0xff never occurs in UTF-8 text. A new pair takes a reference on its key, its
+ * value (for the values index) and, for a new name, on the name (the values index's key);
+ * head_gc gives them back when the list empties. */
+static head_postings *pair_locked(head *h, odin_label l, odin_strbuf *key)
+{
+    odin_strbuf_reset(key);
+    odin_strbuf_putstr(key, l.name);
+    odin_strbuf_putc(key, '\xff');
+    odin_strbuf_putstr(key, l.value);
+    head_postings *p = odin_map_get(&h->postings, key->p, key->len);
+    if (p) {
+        return p;
+    }
+    p = odin_calloc(1, sizeof(*p));
+    /* the key must outlive the map entry: intern it like any symbol */
+    odin_str k = intern_locked(h, (odin_str){key->p, key->len});
+    odin_map_put(&h->postings, k.p, k.len, p);
+    odin_str name = intern_locked(h, l.name);
+    head_values *vals = odin_map_get(&h->values, name.p, name.len);
+    if (!vals) {
+        vals = odin_calloc(1, sizeof(*vals));
+        odin_map_put(&h->values, name.p, name.len, vals); /* keeps the reference taken */
+    } else {
+        head_sym_of(name.p)->refs--; /* the values entry holds one already */
+    }
+    p->name = name.p;
+    p->value = intern_locked(h, l.value).p; /* held by the values list */
+    values_add(vals, p->value);
+    return p;
+}
+
+/* Fills s's labels from ls with the pairs, adding s to each pair's list and to `all`. */
+static void index_series_locked(head *h, head_series *s, odin_labels ls)
 {
     odin_strbuf key;
     odin_strbuf_init(&key, 0);
-    for (size_t i = 0; i < s->labels.len; i++) {
-        const odin_label *l = &s->labels.v[i];
-        odin_strbuf_reset(&key);
-        odin_strbuf_putstr(&key, l->name);
-        odin_strbuf_putc(&key, '\xff');
-        odin_strbuf_putstr(&key, l->value);
-        head_postings *p = odin_map_get(&h->postings, key.p, key.len);
-        if (!p) {
-            p = odin_calloc(1, sizeof(*p));
-            /* the key must outlive the map entry: intern it like any symbol */
-            odin_str k = intern_locked(h, (odin_str){key.p, key.len});
-            odin_map_put(&h->postings, k.p, k.len, p);
-            head_values *vals = odin_map_get(&h->values, l->name.p, l->name.len);
-            if (!vals) {
-                vals = odin_calloc(1, sizeof(*vals));
-                odin_map_put(&h->values, l->name.p, l->name.len, vals);
-                head_sym_of(l->name.p)->refs++; /* the key */
-            }
-            values_add(vals, l->value.p); /* holding a reference on the symbol */
-            head_sym_of(l->value.p)->refs++;
-        }
+    for (size_t i = 0; i < ls.len; i++) {
+        head_postings *p = pair_locked(h, ls.v[i], &key);
+        s->labels[i] = p;
         postings_add(p, s->ref);
     }
     postings_add(&h->all, s->ref);
     odin_strbuf_fini(&key);
 }
 
-static bool labels_equal(odin_labels a, odin_labels b)
+static void fill_labels(const head_series *s, odin_label *v)
 {
-    return odin_labels_cmp(a, b) == 0;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        v[i] = (odin_label){head_sym_str(s->labels[i]->name), head_sym_str(s->labels[i]->value)};
+    }
+}
+
+odin_labels head_series_labels(const head_series *s, head_labels_buf *b)
+{
+    size_t n = s->nlabels;
+    if (n > b->cap) {
+        b->cap = n;
+        b->v = odin_realloc(b->v, n * sizeof(*b->v));
+    }
+    fill_labels(s, b->v);
+    return (odin_labels){b->v, n};
+}
+
+odin_labels head_series_labels_arena(const head_series *s, odin_arena *a)
+{
+    size_t n = s->nlabels;
+    odin_label *v = odin_arena_alloc(a, n ? n * sizeof(*v) : 1);
+    if (v == NULL) {
+        return (odin_labels){NULL, 0};
+    }
+    fill_labels(s, v);
+    return (odin_labels){v, n};
+}
+
+void head_labels_buf_fini(head_labels_buf *b)
+{
+    free(b->v);
+    b->v = NULL;
+    b->cap = 0;
+}
+
+bool head_series_label_get(const head_series *s, const char *name, odin_str *v)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const char *n = s->labels[i]->name;
+        if (head_sym_of(n)->len == nlen && memcmp(n, name, nlen) == 0) {
+            *v = head_sym_str(s->labels[i]->value);
+            return true;
+        }
+    }
+    *v = (odin_str){"", 0};
+    return false;
+}
+
+/* Whether s's labels are ls (sorted, as given to head_get_or_create). */
+static bool labels_equal(const head_series *s, odin_labels ls)
+{
+    if (s->nlabels != ls.len) {
+        return false;
+    }
+    for (size_t i = 0; i < ls.len; i++) {
+        const char *n = s->labels[i]->name, *v = s->labels[i]->value;
+        if (head_sym_of(n)->len != ls.v[i].name.len || head_sym_of(v)->len != ls.v[i].value.len ||
+            memcmp(n, ls.v[i].name.p, ls.v[i].name.len) != 0 ||
+            memcmp(v, ls.v[i].value.p, ls.v[i].value.len) != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- the labels-hash table ---- */
+
+struct head_table_slot {
+    uint32_t ref; /* 0: empty */
+    uint32_t hash;
+};
+
+/* s's labels hash, as head_labels_hash gives for its label set (the table keeps only 32 bits) */
+static uint64_t series_hash(const head_series *s)
+{
+    uint64_t h = 0x243F6A8885A308D3ULL;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        h = mix(h, s->labels[i]->name, head_sym_of(s->labels[i]->name)->len);
+        h = mix(h, s->labels[i]->value, head_sym_of(s->labels[i]->value)->len);
+    }
+    return h;
+}
 
 static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
 {
@@ -189,33 +285,37 @@ static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
         return NULL;
     }
     size_t mask = h->table_cap - 1;
-    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
-        head_series *s = h->table[i];
-        if (s == NULL) {
+    uint32_t tag = (uint32_t)hash;
+    for (size_t i = tag & mask;; i = (i + 1) & mask) {
+        struct head_table_slot e = h->table[i];
+        if (e.ref == 0) {
             return NULL;
         }
-        if (s->hash == hash && labels_equal(s->labels, ls)) {
-            return s;
+        if (e.hash == tag) {
+            head_series *s = head_slot_locked(h, e.ref - 1);
+            if (s != NULL && labels_equal(s, ls)) {
+                return s;
+            }
         }
     }
 }
 
-static void table_place(head_series **slots, size_t cap, head_series *s)
+static void table_place(struct head_table_slot *slots, size_t cap, struct head_table_slot e)
 {
-    size_t i = (size_t)s->hash & (cap - 1);
-    while (slots[i] != NULL) {
+    size_t i = e.hash & (cap - 1);
+    while (slots[i].ref != 0) {
         i = (i + 1) & (cap - 1);
     }
-    slots[i] = s;
+    slots[i] = e;
 }
 
-static void table_insert_locked(head *h, head_series *s)
+static void table_insert_locked(head *h, const head_series *s, uint64_t hash)
 {
     if ((h->table_len + 1) * 4 > h->table_cap * 3) {
         size_t cap = h->table_cap ? h->table_cap * 2 : 1024;
-        head_series **slots = odin_calloc(cap, sizeof(*slots));
+        struct head_table_slot *slots = odin_calloc(cap, sizeof(*slots));
         for (size_t i = 0; i < h->table_cap; i++) {
-            if (h->table[i] != NULL) {
+            if (h->table[i].ref != 0) {
                 table_place(slots, cap, h->table[i]);
             }
         }
@@ -223,15 +323,18 @@ static void table_insert_locked(head *h, head_series *s)
         h->table = slots;
         h->table_cap = cap;
     }
-    table_place(h->table, h->table_cap, s);
+    table_place(h->table, h->table_cap, (struct head_table_slot){s->ref, (uint32_t)hash});
     h->table_len++;
 }
 
 void head_table_remove_locked(head *h, head_series *s)
 {
-    size_t mask = h->table_cap - 1, i = (size_t)s->hash & mask;
-    while (h->table[i] != s) {
-        if (h->table[i] == NULL) {
+    if (h->table_cap == 0) {
+        return;
+    }
+    size_t mask = h->table_cap - 1, i = (uint32_t)series_hash(s) & mask;
+    while (h->table[i].ref != s->ref) {
+        if (h->table[i].ref == 0) {
             return; /* not there (never happens: every live series is) */
         }
         i = (i + 1) & mask;
@@ -240,14 +343,14 @@ void head_table_remove_locked(head *h, head_series *s)
      * is not cyclically within (i, j] */
     size_t j = i;
     for (;;) {
-        h->table[i] = NULL;
+        h->table[i].ref = 0;
         for (;;) {
             j = (j + 1) & mask;
-            if (h->table[j] == NULL) {
+            if (h->table[j].ref == 0) {
                 h->table_len--;
                 return;
             }
-            size_t home = (size_t)h->table[j]->hash & mask;
+            size_t home = h->table[j].hash & mask;
             bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
             if (!stays) {
                 break;
@@ -270,22 +373,17 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     }
     pthread_rwlock_wrlock(&h->map_lock);
     s = lookup_locked(h, ls, hash);
-    if (s || h->nseries >= HEAD_MAX_REFS) {
+    if (s || h->nseries >= HEAD_MAX_REFS || ls.len > HEAD_MAX_LABELS) {
         pthread_rwlock_unlock(&h->map_lock);
         return s;
     }
-    /* one allocation for the series and its label array (odin_label is pointer-aligned) */
-    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(odin_label));
-    s->ref = h->nseries + 1;
-    s->hash = hash;
+    /* one allocation for the series and its labels */
+    s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(s->labels[0]));
+    s->ref = (uint32_t)(h->nseries + 1);
     atomic_init(&s->last_t, INT64_MIN);
     atomic_init(&s->last_v_bits, 0);
-    s->labels.v = (odin_label *)(s + 1);
-    s->labels.len = ls.len;
-    for (size_t i = 0; i < ls.len; i++) {
-        s->labels.v[i].name = intern_locked(h, ls.v[i].name);
-        s->labels.v[i].value = intern_locked(h, ls.v[i].value);
-    }
+    s->nlabels = (uint16_t)ls.len;
+    index_series_locked(h, s, ls); /* the labels: pairs of the postings */
     h->nseries++;
     h->nlive++;
     size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
@@ -295,8 +393,7 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
         atomic_store_explicit(&h->pages[page], slots, memory_order_release);
     }
     atomic_store_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], s, memory_order_release);
-    table_insert_locked(h, s);
-    index_series_locked(h, s);
+    table_insert_locked(h, s, hash);
     pthread_rwlock_unlock(&h->map_lock);
     *created = true;
     return s;
@@ -334,7 +431,7 @@ uint32_t head_first_chunk_cap(const head *h)
 
 void head_series_prefetch_struct(const head_series *s)
 {
-    /* up to three lines (16-byte aligned): ref and hash, the open chunk, last_t and last_v_bits */
+    /* up to three lines (16-byte aligned): the ref, the open chunk, last_t and last_v_bits */
     const char *p = (const char *)s;
     __builtin_prefetch(p, 1);
     __builtin_prefetch(p + 64, 1);
@@ -424,13 +521,14 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         cut_open(h, s);
     }
     if (!s->has_open) {
-        /* sized like the previous chunk plus an eighth: the next one usually fits at once; a
-         * new series goes by the chunks the head cut lately (write_value's reallocations from
-         * 32 bytes up were ~5% of the scrape path's CPU) */
+        /* sized like the previous chunk plus a little (a chunk of the same series and time
+         * span is about as long; the writer needs 9 bytes of room past the end): most fit at
+         * once, the rest grow by an eighth. A new series goes by the chunks the head cut lately
+         * (write_value's reallocations from 32 bytes up were ~5% of the scrape path's CPU) */
         uint32_t cap = head_first_chunk_cap(h);
         if (s->nchunks > 0) {
             uint32_t prev = s->chunks[s->nchunks - 1].len;
-            cap = prev + prev / 8 + 8;
+            cap = prev + prev / 32 + 16;
         }
         xor_chunk_init_cap(&s->open, cap);
         s->has_open = true;
@@ -462,7 +560,7 @@ static int series_ptr_cmp(const void *a, const void *b)
 {
     const head_series *x = *(const head_series *const *)a;
     const head_series *y = *(const head_series *const *)b;
-    return odin_labels_cmp(x->labels, y->labels);
+    return head_series_labels_cmp(x, y);
 }
 
 head_series **head_sorted_series(head *h, size_t *n)

@@ -63,34 +63,86 @@ static inline head_chunk head_chunk_make(int64_t mint, int64_t maxt, uint8_t *b,
     return (head_chunk){mint, (uint32_t)(maxt - mint), len, b};
 }
 
-/* Owned by the head, freed by head_fini. `ref`, `labels` and `hash` never change once the series is
- * published; everything after them is guarded by the series' stripe. */
+/* One label pair of the head: the refs of the series holding it, ascending (32 bits: refs are
+ * never reused, and head_get_or_create refuses to hand out more than HEAD_MAX_REFS), and the pair
+ * itself. A series' labels are pointers to these (8 bytes a label where an odin_label is 32: a
+ * head of 100k series holds half a million labels, and far fewer distinct pairs). `name` and
+ * `value` are interned symbols' text (head_sym), held by the values index while the list has
+ * refs; the struct goes with the list once it is empty, after the readers that could still
+ * hold a series pointing at it (head_gc). */
+typedef struct head_postings {
+    uint32_t *refs;
+    uint32_t len, cap;
+    const char *name, *value;
+} head_postings;
+
+/* Labels per series at most (head_series.nlabels is 16 bits; Prometheus allows any number, but a
+ * series with that many labels is a bug in its exporter). */
+enum { HEAD_MAX_LABELS = UINT16_MAX };
+
+/* Owned by the head, freed by head_fini. `ref`, `nlabels` and `labels` never change once the
+ * series is published; everything else is guarded by the series' stripe (the two flags share the
+ * first word with the immutable fields and `labels` comes last as the flexible array: the struct
+ * is packed to 104 bytes, the labels-hash table keeps the hash, as the head holds one per active
+ * series). */
 typedef struct head_series {
-    uint64_t ref;
-    uint64_t hash;
-    odin_labels labels; /* label array in the series' own allocation (after the struct);
-                           strings interned */
-    head_chunk *chunks;
-    uint32_t nchunks, cap_chunks;
-    xor_chunk open;
+    uint32_t ref;      /* refs are at most HEAD_MAX_REFS */
+    uint16_t nlabels;
     bool has_open;
     /* set by head_gc when the series is unlinked (with the stripe held, and by a caller that
      * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
      * found or made again from its labels instead */
     bool removed;
+    head_chunk *chunks;
+    uint32_t nchunks, cap_chunks;
+    xor_chunk open;
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
     /* written under the stripe, read without it by the appender's early checks */
     _Atomic int64_t last_t;        /* INT64_MIN before the first sample */
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
+    head_postings *labels[];       /* sorted by name; in the series' own allocation */
 } head_series;
 
-/* Refs of the series holding one label pair, ascending. 32 bits: refs are never reused, and
- * head_get_or_create refuses to hand out more than HEAD_MAX_REFS. */
-typedef struct {
-    uint32_t *refs;
-    uint32_t len, cap;
-} head_postings;
+/* The text of an interned symbol as a string. */
+static inline odin_str head_sym_str(const char *p)
+{
+    return (odin_str){p, head_sym_of(p)->len};
+}
+
+/* Compares two series' label sets as odin_labels_cmp does; interned strings that are the same
+ * pointer are equal without reading them (most are). */
+static inline int head_sym_cmp(const char *a, const char *b)
+{
+    if (a == b) {
+        return 0;
+    }
+    if (a[0] != b[0]) {
+        return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+    }
+    return odin_str_cmp(head_sym_str(a), head_sym_str(b));
+}
+
+static inline int head_series_labels_cmp(const head_series *x, const head_series *y)
+{
+    size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
+    for (size_t i = 0; i < n; i++) {
+        const head_postings *a = x->labels[i], *b = y->labels[i];
+        if (a == b) {
+            continue;
+        }
+        int c = head_sym_cmp(a->name, b->name);
+        if (c) {
+            return c;
+        }
+        c = head_sym_cmp(a->value, b->value);
+        if (c) {
+            return c;
+        }
+    }
+    return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
+}
+
 
 #define HEAD_MAX_REFS ((uint64_t)UINT32_MAX)
 
@@ -106,10 +158,11 @@ typedef struct {
     head_chunk_files *cf; /* NULL: cut chunks stay on the heap (in-memory or read-only db) */
     /* guarded by map_lock (writers add series, readers look up and select) */
     pthread_rwlock_t map_lock;
-    /* labels hash -> series: open addressing over series pointers (8 bytes a slot where a
-     * generic map entry took 32), linear probing, at most 3/4 full, removal by shifting back
-     * (no tombstones). Series with equal hashes sit in nearby slots, told apart by labels. */
-    head_series **table;
+    /* labels hash -> series: open addressing over 8-byte slots of the series' ref and the low 32
+     * bits of its labels' hash (a probe compares those without touching the series, which then
+     * keeps no hash of its own), linear probing, at most 3/4 full, removal by shifting back (no
+     * tombstones). Series with equal hashes sit in nearby slots, told apart by labels. */
+    struct head_table_slot *table;
     size_t table_cap, table_len;
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
@@ -142,6 +195,21 @@ typedef struct {
     size_t nzombies, cap_zombies;
 } head;
 
+/* ---- A series' labels ---- */
+/* Room for odin_labels views of series' labels, reused from one series to the next. */
+typedef struct {
+    odin_label *v;
+    size_t cap;
+} head_labels_buf;
+/* s's labels as odin_labels (sorted; strings interned), written into b: valid until b is used
+ * for another series or freed, and as long as s is. */
+odin_labels head_series_labels(const head_series *s, head_labels_buf *b);
+/* As head_series_labels, into memory from arena a (NULL when the arena is full). */
+odin_labels head_series_labels_arena(const head_series *s, odin_arena *a);
+void head_labels_buf_fini(head_labels_buf *b);
+/* The value of s's label `name`: true with *v set, or false (and *v empty) without that label. */
+bool head_series_label_get(const head_series *s, const char *name, odin_str *v);
+
 void head_init(head *h, int64_t chunk_range_ms);
 /* The series of ref - 1 == idx, or NULL (removed, or never made); with map_lock held, or by the
  * only thread using the head. */
@@ -160,7 +228,8 @@ void head_fini(head *h);
  * with the series' stripe held or after it was unlinked under it. */
 void head_chunk_free(head *h, const head_chunk *c);
 /* Finds or creates the series for sorted labels; returns it with *created telling which, or
- * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion). */
+ * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion)
+ * or for more than HEAD_MAX_LABELS labels (the appender refuses those first). */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
 /* Bytes to allocate for the first chunk of a new series: the head's recent cut chunks' average

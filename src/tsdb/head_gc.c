@@ -29,6 +29,8 @@ struct head_zombies {
     size_t nseries;
     head_sym **syms;
     size_t nsyms, cap_syms;
+    head_postings **posts; /* emptied lists: the series above point at them as labels */
+    size_t nposts, cap_posts;
     void **pages; /* ref pages left with no series (head_by_ref may still be reading them) */
     size_t npages, cap_pages;
 };
@@ -49,6 +51,10 @@ static void free_zombies(struct head_zombies *z)
     for (size_t i = 0; i < z->npages; i++) {
         free(z->pages[i]);
     }
+    for (size_t i = 0; i < z->nposts; i++) {
+        free(z->posts[i]);
+    }
+    free(z->posts);
     free(z->series);
     free(z->syms);
     free(z->pages);
@@ -174,7 +180,13 @@ static void fix_postings_locked(head *h, struct head_zombies *z, odin_map *dirty
         if (d->p->len == 0) {
             odin_map_del(&h->postings, d->key->s, d->key->len);
             free(d->p->refs);
-            free(d->p);
+            d->p->refs = NULL;
+            /* removed series point at it as their label: it goes with them */
+            if (z->nposts == z->cap_posts) {
+                z->cap_posts = z->cap_posts ? z->cap_posts * 2 : 64;
+                z->posts = odin_realloc(z->posts, z->cap_posts * sizeof(*z->posts));
+            }
+            z->posts[z->nposts++] = d->p;
             head_values *vals = odin_map_get(&h->values, d->name->s, d->name->len);
             if (vals) {
                 for (size_t i = 0; i < vals->len; i++) {
@@ -200,8 +212,9 @@ static void fix_postings_locked(head *h, struct head_zombies *z, odin_map *dirty
 /* Notes the postings lists of s's labels in `dirty` (once each). */
 static void note_postings_locked(head *h, head_series *s, odin_map *dirty, odin_strbuf *key)
 {
-    for (size_t i = 0; i < s->labels.len; i++) {
-        const odin_label *l = &s->labels.v[i];
+    for (size_t i = 0; i < s->nlabels; i++) {
+        const odin_label lab = {head_sym_str(s->labels[i]->name), head_sym_str(s->labels[i]->value)};
+        const odin_label *l = &lab;
         odin_strbuf_reset(key);
         odin_strbuf_putstr(key, l->name);
         odin_strbuf_putc(key, '\xff');
@@ -311,14 +324,6 @@ size_t head_gc(head *h)
     fix_postings_locked(h, &z, &dirty, dead);
     odin_map_fini(&dirty);
     postings_filter(&h->all, dead);
-    /* the labels' references last: the postings pass above looked their symbols up */
-    for (size_t i = 0; i < z.nseries; i++) {
-        const head_series *s = z.series[i];
-        for (size_t l = 0; l < s->labels.len; l++) {
-            sym_release_locked(h, &z, head_sym_of(s->labels.v[l].name.p));
-            sym_release_locked(h, &z, head_sym_of(s->labels.v[l].value.p));
-        }
-    }
     h->nlive -= z.nseries;
     pthread_rwlock_unlock(&h->map_lock);
     free(dead);
@@ -339,5 +344,8 @@ size_t head_gc(head *h)
 
 head_series *head_resolve_removed(head *h, head_series *s, bool *created)
 {
-    return head_get_or_create(h, s->labels, created);
+    head_labels_buf b = {0};
+    head_series *r = head_get_or_create(h, head_series_labels(s, &b), created);
+    head_labels_buf_fini(&b);
+    return r;
 }

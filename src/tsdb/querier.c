@@ -31,6 +31,8 @@ struct tsdb_series_set {
     size_t n;
     size_t pos; /* 1-based after the first next() */
     struct tsdb_iter_state *st; /* iteration buffers, made on first use */
+    odin_labels view; /* head_only: the labels of series view_pos (tsdb_series_labels) */
+    size_t view_pos;
 };
 
 static void *qalloc(tsdb_querier *q, size_t n)
@@ -65,12 +67,6 @@ void tsdb_querier_close(tsdb_querier *q)
     free(q);
 }
 
-static odin_str label_value(odin_labels ls, const char *name)
-{
-    const odin_str *v = odin_labels_get(ls, name);
-    return v ? *v : (odin_str){"", 0};
-}
-
 /* Whether s satisfies every matcher except those flagged in `done` (bit i for matcher i < 64: its
  * postings already narrowed the candidates, so every candidate satisfies it; re-running a regex
  * on each of 200k candidates was ~10% of a count()). */
@@ -80,7 +76,9 @@ static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t 
         if (i < 64 && (done >> i & 1)) {
             continue;
         }
-        if (!tsdb_matcher_matches(&ms[i], label_value(s->labels, ms[i].name))) {
+        odin_str v;
+        head_series_label_get(s, ms[i].name, &v);
+        if (!tsdb_matcher_matches(&ms[i], v)) {
             return false;
         }
     }
@@ -304,7 +302,6 @@ static size_t union_lists(tsdb_querier *q, head_postings **lists, size_t nlists,
 }
 
 typedef struct {
-    odin_labels labels;
     head_series *s;
 } head_item;
 
@@ -316,7 +313,7 @@ static void insertion_sort_items(head_item *v, size_t n)
     for (size_t i = 1; i < n; i++) {
         head_item x = v[i];
         size_t j = i;
-        while (j > 0 && labels_cmp_fast(x.labels, v[j - 1].labels) < 0) {
+        while (j > 0 && head_series_labels_cmp(x.s, v[j - 1].s) < 0) {
             v[j] = v[j - 1];
             j--;
         }
@@ -333,13 +330,13 @@ static void merge_sort_items(head_item *v, head_item *tmp, size_t n)
     size_t h = n / 2;
     merge_sort_items(v, tmp, h);
     merge_sort_items(v + h, tmp, n - h);
-    if (labels_cmp_fast(v[h - 1].labels, v[h].labels) <= 0) {
+    if (head_series_labels_cmp(v[h - 1].s, v[h].s) <= 0) {
         return; /* already in order (a head's series often come sorted) */
     }
     memcpy(tmp, v, h * sizeof(*v));
     size_t i = 0, j = h, k = 0;
     while (i < h && j < n) {
-        v[k++] = labels_cmp_fast(v[j].labels, tmp[i].labels) < 0 ? v[j++] : tmp[i++];
+        v[k++] = head_series_labels_cmp(v[j].s, tmp[i].s) < 0 ? v[j++] : tmp[i++];
     }
     while (i < h) {
         v[k++] = tmp[i++];
@@ -454,7 +451,7 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
         head_item *items = odin_malloc(k * sizeof(*items));
         head_item *tmp = odin_malloc((k / 2 + 1) * sizeof(*tmp));
         for (size_t i = 0; i < k; i++) {
-            items[i] = (head_item){out[i]->labels, out[i]};
+            items[i] = (head_item){out[i]};
         }
         merge_sort_items(items, tmp, k);
         for (size_t i = 0; i < k; i++) {
@@ -564,7 +561,11 @@ static tsdb_series_set *select_series(tsdb_querier *q, const tsdb_matcher *ms, s
     }
     for (size_t i = 0; i < nhead; i++) {
         if (head_series_in_range(q, hs[i])) {
-            items[k++] = (select_item){hs[i]->labels, q->nblocks, hs[i], NULL};
+            odin_labels ls = head_series_labels_arena(hs[i], &q->arena);
+            if (ls.v == NULL) {
+                odin_oom();
+            }
+            items[k++] = (select_item){ls, q->nblocks, hs[i], NULL};
         }
     }
     if (nsources > 1 && k > 1) {
@@ -620,7 +621,21 @@ bool tsdb_series_next(tsdb_series_set *s)
 
 odin_labels tsdb_series_labels(const tsdb_series_set *s)
 {
-    return s->series ? s->series[s->pos - 1].labels : s->head_only[s->pos - 1]->labels;
+    if (s->series) {
+        return s->series[s->pos - 1].labels;
+    }
+    /* head series keep labels as symbol references: the view is made once per series, in the
+     * querier's arena so it lives until close as documented (the set is the querier's, never
+     * const memory) */
+    tsdb_series_set *m = (tsdb_series_set *)s;
+    if (m->view_pos != s->pos) {
+        m->view = head_series_labels_arena(s->head_only[s->pos - 1], &s->q->arena);
+        if (m->view.v == NULL) {
+            odin_oom();
+        }
+        m->view_pos = s->pos;
+    }
+    return m->view;
 }
 
 /* One run of encoded samples to read: a block chunk (mapped, stable while the block is referenced)
@@ -876,6 +891,8 @@ static void remember(tsdb_querier *q, odin_map *seen, odin_str pick)
 
 static void remember_labels(tsdb_querier *q, odin_map *seen, const char *name, odin_labels ls)
 {
+    /* head strings are interned and stay while the querier is open: the values remembered
+     * point at them, the view itself may go */
     for (size_t k = 0; k < ls.len; k++) {
         const odin_label *l = &ls.v[k];
         if (!name) {
@@ -893,6 +910,7 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
 {
     odin_map seen;
     odin_map_init(&seen);
+    head_labels_buf lbuf = {0}; /* views of head series' labels, one at a time */
     if (n) {
         tsdb_series_set *set = tsdb_querier_select(q, ms, n, err);
         if (!set) {
@@ -900,19 +918,24 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
             return -ODIN_ERR_INVALID;
         }
         for (size_t i = 0; i < set->n; i++) {
-            remember_labels(q, &seen, name,
-                            set->series ? set->series[i].labels : set->head_only[i]->labels);
+            if (set->series) {
+                remember_labels(q, &seen, name, set->series[i].labels);
+            } else {
+                remember_labels(q, &seen, name, head_series_labels(set->head_only[i], &lbuf));
+            }
         }
+        head_labels_buf_fini(&lbuf);
     } else {
         head *h = &q->db->head;
         pthread_rwlock_rdlock(&h->map_lock);
         for (size_t i = 0; i < h->nseries; i++) {
             const head_series *s = head_slot_locked(h, i);
             if (s != NULL) {
-                remember_labels(q, &seen, name, s->labels);
+                remember_labels(q, &seen, name, head_series_labels(s, &lbuf));
             }
         }
         pthread_rwlock_unlock(&h->map_lock);
+        head_labels_buf_fini(&lbuf);
         for (size_t b = 0; b < q->nblocks; b++) {
             odin_str *v;
             size_t nv;

@@ -89,6 +89,7 @@ typedef struct {
     size_t ncur;
     block_chunk *out;
     size_t cap;
+    head_labels_buf lbuf; /* the current series' labels */
 } snap_source;
 
 static int snap_next(void *ctx, odin_labels *labels, const block_chunk **chunks, size_t *n,
@@ -129,7 +130,7 @@ static int snap_next(void *ctx, odin_labels *labels, const block_chunk **chunks,
         if (k == 0) {
             continue;
         }
-        *labels = s->labels;
+        *labels = head_series_labels(s, &ss->lbuf);
         *chunks = ss->out;
         *n = k;
         return 1;
@@ -159,6 +160,7 @@ static int write_head(tsdb *db, const char *dir, odin_err *err)
     head_chunks_release(ss.cur, ss.ncur);
     odin_arena_fini(&ss.a);
     free(ss.out);
+    head_labels_buf_fini(&ss.lbuf);
     free(ss.series);
     return rc;
 }

@@ -279,8 +279,9 @@ uint64_t tsdb_head_delete_locked(tsdb *db, head_series *const *v, size_t n, int6
 static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const odin_str *v = odin_labels_get(s->labels, ms[i].name);
-        if (!tsdb_matcher_matches(&ms[i], v ? *v : (odin_str){"", 0})) {
+        odin_str v;
+        head_series_label_get(s, ms[i].name, &v);
+        if (!tsdb_matcher_matches(&ms[i], v)) {
             return false;
         }
     }

@@ -65,10 +65,17 @@ void xor_chunk_init(xor_chunk *c)
     xor_chunk_init_cap(c, 32);
 }
 
+/* cap rounded up to what malloc hands out anyway (glibc: 16-byte steps with an 8-byte header),
+ * so the bytes paid for are usable */
+static size_t alloc_size(size_t cap)
+{
+    return ((cap + 8 + 15) & ~(size_t)15) - 8;
+}
+
 void xor_chunk_init_cap(xor_chunk *c, uint32_t cap)
 {
     memset(c, 0, sizeof(*c));
-    c->cap = cap < 16 ? 16 : cap;
+    c->cap = (uint32_t)alloc_size(cap < 16 ? 16 : cap);
     c->b = odin_malloc(c->cap);
     c->b[0] = c->b[1] = 0;
     c->len = 2;
@@ -92,11 +99,14 @@ void xor_chunk_compact(xor_chunk *c)
 static void ensure(xor_chunk *c, size_t extra)
 {
     if (c->len + extra > c->cap) {
-        /* 1.5x: an open chunk lives for its whole time range, so slack costs resident memory */
-        size_t ncap = (size_t)c->cap + c->cap / 2;
+        /* an open chunk lives for its whole time range and is sized from its series' previous
+         * chunk, so it rarely grows, and then by little: slack costs resident memory for every
+         * series. Bigger chunks (re-encoded by compaction or deletes) grow by 1.5x. */
+        size_t ncap = c->cap;
         while (ncap < c->len + extra) {
-            ncap += ncap / 2;
+            ncap += ncap < 1024 ? ncap / 8 + 32 : ncap / 2;
         }
+        ncap = alloc_size(ncap);
         c->b = odin_realloc(c->b, ncap);
         c->cap = (uint32_t)ncap;
     }

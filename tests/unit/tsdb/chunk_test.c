@@ -83,6 +83,50 @@ static void test_xor_random(void **state)
     roundtrip(ts, vs, N);
 }
 
+/* The writer's buffer: capacities are malloc's sizes (16-byte steps less the 8-byte header),
+ * grow by about an eighth while small
+ * (open chunks: slack costs memory in every series) and by half once past 1 KiB. */
+static void test_xor_buffer_growth(void **state)
+{
+    (void)state;
+    xor_chunk c;
+    xor_chunk_init_cap(&c, 100);
+    assert_int_equal(c.cap, 104);
+    uint32_t cap = c.cap;
+    uint64_t x = 88172645463325252ULL;
+    int grows = 0;
+    for (int i = 0; i < 2000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        xor_chunk_append(&c, (int64_t)i * 15000, from_bits(x >> 2));
+        assert_true(c.cap >= c.len);
+        if (c.cap != cap) {
+            assert_int_equal((c.cap + 8) % 16, 0);
+            if (cap < 1024) {
+                assert_true(c.cap <= cap + cap / 8 + 32 + 16);
+            } else {
+                assert_true(c.cap >= cap + cap / 2);
+            }
+            cap = c.cap;
+            grows++;
+        }
+    }
+    assert_true(grows > 5);
+    assert_true(c.cap >= c.len);
+    xor_iter it;
+    xor_iter_init(&it, c.b, c.len);
+    int64_t t;
+    double v;
+    int n = 0;
+    while (xor_iter_next(&it, &t, &v)) {
+        n++;
+    }
+    assert_false(it.err);
+    assert_int_equal(n, 2000);
+    xor_chunk_fini(&c);
+}
+
 static void test_xor_corrupt_is_bounded(void **state)
 {
     (void)state;
@@ -614,6 +658,7 @@ int tsdb_chunk_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xor_edge_values),   cmocka_unit_test(test_xor_random),
+        cmocka_unit_test(test_xor_buffer_growth),
         cmocka_unit_test(test_xor_corrupt_is_bounded), cmocka_unit_test(test_varints),
         cmocka_unit_test(test_xor_writer_matches_reference),
         cmocka_unit_test(test_xor_reader_matches_reference),

@@ -1,5 +1,5 @@
-/* Unit tests for head internals: the labels-hash table, the chunk descriptor's span limit and the
- * 32-bit ref limit. */
+/* Unit tests for head internals: the labels-hash table, the chunk descriptor's span limit, the
+ * 32-bit ref limit and series labels kept as symbol references. */
 #include <cmocka.h>
 
 #include "tsdb/head.h"
@@ -104,12 +104,110 @@ static void test_refs_run_out(void **state)
     head_fini(&h);
 }
 
+/* Labels are kept as references to the head's label pairs (its postings lists): views give back
+ * the exact label set (empty values and bytes that sort differently from their first byte
+ * included), series that share a pair share it and pairs share interned names, lookups by label set tell sets apart by every byte, and the sort order
+ * of head_series_labels_cmp is odin_labels_cmp's. */
+static void test_labels_as_symbols(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    odin_label a[3] = {{ODIN_STR("__name__"), ODIN_STR("node_cpu_seconds_total")},
+                       {ODIN_STR("cpu"), ODIN_STR("")},
+                       {ODIN_STR("mode"), ODIN_STR("idle")}};
+    odin_label b[3] = {{ODIN_STR("__name__"), ODIN_STR("node_cpu_seconds_total")},
+                       {ODIN_STR("cpu"), ODIN_STR("1")},
+                       {ODIN_STR("mode"), ODIN_STR("idlf")}};
+    odin_label c[2] = {{ODIN_STR("__name__"), ODIN_STR("node_cpu_seconds_total")},
+                       {ODIN_STR("cpu"), ODIN_STR("")}};
+    bool created;
+    head_series *sa = head_get_or_create(&h, (odin_labels){a, 3}, &created);
+    assert_true(created);
+    head_series *sb = head_get_or_create(&h, (odin_labels){b, 3}, &created);
+    assert_true(created);
+    head_series *sc = head_get_or_create(&h, (odin_labels){c, 2}, &created);
+    assert_true(created);
+    assert_ptr_not_equal(sa, sb);
+    assert_ptr_equal(head_get_or_create(&h, (odin_labels){b, 3}, &created), sb);
+    assert_false(created);
+    assert_int_equal(sa->nlabels, 3);
+    assert_ptr_equal(sa->labels[0], sb->labels[0]); /* one pair: __name__ */
+    assert_ptr_not_equal(sa->labels[1], sb->labels[1]);
+    assert_ptr_equal(sa->labels[1]->name, sb->labels[1]->name); /* one symbol: cpu */
+    assert_ptr_equal(sa->labels[1], sc->labels[1]);              /* cpu="" */
+    assert_int_equal(sa->labels[1]->len, 2);                     /* its postings: a and c */
+
+    head_labels_buf buf = {0};
+    odin_labels v = head_series_labels(sa, &buf);
+    assert_int_equal(v.len, 3);
+    assert_int_equal(odin_labels_cmp(v, (odin_labels){a, 3}), 0);
+    assert_int_equal(v.v[1].value.len, 0);
+    v = head_series_labels(sb, &buf);
+    assert_int_equal(odin_labels_cmp(v, (odin_labels){b, 3}), 0);
+    odin_arena ar;
+    odin_arena_init(&ar, 0);
+    v = head_series_labels_arena(sc, &ar);
+    assert_int_equal(odin_labels_cmp(v, (odin_labels){c, 2}), 0);
+    odin_arena_fini(&ar);
+    head_labels_buf_fini(&buf);
+
+    odin_str val;
+    assert_true(head_series_label_get(sb, "mode", &val));
+    assert_true(odin_str_eq_c(val, "idlf"));
+    assert_true(head_series_label_get(sa, "cpu", &val));
+    assert_int_equal(val.len, 0);
+    assert_false(head_series_label_get(sa, "mod", &val));
+    assert_int_equal(val.len, 0);
+    assert_false(head_series_label_get(sc, "mode", &val));
+
+    /* sorted as odin_labels_cmp: "" < "1", and a shorter set first on a common prefix */
+    assert_true(head_series_labels_cmp(sa, sb) < 0);
+    assert_true(head_series_labels_cmp(sb, sa) > 0);
+    assert_true(head_series_labels_cmp(sc, sa) < 0);
+    assert_int_equal(head_series_labels_cmp(sa, sa), 0);
+    size_t n;
+    head_series **sorted = head_sorted_series(&h, &n);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(sorted[0], sc);
+    assert_ptr_equal(sorted[1], sa);
+    assert_ptr_equal(sorted[2], sb);
+    free(sorted);
+    head_fini(&h);
+}
+
+/* The label count is 16 bits in the series: a set over HEAD_MAX_LABELS is refused, not cut. */
+static void test_too_many_labels(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    size_t n = (size_t)HEAD_MAX_LABELS + 1;
+    odin_label *ls = odin_calloc(n, sizeof(*ls));
+    char *names = odin_malloc(n * 8);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names + i * 8, 8, "l%06zu", i);
+        ls[i] = (odin_label){{names + i * 8, 7}, ODIN_STR("v")};
+    }
+    bool created;
+    assert_null(head_get_or_create(&h, (odin_labels){ls, n}, &created));
+    assert_int_equal(h.nseries, 0);
+    head_series *s = head_get_or_create(&h, (odin_labels){ls, n - 1}, &created);
+    assert_non_null(s);
+    assert_int_equal(s->nlabels, HEAD_MAX_LABELS);
+    free(names);
+    free(ls);
+    head_fini(&h);
+}
+
 int tsdb_head_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_remove),
         cmocka_unit_test(test_chunk_span_limit),
         cmocka_unit_test(test_refs_run_out),
+        cmocka_unit_test(test_labels_as_symbols),
+        cmocka_unit_test(test_too_many_labels),
     };
     return cmocka_run_group_tests_name("tsdb_head", tests, NULL, NULL);
 }
