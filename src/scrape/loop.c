@@ -3,6 +3,7 @@
  * by the target's hash, timestamps aligned to the ideal tick as Prometheus does), appends what
  * came back, and writes end-of-run stale markers for targets that went away. */
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,7 @@ scrape_loop *scrape_loop_new(const scrape_target *t)
     l->health = "unknown";
     l->state = SCRAPE_LOOP_RUNNING;
     odin_strbuf_init(&l->body, 0);
+    scrape_fast_init(&l->fast);
     scrape_cache_init(&l->cache);
     scrape_meta_init(&l->meta);
     odin_arena_init(&l->arena, 0);
@@ -47,6 +49,7 @@ void scrape_loop_free(scrape_loop *l)
         return;
     }
     scrape_http_cleanup(l);
+    scrape_fast_fini(&l->fast);
     for (size_t i = 0; i < ODIN_ARRAY_LEN(l->storage); i++) {
         free(l->storage[i]);
     }
@@ -151,12 +154,35 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l)
         loop_complete(w, l, &f);
         return;
     }
+    if (l->fast_gen != gen || gen == 0) {
+        scrape_fast_configure(l, job, scrape_http_accept(job, &l->arena));
+        l->fast_gen = gen;
+    }
+    if (l->fast.usable) {
+        scrape_fetch f;
+        int r = scrape_fast_start(l, l->start_mono_ns, &f);
+        if (r == 0) {
+            l->in_flight = true;
+            l->fast_in_flight = true;
+            return;
+        }
+        if (r == 1) {
+            loop_complete(w, l, &f);
+            return;
+        }
+        /* a redirect: libcurl makes this scrape and the loop's next ones */
+    }
     curl_multi_add_handle(w->multi, l->easy);
     l->in_flight = true;
 }
 
 static void loop_abort(scrape_worker *w, scrape_loop *l)
 {
+    if (l->fast_in_flight) {
+        scrape_fast_abort(l);
+        l->fast_in_flight = false;
+        l->in_flight = false;
+    }
     if (l->in_flight) {
         curl_multi_remove_handle(w->multi, l->easy);
         l->in_flight = false;
@@ -247,6 +273,59 @@ static void drain_done(scrape_worker *w)
     }
 }
 
+/* Moves the plain-HTTP transfers given to the last poll along; completes those that finished.
+ * cfg_lock read-held. */
+static void fast_progress(scrape_worker *w)
+{
+    struct curl_waitfd *fds = w->waitfds;
+    int64_t now = odin_mono_ns();
+    for (size_t i = 0; i < w->nwaiting; i++) {
+        scrape_loop *l = w->waiting[i];
+        if (!l->fast_in_flight) {
+            continue;
+        }
+        short re = (short)(((fds[i].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                           ((fds[i].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+        scrape_fetch f;
+        int r = scrape_fast_step(l, re, now, &f);
+        if (r == 0) {
+            continue;
+        }
+        l->fast_in_flight = false;
+        if (r < 0) {
+            curl_multi_add_handle(w->multi, l->easy); /* a redirect: libcurl takes over */
+            continue;
+        }
+        l->in_flight = false;
+        loop_complete(w, l, &f);
+    }
+    w->nwaiting = 0;
+}
+
+/* The descriptors of the plain-HTTP transfers in flight, for the next poll. */
+static void fast_collect(scrape_worker *w)
+{
+    pthread_mutex_lock(&w->m->lock);
+    scrape_loop *head = w->loops;
+    pthread_mutex_unlock(&w->m->lock);
+    w->nwaiting = 0;
+    for (scrape_loop *l = head; l != NULL; l = l->next) {
+        if (!l->fast_in_flight) {
+            continue;
+        }
+        if (w->nwaiting == w->waiting_cap) {
+            w->waiting_cap = w->waiting_cap ? w->waiting_cap * 2 : 16;
+            w->waiting = odin_realloc(w->waiting, w->waiting_cap * sizeof *w->waiting);
+            w->waitfds = odin_realloc(w->waitfds, w->waiting_cap * sizeof(struct curl_waitfd));
+        }
+        struct curl_waitfd *fd = (struct curl_waitfd *)w->waitfds + w->nwaiting;
+        fd->fd = l->fast.fd;
+        fd->events = scrape_fast_events(l) == POLLIN ? CURL_WAIT_POLLIN : CURL_WAIT_POLLOUT;
+        fd->revents = 0;
+        w->waiting[w->nwaiting++] = l;
+    }
+}
+
 /* Unlinks and frees loops that finished; the manager never touches a DEAD loop. */
 static void reap(scrape_worker *w)
 {
@@ -304,10 +383,14 @@ void *scrape_worker_main(void *arg)
         int running = 0;
         curl_multi_perform(w->multi, &running);
         drain_done(w);
+        fast_progress(w);
         /* New loops are pushed at the head, so the list from `head` on is stable. */
         size_t nloops = 0;
         for (scrape_loop *l = head; l != NULL; l = l->next) {
             int64_t due = loop_step(w, l, now);
+            if (l->fast_in_flight && l->fast.deadline_ns / 1000000 + 1 < due) {
+                due = l->fast.deadline_ns / 1000000 + 1;
+            }
             if (due < wake) {
                 wake = due;
             }
@@ -318,11 +401,13 @@ void *scrape_worker_main(void *arg)
         drain_done(w);
         pthread_rwlock_unlock(&m->cfg_lock);
         reap(w);
+        fast_collect(w);
         int64_t wait = wake - mono_ms();
         if (wait < 0) {
             wait = 0;
         }
-        curl_multi_poll(w->multi, NULL, 0, (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait), NULL);
+        curl_multi_poll(w->multi, w->waitfds, (unsigned)w->nwaiting,
+                        (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait), NULL);
     }
     /* Shutdown: abort transfers, no stale markers (a restart continues the series). */
     pthread_mutex_lock(&m->lock);
@@ -335,5 +420,10 @@ void *scrape_worker_main(void *arg)
         scrape_loop_free(l);
         l = n;
     }
+    free(w->waiting);
+    free(w->waitfds);
+    w->waiting = NULL;
+    w->waitfds = NULL;
+    w->nwaiting = w->waiting_cap = 0;
     return NULL;
 }
