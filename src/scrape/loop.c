@@ -6,11 +6,20 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "scrape/loop_int.h"
 
-/* matches Prometheus 2.42: ScrapeTimestampTolerance, and --scrape.adjust-timestamps on */
-enum { TIMESTAMP_TOLERANCE_MS = 2 };
+/* --scrape.adjust-timestamps and --scrape.timestamp-tolerance, as Prometheus 2.45+ names them
+ * (defaults: on, 2ms, Prometheus 2.42's fixed values). Set before any loop runs. */
+static bool align_timestamps = true;
+static int64_t timestamp_tolerance_ms = 2;
+
+void scrape_set_timestamp_alignment(bool adjust, int64_t tolerance_ms)
+{
+    align_timestamps = adjust;
+    timestamp_tolerance_ms = tolerance_ms < 0 ? 0 : tolerance_ms;
+}
 /* Longest poll, so a worker notices a stop even if a wakeup were lost. */
 enum { MAX_POLL_MS = 1000 };
 
@@ -118,30 +127,49 @@ static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *
     report_health(m, l, err, l->scrape_ts, dur);
 }
 
-int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now)
+int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now, int64_t ideal)
 {
-    if (!l->started) {
-        l->started = true;
-        l->aligned_ms = now;
+    /* The grid starts at the time the first tick was due, not at when its scrape started: a
+     * first start that happened late put every later, less late, start before the grid, where
+     * the rule below never aligns (Go's ticker, which Prometheus relies on, never fires early
+     * against its first tick; ours are scheduled in whole milliseconds and woken by poll). */
+    if (!l->started || now < l->aligned_ms) {
+        l->started = true; /* the wall clock stepping back starts a new grid */
+        l->aligned_ms = ideal <= now ? ideal : now;
+    }
+    if (!align_timestamps) {
         return now;
     }
-    int64_t tolerance = l->interval_ms / 100 < TIMESTAMP_TOLERANCE_MS ? l->interval_ms / 100
-                                                                      : TIMESTAMP_TOLERANCE_MS;
+    int64_t tolerance = l->interval_ms / 100 < timestamp_tolerance_ms ? l->interval_ms / 100
+                                                                      : timestamp_tolerance_ms;
     while (now - l->aligned_ms >= l->interval_ms) {
         l->aligned_ms += l->interval_ms;
     }
     return now - l->aligned_ms <= tolerance ? l->aligned_ms : now;
 }
 
-static void loop_start_scrape(scrape_worker *w, scrape_loop *l)
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Starts the scrape of the tick that was due at due_mono_ms. */
+static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono_ms)
 {
     const scrape_job *job = loop_job(w->m, l);
     if (job == NULL) {
         return;
     }
     odin_arena_reset(&l->arena);
-    l->scrape_ts = scrape_loop_tick_ts(l, odin_now_ms());
+    int64_t wall = wall_ns();
     l->start_mono_ns = odin_mono_ns();
+    int64_t late_ns = l->start_mono_ns - due_mono_ms * 1000000;
+    if (late_ns < 0) {
+        late_ns = 0;
+    }
+    l->scrape_ts = scrape_loop_tick_ts(l, wall / 1000000, (wall - late_ns) / 1000000);
     const char *msg = NULL;
     pthread_mutex_lock(&w->m->lock);
     if (l->pool != NULL && l->pool->limit_error != NULL) {
@@ -238,7 +266,7 @@ static int64_t loop_step(scrape_worker *w, scrape_loop *l, int64_t now)
         return l->next_mono_ms;
     }
     if (!l->in_flight) {
-        loop_start_scrape(w, l);
+        loop_start_scrape(w, l, l->next_mono_ms);
     }
     /* a tick missed while busy is skipped, as a Go ticker drops ticks */
     while (l->next_mono_ms <= now) {

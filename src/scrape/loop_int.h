@@ -199,10 +199,11 @@ struct scrape_loop {
 scrape_loop *scrape_loop_new(const scrape_target *t);
 void scrape_loop_free(scrape_loop *l);
 
-/* The timestamp for a tick happening at wall time now_ms: the ideal tick (the first tick's time
- * plus whole intervals) when now_ms is within min(interval/100, 2ms) of it, else now_ms, as
- * Prometheus' --scrape.adjust-timestamps does; equal timestamp deltas compress to one bit. */
-int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now_ms);
+/* The timestamp for a tick that was due at wall time ideal_ms and started at now_ms: the ideal
+ * tick (the first tick's due time plus whole intervals) when now_ms is within min(interval/100,
+ * tolerance) after it, else now_ms, as Prometheus' --scrape.adjust-timestamps does; equal
+ * timestamp deltas compress to one bit. Always now_ms when alignment is off. */
+int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now_ms, int64_t ideal_ms);
 
 /* Result of fetching one body. */
 typedef struct {
