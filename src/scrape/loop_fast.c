@@ -20,7 +20,9 @@
 
 #include "scrape/loop_int.h"
 
-/* Room offered to each recv: loopback hands over up to 64 KiB at once. */
+/* Room offered to each recv: at least this, and as much as the last answer was long, so an
+ * answer that is all there when the worker wakes is taken with one recv (loopback queues a
+ * whole write before the reader wakes). */
 enum { RECV_CHUNK = 64 * 1024 };
 /* A response head larger than this is refused (Go's default MaxResponseHeaderBytes is 1 MiB). */
 enum { MAX_HEAD_BYTES = 1024 * 1024 };
@@ -554,6 +556,7 @@ static int done(scrape_loop *l, scrape_fetch *out, bool keep)
 {
     scrape_fast *f = &l->fast;
     f->state = FAST_IDLE;
+    f->last_total = f->raw.len;
     if (!keep || f->close_after) {
         fast_close(f);
     } else {
@@ -719,12 +722,16 @@ int scrape_fast_step(scrape_loop *l, short revents, int64_t now_ns, scrape_fetch
     } else if (f->state == FAST_READING && (revents & POLLIN)) {
         /* read what is there: at most two chunks per wake-up, then back to the poll */
         for (int i = 0; i < 2; i++) {
-            char *w = odin_strbuf_reserve(&f->raw, RECV_CHUNK);
+            size_t room = RECV_CHUNK;
+            if (f->last_total + 1024 > f->raw.len + room) {
+                room = f->last_total + 1024 - f->raw.len;
+            }
+            char *w = odin_strbuf_reserve(&f->raw, room);
             if (w == NULL) {
                 out->err = "body size limit exceeded";
                 return done(l, out, false);
             }
-            ssize_t n = recv(f->fd, w, RECV_CHUNK, 0);
+            ssize_t n = recv(f->fd, w, room, 0);
             if (n < 0) {
                 if (errno == EINTR) {
                     i--;
@@ -748,7 +755,7 @@ int scrape_fast_step(scrape_loop *l, short revents, int64_t now_ns, scrape_fetch
             if (r != 0) {
                 return r;
             }
-            if ((size_t)n < RECV_CHUNK) {
+            if ((size_t)n < room) {
                 break; /* drained: the next recv would only say EAGAIN */
             }
         }

@@ -142,7 +142,8 @@ typedef struct {
     const char *content_type; /* in the loop's arena */
     int ch_state;             /* chunked decoding: state, next framing byte, bytes left */
     size_t ch_in, ch_left;
-    size_t body_end; /* end of the (still encoded) body in raw */
+    size_t body_end;   /* end of the (still encoded) body in raw */
+    size_t last_total; /* bytes the last answer took in raw: the next recv's room */
     int64_t deadline_ns;
     void *z; /* z_stream *, made on the first gzip answer */
 } scrape_fast;
