@@ -401,31 +401,58 @@ static const char *fail(scrape_loop *l, const char *detail)
     return odin_arena_printf(&l->arena, "Get \"%s\": %s", l->url, detail);
 }
 
+/* An errno as Go words it (its table is lowercase: "connection refused"). */
+static const char *errno_text(int e, odin_arena *a)
+{
+    switch (e) {
+    case ECONNREFUSED:
+        return "connection refused";
+    case ECONNRESET:
+        return "connection reset by peer";
+    case ETIMEDOUT:
+        return "connection timed out";
+    case EHOSTUNREACH:
+        return "no route to host";
+    case ENETUNREACH:
+        return "network is unreachable";
+    case EPIPE:
+        return "broken pipe";
+    default: {
+        odin_err err;
+        odin_err_clear(&err);
+        odin_err_errno(&err, e, "x");
+        char *t = odin_arena_strdup(a, err.msg + 3); /* past "x: " */
+        if (t[0] >= 'A' && t[0] <= 'Z') {
+            t[0] = (char)(t[0] - 'A' + 'a');
+        }
+        return t;
+    }
+    }
+}
+
 static const char *errno_fail(scrape_loop *l, const char *op, int e)
 {
     scrape_fast *f = &l->fast;
-    char addr[INET6_ADDRSTRLEN + 8] = "";
+    char ip[INET6_ADDRSTRLEN] = "";
     const struct sockaddr_storage *ss = &f->addr;
     uint16_t port;
-    if (ss->ss_family == AF_INET6) {
+    bool v6 = ss->ss_family == AF_INET6;
+    if (v6) {
         const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
-        addr[0] = '[';
-        inet_ntop(AF_INET6, &a6->sin6_addr, addr + 1, INET6_ADDRSTRLEN);
-        strcat(addr, "]");
+        inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof ip);
         port = ntohs(a6->sin6_port);
     } else {
         const struct sockaddr_in *a4 = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a4->sin_addr, addr, INET6_ADDRSTRLEN);
+        inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof ip);
         port = ntohs(a4->sin_port);
     }
+    const char *addr = odin_arena_printf(&l->arena, v6 ? "[%s]:%u" : "%s:%u", ip, (unsigned)port);
+    const char *what = errno_text(e, &l->arena);
     /* Go's wording: "dial tcp 127.0.0.1:9100: connect: connection refused" */
-    const char *what = e == ECONNREFUSED ? "connection refused" : strerror(e);
     if (strcmp(op, "connect") == 0) {
-        return fail(l, odin_arena_printf(&l->arena, "dial tcp %s:%u: connect: %s", addr,
-                                         (unsigned)port, what));
+        return fail(l, odin_arena_printf(&l->arena, "dial tcp %s: connect: %s", addr, what));
     }
-    return fail(l, odin_arena_printf(&l->arena, "%s tcp %s:%u: %s", op, addr, (unsigned)port,
-                                     what));
+    return fail(l, odin_arena_printf(&l->arena, "%s tcp %s: %s", op, addr, what));
 }
 
 static int fast_connect(scrape_loop *l, const char **err)
