@@ -614,14 +614,25 @@ static int retry_or_fail(scrape_loop *l, scrape_fetch *out, const char *err)
     return done(l, out, false);
 }
 
+/* An answer this client does not handle: libcurl makes the scrape again, and every later one
+ * of this loop. */
+static int hand_to_curl(scrape_fast *f)
+{
+    f->redirected = true;
+    fast_close(f);
+    f->state = FAST_IDLE;
+    f->usable = false;
+    return -1;
+}
+
 /* Head and body from what is in raw; 1 when the response is complete (out filled). */
 static int on_bytes(scrape_loop *l, scrape_fetch *out, bool eof)
 {
     scrape_fast *f = &l->fast;
-    if (f->head_len == 0) {
+    while (f->head_len == 0) {
         int h = scrape_fast_parse_head(f, f->raw.p, f->raw.len, &l->arena);
         if (h == -2) {
-            return -1;
+            return hand_to_curl(f); /* a content encoding libcurl may decode */
         }
         if (h < 0) {
             out->err = fail(l, "malformed HTTP response");
@@ -635,15 +646,17 @@ static int on_bytes(scrape_loop *l, scrape_fetch *out, bool eof)
             return 0;
         }
         if (f->status >= 100 && f->status < 200) {
-            out->err = fail(l, "unexpected informational response");
-            return done(l, out, false);
+            if (f->status == 101) {
+                out->err = fail(l, "unexpected protocol switch");
+                return done(l, out, false);
+            }
+            /* 100 Continue, 103 Early Hints...: skipped, the answer follows (as Go and libcurl) */
+            memmove(f->raw.p, f->raw.p + h, f->raw.len - (size_t)h);
+            f->raw.len -= (size_t)h;
+            continue;
         }
         if (f->status >= 300 && f->status < 400 && f->follow_redirects) {
-            f->redirected = true; /* libcurl follows it, now and from now on */
-            fast_close(f);
-            f->state = FAST_IDLE;
-            f->usable = false;
-            return -1;
+            return hand_to_curl(f); /* libcurl follows it */
         }
         f->head_len = (size_t)h;
         f->body_end = f->head_len;

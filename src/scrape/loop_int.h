@@ -123,7 +123,7 @@ typedef enum {
 /* The plain-HTTP client's state for one loop (loop_fast.c). */
 typedef struct {
     bool usable;           /* the loop's URL and job allow it (scrape_fast_configure) */
-    bool redirected;       /* a target answered with a redirect: libcurl from then on */
+    bool redirected;       /* a redirect or an unknown encoding came: libcurl from then on */
     bool follow_redirects; /* the job's setting */
     int fd;                /* -1 without a connection */
     int state;             /* idle, connecting, sending, reading */
@@ -236,7 +236,8 @@ const char *scrape_http_accept(const scrape_job *job, odin_arena *a);
  * seen) and builds the request; it drops any open connection. start and step return 1 when the
  * scrape is done (*out filled, as scrape_http_finish fills it), 0 while it is in flight (poll
  * for scrape_fast_events, call step with what came back, or 0 to check the deadline), -1 when
- * the answer is a redirect: the scrape must be made again with libcurl, which keeps the loop. */
+ * the answer is a redirect or in an encoding it does not decode: the scrape must be made again
+ * with libcurl, which keeps the loop. 1xx answers before the real one are skipped. */
 void scrape_fast_init(scrape_fast *f);
 void scrape_fast_fini(scrape_fast *f);
 bool scrape_fast_configure(scrape_loop *l, const scrape_job *job, const char *accept);

@@ -1,8 +1,8 @@
 /* The plain-HTTP scrape client (src/scrape/loop_fast.c): response heads and chunk framing on
  * their own, then whole scrapes against a scripted raw TCP target: chunked gzip answers over one
  * kept connection with the request headers checked, a target closing its idle connection, an
- * answer running to EOF, a redirect handed to libcurl, a target that never answers, and a
- * malformed head. */
+ * answer running to EOF, a redirect handed to libcurl, 1xx answers before the real one, a
+ * target that never answers, and a malformed head. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -409,6 +409,18 @@ static void test_redirect_goes_to_libcurl(void **state)
     raw_env_stop(&e);
 }
 
+static void test_informational_answers_skipped(void **state)
+{
+    (void)state;
+    const char resp[] = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+                        "HTTP/1.1 100 Continue\r\n\r\n"
+                        "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nhinted_one 4\n";
+    raw_env e;
+    raw_env_start(&e, ANSWER_KEEP, resp, sizeof resp - 1);
+    assert_true(wait_scraped(&e, "hinted_one", 4, 3, NULL));
+    raw_env_stop(&e);
+}
+
 static void test_timeout_and_malformed(void **state)
 {
     (void)state;
@@ -434,6 +446,7 @@ int scrape_fast_tests(void)
         cmocka_unit_test(test_idle_close_is_retried),
         cmocka_unit_test(test_body_to_eof_and_connection_close),
         cmocka_unit_test(test_redirect_goes_to_libcurl),
+        cmocka_unit_test(test_informational_answers_skipped),
         cmocka_unit_test(test_timeout_and_malformed),
     };
     return cmocka_run_group_tests_name("scrape_fast", tests, NULL, NULL);
