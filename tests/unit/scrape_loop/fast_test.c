@@ -238,7 +238,8 @@ typedef struct {
     char addr[64];
 } raw_env;
 
-static void raw_env_start(raw_env *e, answer_mode mode, const char *response, size_t len)
+static void raw_env_start_limited(raw_env *e, answer_mode mode, const char *response, size_t len,
+                                  uint64_t body_size_limit)
 {
     memset(e, 0, sizeof *e);
     raw_start(&e->tgt, mode, response, len);
@@ -247,9 +248,15 @@ static void raw_env_start(raw_env *e, answer_mode mode, const char *response, si
     e->m = scrape_manager_new(e->db);
     const char *t[] = {e->addr};
     e->cfg = test_config_new("test", t, 1);
+    e->cfg->jobs[0].body_size_limit = body_size_limit;
     odin_err err;
     odin_err_clear(&err);
     assert_int_equal(scrape_manager_apply(e->m, e->cfg, &err), 0);
+}
+
+static void raw_env_start(raw_env *e, answer_mode mode, const char *response, size_t len)
+{
+    raw_env_start_limited(e, mode, response, len, 0);
 }
 
 static void raw_env_stop(raw_env *e)
@@ -437,6 +444,41 @@ static void test_timeout_and_malformed(void **state)
     raw_env_stop(&e);
 }
 
+/* A gzip answer is limited by its decoded size; one whose encoded bytes alone pass the limit
+ * (by more than gzip's overhead) is refused before it is all in. */
+static void test_gzip_body_limit(void **state)
+{
+    (void)state;
+    enum { GARBAGE = 200000 };
+    odin_strbuf resp;
+    odin_strbuf_init(&resp, 0);
+    odin_strbuf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                              "Content-Length: %d\r\n\r\n", GARBAGE);
+    for (int i = 0; i < GARBAGE; i++) {
+        odin_strbuf_putc(&resp, (char)('a' + i % 26));
+    }
+    raw_env e;
+    raw_env_start_limited(&e, ANSWER_KEEP, resp.p, resp.len, 1000);
+    assert_true(wait_scraped(&e, NULL, 0, 2, "body size limit exceeded"));
+    raw_env_stop(&e);
+    /* within the limit once decoded */
+    odin_strbuf gz;
+    odin_strbuf_init(&gz, 0);
+    gzip_text("limited_one 3\n", &gz);
+    odin_strbuf_reset(&resp);
+    odin_strbuf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                              "Content-Length: %zu\r\n\r\n", gz.len);
+    odin_strbuf_put(&resp, gz.p, gz.len);
+    raw_env_start_limited(&e, ANSWER_KEEP, resp.p, resp.len, 14);
+    assert_true(wait_scraped(&e, "limited_one", 3, 2, NULL));
+    raw_env_stop(&e);
+    raw_env_start_limited(&e, ANSWER_KEEP, resp.p, resp.len, 13);
+    assert_true(wait_scraped(&e, NULL, 0, 2, "body size limit exceeded"));
+    raw_env_stop(&e);
+    odin_strbuf_fini(&gz);
+    odin_strbuf_fini(&resp);
+}
+
 int scrape_fast_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +490,7 @@ int scrape_fast_tests(void)
         cmocka_unit_test(test_redirect_goes_to_libcurl),
         cmocka_unit_test(test_informational_answers_skipped),
         cmocka_unit_test(test_timeout_and_malformed),
+        cmocka_unit_test(test_gzip_body_limit),
     };
     return cmocka_run_group_tests_name("scrape_fast", tests, NULL, NULL);
 }
