@@ -6,7 +6,8 @@ every scrape); Odin and Prometheus scrape all of them with one config (1 s inter
 its own data directory and port, at the same time. After a warm-up, over a measured window:
 CPU (utime+stime from /proc) per appended sample (prometheus_tsdb_head_samples_appended_total
 from each one's /metrics), RSS at the end, and scrapes made vs expected
-(count_over_time(up[window])). Prints a Markdown table.
+(count_over_time(up[window])), missed intervals and how late scrapes started after their tick
+(from the `up` timestamps, see up_timing). Prints a Markdown table.
 
 Usage: bench/scrape_bench.py [--targets 50] [--series 2000] [--warmup 30] [--duration 120]
                              [--build build] [--only odin|prometheus]
@@ -82,18 +83,41 @@ def query(port, q, t):
     return float(res[0]["value"][1]) if res else 0.0
 
 
-def on_interval_share(port, window, t):
-    """Share of consecutive `up` timestamps exactly 1 s apart over the window: a scrape that starts
-    more than 2 ms after its tick keeps its own time, which costs ~2 bytes per sample on disk."""
+def up_timing(port, window, t):
+    """From the `up` timestamps over the window, per target: the share of consecutive ones exactly
+    1 s apart (a scrape that starts more than 2 ms after its tick keeps its own time, which costs
+    ~2 bytes per sample on disk), missed intervals (a gap of k s between samples misses k-1, and so
+    does a window edge farther than 1.5 s from the nearest sample), and how late each scrape
+    started after its tick: its distance past the target's phase, the millisecond offset most of
+    its timestamps share (aligned scrapes read 0 late, so this shows the late tail)."""
     url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode(
         {"query": 'up{job="bench"}[%ds]' % window, "time": "%.3f" % t}))
-    exact = total = 0
+    exact = total = missed = 0
+    late = []
     for s in json.loads(http_get(url, timeout=60))["data"]["result"]:
         ts = [round(float(v[0]) * 1000) for v in s["values"]]
         for a, b in zip(ts, ts[1:]):
             total += 1
             exact += (b - a) == 1000
-    return exact / total if total else float("nan")
+            missed += max(0, round((b - a) / 1000) - 1)
+        if ts:
+            lo, hi = round((t - window) * 1000), round(t * 1000)
+            missed += max(0, round((ts[0] - lo) / 1000 - 0.5)) + max(0, round((hi - ts[-1]) /
+                                                                             1000 - 0.5))
+            phases = {}
+            for x in ts:
+                phases[x % 1000] = phases.get(x % 1000, 0) + 1
+            phase = max(phases, key=phases.get)
+            # within 100 ms before the phase reads as early (negative), the rest as late
+            late += [((x - phase + 100) % 1000) - 100 for x in ts]
+    late.sort()
+
+    def pct(q):
+        return late[min(len(late) - 1, int(q * len(late)))] if late else float("nan")
+    return {"on_interval": exact / total if total else float("nan"), "missed": missed,
+            "late_p50": pct(0.5), "late_p90": pct(0.9), "late_p99": pct(0.99),
+            "late_max": late[-1] if late else float("nan"),
+            "late_over_2ms": sum(x > 2 for x in late) / len(late) if late else float("nan")}
 
 
 class Runner:
@@ -185,7 +209,7 @@ def main():
                          "us_per_sample": (c1 - c0) / samples * 1e6 if samples else float("nan"),
                          "samples_per_s": samples / (t1 - t0), "rss_mib": rss_mib(procs[name].pid),
                          "scrapes": made, "expected": expected, "scrape_s": dur,
-                         "on_interval": on_interval_share(port, window, t1)})
+                         **up_timing(port, window, t1)})
         tgt_cpu = cpu_seconds(tgt.pid) - tgt_cpu0
     finally:
         run.stop_all()
@@ -194,12 +218,15 @@ def main():
     print("%d targets x %d series at 1 s, %.0f s warm-up, %.0f s window (target server: %.1f "
           "CPU-s)\n" % (args.targets, args.series, args.warmup, args.duration, tgt_cpu))
     print("| server | CPU-s | samples appended | us CPU/sample | samples/s | RSS MiB | scrapes "
-          "made/expected | avg scrape s | 1 s deltas |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "made/expected | missed | avg scrape s | 1 s deltas | late > 2 ms | late ms p50/p90/p99/max |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %.2f | %.0f | %.3f | %.0f | %.0f | %.0f/%d | %.4f | %.1f%% |" % (
-            r["name"], r["cpu_s"], r["samples"], r["us_per_sample"], r["samples_per_s"],
-            r["rss_mib"], r["scrapes"], r["expected"], r["scrape_s"], 100 * r["on_interval"]))
+        print("| %s | %.2f | %.0f | %.3f | %.0f | %.0f | %.0f/%d | %d | %.4f | %.1f%% | %.1f%% | "
+              "%d/%d/%d/%d |" % (
+                  r["name"], r["cpu_s"], r["samples"], r["us_per_sample"], r["samples_per_s"],
+                  r["rss_mib"], r["scrapes"], r["expected"], r["missed"], r["scrape_s"],
+                  100 * r["on_interval"], 100 * r["late_over_2ms"], r["late_p50"], r["late_p90"],
+                  r["late_p99"], r["late_max"]))
     if len(rows) == 2:
         o, p = rows
         print("\nratios odin/prometheus: CPU per sample %.3f, RSS %.3f" % (

@@ -3,13 +3,23 @@
  * by the target's hash, timestamps aligned to the ideal tick as Prometheus does), appends what
  * came back, and writes end-of-run stale markers for targets that went away. */
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "scrape/loop_int.h"
 
-/* matches Prometheus 2.42: ScrapeTimestampTolerance, and --scrape.adjust-timestamps on */
-enum { TIMESTAMP_TOLERANCE_MS = 2 };
+/* --scrape.adjust-timestamps and --scrape.timestamp-tolerance, as Prometheus 2.45+ names them
+ * (defaults: on, 2ms, Prometheus 2.42's fixed values). Set before any loop runs. */
+static bool align_timestamps = true;
+static int64_t timestamp_tolerance_ms = 2;
+
+void scrape_set_timestamp_alignment(bool adjust, int64_t tolerance_ms)
+{
+    align_timestamps = adjust;
+    timestamp_tolerance_ms = tolerance_ms < 0 ? 0 : tolerance_ms;
+}
 /* Longest poll, so a worker notices a stop even if a wakeup were lost. */
 enum { MAX_POLL_MS = 1000 };
 
@@ -35,6 +45,7 @@ scrape_loop *scrape_loop_new(const scrape_target *t)
     l->health = "unknown";
     l->state = SCRAPE_LOOP_RUNNING;
     odin_strbuf_init(&l->body, 0);
+    scrape_fast_init(&l->fast);
     scrape_cache_init(&l->cache);
     scrape_meta_init(&l->meta);
     odin_arena_init(&l->arena, 0);
@@ -47,6 +58,7 @@ void scrape_loop_free(scrape_loop *l)
         return;
     }
     scrape_http_cleanup(l);
+    scrape_fast_fini(&l->fast);
     for (size_t i = 0; i < ODIN_ARRAY_LEN(l->storage); i++) {
         free(l->storage[i]);
     }
@@ -115,30 +127,49 @@ static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *
     report_health(m, l, err, l->scrape_ts, dur);
 }
 
-int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now)
+int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now, int64_t ideal)
 {
-    if (!l->started) {
-        l->started = true;
-        l->aligned_ms = now;
+    /* The grid starts at the time the first tick was due, not at when its scrape started: a
+     * first start that happened late put every later, less late, start before the grid, where
+     * the rule below never aligns (Go's ticker, which Prometheus relies on, never fires early
+     * against its first tick; ours are scheduled in whole milliseconds and woken by poll). */
+    if (!l->started || now < l->aligned_ms) {
+        l->started = true; /* the wall clock stepping back starts a new grid */
+        l->aligned_ms = ideal <= now ? ideal : now;
+    }
+    if (!align_timestamps) {
         return now;
     }
-    int64_t tolerance = l->interval_ms / 100 < TIMESTAMP_TOLERANCE_MS ? l->interval_ms / 100
-                                                                      : TIMESTAMP_TOLERANCE_MS;
+    int64_t tolerance = l->interval_ms / 100 < timestamp_tolerance_ms ? l->interval_ms / 100
+                                                                      : timestamp_tolerance_ms;
     while (now - l->aligned_ms >= l->interval_ms) {
         l->aligned_ms += l->interval_ms;
     }
     return now - l->aligned_ms <= tolerance ? l->aligned_ms : now;
 }
 
-static void loop_start_scrape(scrape_worker *w, scrape_loop *l)
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Starts the scrape of the tick that was due at due_mono_ms. */
+static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono_ms)
 {
     const scrape_job *job = loop_job(w->m, l);
     if (job == NULL) {
         return;
     }
     odin_arena_reset(&l->arena);
-    l->scrape_ts = scrape_loop_tick_ts(l, odin_now_ms());
+    int64_t wall = wall_ns();
     l->start_mono_ns = odin_mono_ns();
+    int64_t late_ns = l->start_mono_ns - due_mono_ms * 1000000;
+    if (late_ns < 0) {
+        late_ns = 0;
+    }
+    l->scrape_ts = scrape_loop_tick_ts(l, wall / 1000000, (wall - late_ns) / 1000000);
     const char *msg = NULL;
     pthread_mutex_lock(&w->m->lock);
     if (l->pool != NULL && l->pool->limit_error != NULL) {
@@ -151,12 +182,35 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l)
         loop_complete(w, l, &f);
         return;
     }
+    if (l->fast_gen != gen || gen == 0) {
+        scrape_fast_configure(l, job, scrape_http_accept(job, &l->arena));
+        l->fast_gen = gen;
+    }
+    if (l->fast.usable) {
+        scrape_fetch f;
+        int r = scrape_fast_start(l, l->start_mono_ns, &f);
+        if (r == 0) {
+            l->in_flight = true;
+            l->fast_in_flight = true;
+            return;
+        }
+        if (r == 1) {
+            loop_complete(w, l, &f);
+            return;
+        }
+        /* a redirect: libcurl makes this scrape and the loop's next ones */
+    }
     curl_multi_add_handle(w->multi, l->easy);
     l->in_flight = true;
 }
 
 static void loop_abort(scrape_worker *w, scrape_loop *l)
 {
+    if (l->fast_in_flight) {
+        scrape_fast_abort(l);
+        l->fast_in_flight = false;
+        l->in_flight = false;
+    }
     if (l->in_flight) {
         curl_multi_remove_handle(w->multi, l->easy);
         l->in_flight = false;
@@ -212,7 +266,7 @@ static int64_t loop_step(scrape_worker *w, scrape_loop *l, int64_t now)
         return l->next_mono_ms;
     }
     if (!l->in_flight) {
-        loop_start_scrape(w, l);
+        loop_start_scrape(w, l, l->next_mono_ms);
     }
     /* a tick missed while busy is skipped, as a Go ticker drops ticks */
     while (l->next_mono_ms <= now) {
@@ -244,6 +298,59 @@ static void drain_done(scrape_worker *w)
         scrape_fetch f;
         scrape_http_finish(l, code, &f);
         loop_complete(w, l, &f);
+    }
+}
+
+/* Moves the plain-HTTP transfers given to the last poll along; completes those that finished.
+ * cfg_lock read-held. */
+static void fast_progress(scrape_worker *w)
+{
+    struct curl_waitfd *fds = w->waitfds;
+    int64_t now = odin_mono_ns();
+    for (size_t i = 0; i < w->nwaiting; i++) {
+        scrape_loop *l = w->waiting[i];
+        if (!l->fast_in_flight) {
+            continue;
+        }
+        short re = (short)(((fds[i].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                           ((fds[i].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+        scrape_fetch f;
+        int r = scrape_fast_step(l, re, now, &f);
+        if (r == 0) {
+            continue;
+        }
+        l->fast_in_flight = false;
+        if (r < 0) {
+            curl_multi_add_handle(w->multi, l->easy); /* a redirect: libcurl takes over */
+            continue;
+        }
+        l->in_flight = false;
+        loop_complete(w, l, &f);
+    }
+    w->nwaiting = 0;
+}
+
+/* The descriptors of the plain-HTTP transfers in flight, for the next poll. */
+static void fast_collect(scrape_worker *w)
+{
+    pthread_mutex_lock(&w->m->lock);
+    scrape_loop *head = w->loops;
+    pthread_mutex_unlock(&w->m->lock);
+    w->nwaiting = 0;
+    for (scrape_loop *l = head; l != NULL; l = l->next) {
+        if (!l->fast_in_flight) {
+            continue;
+        }
+        if (w->nwaiting == w->waiting_cap) {
+            w->waiting_cap = w->waiting_cap ? w->waiting_cap * 2 : 16;
+            w->waiting = odin_realloc(w->waiting, w->waiting_cap * sizeof *w->waiting);
+            w->waitfds = odin_realloc(w->waitfds, w->waiting_cap * sizeof(struct curl_waitfd));
+        }
+        struct curl_waitfd *fd = (struct curl_waitfd *)w->waitfds + w->nwaiting;
+        fd->fd = l->fast.fd;
+        fd->events = scrape_fast_events(l) == POLLIN ? CURL_WAIT_POLLIN : CURL_WAIT_POLLOUT;
+        fd->revents = 0;
+        w->waiting[w->nwaiting++] = l;
     }
 }
 
@@ -304,10 +411,14 @@ void *scrape_worker_main(void *arg)
         int running = 0;
         curl_multi_perform(w->multi, &running);
         drain_done(w);
+        fast_progress(w);
         /* New loops are pushed at the head, so the list from `head` on is stable. */
         size_t nloops = 0;
         for (scrape_loop *l = head; l != NULL; l = l->next) {
             int64_t due = loop_step(w, l, now);
+            if (l->fast_in_flight && l->fast.deadline_ns / 1000000 + 1 < due) {
+                due = l->fast.deadline_ns / 1000000 + 1;
+            }
             if (due < wake) {
                 wake = due;
             }
@@ -318,11 +429,13 @@ void *scrape_worker_main(void *arg)
         drain_done(w);
         pthread_rwlock_unlock(&m->cfg_lock);
         reap(w);
+        fast_collect(w);
         int64_t wait = wake - mono_ms();
         if (wait < 0) {
             wait = 0;
         }
-        curl_multi_poll(w->multi, NULL, 0, (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait), NULL);
+        curl_multi_poll(w->multi, w->waitfds, (unsigned)w->nwaiting,
+                        (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait), NULL);
     }
     /* Shutdown: abort transfers, no stale markers (a restart continues the series). */
     pthread_mutex_lock(&m->lock);
@@ -335,5 +448,10 @@ void *scrape_worker_main(void *arg)
         scrape_loop_free(l);
         l = n;
     }
+    free(w->waiting);
+    free(w->waitfds);
+    w->waiting = NULL;
+    w->waitfds = NULL;
+    w->nwaiting = w->waiting_cap = 0;
     return NULL;
 }

@@ -13,7 +13,7 @@
 static const char accept_header[] =
     "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-static const char user_agent[] = "Prometheus/2.42.0 odin/" ODIN_VERSION;
+const char scrape_user_agent[] = "Prometheus/2.42.0 odin/" ODIN_VERSION;
 /* Secrets files are small; anything larger is a misconfiguration. */
 enum { SECRET_FILE_MAX_BYTES = 64 * 1024 };
 /* libcurl's receive buffer (16 KiB by default). A 2000-series body is ~140 KiB and loopback
@@ -25,7 +25,7 @@ enum { RECV_BUFFER_BYTES = 64 * 1024 };
 /* Prometheus 3's acceptHeader(): the job's scrape_protocols in order with falling q-values,
  * escaping on the 1.0.0 text formats, then any type. The protobuf format is left out: Odin does
  * not parse it, so asking for it would only make a target send what we cannot read. */
-static const char *build_accept(const scrape_job *job, odin_arena *a)
+const char *scrape_http_accept(const scrape_job *job, odin_arena *a)
 {
     static const struct {
         const char *name, *mime;
@@ -204,7 +204,7 @@ int scrape_http_prepare(scrape_loop *l, const scrape_job *job, uint64_t config_g
         curl_easy_setopt(e, CURLOPT_PRIVATE, l);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, l->errbuf);
         curl_easy_setopt(e, CURLOPT_URL, l->url);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, scrape_user_agent);
         curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER_BYTES);
     }
     CURL *e = l->easy;
@@ -241,7 +241,7 @@ int scrape_http_prepare(scrape_loop *l, const scrape_job *job, uint64_t config_g
         curl_slist_free_all(l->headers);
         l->headers = NULL;
     }
-    struct curl_slist *hdrs = curl_slist_append(NULL, build_accept(job, &l->arena));
+    struct curl_slist *hdrs = curl_slist_append(NULL, scrape_http_accept(job, &l->arena));
     hdrs = curl_slist_append(hdrs,
                              odin_arena_printf(&l->arena, "X-Prometheus-Scrape-Timeout-Seconds: %g",
                                                (double)l->timeout_ms / 1000.0));
@@ -274,7 +274,7 @@ static const char *url_hostport(const char *url, odin_arena *a)
     return odin_arena_printf(a, "%.*s:%s", (int)n, h, tls ? "443" : "80");
 }
 
-static const char *status_text(long code)
+const char *scrape_http_status_text(long code)
 {
     switch (code) {
     case 301:
@@ -349,7 +349,7 @@ void scrape_http_finish(scrape_loop *l, int curl_code, scrape_fetch *out)
     long status = 0;
     curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-        const char *t = status_text(status);
+        const char *t = scrape_http_status_text(status);
         out->err = odin_arena_printf(&l->arena, "server returned HTTP status %ld%s%s", status,
                                      t[0] != '\0' ? " " : "", t);
         return;

@@ -13,6 +13,7 @@
 #define ODIN_SCRAPE_LOOP_INT_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include "expfmt/expfmt.h"
 #include "scrape/scrape.h"
@@ -119,6 +120,34 @@ typedef enum {
     SCRAPE_LOOP_DEAD,   /* the worker frees it */
 } scrape_loop_state;
 
+/* The plain-HTTP client's state for one loop (loop_fast.c). */
+typedef struct {
+    bool usable;           /* the loop's URL and job allow it (scrape_fast_configure) */
+    bool redirected;       /* a redirect or an unknown encoding came: libcurl from then on */
+    bool follow_redirects; /* the job's setting */
+    int fd;                /* -1 without a connection */
+    int state;             /* idle, connecting, sending, reading */
+    bool reused;           /* the connection answered a request before this one */
+    bool retried;          /* this request was sent again on a new connection */
+    bool got_bytes;        /* some of the answer arrived */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    odin_strbuf req; /* the request's bytes, built once per configuration */
+    size_t req_off;
+    odin_strbuf raw; /* the answer as received; chunk framing is removed in place */
+    size_t head_len; /* 0 until the head is in */
+    int status;
+    int64_t clen; /* Content-Length, -1 when none */
+    bool chunked, gzip, close_after;
+    const char *content_type; /* in the loop's arena */
+    int ch_state;             /* chunked decoding: state, next framing byte, bytes left */
+    size_t ch_in, ch_left;
+    size_t body_end;   /* end of the (still encoded) body in raw */
+    size_t last_total; /* bytes the last answer took in raw: the next recv's room */
+    int64_t deadline_ns;
+    void *z; /* z_stream *, made on the first gzip answer */
+} scrape_fast;
+
 typedef struct scrape_loop scrape_loop;
 struct scrape_loop {
     /* Fixed at creation. */
@@ -152,6 +181,9 @@ struct scrape_loop {
     void *headers; /* struct curl_slist * */
     uint64_t prepared_gen; /* the manager's config_gen the easy handle's options follow, or 0 */
     bool in_flight;
+    bool fast_in_flight;    /* the scrape in flight goes through `fast`, not the easy handle */
+    uint64_t fast_gen;      /* the manager's config_gen `fast` was configured for */
+    scrape_fast fast;
     int64_t scrape_ts; /* timestamp of the scrape in flight */
     int64_t start_mono_ns;
     odin_strbuf body;
@@ -168,10 +200,11 @@ struct scrape_loop {
 scrape_loop *scrape_loop_new(const scrape_target *t);
 void scrape_loop_free(scrape_loop *l);
 
-/* The timestamp for a tick happening at wall time now_ms: the ideal tick (the first tick's time
- * plus whole intervals) when now_ms is within min(interval/100, 2ms) of it, else now_ms, as
- * Prometheus' --scrape.adjust-timestamps does; equal timestamp deltas compress to one bit. */
-int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now_ms);
+/* The timestamp for a tick that was due at wall time ideal_ms and started at now_ms: the ideal
+ * tick (the first tick's due time plus whole intervals) when now_ms is within min(interval/100,
+ * tolerance) after it, else now_ms, as Prometheus' --scrape.adjust-timestamps does; equal
+ * timestamp deltas compress to one bit. Always now_ms when alignment is off. */
+int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now_ms, int64_t ideal_ms);
 
 /* Result of fetching one body. */
 typedef struct {
@@ -191,6 +224,34 @@ int scrape_http_prepare(scrape_loop *l, const scrape_job *job, uint64_t config_g
 /* Turns the finished transfer into a fetch result. */
 void scrape_http_finish(scrape_loop *l, int curl_code, scrape_fetch *out);
 void scrape_http_cleanup(scrape_loop *l);
+
+/* loop_http.c, shared with loop_fast.c. */
+extern const char scrape_user_agent[];
+const char *scrape_http_status_text(long code);
+/* The Accept header line ("Accept: ...", no line end) for job (static or in the arena). */
+const char *scrape_http_accept(const scrape_job *job, odin_arena *a);
+
+/* loop_fast.c: the plain-HTTP client. configure decides, once per configuration, whether l's
+ * scrapes can go through it (http:// to an IP address, no proxy, no authentication, no redirect
+ * seen) and builds the request; it drops any open connection. start and step return 1 when the
+ * scrape is done (*out filled, as scrape_http_finish fills it), 0 while it is in flight (poll
+ * for scrape_fast_events, call step with what came back, or 0 to check the deadline), -1 when
+ * the answer is a redirect or in an encoding it does not decode: the scrape must be made again
+ * with libcurl, which keeps the loop. 1xx answers before the real one are skipped. */
+void scrape_fast_init(scrape_fast *f);
+void scrape_fast_fini(scrape_fast *f);
+bool scrape_fast_configure(scrape_loop *l, const scrape_job *job, const char *accept);
+int scrape_fast_start(scrape_loop *l, int64_t now_ns, scrape_fetch *out);
+short scrape_fast_events(const scrape_loop *l);
+int scrape_fast_step(scrape_loop *l, short revents, int64_t now_ns, scrape_fetch *out);
+void scrape_fast_abort(scrape_loop *l);
+/* Response parsing, for tests: parse_head reads a head of n bytes at p into f (status, framing,
+ * content type copied into a); returns its length, 0 when incomplete, -1 when malformed, -2 for
+ * a content encoding the client does not decode. dechunk removes chunk framing from f->raw
+ * between f->ch_in and its end, moving data down to f->body_end; 1 when the last chunk and the
+ * trailers are in, 0 when more is needed, -1 when malformed. */
+int scrape_fast_parse_head(scrape_fast *f, const char *p, size_t n, odin_arena *a);
+int scrape_fast_dechunk(scrape_fast *f);
 
 /* What appending one scrape produced. */
 typedef struct {
@@ -235,6 +296,10 @@ struct scrape_worker {
     pthread_t thread;
     void *multi; /* CURLM * */
     scrape_loop *loops;
+    /* Worker only: the plain-HTTP transfers given to the last poll, and their events. */
+    void *waitfds; /* struct curl_waitfd * */
+    scrape_loop **waiting;
+    size_t nwaiting, waiting_cap;
 };
 
 struct scrape_manager {

@@ -204,6 +204,10 @@ typedef struct {
 } scrape_metadata;
 
 scrape_manager *scrape_manager_new(tsdb *db);
+/* --scrape.adjust-timestamps (default on) and --scrape.timestamp-tolerance (default 2ms):
+ * whether a scrape that starts at most min(interval/100, tolerance) after its tick gets the
+ * tick's time, so timestamps stay exactly an interval apart. Call before any manager starts. */
+void scrape_set_timestamp_alignment(bool adjust, int64_t tolerance_ms);
 /* Starts or updates jobs from the config (targets kept across reloads keep their state). */
 int scrape_manager_apply(scrape_manager *m, const scrape_config *c, odin_err *err);
 void scrape_manager_targets(scrape_manager *m, scrape_targets_snapshot *out);

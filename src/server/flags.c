@@ -29,6 +29,8 @@ static const server_flag_def flag_defs[] = {
     {"storage.tsdb.no-lockfile", "false", "Do not create lockfile in data directory.", true},
     {"storage.tsdb.chunk-encoding", "xor", "Chunk encoding of new blocks: xor (Prometheus', read by promtool, Thanos and Prometheus) or odin (denser, read only by Odin).", false},
     {"storage.tsdb.wal-fsync-interval", "1s", "How often the WAL is fsynced: what a power cut can lose at most (0s: every commit).", false},
+    {"scrape.adjust-timestamps", "true", "Give a scrape that starts at most scrape.timestamp-tolerance after its tick the tick's time, so timestamps stay an interval apart and compress better.", true},
+    {"scrape.timestamp-tolerance", "2ms", "How late a scrape may start and still get its tick's time (at most 1% of the scrape interval).", false},
     {"query.lookback-delta", "5m", "The maximum lookback duration for retrieving metrics during expression evaluations.", false},
     {"query.timeout", "2m", "Maximum time a query may take before being aborted.", false},
     {"query.max-concurrency", "20", "Maximum number of queries executed concurrently.", false},

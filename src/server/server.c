@@ -441,6 +441,13 @@ static int server_run(server *s)
         odin_log(ODIN_LOG_ERROR, "server", "cannot start", "err", err.msg, NULL);
         goto out;
     }
+    int64_t tolerance_ms;
+    if (parse_duration_flag(&s->flags, "scrape.timestamp-tolerance", &tolerance_ms, &err) < 0) {
+        odin_log(ODIN_LOG_ERROR, "server", "cannot start", "err", err.msg, NULL);
+        goto out;
+    }
+    scrape_set_timestamp_alignment(server_flag_bool(&s->flags, "scrape.adjust-timestamps"),
+                                   tolerance_ms);
     /* before the web server: its handlers (targets, metadata, reload) use the manager at once */
     s->scrape = scrape_manager_new(s->db);
     if (start_web(s, &err) < 0) {

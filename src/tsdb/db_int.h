@@ -44,12 +44,24 @@ struct tsdb {
      * form block_write_opts takes */
     char **external_labels;
     size_t nexternal_labels;
+    /* Finished appenders kept with their buffers for the next transaction: a scrape's ~50 KB
+     * sample buffer was a malloc and free per scrape (app_pool_lock, taken briefly). */
+    pthread_mutex_t app_pool_lock;
+    struct tsdb_appender *app_pool[8];
+    size_t napp_pool;
+    /* A commit's WAL record and sample array, reused (wal_lock). */
+    odin_strbuf wal_rec;
+    struct wal_sample_buf {
+        void *v; /* wal_sample * */
+        size_t cap;
+    } wal_scratch;
 };
 
 /* db_wal.c: writes the series first seen and the samples of one commit as WAL records (a no-op
  * for an in-memory database); replays the WAL into the head at open. */
 typedef struct {
     head_series *s;
+    uint64_t ref; /* s->ref, copied while s was in cache: the WAL record and the stripe need it */
     int64_t t;
     double v;
 } tsdb_pending_sample;

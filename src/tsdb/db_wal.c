@@ -313,8 +313,8 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
     if (!db->wal || (n == 0 && ncreated == 0)) {
         return 0;
     }
-    odin_strbuf rec;
-    odin_strbuf_init(&rec, 0);
+    odin_strbuf *rec = &db->wal_rec; /* reused: wal_lock is held */
+    odin_strbuf_reset(rec);
     int rc = 0;
     if (ncreated) {
         wal_series *ws = odin_malloc(ncreated * sizeof(*ws));
@@ -327,22 +327,33 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
             }
             ws[i] = (wal_series){created[i]->ref, ls};
         }
-        wal_encode_series(&rec, ws, ncreated);
+        wal_encode_series(rec, ws, ncreated);
         odin_arena_fini(&la);
         free(ws);
-        rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+        rc = wal_log(db->wal, (const uint8_t *)rec->p, rec->len, err);
     }
     if (rc == 0 && n) {
-        wal_sample *ss = odin_malloc(n * sizeof(*ss));
-        for (size_t i = 0; i < n; i++) {
-            ss[i] = (wal_sample){samples[i].s->ref, samples[i].t, samples[i].v};
+        if (n > db->wal_scratch.cap) {
+            db->wal_scratch.v = odin_realloc(db->wal_scratch.v, n * sizeof(wal_sample));
+            db->wal_scratch.cap = n;
         }
-        odin_strbuf_reset(&rec);
-        wal_encode_samples(&rec, ss, n);
-        free(ss);
-        rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+        wal_sample *ss = db->wal_scratch.v;
+        for (size_t i = 0; i < n; i++) {
+            ss[i] = (wal_sample){samples[i].ref, samples[i].t, samples[i].v};
+        }
+        odin_strbuf_reset(rec);
+        wal_encode_samples(rec, ss, n);
+        rc = wal_log(db->wal, (const uint8_t *)rec->p, rec->len, err);
     }
-    odin_strbuf_fini(&rec);
+    if (rec->alloc > (1u << 20)) {
+        odin_strbuf_fini(rec); /* a huge commit's record is not kept */
+        odin_strbuf_init(rec, 0);
+    }
+    if (db->wal_scratch.cap > 65536) {
+        free(db->wal_scratch.v);
+        db->wal_scratch.v = NULL;
+        db->wal_scratch.cap = 0;
+    }
     return rc;
 }
 

@@ -616,20 +616,43 @@ static void test_timestamp_alignment(void **state)
     (void)state;
     scrape_target t = {.url = "http://x/metrics", .interval_ms = 1000, .timeout_ms = 1000};
     scrape_loop *l = scrape_loop_new(&t);
-    assert_int_equal(scrape_loop_tick_ts(l, 50000), 50000); /* first tick: as is */
-    assert_int_equal(scrape_loop_tick_ts(l, 51001), 51000); /* 1ms late: aligned */
-    assert_int_equal(scrape_loop_tick_ts(l, 52002), 52000); /* 2ms late: aligned */
-    assert_int_equal(scrape_loop_tick_ts(l, 53003), 53003); /* past tolerance: as is */
-    assert_int_equal(scrape_loop_tick_ts(l, 55000), 55000); /* a skipped tick */
-    assert_int_equal(scrape_loop_tick_ts(l, 56001), 56000);
+    assert_int_equal(scrape_loop_tick_ts(l, 50000, 50000), 50000); /* first tick, on time */
+    assert_int_equal(scrape_loop_tick_ts(l, 51001, 51000), 51000); /* 1ms late: aligned */
+    assert_int_equal(scrape_loop_tick_ts(l, 52002, 52000), 52000); /* 2ms late: aligned */
+    assert_int_equal(scrape_loop_tick_ts(l, 53003, 53000), 53003); /* past tolerance: as is */
+    assert_int_equal(scrape_loop_tick_ts(l, 55000, 55000), 55000); /* a skipped tick */
+    assert_int_equal(scrape_loop_tick_ts(l, 56001, 56000), 56000);
     scrape_loop_free(l);
     /* tolerance is 1% of short intervals: 100ms -> 1ms */
     scrape_target t2 = {.url = "http://x/metrics", .interval_ms = 100, .timeout_ms = 100};
     l = scrape_loop_new(&t2);
-    assert_int_equal(scrape_loop_tick_ts(l, 1000), 1000);
-    assert_int_equal(scrape_loop_tick_ts(l, 1101), 1100);
-    assert_int_equal(scrape_loop_tick_ts(l, 1202), 1202);
+    assert_int_equal(scrape_loop_tick_ts(l, 1000, 1000), 1000);
+    assert_int_equal(scrape_loop_tick_ts(l, 1101, 1100), 1100);
+    assert_int_equal(scrape_loop_tick_ts(l, 1202, 1200), 1202);
     scrape_loop_free(l);
+    /* A first start 1ms after its tick: the grid is the tick's, so a later start on time is
+     * on the grid (it used to read as 1ms early and kept its own time) */
+    l = scrape_loop_new(&t);
+    assert_int_equal(scrape_loop_tick_ts(l, 50001, 50000), 50000);
+    assert_int_equal(scrape_loop_tick_ts(l, 51000, 51000), 51000);
+    assert_int_equal(scrape_loop_tick_ts(l, 52001, 52000), 52000);
+    /* the wall clock stepped back 10 s: a new grid from that tick */
+    assert_int_equal(scrape_loop_tick_ts(l, 43001, 43000), 43000);
+    assert_int_equal(scrape_loop_tick_ts(l, 44002, 44000), 44000);
+    scrape_loop_free(l);
+    /* --scrape.timestamp-tolerance=5ms, then --no-scrape.adjust-timestamps */
+    scrape_set_timestamp_alignment(true, 5);
+    l = scrape_loop_new(&t);
+    assert_int_equal(scrape_loop_tick_ts(l, 50000, 50000), 50000);
+    assert_int_equal(scrape_loop_tick_ts(l, 51005, 51000), 51000);
+    assert_int_equal(scrape_loop_tick_ts(l, 52006, 52000), 52006);
+    scrape_loop_free(l);
+    scrape_set_timestamp_alignment(false, 2);
+    l = scrape_loop_new(&t);
+    assert_int_equal(scrape_loop_tick_ts(l, 50001, 50000), 50001);
+    assert_int_equal(scrape_loop_tick_ts(l, 51001, 51000), 51001);
+    scrape_loop_free(l);
+    scrape_set_timestamp_alignment(true, 2);
 }
 
 int scrape_loop_tests(void)

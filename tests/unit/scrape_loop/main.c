@@ -10,5 +10,6 @@ int main(void)
     int failed = scrape_target_tests();
     failed += discovery_file_tests();
     failed += scrape_loop_tests();
+    failed += scrape_fast_tests();
     return failed == 0 ? 0 : 1;
 }

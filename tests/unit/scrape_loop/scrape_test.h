@@ -50,6 +50,7 @@ tsdb *test_db_open(void);
 bool test_wait(bool (*fn)(void *), void *arg);
 
 int scrape_loop_tests(void);
+int scrape_fast_tests(void);
 int scrape_target_tests(void);
 int discovery_file_tests(void);
 

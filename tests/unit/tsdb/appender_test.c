@@ -1,7 +1,7 @@
 /* Unit tests for the appender's hints: refs that tsdb_appender_prefetch remembered (the right
  * series for each ref, also when two refs share a slot, when the entry was overwritten, and when
  * head GC removed the series in between), tsdb_appender_reserve, and the first chunk of a new
- * series sized from the head's cut chunks. */
+ * series sized from the head's cut chunks, and appenders reused from the pool. */
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
@@ -168,6 +168,68 @@ static void test_prefetched_series_removed(void **state)
     odin_remove_tree(dir);
 }
 
+/* Finished appenders are pooled with their buffers: a reused one carries nothing of its last
+ * transaction (samples, created series, prefetched refs), more appenders than the pool holds
+ * can be open at once, and what they commit reaches the WAL under the right refs. */
+static void test_pooled_appenders(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/odin-appender-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    tsdb *db = open_db(dir);
+    odin_err err = {0};
+    odin_label ls[2];
+    uint64_t rx = 0;
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_int_equal(tsdb_append(a, &rx, pod_labels(ls, "rolled"), 0, 1, &err), 0);
+    tsdb_appender_prefetch(a, rx);
+    tsdb_appender_rollback(a);
+    a = tsdb_appender_new(db); /* the pooled one */
+    uint64_t ry = 0;
+    assert_int_equal(tsdb_append(a, &ry, pod_labels(ls, "kept"), 0, 2, &err), 0);
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    assert_int_equal(pod_samples(db, "rolled", 0, HOUR, NULL), 0);
+    assert_int_equal(pod_samples(db, "kept", 0, HOUR, NULL), 1);
+    /* twelve open at once (the pool keeps eight), one with a reservation it will not keep */
+    enum { OPEN = 12 };
+    tsdb_appender *v[OPEN];
+    char name[OPEN][16];
+    for (int i = 0; i < OPEN; i++) {
+        v[i] = tsdb_appender_new(db);
+        snprintf(name[i], sizeof name[i], "open%d", i);
+        if (i == 3) {
+            tsdb_appender_reserve(v[i], 100000);
+        }
+        for (int64_t t = STEP_MS; t <= 3 * STEP_MS; t += STEP_MS) {
+            assert_int_equal(tsdb_append(v[i], NULL, pod_labels(ls, name[i]), t, (double)i, &err),
+                             0);
+        }
+    }
+    for (int i = 0; i < OPEN; i++) {
+        assert_int_equal(tsdb_appender_commit(v[i], &err), 0);
+    }
+    for (int round = 0; round < 3; round++) { /* reused appenders, again and again */
+        a = tsdb_appender_new(db);
+        assert_int_equal(tsdb_append(a, &ry, pod_labels(ls, "kept"), (round + 1) * STEP_MS,
+                                     3, &err),
+                         0);
+        assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    }
+    tsdb_close(db);
+    db = open_db(dir); /* from the WAL */
+    double sum;
+    for (int i = 0; i < OPEN; i++) {
+        assert_int_equal(pod_samples(db, name[i], 0, HOUR, &sum), 3);
+        assert_true(sum == 3.0 * i);
+    }
+    assert_int_equal(pod_samples(db, "kept", 0, HOUR, &sum), 4);
+    assert_true(sum == 11);
+    assert_int_equal(pod_samples(db, "rolled", 0, HOUR, NULL), 0);
+    tsdb_close(db);
+    odin_remove_tree(dir);
+}
+
 /* Reserving ahead, too little, nothing or an impossible amount changes no result. */
 static void test_reserve(void **state)
 {
@@ -276,6 +338,7 @@ int tsdb_appender_tests(void)
         cmocka_unit_test(test_prefetched_refs),
         cmocka_unit_test(test_prefetched_series_removed),
         cmocka_unit_test(test_reserve),
+        cmocka_unit_test(test_pooled_appenders),
         cmocka_unit_test(test_first_chunk_sized_from_cuts),
         cmocka_unit_test(test_too_many_labels),
     };
