@@ -6,7 +6,30 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "base/dl.h"
+#include "http/http.h"
 #include "http/http_int.h"
+
+/* libdeflate, opened on the first gzip answer when installed (Debian libdeflate0): its
+ * whole-buffer level-1 gzip takes ~90 us on a 54 KB metrics page against ~120 us for zlib, with
+ * a smaller output (9.4 KB against 10.1 KB), for ~50-90 KiB more RSS (its code and a 128 KiB
+ * hash table in place of zlib's ~250 KiB state). Without it zlib does the work. */
+static void *(*ld_alloc)(int level);
+static size_t (*ld_gzip)(void *c, const void *in, size_t in_len, void *out, size_t out_cap);
+static size_t (*ld_bound)(void *c, size_t in_len);
+static void (*ld_free)(void *c);
+static const odin_dl_sym ld_syms[] = {
+    {"libdeflate_alloc_compressor", (void **)&ld_alloc},
+    {"libdeflate_gzip_compress", (void **)&ld_gzip},
+    {"libdeflate_gzip_compress_bound", (void **)&ld_bound},
+    {"libdeflate_free_compressor", (void **)&ld_free},
+};
+static odin_dl_lib ld_lib = ODIN_DL_LIB("libdeflate.so.0", ld_syms, NULL);
+
+bool http_gzip_preload(void)
+{
+    return odin_dl_ensure(&ld_lib);
+}
 
 /* Whether a q-value ("0", "0.0", "0.000", "1", "0.5") is zero. */
 static bool qvalue_is_zero(odin_str q)
@@ -67,6 +90,8 @@ enum { SMALL_BODY_BYTES = 128 * 1024 };
  * speed of the default 8 (256 KiB). Level 1 ratio on a 54 KB node metrics page: 10334 bytes
  * against 10248 with the 8 KiB window, compressed in about 115 us instead of 150-170. */
 struct http_gzip_stream {
+    void *ld;       /* a libdeflate compressor, or NULL when zs is used */
+    bool zs_inited; /* zs holds a zlib state to end */
     z_stream zs;
 };
 
@@ -106,7 +131,12 @@ static char *gzip_once(const void *p, size_t len, size_t *out_len)
 void http_gzip_stream_free(http_gzip_stream *st)
 {
     if (st != NULL) {
-        deflateEnd(&st->zs);
+        if (st->ld != NULL) {
+            ld_free(st->ld);
+        }
+        if (st->zs_inited) {
+            deflateEnd(&st->zs);
+        }
         free(st);
     }
 }
@@ -122,6 +152,24 @@ char *http_gzip_kept(http_gzip_stream **kept, const void *p, size_t len, size_t 
         return gzip_once(p, len, out_len);
     }
     http_gzip_stream *st = *kept;
+    if (st == NULL && odin_dl_ensure(&ld_lib)) {
+        void *ld = ld_alloc(GZIP_LEVEL);
+        if (ld != NULL) {
+            st = odin_calloc(1, sizeof(*st));
+            st->ld = ld;
+            *kept = st;
+        }
+    }
+    if (st != NULL && st->ld != NULL) {
+        size_t bound = ld_bound(st->ld, len);
+        char *out = odin_malloc(bound);
+        *out_len = ld_gzip(st->ld, p, len, out, bound);
+        if (*out_len == 0) {
+            free(out);
+            return NULL;
+        }
+        return out;
+    }
     if (st != NULL && deflateReset(&st->zs) != Z_OK) {
         http_gzip_stream_free(st);
         *kept = st = NULL;
@@ -133,6 +181,7 @@ char *http_gzip_kept(http_gzip_stream **kept, const void *p, size_t len, size_t 
             free(st);
             return NULL;
         }
+        st->zs_inited = true;
         *kept = st;
     }
     return deflate_body(&st->zs, p, len, out_len);
