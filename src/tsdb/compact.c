@@ -574,16 +574,25 @@ static int compact_run(tsdb *db, tsdb_block *const *v, size_t n, bool keep_ident
     return 0;
 }
 
+/* A copy of the block list (heap array; the caller frees it), taken under blocks_lock, for the
+ * callers below, which hold compact_lock while they use it. */
+static tsdb_block **blocks_snapshot(tsdb *db, size_t *n)
+{
+    pthread_rwlock_rdlock(&db->blocks_lock);
+    *n = db->nblocks;
+    tsdb_block **v = odin_malloc((*n ? *n : 1) * sizeof(*v));
+    if (*n) {
+        memcpy(v, db->blocks, *n * sizeof(*v));
+    }
+    pthread_rwlock_unlock(&db->blocks_lock);
+    return v;
+}
+
 int tsdb_compact_blocks_locked(tsdb *db, odin_err *err)
 {
     for (int round = 0; round < MAX_PLANS_PER_RUN && !stopping(db); round++) {
-        pthread_rwlock_rdlock(&db->blocks_lock);
-        size_t n = db->nblocks;
-        tsdb_block **v = odin_malloc((n ? n : 1) * sizeof(*v));
-        if (n) {
-            memcpy(v, db->blocks, n * sizeof(*v));
-        }
-        pthread_rwlock_unlock(&db->blocks_lock);
+        size_t n;
+        tsdb_block **v = blocks_snapshot(db, &n);
         size_t first = 0;
         size_t cnt = plan(db, v, n, &first);
         int rc = cnt ? compact_run(db, v + first, cnt, cnt == 1, err) : 0;
@@ -597,11 +606,8 @@ int tsdb_compact_blocks_locked(tsdb *db, odin_err *err)
 
 int tsdb_clean_tombstones_locked(tsdb *db, odin_err *err)
 {
-    pthread_rwlock_rdlock(&db->blocks_lock);
-    size_t n = db->nblocks;
-    tsdb_block **v = odin_malloc((n ? n : 1) * sizeof(*v));
-    memcpy(v, db->blocks, n * sizeof(*v));
-    pthread_rwlock_unlock(&db->blocks_lock);
+    size_t n;
+    tsdb_block **v = blocks_snapshot(db, &n);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (block_num_tombstones(v[i]) > 0) {
@@ -617,13 +623,8 @@ int tsdb_recode_blocks(tsdb *db, uint64_t *rewritten, uint64_t *kept, odin_err *
     *rewritten = *kept = 0;
     unsigned want = db->opts.odin_chunks ? BLOCK_HAS_ODIN : BLOCK_HAS_XOR;
     pthread_mutex_lock(&db->compact_lock);
-    pthread_rwlock_rdlock(&db->blocks_lock);
-    size_t n = db->nblocks;
-    tsdb_block **v = odin_malloc((n ? n : 1) * sizeof(*v));
-    if (n) {
-        memcpy(v, db->blocks, n * sizeof(*v));
-    }
-    pthread_rwlock_unlock(&db->blocks_lock);
+    size_t n;
+    tsdb_block **v = blocks_snapshot(db, &n);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned mask;
