@@ -247,6 +247,21 @@ int odin_parse_duration_ms(odin_str s, int64_t *out_ms);
  * message naming the library in err (cap bytes); every later call gives the same answer. */
 int odin_mhd_load(char *err, size_t cap);
 
+/* ---- Whole-buffer gzip through libdeflate (dl_deflate.c) ----------------------------------- */
+
+/* A libdeflate compressor (an opaque pointer); the library is opened on first use.
+ * odin_gzipper_new is NULL when libdeflate.so.0 is missing or memory is short: callers fall back
+ * to zlib. odin_gzipper_preload opens the library now (false when it is missing), for a process
+ * that trims its library pages once after set-up. */
+typedef void odin_gzipper;
+bool odin_gzipper_preload(void);
+odin_gzipper *odin_gzipper_new(int level);
+/* Output bytes that always suffice for len bytes of input. */
+size_t odin_gzipper_bound(odin_gzipper *g, size_t len);
+/* A complete gzip member of in[0..len) in out; its size, or 0 when cap was too small. */
+size_t odin_gzipper_compress(odin_gzipper *g, const void *in, size_t len, void *out, size_t cap);
+void odin_gzipper_free(odin_gzipper *g);
+
 /* ---- YAML document tree (yaml.c) ------------------------------------------------------------ */
 
 /* libyaml's events built into a tree whose nodes know their line and column, so configuration

@@ -1,34 +1,19 @@
 /* Response compression for the HTTP server: decides from Accept-Encoding whether the client takes
- * gzip, and compresses a whole body in one zlib pass. Streaming compression is not needed: every
- * body is built in memory before it is sent. */
+ * gzip, and compresses a whole body in one pass: libdeflate's whole-buffer gzip when the library
+ * is installed (base/dl_deflate.c; for bodies up to SMALL_BODY_BYTES, ~50-90 KiB more RSS for its
+ * code and a 128 KiB hash table in place of zlib's ~250 KiB state), zlib otherwise. Streaming
+ * compression is not needed: every body is built in memory before it is sent. */
 #include <limits.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <zlib.h>
 
-#include "base/dl.h"
 #include "http/http.h"
 #include "http/http_int.h"
 
-/* libdeflate, opened on the first gzip answer when installed (Debian libdeflate0): its
- * whole-buffer level-1 gzip takes ~90 us on a 54 KB metrics page against ~120 us for zlib, with
- * a smaller output (9.4 KB against 10.1 KB), for ~50-90 KiB more RSS (its code and a 128 KiB
- * hash table in place of zlib's ~250 KiB state). Without it zlib does the work. */
-static void *(*ld_alloc)(int level);
-static size_t (*ld_gzip)(void *c, const void *in, size_t in_len, void *out, size_t out_cap);
-static size_t (*ld_bound)(void *c, size_t in_len);
-static void (*ld_free)(void *c);
-static const odin_dl_sym ld_syms[] = {
-    {"libdeflate_alloc_compressor", (void **)&ld_alloc},
-    {"libdeflate_gzip_compress", (void **)&ld_gzip},
-    {"libdeflate_gzip_compress_bound", (void **)&ld_bound},
-    {"libdeflate_free_compressor", (void **)&ld_free},
-};
-static odin_dl_lib ld_lib = ODIN_DL_LIB("libdeflate.so.0", ld_syms, NULL);
-
 bool http_gzip_preload(void)
 {
-    return odin_dl_ensure(&ld_lib);
+    return odin_gzipper_preload();
 }
 
 /* Whether a q-value ("0", "0.0", "0.000", "1", "0.5") is zero. */
@@ -90,7 +75,7 @@ enum { SMALL_BODY_BYTES = 128 * 1024 };
  * speed of the default 8 (256 KiB). Level 1 ratio on a 54 KB node metrics page: 10334 bytes
  * against 10248 with the 8 KiB window, compressed in about 115 us instead of 150-170. */
 struct http_gzip_stream {
-    void *ld;       /* a libdeflate compressor, or NULL when zs is used */
+    odin_gzipper *ld; /* a libdeflate compressor, or NULL when zs is used */
     bool zs_inited; /* zs holds a zlib state to end */
     z_stream zs;
 };
@@ -132,7 +117,7 @@ void http_gzip_stream_free(http_gzip_stream *st)
 {
     if (st != NULL) {
         if (st->ld != NULL) {
-            ld_free(st->ld);
+            odin_gzipper_free(st->ld);
         }
         if (st->zs_inited) {
             deflateEnd(&st->zs);
@@ -152,8 +137,8 @@ char *http_gzip_kept(http_gzip_stream **kept, const void *p, size_t len, size_t 
         return gzip_once(p, len, out_len);
     }
     http_gzip_stream *st = *kept;
-    if (st == NULL && odin_dl_ensure(&ld_lib)) {
-        void *ld = ld_alloc(GZIP_LEVEL);
+    if (st == NULL) {
+        odin_gzipper *ld = odin_gzipper_new(GZIP_LEVEL);
         if (ld != NULL) {
             st = odin_calloc(1, sizeof(*st));
             st->ld = ld;
@@ -161,9 +146,9 @@ char *http_gzip_kept(http_gzip_stream **kept, const void *p, size_t len, size_t 
         }
     }
     if (st != NULL && st->ld != NULL) {
-        size_t bound = ld_bound(st->ld, len);
+        size_t bound = odin_gzipper_bound(st->ld, len);
         char *out = odin_malloc(bound);
-        *out_len = ld_gzip(st->ld, p, len, out, bound);
+        *out_len = odin_gzipper_compress(st->ld, p, len, out, bound);
         if (*out_len == 0) {
             free(out);
             return NULL;
