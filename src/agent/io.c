@@ -665,20 +665,6 @@ static int listing_get(agent_scrape *sc, const char *path, const dir_listing **o
     return 0;
 }
 
-int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
-                   odin_err *err)
-{
-    *names = NULL;
-    *n = 0;
-    const dir_listing *l;
-    int rc = listing_get(sc, path, &l, err);
-    if (rc < 0) {
-        return rc;
-    }
-    listing_copy(sc, l, names, n);
-    return 0;
-}
-
 int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
                         const uint64_t **inos, size_t *n, odin_err *err)
 {
@@ -693,6 +679,13 @@ int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
     listing_copy(sc, l, names, n);
     *inos = l->inos; /* read-only: shared by this scrape's callers */
     return 0;
+}
+
+int agent_list_dir(agent_scrape *sc, const char *path, const char ***names, size_t *n,
+                   odin_err *err)
+{
+    const uint64_t *inos;
+    return agent_list_dir_inos(sc, path, names, &inos, n, err);
 }
 
 int agent_stat(agent_scrape *sc, const char *path, struct stat *st)

@@ -357,17 +357,17 @@ static int cmd_recode(int argc, char **argv)
     if (open_ro(dir, &db) != 0) {
         return 1;
     }
-    uint64_t rewritten = 0, kept = 0, todo = 0;
+    uint64_t rewritten = 0, kept = 0, to_convert = 0;
     unsigned want = enc == TSDB_ENC_ODIN ? BLOCK_HAS_ODIN : BLOCK_HAS_XOR;
     int rc = 0;
     for (size_t i = 0; i < db->nblocks && rc == 0; i++) {
         unsigned mask;
         rc = block_chunk_encodings(db->blocks[i], &mask, &err);
-        todo += rc == 0 && (mask & ~want) != 0;
+        to_convert += rc == 0 && (mask & ~want) != 0;
     }
-    kept = db->nblocks - todo;
+    kept = db->nblocks - to_convert;
     tsdb_close(db);
-    if (rc == 0 && todo > 0) {
+    if (rc == 0 && to_convert > 0) {
         tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000, .odin_chunks = enc == TSDB_ENC_ODIN};
         db = tsdb_open(&o, &err);
         if (!db) {
