@@ -304,8 +304,9 @@ int agent_main(int argc, char **argv)
     }
     /* after the collectors' set-up (which loads what they need), before the server's threads */
     ag->own_process = true;
-    /* libdeflate (gzip answers) too, so that its unused pages are dropped with the others */
-    (void)http_gzip_preload();
+    /* libdeflate (gzip answers, http/gzip.c) too, so that its unused pages are dropped with the
+     * others: a library opened later keeps every page the kernel maps around its faults */
+    (void)odin_gzipper_preload();
     agent_drop_unused_file_pages();
     if (agent_start(ag, &err) < 0) {
         odin_log(ODIN_LOG_ERROR, "agent", "cannot listen", "err", err.msg, NULL);

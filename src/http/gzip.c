@@ -8,13 +8,7 @@
 #include <strings.h>
 #include <zlib.h>
 
-#include "http/http.h"
 #include "http/http_int.h"
-
-bool http_gzip_preload(void)
-{
-    return odin_gzipper_preload();
-}
 
 /* Whether a q-value ("0", "0.0", "0.000", "1", "0.5") is zero. */
 static bool qvalue_is_zero(odin_str q)

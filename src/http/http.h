@@ -119,9 +119,4 @@ typedef struct {
 
 void http_client_config_fini(http_client_config *c);
 
-/* Opens the faster gzip compressor's library now instead of on the first gzip answer (false when
- * it is not installed and zlib does the work), for a process that trims its library pages once
- * after set-up: a library opened later keeps every page the kernel maps around its faults. */
-bool http_gzip_preload(void);
-
 #endif
