@@ -409,7 +409,7 @@ int main(int argc, char **argv)
             live++;
             open_cap += s->has_open ? s->open.cap : 0;
             open_len += s->has_open ? s->open.len : 0;
-            slots += s->cap_chunks;
+            slots += s->nchunks;
             cut += s->nchunks;
         }
     }

@@ -219,8 +219,8 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
             hs->out = odin_realloc(hs->out, nc * sizeof(*hs->out));
         }
         for (size_t i = 0; i < nc; i++) {
-            hs->out[i] = (block_chunk){hs->cur[i].mint, head_chunk_maxt(&hs->cur[i]), hs->cur[i].b,
-                                       hs->cur[i].len};
+            const head_chunk *c = &hs->cur[i];
+            hs->out[i] = (block_chunk){c->mint, head_chunk_maxt(c), c->b, head_chunk_len(c)};
         }
         *labels = head_series_labels(s, &hs->lbuf);
         *chunks = hs->out;

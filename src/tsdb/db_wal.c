@@ -485,7 +485,7 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
         size_t nc = head_series_chunks_since(&db->head, all[i], t, &cs);
         for (size_t c = 0; c < nc && rc == 0; c++) {
             xor_iter it;
-            xor_iter_init(&it, cs[c].b, cs[c].len);
+            xor_iter_init(&it, cs[c].b, head_chunk_len(&cs[c]));
             int64_t st;
             double sv;
             while (rc == 0 && xor_iter_next(&it, &st, &sv)) {

@@ -71,10 +71,40 @@ int head_open_chunk_files(head *h, const char *dir, odin_err *err)
     return h->cf ? 0 : -ODIN_ERR_IO;
 }
 
+head_chunk head_chunk_heap(int64_t mint, int64_t maxt, const uint8_t *data, uint32_t len)
+{
+    uint8_t *p = odin_malloc(HEAD_CHUNK_PREFIX + (size_t)len);
+    uint64_t w = tsdb_be64((uint64_t)maxt);
+    memcpy(p, &w, 8);
+    p[8] = (uint8_t)(len >> 24);
+    p[9] = (uint8_t)(len >> 16);
+    p[10] = (uint8_t)(len >> 8);
+    p[11] = (uint8_t)len;
+    memcpy(p + HEAD_CHUNK_PREFIX, data, len);
+    return (head_chunk){mint, p + HEAD_CHUNK_PREFIX};
+}
+
+void head_chunk_heap_free(uint8_t *b)
+{
+    if (b) {
+        free(b - HEAD_CHUNK_PREFIX);
+    }
+}
+
+void head_series_chunks_fit(head_series *s)
+{
+    if (s->nchunks == 0) {
+        free(s->chunks); /* a series that stopped keeps none */
+        s->chunks = NULL;
+    } else {
+        s->chunks = odin_realloc(s->chunks, s->nchunks * sizeof(*s->chunks));
+    }
+}
+
 void head_chunk_free(head *h, const head_chunk *c)
 {
     if (!head_chunk_files_drop(h->cf, c->b)) {
-        free(c->b);
+        head_chunk_heap_free(c->b);
     }
 }
 
@@ -86,9 +116,7 @@ void head_fini(head *h)
             continue; /* removed: freed with the zombies below */
         }
         for (uint32_t c = 0; c < s->nchunks; c++) {
-            if (!head_chunk_files_drop(h->cf, s->chunks[c].b)) {
-                free(s->chunks[c].b);
-            }
+            head_chunk_free(h, &s->chunks[c]);
         }
         free(s->chunks);
         if (s->has_open) {
@@ -471,25 +499,27 @@ static int64_t range_end(int64_t t, int64_t range)
  * chunk stays on the heap, as an in-memory head keeps it. */
 static void cut_open(head *h, head_series *s)
 {
-    if (s->nchunks == s->cap_chunks) {
-        /* grow by two: a series holds a handful of chunks (about 2.5 chunk ranges' worth) */
-        s->cap_chunks += 2;
-        s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
-    }
+    /* exactly sized: a series holds a handful of chunks, cut every quarter of the chunk range or
+     * so, and a reallocation per cut is cheap next to the slack of spare slots */
+    s->chunks = odin_realloc(s->chunks, (s->nchunks + 1) * sizeof(*s->chunks));
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
-    head_chunk c = head_chunk_make(s->open_mint, last_t, s->open.b, s->open.len);
+    uint32_t len = s->open.len;
+    head_chunk c;
     const uint8_t *mapped;
-    if (h->cf && head_chunk_files_write(h->cf, s->ref, c.mint, last_t, c.b, c.len, &mapped) == 0) {
-        xor_chunk_fini(&s->open);
-        c.b = (uint8_t *)(uintptr_t)mapped; /* read-only: see head_chunk.b */
+    if (h->cf &&
+        head_chunk_files_write(h->cf, s->ref, s->open_mint, last_t, s->open.b, len, &mapped) == 0) {
+        c = (head_chunk){s->open_mint, (uint8_t *)(uintptr_t)mapped}; /* see head_chunk.b */
     } else {
-        xor_chunk_compact(&s->open);
-        c.b = s->open.b;
+        c = head_chunk_heap(s->open_mint, last_t, s->open.b, len);
     }
+    xor_chunk_fini(&s->open);
     s->chunks[s->nchunks++] = c;
+    /* a chunk of the same series and time span is about as long; the writer needs 9 bytes of
+     * room past the end */
+    s->next_cap = len + len / 32 + 16;
     /* average over about the last 64 cuts: follows a change of scrape interval or value shape */
     uint32_t avg = atomic_load_explicit(&h->cut_len_avg16, memory_order_relaxed);
-    uint32_t len16 = (c.len > HEAD_FIRST_CHUNK_MAX ? HEAD_FIRST_CHUNK_MAX : c.len) * 16;
+    uint32_t len16 = (len > HEAD_FIRST_CHUNK_MAX ? HEAD_FIRST_CHUNK_MAX : len) * 16;
     avg = avg == 0 ? len16 : (uint32_t)((int64_t)avg + ((int64_t)len16 - (int64_t)avg) / 64);
     atomic_store_explicit(&h->cut_len_avg16, avg, memory_order_relaxed);
     s->open.b = NULL;
@@ -521,22 +551,14 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         cut_open(h, s);
     }
     if (!s->has_open) {
-        /* sized like the previous chunk plus a little (a chunk of the same series and time
-         * span is about as long; the writer needs 9 bytes of room past the end): most fit at
-         * once, the rest grow by an eighth. A new series goes by the chunks the head cut lately
-         * (write_value's reallocations from 32 bytes up were ~5% of the scrape path's CPU) */
-        uint32_t cap = head_first_chunk_cap(h);
-        if (s->nchunks > 0) {
-            uint32_t prev = s->chunks[s->nchunks - 1].len;
-            cap = prev + prev / 32 + 16;
-        }
+        /* sized like the previous chunk (next_cap): most fit at once, the rest grow by an
+         * eighth. A new series goes by the chunks the head cut lately (write_value's
+         * reallocations from 32 bytes up were ~5% of the scrape path's CPU) */
+        uint32_t cap = s->next_cap ? s->next_cap : head_first_chunk_cap(h);
         xor_chunk_init_cap(&s->open, cap);
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
-        if (s->next_at - t > HEAD_CHUNK_MAX_SPAN) {
-            s->next_at = t + HEAD_CHUNK_MAX_SPAN; /* a range over 49 days: head_chunk.span */
-        }
     }
     xor_chunk_append(&s->open, t, v);
     if (s->open.n == SAMPLES_PER_CHUNK / 4) {
@@ -622,16 +644,9 @@ void head_truncate(head *h, int64_t t)
                 s->chunks[w++] = s->chunks[c];
             }
         }
-        s->nchunks = w;
-        if (s->cap_chunks > w + 2) {
-            /* give back what the truncated window needed (a series that stopped keeps none) */
-            s->cap_chunks = w ? w + 2 : 0;
-            if (w) {
-                s->chunks = odin_realloc(s->chunks, s->cap_chunks * sizeof(*s->chunks));
-            } else {
-                free(s->chunks);
-                s->chunks = NULL;
-            }
+        if (s->nchunks != w) {
+            s->nchunks = w;
+            head_series_chunks_fit(s);
         }
         if (w && s->chunks[0].mint < new_min) {
             new_min = s->chunks[0].mint;
@@ -662,16 +677,12 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
     size_t n = 0;
     for (uint32_t i = 0; i < s->nchunks; i++) {
         if (head_chunk_maxt(&s->chunks[i]) >= t) {
-            v[n] = s->chunks[i];
-            v[n].b = odin_malloc(v[n].len);
-            memcpy(v[n].b, s->chunks[i].b, v[n].len);
-            n++;
+            const head_chunk *c = &s->chunks[i];
+            v[n++] = head_chunk_heap(c->mint, head_chunk_maxt(c), c->b, head_chunk_len(c));
         }
     }
     if (s->has_open && s->last_t >= t) {
-        v[n] = head_chunk_make(s->open_mint, s->last_t, odin_malloc(s->open.len), s->open.len);
-        memcpy(v[n].b, s->open.b, s->open.len);
-        n++;
+        v[n++] = head_chunk_heap(s->open_mint, s->last_t, s->open.b, s->open.len);
     }
     pthread_mutex_unlock(mu);
     *out = v;
@@ -681,7 +692,7 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
 void head_chunks_release(head_chunk *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(v[i].b);
+        head_chunk_heap_free(v[i].b);
     }
     free(v);
 }

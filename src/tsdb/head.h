@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 /* Refs index pages of 4096 series slots; the page directory covers every 32-bit ref (it is
  * 8 MiB of address space, calloc'd, so only the part in use is ever touched). */
@@ -40,28 +41,37 @@ static inline head_sym *head_sym_of(const char *p)
 }
 
 /* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock (and
- * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do). */
+ * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do).
+ * 16 bytes, as a series holds several (four at a 15 s scrape, ~90 over a 3 h head at 1 s): the
+ * chunk's maxt and length are not in the descriptor but in the HEAD_CHUNK_PREFIX bytes before its
+ * data, big-endian. In a chunk file they are the record's own fields (docs/format/head_chunks.md);
+ * a heap chunk's allocation starts with them (head_chunk_heap). Reading them touches the chunk's
+ * page, so filters over many series first ask head_series_chunk_maxt_bound. */
 typedef struct {
     int64_t mint;
-    uint32_t span; /* maxt - mint: chunks are cut before they span more (HEAD_CHUNK_MAX_SPAN) */
-    uint32_t len;
-    uint8_t *b;    /* encoded bytes with the count header: heap-owned, or read-only bytes in a
-                      chunk file's mapping (never written through; head_chunk_free tells which
-                      by address). 24 bytes in all: a series holds several */
+    uint8_t *b; /* encoded bytes with the count header: heap-owned, or read-only bytes in a chunk
+                   file's mapping (never written through; head_chunk_free tells which by address) */
 } head_chunk;
 
-#define HEAD_CHUNK_MAX_SPAN ((int64_t)UINT32_MAX)
+enum { HEAD_CHUNK_PREFIX = 8 + 4 };
 
 static inline int64_t head_chunk_maxt(const head_chunk *c)
 {
-    return c->mint + (int64_t)c->span;
+    uint64_t w;
+    memcpy(&w, c->b - HEAD_CHUNK_PREFIX, 8);
+    return (int64_t)tsdb_be64(w);
 }
 
-/* maxt - mint must be at most HEAD_CHUNK_MAX_SPAN (a cut part of a chunk of the head is). */
-static inline head_chunk head_chunk_make(int64_t mint, int64_t maxt, uint8_t *b, uint32_t len)
+static inline uint32_t head_chunk_len(const head_chunk *c)
 {
-    return (head_chunk){mint, (uint32_t)(maxt - mint), len, b};
+    const uint8_t *p = c->b - 4;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+/* A heap chunk holding a copy of len bytes of data, with its prefix. */
+head_chunk head_chunk_heap(int64_t mint, int64_t maxt, const uint8_t *data, uint32_t len);
+/* Frees a heap chunk's allocation (not one in a chunk file: head_chunk_free tells them apart). */
+void head_chunk_heap_free(uint8_t *b);
 
 /* One label pair of the head: the refs of the series holding it, ascending (32 bits: refs are
  * never reused, and head_get_or_create refuses to hand out more than HEAD_MAX_REFS), and the pair
@@ -94,7 +104,10 @@ typedef struct head_series {
      * found or made again from its labels instead */
     bool removed;
     head_chunk *chunks;
-    uint32_t nchunks, cap_chunks;
+    uint32_t nchunks;   /* `chunks` holds exactly this many (a series cuts one every ~30 min) */
+    uint32_t next_cap;  /* bytes for the next open chunk: the last cut one's length plus a
+                           little, kept here because reading it from a chunk file's record
+                           would fault the page in */
     xor_chunk open;
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
@@ -103,6 +116,24 @@ typedef struct head_series {
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
     head_postings *labels[];       /* sorted by name; in the series' own allocation */
 } head_series;
+
+/* With the series' stripe held: an upper bound of chunk i's maxt that reads no chunk bytes. A
+ * series' chunks are in time order and do not overlap (appends are in order, deletes only drop
+ * samples), so each ends before the next one (or the open one) starts; the last of a series
+ * without an open chunk is read. */
+static inline int64_t head_series_chunk_maxt_bound(const head_series *s, uint32_t i)
+{
+    if (i + 1 < s->nchunks) {
+        return s->chunks[i + 1].mint - 1;
+    }
+    if (s->has_open) {
+        return s->open_mint - 1;
+    }
+    return head_chunk_maxt(&s->chunks[i]);
+}
+
+/* With the series' stripe held, after chunks were dropped from it: gives back the spare slots. */
+void head_series_chunks_fit(head_series *s);
 
 /* The text of an interned symbol as a string. */
 static inline odin_str head_sym_str(const char *p)

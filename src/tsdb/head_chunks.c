@@ -16,7 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { RECORD_HEAD_MAX = 8 + 8 + 8 + 10 };
+enum { RECORD_HEAD = 8 + 8 + 8 + 4 };
 
 /* One file: created, written up to HEAD_CHUNK_FILE_BYTES, sealed, deleted with its last chunk. */
 typedef struct {
@@ -198,11 +198,12 @@ static cfile *new_file_locked(head_chunk_files *cf)
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
                            const uint8_t *b, uint32_t len, const uint8_t **out)
 {
-    uint8_t head[RECORD_HEAD_MAX], tail[4];
+    uint8_t head[RECORD_HEAD], tail[4];
     put_be64(head, ref);
     put_be64(head + 8, (uint64_t)mint);
     put_be64(head + 16, (uint64_t)maxt);
-    size_t hn = 24 + tsdb_put_uvarint(head + 24, len);
+    put_be32(head + 24, len);
+    size_t hn = RECORD_HEAD;
     uint32_t crc = tsdb_crc32c(0, head, hn);
     crc = tsdb_crc32c(crc, b, len);
     put_be32(tail, crc);

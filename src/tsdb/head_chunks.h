@@ -21,7 +21,7 @@ enum {
     HEAD_CHUNK_FILE_BYTES = 64 << 20, /* one mapping per file; a file is sealed when full */
     HEAD_CHUNK_FILE_HEADER = 8,       /* magic (4) | version (1) | padding (3) */
     HEAD_CHUNK_FILE_MAGIC = 0x0D1C4C5A,
-    HEAD_CHUNK_FILE_VERSION = 1,
+    HEAD_CHUNK_FILE_VERSION = 2,
 };
 
 /* Owned by the head; created by head_chunk_files_open, freed by head_chunk_files_close. */
@@ -33,7 +33,8 @@ head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err);
 /* Unmaps and closes every file, and removes them (their chunks die with the head). NULL is fine. */
 void head_chunk_files_close(head_chunk_files *cf);
 /* Appends one chunk record. 0 with *out pointing at the chunk's bytes in the mapping (read-only,
- * valid until its chunk is dropped); -1 when the write failed (full disk, I/O error: logged once
+ * valid until its chunk is dropped), which the record's maxt and length precede as a head_chunk
+ * needs them (HEAD_CHUNK_PREFIX); -1 when the write failed (full disk, I/O error: logged once
  * until a write succeeds again), and the caller keeps the chunk in memory. */
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
                            const uint8_t *b, uint32_t len, const uint8_t **out);

@@ -209,7 +209,7 @@ static tv *head_samples(tsdb *db, head_series *s, int64_t t, size_t *n)
     tv *out = NULL;
     for (size_t c = 0; c < nc; c++) {
         xor_iter it;
-        xor_iter_init(&it, cs[c].b, cs[c].len);
+        xor_iter_init(&it, cs[c].b, head_chunk_len(&cs[c]));
         int64_t st;
         double sv;
         while (xor_iter_next(&it, &st, &sv)) {

@@ -494,7 +494,8 @@ static bool head_series_in_range(tsdb_querier *q, head_series *s)
     pthread_mutex_lock(mu);
     bool any = false;
     for (uint32_t i = 0; i < s->nchunks && !any; i++) {
-        any = head_chunk_maxt(&s->chunks[i]) >= q->mint && s->chunks[i].mint <= q->maxt;
+        any = s->chunks[i].mint <= q->maxt && head_series_chunk_maxt_bound(s, i) >= q->mint &&
+              head_chunk_maxt(&s->chunks[i]) >= q->mint;
     }
     if (!any && s->has_open) {
         any = s->last_t >= q->mint && s->open_mint <= q->maxt;
@@ -808,9 +809,12 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
         pthread_mutex_lock(mu);
         for (uint32_t i = 0; i < hs->nchunks; i++) {
             const head_chunk *c = &hs->chunks[i];
+            if (c->mint > q->maxt || head_series_chunk_maxt_bound(hs, i) < q->mint) {
+                continue;
+            }
             int64_t cmaxt = head_chunk_maxt(c);
-            if (cmaxt >= q->mint && c->mint <= q->maxt) {
-                add_copy(st, c->b, c->len, c->mint, cmaxt);
+            if (cmaxt >= q->mint) {
+                add_copy(st, c->b, head_chunk_len(c), c->mint, cmaxt);
             }
         }
         if (hs->has_open && hs->last_t >= q->mint && hs->open_mint <= q->maxt) {

@@ -113,13 +113,13 @@ static int snap_next(void *ctx, odin_labels *labels, const block_chunk **chunks,
         size_t k = 0;
         for (size_t i = 0; i < ss->ncur; i++) {
             const head_chunk *c = &ss->cur[i];
-            block_chunk bc = {c->mint, head_chunk_maxt(c), c->b, c->len};
+            block_chunk bc = {c->mint, head_chunk_maxt(c), c->b, head_chunk_len(c)};
             if (c->mint > ss->maxt) {
                 break;
             }
             /* samples appended since the snapshot began, or already in blocks, stay out, so the
              * block holds only what its range says */
-            bool cut = head_chunk_maxt(c) > ss->maxt || c->mint < ss->mint;
+            bool cut = bc.maxt > ss->maxt || c->mint < ss->mint;
             int rc = cut ? tombstones_apply_chunk(&bc, outside, 2, &ss->a, &bc, err) : 1;
             if (rc < 0) {
                 return rc;

@@ -232,17 +232,20 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
         touched = true;
         xor_chunk nc;
         int64_t first = 0, last = 0;
-        reencode(c.b, c.len, mint, maxt, &nc, &first, &last);
+        reencode(c.b, head_chunk_len(&c), mint, maxt, &nc, &first, &last);
         head_chunk_free(h, &c);
         if (nc.n == 0) {
             xor_chunk_fini(&nc);
             dropped++;
             continue;
         }
-        xor_chunk_compact(&nc);
-        s->chunks[w++] = head_chunk_make(first, last, nc.b, nc.len);
+        s->chunks[w++] = head_chunk_heap(first, last, nc.b, nc.len);
+        xor_chunk_fini(&nc);
     }
-    s->nchunks = w;
+    if (s->nchunks != w) {
+        s->nchunks = w;
+        head_series_chunks_fit(s);
+    }
     atomic_fetch_sub(&h->nchunks, dropped);
     if (s->has_open && s->open_mint <= maxt && s->last_t >= mint) {
         touched = true;
