@@ -71,33 +71,65 @@ int head_open_chunk_files(head *h, const char *dir, odin_err *err)
     return h->cf ? 0 : -ODIN_ERR_IO;
 }
 
-head_chunk head_chunk_heap(int64_t mint, int64_t maxt, const uint8_t *data, uint32_t len)
+void head_chunk_prefix_put(uint8_t *p, const uint8_t *prev, int64_t mint, int64_t maxt,
+                           uint32_t len)
+{
+    memcpy(p, &prev, 8);
+    uint64_t w = tsdb_be64((uint64_t)mint);
+    memcpy(p + 8, &w, 8);
+    w = tsdb_be64((uint64_t)maxt);
+    memcpy(p + 16, &w, 8);
+    p[24] = (uint8_t)(len >> 24);
+    p[25] = (uint8_t)(len >> 16);
+    p[26] = (uint8_t)(len >> 8);
+    p[27] = (uint8_t)len;
+}
+
+head_chunk head_chunk_heap(const uint8_t *prev, int64_t mint, int64_t maxt, const uint8_t *data,
+                           uint32_t len)
 {
     uint8_t *p = odin_malloc(HEAD_CHUNK_PREFIX + (size_t)len);
-    uint64_t w = tsdb_be64((uint64_t)maxt);
-    memcpy(p, &w, 8);
-    p[8] = (uint8_t)(len >> 24);
-    p[9] = (uint8_t)(len >> 16);
-    p[10] = (uint8_t)(len >> 8);
-    p[11] = (uint8_t)len;
+    head_chunk_prefix_put(p, prev, mint, maxt, len);
     memcpy(p + HEAD_CHUNK_PREFIX, data, len);
     return (head_chunk){mint, p + HEAD_CHUNK_PREFIX};
+}
+
+size_t head_series_chunk_list(const head_series *s, head_chunk *out)
+{
+    uint8_t *b = s->last;
+    for (uint32_t k = s->nchunks; k-- > 0;) {
+        out[k] = head_chunk_at(b);
+        b = k > 0 ? head_chunk_prev(&out[k]) : NULL;
+    }
+    return s->nchunks;
+}
+
+size_t head_series_chunks_overlapping(const head_series *s, int64_t mint, int64_t maxt,
+                                      head_chunk *out)
+{
+    size_t n = 0;
+    /* chunks are in time order and do not overlap (appends are in order, deletes only drop
+     * samples): each ends before the one after it starts */
+    int64_t bound = s->has_open ? s->open_mint - 1 : INT64_MAX;
+    uint8_t *b = s->last;
+    for (uint32_t k = 0; k < s->nchunks && bound >= mint; k++) {
+        head_chunk c = head_chunk_at(b);
+        if (c.mint <= maxt && head_chunk_maxt(&c) >= mint) {
+            if (out == NULL) {
+                return 1;
+            }
+            out[n++] = c;
+        }
+        bound = c.mint - 1;
+        b = k + 1 < s->nchunks ? head_chunk_prev(&c) : NULL;
+    }
+    return n;
 }
 
 void head_chunk_heap_free(uint8_t *b)
 {
     if (b) {
         free(b - HEAD_CHUNK_PREFIX);
-    }
-}
-
-void head_series_chunks_fit(head_series *s)
-{
-    if (s->nchunks == 0) {
-        free(s->chunks); /* a series that stopped keeps none */
-        s->chunks = NULL;
-    } else {
-        s->chunks = odin_realloc(s->chunks, s->nchunks * sizeof(*s->chunks));
     }
 }
 
@@ -115,10 +147,12 @@ void head_fini(head *h)
         if (s == NULL) {
             continue; /* removed: freed with the zombies below */
         }
-        for (uint32_t c = 0; c < s->nchunks; c++) {
-            head_chunk_free(h, &s->chunks[c]);
+        uint8_t *b = s->last;
+        for (uint32_t k = 0; k < s->nchunks; k++) {
+            head_chunk c = {0, b};
+            b = k + 1 < s->nchunks ? head_chunk_prev(&c) : NULL;
+            head_chunk_free(h, &c);
         }
-        free(s->chunks);
         if (s->has_open) {
             xor_chunk_fini(&s->open);
         }
@@ -499,24 +533,22 @@ static int64_t range_end(int64_t t, int64_t range)
  * chunk stays on the heap, as an in-memory head keeps it. */
 static void cut_open(head *h, head_series *s)
 {
-    /* exactly sized: a series holds a handful of chunks, cut every quarter of the chunk range or
-     * so, and a reallocation per cut is cheap next to the slack of spare slots */
-    s->chunks = odin_realloc(s->chunks, (s->nchunks + 1) * sizeof(*s->chunks));
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
     uint32_t len = s->open.len;
+    const uint8_t *prev = s->nchunks ? s->last : NULL;
     head_chunk c;
     const uint8_t *mapped;
-    if (h->cf &&
-        head_chunk_files_write(h->cf, s->ref, s->open_mint, last_t, s->open.b, len, &mapped) == 0) {
+    uint8_t pre[HEAD_CHUNK_PREFIX];
+    head_chunk_prefix_put(pre, prev, s->open_mint, last_t, len);
+    if (h->cf && head_chunk_files_write(h->cf, s->ref, s->open_mint, pre, sizeof(pre), s->open.b,
+                                        len, &mapped) == 0) {
         c = (head_chunk){s->open_mint, (uint8_t *)(uintptr_t)mapped}; /* see head_chunk.b */
     } else {
-        c = head_chunk_heap(s->open_mint, last_t, s->open.b, len);
+        c = head_chunk_heap(prev, s->open_mint, last_t, s->open.b, len);
     }
-    xor_chunk_fini(&s->open);
-    s->chunks[s->nchunks++] = c;
-    /* a chunk of the same series and time span is about as long; the writer needs 9 bytes of
-     * room past the end */
-    s->next_cap = len + len / 32 + 16;
+    xor_chunk_fini(&s->open); /* open.len stays: the next open chunk's size hint */
+    s->last = c.b;
+    s->nchunks++;
     /* average over about the last 64 cuts: follows a change of scrape interval or value shape */
     uint32_t avg = atomic_load_explicit(&h->cut_len_avg16, memory_order_relaxed);
     uint32_t len16 = (len > HEAD_FIRST_CHUNK_MAX ? HEAD_FIRST_CHUNK_MAX : len) * 16;
@@ -551,10 +583,12 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         cut_open(h, s);
     }
     if (!s->has_open) {
-        /* sized like the previous chunk (next_cap): most fit at once, the rest grow by an
-         * eighth. A new series goes by the chunks the head cut lately (write_value's
+        /* sized like the previous chunk plus a little (a chunk of the same series and time
+         * span is about as long; the writer needs 9 bytes of room past the end): most fit at
+         * once, the rest grow by an eighth. A new series goes by the chunks the head cut lately (write_value's
          * reallocations from 32 bytes up were ~5% of the scrape path's CPU) */
-        uint32_t cap = s->next_cap ? s->next_cap : head_first_chunk_cap(h);
+        uint32_t prev = s->open.len; /* the last cut chunk's (0 before the first cut) */
+        uint32_t cap = prev ? prev + prev / 32 + 16 : head_first_chunk_cap(h);
         xor_chunk_init_cap(&s->open, cap);
         s->has_open = true;
         s->open_mint = t;
@@ -611,10 +645,10 @@ size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, h
         cut_open(h, s);
     }
     head_chunk *v = odin_malloc((s->nchunks ? s->nchunks : 1) * sizeof(*v));
-    size_t n = 0;
-    for (uint32_t i = 0; i < s->nchunks; i++) {
-        if (head_chunk_maxt(&s->chunks[i]) >= mint && s->chunks[i].mint < maxt) {
-            v[n++] = s->chunks[i];
+    size_t all = head_series_chunk_list(s, v), n = 0;
+    for (size_t i = 0; i < all; i++) {
+        if (head_chunk_maxt(&v[i]) >= mint && v[i].mint < maxt) {
+            v[n++] = v[i];
         }
     }
     pthread_mutex_unlock(mu);
@@ -635,21 +669,24 @@ void head_truncate(head *h, int64_t t)
         }
         pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
         pthread_mutex_lock(mu);
+        /* newest first: once one chunk ends before t, every older one does too */
         uint32_t w = 0;
-        for (uint32_t c = 0; c < s->nchunks; c++) {
-            if (head_chunk_maxt(&s->chunks[c]) < t) {
-                head_chunk_free(h, &s->chunks[c]);
-                freed++;
+        int64_t oldest = INT64_MAX;
+        uint8_t *b = s->last;
+        for (uint32_t k = 0; k < s->nchunks; k++) {
+            head_chunk c = head_chunk_at(b);
+            b = k + 1 < s->nchunks ? head_chunk_prev(&c) : NULL;
+            if (w == k && head_chunk_maxt(&c) >= t) {
+                w++;
+                oldest = c.mint;
             } else {
-                s->chunks[w++] = s->chunks[c];
+                head_chunk_free(h, &c);
+                freed++;
             }
         }
-        if (s->nchunks != w) {
-            s->nchunks = w;
-            head_series_chunks_fit(s);
-        }
-        if (w && s->chunks[0].mint < new_min) {
-            new_min = s->chunks[0].mint;
+        s->nchunks = w;
+        if (w && oldest < new_min) {
+            new_min = oldest;
         }
         if (!w && s->has_open && s->open_mint < new_min) {
             new_min = s->open_mint;
@@ -674,15 +711,16 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
     pthread_mutex_lock(mu);
     size_t cap = s->nchunks + 1;
     head_chunk *v = odin_malloc(cap * sizeof(*v));
-    size_t n = 0;
-    for (uint32_t i = 0; i < s->nchunks; i++) {
-        if (head_chunk_maxt(&s->chunks[i]) >= t) {
-            const head_chunk *c = &s->chunks[i];
-            v[n++] = head_chunk_heap(c->mint, head_chunk_maxt(c), c->b, head_chunk_len(c));
+    size_t all = head_series_chunk_list(s, v), n = 0;
+    const uint8_t *none = NULL; /* the copies are not linked: the caller has them all */
+    for (size_t i = 0; i < all; i++) {
+        const head_chunk c = v[i];
+        if (head_chunk_maxt(&c) >= t) {
+            v[n++] = head_chunk_heap(none, c.mint, head_chunk_maxt(&c), c.b, head_chunk_len(&c));
         }
     }
     if (s->has_open && s->last_t >= t) {
-        v[n++] = head_chunk_heap(s->open_mint, s->last_t, s->open.b, s->open.len);
+        v[n++] = head_chunk_heap(none, s->open_mint, s->last_t, s->open.b, s->open.len);
     }
     pthread_mutex_unlock(mu);
     *out = v;

@@ -42,23 +42,51 @@ static inline head_sym *head_sym_of(const char *p)
 
 /* A finished chunk: immutable once cut, so readers may use it after dropping the stripe lock (and
  * until head_truncate or a delete drops it: both run under compact_lock, as block cuts do).
- * 16 bytes, as a series holds several (four at a 15 s scrape, ~90 over a 3 h head at 1 s): the
- * chunk's maxt and length are not in the descriptor but in the HEAD_CHUNK_PREFIX bytes before its
- * data, big-endian. In a chunk file they are the record's own fields (docs/format/head_chunks.md);
- * a heap chunk's allocation starts with them (head_chunk_heap). Reading them touches the chunk's
- * page, so filters over many series first ask head_series_chunk_maxt_bound. */
+ *
+ * A series keeps only the address of its newest cut chunk's data (`last`); each chunk links to
+ * the one cut before it, and its times and length sit with that link in the HEAD_CHUNK_PREFIX
+ * bytes before its data: previous chunk's data address (native, 8) | mint (8) | maxt (8) |
+ * len (4), the last three big-endian. In a chunk file these are the record's own fields
+ * (docs/format/head_chunks.md); a heap chunk's allocation starts with them (head_chunk_heap). So
+ * a series' cut chunks cost it 8 bytes however many there are (a 3 h head at a 1 s scrape holds
+ * ~90; their descriptors were 2 KiB a series). Reading a prefix touches the chunk's page, which
+ * for a mapped chunk stays resident until the next cut releases it: readers that filter by time
+ * walk from the newest chunk, bound each chunk's maxt by the mint of the one after it (or of the
+ * open chunk) and stop before reading a chunk that bound puts before their range. This struct is
+ * what walks and lists hand out: the mint read once, and the data. */
 typedef struct {
     int64_t mint;
     uint8_t *b; /* encoded bytes with the count header: heap-owned, or read-only bytes in a chunk
                    file's mapping (never written through; head_chunk_free tells which by address) */
 } head_chunk;
 
-enum { HEAD_CHUNK_PREFIX = 8 + 4 };
+enum { HEAD_CHUNK_PREFIX = 8 + 8 + 8 + 4 };
+
+/* The chunk whose data starts at b (a chunk file's or the heap's, with its prefix). */
+static inline head_chunk head_chunk_at(uint8_t *b)
+{
+    uint64_t w;
+    memcpy(&w, b - HEAD_CHUNK_PREFIX + 8, 8);
+    return (head_chunk){(int64_t)tsdb_be64(w), b};
+}
+
+/* The data of the chunk cut before c (only meaningful when c is not its series' oldest). */
+static inline uint8_t *head_chunk_prev(const head_chunk *c)
+{
+    uint8_t *p;
+    memcpy(&p, c->b - HEAD_CHUNK_PREFIX, sizeof(p));
+    return p;
+}
+
+/* Fills the HEAD_CHUNK_PREFIX bytes at p for a chunk cut after the one whose data is prev (NULL:
+ * the first). */
+void head_chunk_prefix_put(uint8_t *p, const uint8_t *prev, int64_t mint, int64_t maxt,
+                           uint32_t len);
 
 static inline int64_t head_chunk_maxt(const head_chunk *c)
 {
     uint64_t w;
-    memcpy(&w, c->b - HEAD_CHUNK_PREFIX, 8);
+    memcpy(&w, c->b - 12, 8);
     return (int64_t)tsdb_be64(w);
 }
 
@@ -68,8 +96,9 @@ static inline uint32_t head_chunk_len(const head_chunk *c)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* A heap chunk holding a copy of len bytes of data, with its prefix. */
-head_chunk head_chunk_heap(int64_t mint, int64_t maxt, const uint8_t *data, uint32_t len);
+/* A heap chunk holding a copy of len bytes of data, with its prefix linking it to prev. */
+head_chunk head_chunk_heap(const uint8_t *prev, int64_t mint, int64_t maxt, const uint8_t *data,
+                           uint32_t len);
 /* Frees a heap chunk's allocation (not one in a chunk file: head_chunk_free tells them apart). */
 void head_chunk_heap_free(uint8_t *b);
 
@@ -103,12 +132,10 @@ typedef struct head_series {
      * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
      * found or made again from its labels instead */
     bool removed;
-    head_chunk *chunks;
-    uint32_t nchunks;   /* `chunks` holds exactly this many (a series cuts one every ~30 min) */
-    uint32_t next_cap;  /* bytes for the next open chunk: the last cut one's length plus a
-                           little, kept here because reading it from a chunk file's record
-                           would fault the page in */
-    xor_chunk open;
+    uint8_t *last;      /* the newest cut chunk's data, when nchunks > 0 (see head_chunk) */
+    uint32_t nchunks;
+    xor_chunk open;     /* when !has_open, open.len is the last cut chunk's length (the next
+                           one's size hint: reading the record would fault its page back in) */
     int64_t open_mint;
     int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
     /* written under the stripe, read without it by the appender's early checks */
@@ -117,23 +144,15 @@ typedef struct head_series {
     head_postings *labels[];       /* sorted by name; in the series' own allocation */
 } head_series;
 
-/* With the series' stripe held: an upper bound of chunk i's maxt that reads no chunk bytes. A
- * series' chunks are in time order and do not overlap (appends are in order, deletes only drop
- * samples), so each ends before the next one (or the open one) starts; the last of a series
- * without an open chunk is read. */
-static inline int64_t head_series_chunk_maxt_bound(const head_series *s, uint32_t i)
-{
-    if (i + 1 < s->nchunks) {
-        return s->chunks[i + 1].mint - 1;
-    }
-    if (s->has_open) {
-        return s->open_mint - 1;
-    }
-    return head_chunk_maxt(&s->chunks[i]);
-}
-
-/* With the series' stripe held, after chunks were dropped from it: gives back the spare slots. */
-void head_series_chunks_fit(head_series *s);
+/* With the series' stripe held: its cut chunks, oldest first, into out (room for nchunks). Reads
+ * every chunk's prefix: for walks that cover the whole series anyway. */
+size_t head_series_chunk_list(const head_series *s, head_chunk *out);
+/* With the series' stripe held: its cut chunks holding samples in [mint, maxt], newest first, into
+ * out (room for nchunks; NULL: stop at the first and return 1). Reads the prefix of a chunk only
+ * when the mint of the chunk after it (or of the open chunk) leaves it a chance to reach mint, so
+ * a query of recent samples touches no cut chunk it does not read. */
+size_t head_series_chunks_overlapping(const head_series *s, int64_t mint, int64_t maxt,
+                                      head_chunk *out);
 
 /* The text of an interned symbol as a string. */
 static inline odin_str head_sym_str(const char *p)

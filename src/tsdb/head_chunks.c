@@ -16,7 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { RECORD_HEAD = 8 + 8 + 8 + 4 };
+enum { RECORD_HEAD_MAX = 8 + 8 + 64 };
 
 /* One file: created, written up to HEAD_CHUNK_FILE_BYTES, sealed, deleted with its last chunk. */
 typedef struct {
@@ -195,15 +195,17 @@ static cfile *new_file_locked(head_chunk_files *cf)
     return f;
 }
 
-int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, int64_t maxt,
-                           const uint8_t *b, uint32_t len, const uint8_t **out)
+int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
+                           size_t npre, const uint8_t *b, uint32_t len, const uint8_t **out)
 {
-    uint8_t head[RECORD_HEAD], tail[4];
+    uint8_t head[RECORD_HEAD_MAX], tail[4];
+    if (npre > RECORD_HEAD_MAX - 16) {
+        return -1;
+    }
     put_be64(head, ref);
     put_be64(head + 8, (uint64_t)mint);
-    put_be64(head + 16, (uint64_t)maxt);
-    put_be32(head + 24, len);
-    size_t hn = RECORD_HEAD;
+    memcpy(head + 16, pre, npre);
+    size_t hn = 16 + npre;
     uint32_t crc = tsdb_crc32c(0, head, hn);
     crc = tsdb_crc32c(crc, b, len);
     put_be32(tail, crc);

@@ -39,7 +39,6 @@ static void free_zombies(struct head_zombies *z)
 {
     for (size_t i = 0; i < z->nseries; i++) {
         head_series *s = z->series[i];
-        free(s->chunks); /* empty: only series without chunks are removed */
         if (s->has_open) {
             xor_chunk_fini(&s->open);
         }

@@ -492,11 +492,7 @@ static bool head_series_in_range(tsdb_querier *q, head_series *s)
 {
     pthread_mutex_t *mu = &q->db->head.stripes[s->ref % HEAD_STRIPES];
     pthread_mutex_lock(mu);
-    bool any = false;
-    for (uint32_t i = 0; i < s->nchunks && !any; i++) {
-        any = s->chunks[i].mint <= q->maxt && head_series_chunk_maxt_bound(s, i) >= q->mint &&
-              head_chunk_maxt(&s->chunks[i]) >= q->mint;
-    }
+    bool any = head_series_chunks_overlapping(s, q->mint, q->maxt, NULL) > 0;
     if (!any && s->has_open) {
         any = s->last_t >= q->mint && s->open_mint <= q->maxt;
     }
@@ -807,15 +803,14 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
     if (hs) {
         pthread_mutex_t *mu = &q->db->head.stripes[hs->ref % HEAD_STRIPES];
         pthread_mutex_lock(mu);
-        for (uint32_t i = 0; i < hs->nchunks; i++) {
-            const head_chunk *c = &hs->chunks[i];
-            if (c->mint > q->maxt || head_series_chunk_maxt_bound(hs, i) < q->mint) {
-                continue;
-            }
-            int64_t cmaxt = head_chunk_maxt(c);
-            if (cmaxt >= q->mint) {
-                add_copy(st, c->b, head_chunk_len(c), c->mint, cmaxt);
-            }
+        head_chunk few[16];
+        head_chunk *cs = hs->nchunks <= 16 ? few : odin_malloc(hs->nchunks * sizeof(*cs));
+        /* newest first: added oldest first, as the sources are kept in time order */
+        for (size_t i = head_series_chunks_overlapping(hs, q->mint, q->maxt, cs); i-- > 0;) {
+            add_copy(st, cs[i].b, head_chunk_len(&cs[i]), cs[i].mint, head_chunk_maxt(&cs[i]));
+        }
+        if (cs != few) {
+            free(cs);
         }
         if (hs->has_open && hs->last_t >= q->mint && hs->open_mint <= q->maxt) {
             add_copy(st, hs->open.b, hs->open.len, hs->open_mint, hs->last_t);

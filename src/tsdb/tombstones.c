@@ -223,10 +223,23 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
     bool touched = false;
     uint32_t w = 0;
     uint64_t dropped = 0;
-    for (uint32_t i = 0; i < s->nchunks; i++) {
-        head_chunk c = s->chunks[i];
+    head_chunk *cs = odin_malloc((s->nchunks ? s->nchunks : 1) * sizeof(*cs));
+    size_t n = head_series_chunk_list(s, cs);
+    /* the chain is rebuilt oldest first: a chunk rewritten goes to the heap, and so does every
+     * later one whose link (fixed in its chunk file record) would point at what was dropped */
+    uint8_t *prev = NULL;
+    for (size_t i = 0; i < n; i++) {
+        head_chunk c = cs[i];
+        bool linked = w == 0 || head_chunk_prev(&c) == prev; /* the oldest link is never followed */
         if (head_chunk_maxt(&c) < mint || c.mint > maxt) {
-            s->chunks[w++] = c;
+            if (!linked) {
+                head_chunk moved = head_chunk_heap(prev, c.mint, head_chunk_maxt(&c), c.b,
+                                                   head_chunk_len(&c));
+                head_chunk_free(h, &c);
+                c = moved;
+            }
+            prev = c.b;
+            w++;
             continue;
         }
         touched = true;
@@ -239,13 +252,13 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
             dropped++;
             continue;
         }
-        s->chunks[w++] = head_chunk_heap(first, last, nc.b, nc.len);
+        prev = head_chunk_heap(prev, first, last, nc.b, nc.len).b;
+        w++;
         xor_chunk_fini(&nc);
     }
-    if (s->nchunks != w) {
-        s->nchunks = w;
-        head_series_chunks_fit(s);
-    }
+    free(cs);
+    s->nchunks = w;
+    s->last = prev;
     atomic_fetch_sub(&h->nchunks, dropped);
     if (s->has_open && s->open_mint <= maxt && s->last_t >= mint) {
         touched = true;
