@@ -144,6 +144,15 @@ static void unmap(mapped *m)
     m->len = 0;
 }
 
+/* Drops the pages of m that this process touched from its resident set; they stay in the page
+ * cache and fault back in when read. */
+static void cool(const mapped *m)
+{
+    if (m->p) {
+        madvise((void *)(uintptr_t)m->p, m->len, MADV_DONTNEED);
+    }
+}
+
 /* A `len(4) | content | CRC32C(4)` section at off: on success *d covers the content and *base is
  * the file offset of its first byte. */
 static int section_at(const tsdb_block *b, uint64_t off, const char *what, block_dec *d,
@@ -487,6 +496,13 @@ tsdb_block *block_open(const char *path, odin_err *err)
         return NULL;
     }
     b->mf.m.size_bytes = size;
+    /* opening read the symbol and postings tables and the segment headers through the mappings
+     * (the symbols are kept as offsets into them): ~20 bytes a series of a fresh block's index
+     * that would stay resident until unmapped, though a query reads a small part of it */
+    cool(&b->idx);
+    for (size_t i = 0; i < b->nsegs; i++) {
+        cool(&b->segs[i]);
+    }
     return b;
 }
 

@@ -39,6 +39,8 @@ void xor_chunk_init(xor_chunk *c);
 /* As xor_chunk_init with a first buffer of cap bytes (at least 16): a caller that knows how big
  * the chunk will grow (the series' previous chunk) saves the reallocations and their slack. */
 void xor_chunk_init_cap(xor_chunk *c, uint32_t cap);
+/* Grows the buffer to at least cap bytes (rounded to malloc's sizes) in one step. */
+void xor_chunk_reserve(xor_chunk *c, uint32_t cap);
 void xor_chunk_fini(xor_chunk *c);
 void xor_chunk_append(xor_chunk *c, int64_t t, double v);
 /* Shrinks the buffer to its length; the chunk stays appendable. */

@@ -522,6 +522,35 @@ static int64_t chunk_end_time(int64_t start, int64_t cur, int64_t max)
     return start + (max - start) / n;
 }
 
+/* A series' first chunk has no earlier one to size it by and starts small. Grown by an eighth
+ * at a time, each step usually moves it (the next allocation is another series'), and the holes
+ * those moves leave behind in the first half hour stayed as ~60 bytes of free heap per series
+ * for good. So once it has a few samples to go by, it grows at once to what it is expected to
+ * hold: its bytes per sample so far (the first sample's 16-byte start left out) times the
+ * samples a chunk gets (SAMPLES_PER_CHUNK, fewer when its range ends sooner), plus a sixteenth. */
+enum { FIRST_GROWTH_SAMPLES = 8, FIRST_GROWTH_ROOM = 24 };
+
+static void grow_first_chunk(head_series *s, int64_t t)
+{
+    const xor_chunk *c = &s->open;
+    int64_t bits = (int64_t)c->len * 8 - c->bits_free - 8 * (2 + 16);
+    int64_t gap = (t - s->open_mint) / c->n; /* the interval, as it has been */
+    int64_t want = SAMPLES_PER_CHUNK;
+    if (gap > 0 && (s->next_at - s->open_mint) / gap < want) {
+        want = (s->next_at - s->open_mint) / gap;
+    }
+    if (bits <= 0 || want <= c->n) {
+        return;
+    }
+    int64_t per = bits / (c->n - 1) + 1;
+    int64_t more = (want - c->n) * per / 8;
+    more += more / 16;
+    if (more > 4096) {
+        more = 4096; /* a noisy start: the usual growth takes over past this */
+    }
+    xor_chunk_reserve(&s->open, (uint32_t)(c->len + more + 9));
+}
+
 static int64_t range_end(int64_t t, int64_t range)
 {
     int64_t r = t - (t % range + range) % range;
@@ -593,6 +622,10 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
+    }
+    if (s->open.len + FIRST_GROWTH_ROOM > s->open.cap && s->nchunks == 0 &&
+        s->open.n >= FIRST_GROWTH_SAMPLES) {
+        grow_first_chunk(s, t);
     }
     xor_chunk_append(&s->open, t, v);
     if (s->open.n == SAMPLES_PER_CHUNK / 4) {

@@ -82,6 +82,15 @@ void xor_chunk_init_cap(xor_chunk *c, uint32_t cap)
     c->leading = 0xff;
 }
 
+void xor_chunk_reserve(xor_chunk *c, uint32_t cap)
+{
+    size_t ncap = alloc_size(cap);
+    if (ncap > c->cap) {
+        c->b = odin_realloc(c->b, ncap);
+        c->cap = (uint32_t)ncap;
+    }
+}
+
 void xor_chunk_fini(xor_chunk *c)
 {
     free(c->b);
