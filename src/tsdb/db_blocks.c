@@ -199,8 +199,75 @@ typedef struct {
     head_chunk *cur;
     block_chunk *out;
     size_t cap;
+    odin_arena merged; /* the current series' merged chunks */
     head_labels_buf lbuf; /* the current series' labels */
 } head_source;
+
+static bool xor_samples(const block_chunk *c, uint32_t *n)
+{
+    if (tsdb_chunk_encoding(c->b, c->len) != TSDB_ENC_XOR) {
+        return false;
+    }
+    *n = tsdb_chunk_samples(c->b, c->len);
+    return *n > 0;
+}
+
+/* Consecutive chunks of v[i..j) re-encoded as one into the arena; false when one does not
+ * decode (they are then written as they are, as any other chunk). */
+static bool merge_run(head_source *hs, block_chunk *v, size_t i, size_t j, block_chunk *out)
+{
+    size_t bytes = 0;
+    for (size_t k = i; k < j; k++) {
+        bytes += v[k].len;
+    }
+    xor_chunk c;
+    xor_chunk_init_cap(&c, (uint32_t)bytes + 16);
+    bool ok = true;
+    for (size_t k = i; k < j && ok; k++) {
+        xor_iter it;
+        xor_iter_init(&it, v[k].b, v[k].len);
+        int64_t t;
+        double x;
+        while (xor_iter_next(&it, &t, &x)) {
+            xor_chunk_append(&c, t, x);
+        }
+        ok = !it.err;
+    }
+    uint8_t *b = ok ? odin_arena_alloc(&hs->merged, c.len) : NULL;
+    if (b) {
+        memcpy(b, c.b, c.len);
+        *out = (block_chunk){v[i].mint, v[j - 1].maxt, b, c.len};
+    }
+    xor_chunk_fini(&c);
+    return b != NULL;
+}
+
+/* The head cuts chunks early at long scrape intervals (HEAD_CHUNK_MAX_MS: 60 samples at 15 s);
+ * a block gets them back at up to HEAD_SAMPLES_PER_CHUNK samples, as Prometheus writes them, not
+ * twice the chunks with their index entries, headers and restarted encodings. */
+static size_t merge_short_chunks(head_source *hs, block_chunk *v, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t total, more;
+        size_t j = i + 1;
+        if (xor_samples(&v[i], &total)) {
+            while (j < n && xor_samples(&v[j], &more) && total + more <= HEAD_SAMPLES_PER_CHUNK) {
+                total += more;
+                j++;
+            }
+        }
+        if (j > i + 1 && merge_run(hs, v, i, j, &v[w])) {
+            w++;
+        } else {
+            for (size_t k = i; k < j; k++) {
+                v[w++] = v[k];
+            }
+        }
+        i = j;
+    }
+    return w;
+}
 
 static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **chunks, size_t *n,
                             odin_err *err)
@@ -222,9 +289,10 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
             const head_chunk *c = &hs->cur[i];
             hs->out[i] = (block_chunk){c->mint, head_chunk_maxt(c), c->b, head_chunk_len(c)};
         }
+        odin_arena_reset(&hs->merged);
         *labels = head_series_labels(s, &hs->lbuf);
         *chunks = hs->out;
-        *n = nc;
+        *n = merge_short_chunks(hs, hs->out, nc);
         return 1;
     }
     return 0;
@@ -233,6 +301,7 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
 static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
 {
     head_source hs = {.db = db, .mint = mint, .maxt = maxt};
+    odin_arena_init(&hs.merged, 0);
     hs.series = head_sorted_series(&db->head, &hs.n);
     block_write_opts wo = {
         .parent_dir = db->dir,
@@ -248,6 +317,7 @@ static int cut_block(tsdb *db, int64_t mint, int64_t maxt, odin_err *err)
     int rc = block_write(&wo, &src, ulid, err);
     free(hs.cur);
     free(hs.out);
+    odin_arena_fini(&hs.merged);
     head_labels_buf_fini(&hs.lbuf);
     free(hs.series);
     if (rc < 0 || ulid[0] == '\0') {

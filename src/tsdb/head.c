@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SAMPLES_PER_CHUNK = 120 };
+enum { SAMPLES_PER_CHUNK = HEAD_SAMPLES_PER_CHUNK };
 
 /* The series struct is the head's fixed cost per series (its labels follow it in one allocation,
  * malloc rounds to 16 bytes with an 8-byte header): keep it at 104 on 64-bit targets. */
@@ -622,6 +622,9 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
+        if (s->next_at - t > HEAD_CHUNK_MAX_MS) {
+            s->next_at = t + HEAD_CHUNK_MAX_MS;
+        }
     }
     if (s->open.len + FIRST_GROWTH_ROOM > s->open.cap && s->nchunks == 0 &&
         s->open.n >= FIRST_GROWTH_SAMPLES) {

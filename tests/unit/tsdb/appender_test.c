@@ -322,14 +322,53 @@ static void test_first_chunk_sized_from_cuts(void **state)
     assert_true(created);
     assert_int_equal(head_series_append(&h, n, 4 * HOUR, 1, &kind), 0);
     assert_true(n->open.cap >= cap && n->open.cap < cap + 16);
-    /* chunks of random doubles are ~8x bigger: the hint stops at the cap */
+    /* chunks of random doubles are ~8x bigger: the hint stops at the cap (every 5 s, so a chunk
+     * holds 120 of them: at 15 s the head cuts at 15 minutes, 60 samples) */
     head_series *r = head_get_or_create(&h, pod_labels(ls, "random"), &created);
-    for (int64_t t = 0; t < 40 * HOUR; t += STEP_MS) {
+    for (int64_t t = 0; t < 40 * HOUR; t += 5000) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         double d = (double)x / 3.0;
         assert_int_equal(head_series_append(&h, r, t, d, &kind), 0);
     }
     assert_int_equal(head_first_chunk_cap(&h), HEAD_FIRST_CHUNK_MAX);
+    head_fini(&h);
+}
+
+/* A first chunk has no earlier one to size it by: once it holds a few samples it grows in one
+ * step to about what it will hold when cut (not by an eighth at a time), and at a 15 s scrape
+ * it is cut 15 minutes after its first sample, at 60 samples. */
+static void test_first_chunk_grows_once(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    odin_label ls[2];
+    bool created;
+    int kind = 0;
+    head_series *s = head_get_or_create(&h, pod_labels(ls, "c"), &created);
+    double v = 0;
+    uint64_t x = 3;
+    uint32_t caps[4] = {0};
+    size_t ncaps = 0;
+    int64_t t = 0;
+    for (; s->nchunks == 0; t += STEP_MS) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        v += (double)(x >> 44); /* a byte counter: ~20 bits of change a sample */
+        assert_int_equal(head_series_append(&h, s, t, v, &kind), 0);
+        if (s->has_open && (ncaps == 0 || caps[ncaps - 1] != s->open.cap) && ncaps < 4) {
+            caps[ncaps++] = s->open.cap;
+        }
+    }
+    /* the first sample of the second chunk cut the first one after 60 samples */
+    assert_int_equal(t, 61 * STEP_MS);
+    head_chunk c = head_chunk_at(s->last);
+    assert_int_equal(c.mint, 0);
+    assert_int_equal(head_chunk_maxt(&c), 59 * STEP_MS);
+    assert_int_equal(tsdb_chunk_samples(c.b, head_chunk_len(&c)), 60);
+    /* 32 bytes, grown by an eighth until 8 samples are in, then once to the expected size */
+    uint32_t len = head_chunk_len(&c);
+    assert_true(ncaps <= 4);
+    assert_true(caps[ncaps - 1] >= len && caps[ncaps - 1] <= len + len / 4 + 32);
     head_fini(&h);
 }
 
@@ -341,6 +380,7 @@ int tsdb_appender_tests(void)
         cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_pooled_appenders),
         cmocka_unit_test(test_first_chunk_sized_from_cuts),
+        cmocka_unit_test(test_first_chunk_grows_once),
         cmocka_unit_test(test_too_many_labels),
     };
     return cmocka_run_group_tests_name("tsdb_appender", tests, NULL, NULL);
