@@ -535,9 +535,10 @@ static void grow_first_chunk(head_series *s, int64_t t)
     const xor_chunk *c = &s->open;
     int64_t bits = (int64_t)c->len * 8 - c->bits_free - 8 * (2 + 16);
     int64_t gap = (t - s->open_mint) / c->n; /* the interval, as it has been */
-    int64_t want = SAMPLES_PER_CHUNK;
-    if (gap > 0 && (s->next_at - s->open_mint) / gap < want) {
-        want = (s->next_at - s->open_mint) / gap;
+    int64_t want = SAMPLES_PER_CHUNK, span = s->next_at - s->open_mint;
+    span = span < HEAD_CHUNK_MAX_MS ? span : HEAD_CHUNK_MAX_MS;
+    if (gap > 0 && span / gap < want) {
+        want = span / gap;
     }
     if (bits <= 0 || want <= c->n) {
         return;
@@ -607,8 +608,8 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         pthread_mutex_unlock(mu);
         return rc;
     }
-    if (s->has_open && (t >= s->next_at || s->open.n >= TSDB_CHUNK_MAX_SAMPLES ||
-                        s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
+    if (s->has_open && (t >= s->next_at || t - s->open_mint >= HEAD_CHUNK_MAX_MS ||
+                        s->open.n >= TSDB_CHUNK_MAX_SAMPLES || s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
         cut_open(h, s);
     }
     if (!s->has_open) {
@@ -622,9 +623,6 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
         s->has_open = true;
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
-        if (s->next_at - t > HEAD_CHUNK_MAX_MS) {
-            s->next_at = t + HEAD_CHUNK_MAX_MS;
-        }
     }
     if (s->open.len + FIRST_GROWTH_ROOM > s->open.cap && s->nchunks == 0 &&
         s->open.n >= FIRST_GROWTH_SAMPLES) {
