@@ -39,6 +39,10 @@ void xor_chunk_init(xor_chunk *c);
 /* As xor_chunk_init with a first buffer of cap bytes (at least 16): a caller that knows how big
  * the chunk will grow (the series' previous chunk) saves the reallocations and their slack. */
 void xor_chunk_init_cap(xor_chunk *c, uint32_t cap);
+/* An appendable chunk holding the samples of the XOR chunk b (its bytes copied, its state read
+ * back by decoding it: cheaper than encoding its samples again), with extra bytes of room.
+ * False, and c untouched, when b is not a well-formed XOR chunk with samples. */
+bool xor_chunk_resume(xor_chunk *c, const uint8_t *b, size_t len, uint32_t extra);
 /* Grows the buffer to at least cap bytes (rounded to malloc's sizes) in one step. */
 void xor_chunk_reserve(xor_chunk *c, uint32_t cap);
 void xor_chunk_fini(xor_chunk *c);

@@ -212,18 +212,21 @@ static bool xor_samples(const block_chunk *c, uint32_t *n)
     return *n > 0;
 }
 
-/* Consecutive chunks of v[i..j) re-encoded as one into the arena; false when one does not
- * decode (they are then written as they are, as any other chunk). */
+/* Consecutive chunks of v[i..j) as one, in the arena: the first one's bytes continued with the
+ * others' samples; false when one does not decode (they are then written as they are, as any
+ * other chunk). */
 static bool merge_run(head_source *hs, block_chunk *v, size_t i, size_t j, block_chunk *out)
 {
     size_t bytes = 0;
-    for (size_t k = i; k < j; k++) {
+    for (size_t k = i + 1; k < j; k++) {
         bytes += v[k].len;
     }
     xor_chunk c;
-    xor_chunk_init_cap(&c, (uint32_t)bytes + 16);
+    if (!xor_chunk_resume(&c, v[i].b, v[i].len, (uint32_t)bytes)) {
+        return false;
+    }
     bool ok = true;
-    for (size_t k = i; k < j && ok; k++) {
+    for (size_t k = i + 1; k < j && ok; k++) {
         xor_iter it;
         xor_iter_init(&it, v[k].b, v[k].len);
         int64_t t;

@@ -250,6 +250,34 @@ void xor_chunk_append(xor_chunk *c, int64_t t, double v)
     c->b[1] = (uint8_t)c->n;
 }
 
+bool xor_chunk_resume(xor_chunk *c, const uint8_t *b, size_t len, uint32_t extra)
+{
+    xor_iter it;
+    xor_iter_init(&it, b, len);
+    int64_t t = 0;
+    double v = 0;
+    uint32_t n = 0;
+    while (xor_iter_next(&it, &t, &v)) {
+        n++;
+    }
+    if (it.err || it.odin || n == 0 || n != it.n) {
+        return false;
+    }
+    size_t used = (it.pos_bits + 7) / 8;
+    xor_chunk_init_cap(c, (uint32_t)used + extra + 16);
+    memcpy(c->b, b, used);
+    c->len = (uint32_t)used;
+    c->bits_free = (uint8_t)((8 - it.pos_bits % 8) % 8);
+    c->b[used - 1] &= (uint8_t)(0xff << c->bits_free); /* the writer merges into zero bits */
+    c->n = (uint16_t)n;
+    c->t = t;
+    c->t_delta = it.t_delta;
+    c->v = v;
+    c->leading = it.leading;
+    c->trailing = it.trailing;
+    return true;
+}
+
 /* ---- reader ---- */
 
 void xor_iter_init(xor_iter *it, const uint8_t *b, size_t len)

@@ -50,6 +50,28 @@ static void roundtrip(const int64_t *ts, const double *vs, size_t n)
     }
     assert_false(it.err);
     assert_int_equal(i, n);
+    /* resumed after its first k samples (as a block cut merges head chunks), the writer makes
+     * the same bytes as writing all of them at once */
+    size_t splits[] = {1, 2, 3, n / 2, n - 1};
+    for (size_t s = 0; s < ODIN_ARRAY_LEN(splits); s++) {
+        size_t k = splits[s];
+        if (k == 0 || k >= n) {
+            continue;
+        }
+        xor_chunk a, r;
+        xor_chunk_init(&a);
+        for (size_t j = 0; j < k; j++) {
+            xor_chunk_append(&a, ts[j], vs[j]);
+        }
+        assert_true(xor_chunk_resume(&r, a.b, a.len, 0));
+        for (size_t j = k; j < n; j++) {
+            xor_chunk_append(&r, ts[j], vs[j]);
+        }
+        assert_int_equal(r.len, c.len);
+        assert_memory_equal(r.b, c.b, c.len);
+        xor_chunk_fini(&a);
+        xor_chunk_fini(&r);
+    }
     xor_chunk_fini(&c);
 }
 
@@ -62,6 +84,21 @@ static void test_xor_edge_values(void **state)
                    1e308, -1e-308, 5e-324, 42, 42, 42.5, from_bits(0xfff8000000000001ULL),
                    3.141592653589793};
     roundtrip(ts, vs, ODIN_ARRAY_LEN(ts));
+}
+
+/* Resuming needs a well-formed XOR chunk with samples. */
+static void test_xor_resume_refuses(void **state)
+{
+    (void)state;
+    xor_chunk c, r;
+    xor_chunk_init(&c);
+    assert_false(xor_chunk_resume(&r, c.b, c.len, 0)); /* no samples */
+    xor_chunk_append(&c, 1000, 1.5);
+    xor_chunk_append(&c, 2000, 2.5);
+    assert_false(xor_chunk_resume(&r, c.b, c.len - 1, 0)); /* cut short */
+    c.b[1] = 9; /* claims more samples than it holds */
+    assert_false(xor_chunk_resume(&r, c.b, c.len, 0));
+    xor_chunk_fini(&c);
 }
 
 static void test_xor_random(void **state)
@@ -659,6 +696,7 @@ int tsdb_chunk_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xor_edge_values),   cmocka_unit_test(test_xor_random),
         cmocka_unit_test(test_xor_buffer_growth),
+        cmocka_unit_test(test_xor_resume_refuses),
         cmocka_unit_test(test_xor_corrupt_is_bounded), cmocka_unit_test(test_varints),
         cmocka_unit_test(test_xor_writer_matches_reference),
         cmocka_unit_test(test_xor_reader_matches_reference),
