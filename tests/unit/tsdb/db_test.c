@@ -46,14 +46,16 @@ static void append_range(tsdb *db, int64_t from, int64_t to)
     }
 }
 
-/* Counts samples of job="j" in [mint, maxt] and checks each value and that times are strictly
- * increasing (no sample twice from block and head). */
-static size_t count_samples(tsdb *db, int64_t mint, int64_t maxt, size_t *nseries)
+/* Counts the samples of {__name__=name} in [mint, maxt] (of the series with job="job" only, when
+ * job is given), checks each value is its time divided by step and that times are strictly
+ * increasing (no sample twice from block and head); *nseries is how many series came back. */
+static size_t count_named(tsdb *db, const char *name, const char *job, int64_t step, int64_t mint,
+                          int64_t maxt, size_t *nseries)
 {
     odin_err err = {0};
     tsdb_matcher m;
-    assert_int_equal(tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"),
-                                       &err), 0);
+    assert_int_equal(tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"),
+                                       (odin_str){name, strlen(name)}, &err), 0);
     tsdb_querier *q = tsdb_querier_open(db, mint, maxt);
     tsdb_series_set *s = tsdb_querier_select(q, &m, 1, &err);
     assert_non_null(s);
@@ -61,8 +63,8 @@ static size_t count_samples(tsdb *db, int64_t mint, int64_t maxt, size_t *nserie
     *nseries = 0;
     while (tsdb_series_next(s)) {
         (*nseries)++;
-        odin_labels ls = tsdb_series_labels(s);
-        bool j = odin_str_eq_c(*odin_labels_get(ls, "job"), "j");
+        const odin_str *jl = odin_labels_get(tsdb_series_labels(s), "job");
+        bool counted = job == NULL || (jl != NULL && odin_str_eq_c(*jl, job));
         tsdb_iter it;
         tsdb_series_iter(s, &it);
         int64_t t, prev = INT64_MIN;
@@ -71,8 +73,8 @@ static size_t count_samples(tsdb *db, int64_t mint, int64_t maxt, size_t *nserie
             assert_true(t > prev);
             assert_true(t >= mint && t <= maxt);
             prev = t;
-            if (j) {
-                assert_true(v == (double)(t / STEP_MS));
+            if (counted) {
+                assert_true(v == (double)(t / step));
                 n++;
             }
         }
@@ -80,6 +82,11 @@ static size_t count_samples(tsdb *db, int64_t mint, int64_t maxt, size_t *nserie
     tsdb_querier_close(q);
     tsdb_matcher_fini(&m);
     return n;
+}
+
+static size_t count_samples(tsdb *db, int64_t mint, int64_t maxt, size_t *nseries)
+{
+    return count_named(db, "m", "j", STEP_MS, mint, maxt, nseries);
 }
 
 static void test_compact_query_restart(void **state)
@@ -124,35 +131,10 @@ static void test_compact_query_restart(void **state)
     free(dir);
 }
 
-/* Samples of {__name__="c"} in [mint, maxt] (each value is its time in seconds), and how many
- * series the querier returned for the window. */
+/* Samples of {__name__="c"} in [mint, maxt] (each value is its time in seconds). */
 static size_t count_second_samples(tsdb *db, int64_t mint, int64_t maxt, size_t *nseries)
 {
-    odin_err err = {0};
-    tsdb_matcher m;
-    assert_int_equal(tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("c"),
-                                       &err), 0);
-    tsdb_querier *q = tsdb_querier_open(db, mint, maxt);
-    tsdb_series_set *s = tsdb_querier_select(q, &m, 1, &err);
-    assert_non_null(s);
-    size_t n = 0;
-    *nseries = 0;
-    while (tsdb_series_next(s)) {
-        (*nseries)++;
-        tsdb_iter it;
-        tsdb_series_iter(s, &it);
-        int64_t t, prev = INT64_MIN;
-        double v;
-        while (tsdb_iter_next(&it, &t, &v)) {
-            assert_true(t > prev && t >= mint && t <= maxt);
-            assert_true(v == (double)(t / 1000));
-            prev = t;
-            n++;
-        }
-    }
-    tsdb_querier_close(q);
-    tsdb_matcher_fini(&m);
-    return n;
+    return count_named(db, "c", NULL, 1000, mint, maxt, nseries);
 }
 
 /* Samples at 1 s in [from, to) kept by the filter below, for the expected counts. */
