@@ -199,7 +199,7 @@ typedef struct {
     head_chunk *cur;
     block_chunk *out;
     size_t cap;
-    odin_arena merged; /* the current series' merged chunks */
+    odin_arena merged;    /* the current series' merged chunks */
     head_labels_buf lbuf; /* the current series' labels */
 } head_source;
 
