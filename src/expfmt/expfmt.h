@@ -106,6 +106,11 @@ typedef struct {
 
 expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parser_opts *opts);
 void expfmt_parser_free(expfmt_parser *p);
+/* Starts p over on new input with new options, as expfmt_parser_new would, but keeps the scratch
+ * it grew (label array, unescape buffer, duplicate set), so a parser kept across scrapes of the
+ * same target allocates nothing once warm. Clears any error or end state. */
+void expfmt_parser_reset(expfmt_parser *p, const char *buf, size_t len,
+                         const expfmt_parser_opts *opts);
 /* Returns 1 with *e filled, 0 at the end of input, or a negative odin code with err naming
  * line and column ("3:17: expected '=' after label name"). After an error the parser is done. */
 int expfmt_parser_next(expfmt_parser *p, expfmt_entry *e, odin_err *err);

@@ -988,14 +988,29 @@ static int om_line(line_ctx *c, expfmt_entry *e)
 
 /* ---- Parser ---------------------------------------------------------------------------------- */
 
-expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parser_opts *opts)
+/* Sets everything but the scratch buffers, which stay allocated for the next input. */
+static void parser_start(expfmt_parser *p, const char *buf, size_t len,
+                         const expfmt_parser_opts *opts)
 {
-    expfmt_parser *p = odin_calloc(1, sizeof(*p));
-    p->buf = buf;
-    p->len = len;
-    p->line = 1;
-    p->max_labels = DEFAULT_MAX_LABELS;
-    p->max_line_bytes = DEFAULT_MAX_LINE_BYTES;
+    odin_label *labels = p->labels;
+    size_t labels_cap = p->labels_cap;
+    char *scratch = p->scratch;
+    size_t scratch_cap = p->scratch_cap;
+    uint16_t *dup_slots = p->dup_slots;
+    size_t dup_cap = p->dup_cap;
+    *p = (expfmt_parser){
+        .buf = buf,
+        .len = len,
+        .line = 1,
+        .max_labels = DEFAULT_MAX_LABELS,
+        .max_line_bytes = DEFAULT_MAX_LINE_BYTES,
+        .labels = labels,
+        .labels_cap = labels_cap,
+        .scratch = scratch,
+        .scratch_cap = scratch_cap,
+        .dup_slots = dup_slots,
+        .dup_cap = dup_cap,
+    };
     if (opts != NULL) {
         p->om = opts->openmetrics;
         if (opts->max_labels != 0) {
@@ -1010,7 +1025,19 @@ expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parse
     if (p->max_labels > UINT16_MAX - 1) {
         p->max_labels = UINT16_MAX - 1;
     }
+}
+
+expfmt_parser *expfmt_parser_new(const char *buf, size_t len, const expfmt_parser_opts *opts)
+{
+    expfmt_parser *p = odin_calloc(1, sizeof(*p));
+    parser_start(p, buf, len, opts);
     return p;
+}
+
+void expfmt_parser_reset(expfmt_parser *p, const char *buf, size_t len,
+                         const expfmt_parser_opts *opts)
+{
+    parser_start(p, buf, len, opts);
 }
 
 void expfmt_parser_free(expfmt_parser *p)

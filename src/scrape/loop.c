@@ -31,6 +31,7 @@ static int64_t mono_ms(void)
 scrape_loop *scrape_loop_new(const scrape_target *t)
 {
     scrape_loop *l = odin_calloc(1, sizeof *l);
+    odin_strbuf_init(&l->key, 0);
     l->hash = t->hash;
     l->url = odin_strdup(t->url);
     odin_arena tmp;
@@ -70,6 +71,8 @@ void scrape_loop_free(scrape_loop *l)
     free(l->last_error);
     odin_strbuf_fini(&l->body);
     scrape_cache_fini(&l->cache);
+    expfmt_parser_free(l->parser);
+    odin_strbuf_fini(&l->key);
     scrape_meta_fini(&l->meta);
     odin_arena_fini(&l->arena);
     free(l);

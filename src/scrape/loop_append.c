@@ -404,9 +404,15 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         om = strncmp(job->fallback_scrape_protocol, "OpenMetrics", 11) == 0;
     }
     expfmt_parser_opts po = {.openmetrics = om, .lazy_labels = true};
-    expfmt_parser *p = expfmt_parser_new(f->body, f->len, &po);
-    odin_strbuf key;
-    odin_strbuf_init(&key, 0);
+    /* The loop keeps its parser and key buffer, so a warm loop allocates neither per scrape. */
+    if (l->parser == NULL) {
+        l->parser = expfmt_parser_new(f->body, f->len, &po);
+    } else {
+        expfmt_parser_reset(l->parser, f->body, f->len, &po);
+    }
+    expfmt_parser *p = l->parser;
+    odin_strbuf *keyp = &l->key;
+    odin_strbuf_reset(keyp);
     expfmt_entry e;
     odin_err perr;
     odin_err_clear(&perr);
@@ -441,13 +447,13 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             tsdb_appender_prefetch(app, c->order[c->nnext_order + 4]->ref);
         }
         scrape_series *s;
-        if (cache_lookup(c, c->nnext_order, p, &e, om, &key, &s, &perr) < 0) {
+        if (cache_lookup(c, c->nnext_order, p, &e, om, keyp, &s, &perr) < 0) {
             r->err = odin_arena_strdup(&l->arena, perr.msg);
             break;
         }
         r->st.scraped++;
         if (s == NULL) {
-            s = series_new(l, job, &e, (odin_str){key.p, key.len}, om, &r->err);
+            s = series_new(l, job, &e, (odin_str){keyp->p, keyp->len}, om, &r->err);
             if (s == NULL) {
                 continue;
             }
@@ -482,8 +488,6 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             push(&c->cur, &c->ncur, &c->cur_cap, s);
         }
     }
-    expfmt_parser_free(p);
-    odin_strbuf_fini(&key);
     if (over_limit && r->err == NULL) {
         r->err = "sample limit exceeded";
     }

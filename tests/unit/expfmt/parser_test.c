@@ -1133,6 +1133,74 @@ static void test_node_exporter_64k_fixture(void **state)
     parse_fixture("node_exporter/e2e-64k-page-output.txt", 1224, 3003);
 }
 
+/* ---- Reset ------------------------------------------------------------------------------------ */
+
+/* Runs p to its end, dumping as dump() does. */
+static int drain(expfmt_parser *p, odin_strbuf *out)
+{
+    expfmt_entry e;
+    odin_err err;
+    odin_err_clear(&err);
+    int rc;
+    while ((rc = expfmt_parser_next(p, &e, &err)) == 1) {
+        put_entry(out, &e);
+    }
+    if (rc == 0) {
+        odin_strbuf_puts(out, "EOF\n");
+    } else {
+        odin_strbuf_printf(out, "ERR %s %s\n", code_word(-rc), err.msg);
+    }
+    return rc;
+}
+
+/* A parser reset onto new input (the scrape loop keeps one per target) answers exactly what a new
+ * parser would: the error, end state, line count, format and limits of the last input are gone,
+ * and scratch grown by escapes and wide label sets is reused without leaking old bytes. */
+static void test_reset(void **state)
+{
+    (void)state;
+    static const char bad[] = "a{x=\"\\n\\\\\",y=\"2\",z=\"3\"} 1\nb{c=\"d\"} 2\nx{ 3\n";
+    static const char om[] = "# TYPE m counter\n# HELP m h\\\\x\nm_total{k=\"v\\\"w\"} 4 5\n# EOF\n";
+    static const char prom[] = "q 1\nr{\n";
+    expfmt_parser_opts po = {.lazy_labels = false};
+    expfmt_parser_opts oo = {.openmetrics = true};
+    expfmt_parser_opts lim = {.max_labels = 1};
+
+    expfmt_parser *p = expfmt_parser_new(bad, sizeof bad - 1, &po);
+    odin_strbuf got, want;
+    odin_strbuf_init(&got, 0);
+    odin_strbuf_init(&want, 0);
+    assert_true(drain(p, &got) < 0);
+    odin_strbuf_reset(&got);
+    odin_strbuf_reset(&want);
+    dump(bad, sizeof bad - 1, &lim, &want);
+    expfmt_parser_reset(p, bad, sizeof bad - 1, &lim);
+    assert_int_equal(drain(p, &got), -ODIN_ERR_LIMIT);
+    assert_string_equal(got.p, want.p);
+
+    const struct {
+        const char *in;
+        size_t len;
+        const expfmt_parser_opts *opts;
+    } cases[] = {
+        {om, sizeof om - 1, &oo},
+        {bad, sizeof bad - 1, &po},
+        {prom, sizeof prom - 1, &po},
+        {om, sizeof om - 1, &po},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        odin_strbuf_reset(&got);
+        odin_strbuf_reset(&want);
+        int wrc = dump(cases[i].in, cases[i].len, cases[i].opts, &want);
+        expfmt_parser_reset(p, cases[i].in, cases[i].len, cases[i].opts);
+        assert_int_equal(drain(p, &got), wrc);
+        assert_string_equal(got.p, want.p);
+    }
+    expfmt_parser_free(p);
+    odin_strbuf_fini(&got);
+    odin_strbuf_fini(&want);
+}
+
 int expfmt_parser_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1145,6 +1213,7 @@ int expfmt_parser_tests(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_content_type),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_reset),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_lazy_matches_eager_mutated),
         cmocka_unit_test(test_lazy_skips_labels),
