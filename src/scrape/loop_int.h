@@ -192,8 +192,8 @@ struct scrape_loop {
     char *content_type;
     char errbuf[256]; /* CURLOPT_ERRORBUFFER */
     scrape_cache cache;
-    expfmt_parser *parser; /* kept across scrapes with its scratch (NULL until the first) */
-    odin_strbuf key;       /* the series key being looked up, kept with the parser */
+    expfmt_parser *parser;  /* kept across scrapes with its scratch (NULL until the first) */
+    odin_strbuf key;        /* the series key being looked up, kept with the parser */
     scrape_meta_table meta; /* its own lock, see above */
     odin_arena arena;       /* per scrape */
 };

@@ -1133,7 +1133,7 @@ static void test_node_exporter_64k_fixture(void **state)
     parse_fixture("node_exporter/e2e-64k-page-output.txt", 1224, 3003);
 }
 
-/* ---- Reset ------------------------------------------------------------------------------------ */
+/* ---- Reset ----------------------------------------------------------------------------------- */
 
 /* Runs p to its end, dumping as dump() does. */
 static int drain(expfmt_parser *p, odin_strbuf *out)
@@ -1160,7 +1160,8 @@ static void test_reset(void **state)
 {
     (void)state;
     static const char bad[] = "a{x=\"\\n\\\\\",y=\"2\",z=\"3\"} 1\nb{c=\"d\"} 2\nx{ 3\n";
-    static const char om[] = "# TYPE m counter\n# HELP m h\\\\x\nm_total{k=\"v\\\"w\"} 4 5\n# EOF\n";
+    static const char om[] =
+        "# TYPE m counter\n# HELP m h\\\\x\nm_total{k=\"v\\\"w\"} 4 5\n# EOF\n";
     static const char prom[] = "q 1\nr{\n";
     expfmt_parser_opts po = {.lazy_labels = false};
     expfmt_parser_opts oo = {.openmetrics = true};
