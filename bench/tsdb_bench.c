@@ -400,8 +400,9 @@ int main(int argc, char **argv)
         }
     }
     long rss_end = rss_kib();
-    /* where a series' head memory goes: open chunk buffer and bytes, chunk descriptor slots */
-    uint64_t open_cap = 0, open_len = 0, slots = 0, cut = 0, live = 0;
+    /* where a series' head memory goes: open chunk buffer and bytes, and its cut chunks (8 B
+     * however many: each links to the one before it) */
+    uint64_t open_cap = 0, open_len = 0, cut = 0, live = 0;
     pthread_rwlock_rdlock(&db->head.map_lock);
     for (size_t i = 0; i < db->head.nseries; i++) {
         head_series *s = head_slot_locked(&db->head, i);
@@ -409,7 +410,6 @@ int main(int argc, char **argv)
             live++;
             open_cap += s->has_open ? s->open.cap : 0;
             open_len += s->has_open ? s->open.len : 0;
-            slots += s->nchunks;
             cut += s->nchunks;
         }
     }
@@ -438,7 +438,7 @@ int main(int argc, char **argv)
            "\"rss_bytes_per_series_before_cut_max\": %.0f, \"churn_generations\": %ld, "
            "\"head_series_end\": %llu, \"data\": \"%s\", \"cut_chunk_avg_bytes\": %.1f, "
            "\"open_chunk_cap_avg\": %.1f, \"open_chunk_len_avg\": %.1f, "
-           "\"chunk_slots_avg\": %.2f, \"cut_chunks_avg\": %.2f}\n",
+           "\"cut_chunks_avg\": %.2f}\n",
            nseries, (unsigned long long)appended, cpu, cpu * 1e9 / (double)appended, rss0,
            rss_first, rss_end, (double)(rss_end - rss0) * 1024.0 / (double)nseries,
            (unsigned long long)bytes, (unsigned long long)samples,
@@ -446,10 +446,10 @@ int main(int argc, char **argv)
            (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024, (mi0.uordblks + mi0.hblkhd) / 1024,
            ((double)(mi.uordblks + mi.hblkhd) - (double)(mi0.uordblks + mi0.hblkhd)) /
                (double)nseries,
-           rss_before_cut_max, (double)(rss_before_cut_max - rss0) * 1024.0 / (double)nseries,
-           gen, (unsigned long long)st.head_series, realistic ? "realistic" : "hard",
+           rss_before_cut_max, (double)(rss_before_cut_max - rss0) * 1024.0 / (double)nseries, gen,
+           (unsigned long long)st.head_series, realistic ? "realistic" : "hard",
            (double)atomic_load(&db->head.cut_len_avg16) / 16.0, (double)open_cap * per,
-           (double)open_len * per, (double)slots * per, (double)cut * per);
+           (double)open_len * per, (double)cut * per);
     tsdb_close(db);
     return 0;
 }
