@@ -372,6 +372,63 @@ static void test_first_chunk_grows_once(void **state)
     head_fini(&h);
 }
 
+/* One transaction with several samples per series, interleaved across a few hundred series:
+ * every series gets its samples in the order they were added, what only the commit can reject
+ * (out of order or duplicate against an earlier sample of the same transaction) is counted, and
+ * the head's time range covers exactly the accepted samples. */
+static void test_commit_in_order(void **state)
+{
+    (void)state;
+    tsdb *db = open_db(NULL);
+    odin_err err = {0};
+    enum { PODS = 307, ROUNDS = 4 };
+    uint64_t refs[PODS] = {0};
+    odin_label ls[2];
+    char name[16];
+    tsdb_appender *a = tsdb_appender_new(db);
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < PODS; i++) {
+            snprintf(name, sizeof name, "s%d", i);
+            assert_int_equal(tsdb_append(a, &refs[i], pod_labels(ls, name),
+                                         (int64_t)(r + 1) * STEP_MS, r * 1000 + i, &err),
+                             0);
+        }
+        if (r == 1) {
+            /* pod 0 again: before its last sample, then at its last timestamp with a new value;
+             * the appender's early check cannot see either (the series' last sample is older) */
+            assert_int_equal(tsdb_append(a, &refs[0], pod_labels(ls, "s0"), STEP_MS / 2, 7, &err),
+                             0);
+            assert_int_equal(tsdb_append(a, &refs[0], pod_labels(ls, "s0"), 2 * STEP_MS, 8, &err),
+                             0);
+        }
+    }
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.samples_appended, PODS * ROUNDS);
+    assert_int_equal(st.out_of_order_samples, 1);
+    assert_int_equal(st.duplicate_samples, 1);
+    assert_int_equal(st.head_min_t, STEP_MS);
+    assert_int_equal(st.head_max_t, ROUNDS * STEP_MS);
+    for (int i = 0; i < PODS; i++) {
+        snprintf(name, sizeof name, "s%d", i);
+        double sum;
+        assert_int_equal(pod_samples(db, name, 0, INT64_MAX, &sum), ROUNDS);
+        assert_true(sum == 6000.0 + 4.0 * i);
+    }
+    /* every series' lock was released: a second transaction over all of them commits */
+    a = tsdb_appender_new(db);
+    for (int i = 0; i < PODS; i++) {
+        assert_int_equal(tsdb_append(a, &refs[i], pod_labels(ls, "unused"),
+                                     (int64_t)(ROUNDS + 1) * STEP_MS, 1, &err),
+                         0);
+    }
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.samples_appended, PODS * (ROUNDS + 1));
+    tsdb_close(db);
+}
+
 int tsdb_appender_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +439,7 @@ int tsdb_appender_tests(void)
         cmocka_unit_test(test_first_chunk_sized_from_cuts),
         cmocka_unit_test(test_first_chunk_grows_once),
         cmocka_unit_test(test_too_many_labels),
+        cmocka_unit_test(test_commit_in_order),
     };
     return cmocka_run_group_tests_name("tsdb_appender", tests, NULL, NULL);
 }
