@@ -18,29 +18,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "scrape/loop_int.h"
 #include "scrape_corpus.h"
 #include "tsdb/tsdb.h"
-
-static long arg_long(int argc, char **argv, const char *name, long def)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
-            return strtol(argv[i + 1], NULL, 10);
-        }
-    }
-    return def;
-}
-
-static const char *arg_str(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
-            return argv[i + 1];
-        }
-    }
-    return NULL;
-}
 
 static void cpu_split(double *user, double *sys)
 {

@@ -13,6 +13,7 @@
  * few noisy float gauges (scrape durations): ~1.8 bytes per sample in XOR chunks, the upper end of
  * what real node_exporter data compresses to (1.3-1.8, by how many noisy gauges a host has). The
  * label sets are the same in both. */
+#include "bench_args.h"
 #include "tsdb/block.h"
 #include "tsdb/db_int.h"
 
@@ -277,27 +278,6 @@ static void churn(bseries *ser, long nseries, long gen)
         ser[i].ref = 0;
     }
     free(inst); /* the strings stay: the series point at them */
-}
-
-static long arg_long(int argc, char **argv, const char *name, long def)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        int64_t v;
-        if (strcmp(argv[i], name) == 0 && odin_parse_i64(odin_str_c(argv[i + 1]), &v) == 0) {
-            return (long)v;
-        }
-    }
-    return def;
-}
-
-static const char *arg_str(int argc, char **argv, const char *name)
-{
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
-            return argv[i + 1];
-        }
-    }
-    return NULL;
 }
 
 int main(int argc, char **argv)
