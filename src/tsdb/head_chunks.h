@@ -7,9 +7,10 @@
  * `mu`, guards every field; it is the innermost lock of the head (map_lock, then a stripe, then
  * `mu`), so nothing here takes another lock.
  *
- * Bytes are written with pwritev (page cache, no fsync) at the end of the current file, and read
- * through a read-only MAP_SHARED mapping of HEAD_CHUNK_FILE_BYTES made when the file is created;
- * a pointer handed out stays valid until the last chunk of its file is dropped. */
+ * Records are copied into a MAP_SHARED mapping of HEAD_CHUNK_FILE_BYTES made when the file is
+ * created, into space reserved ahead with fallocate (pwritev where that is refused; page cache,
+ * no fsync), and read through the same mapping; a pointer handed out stays valid until the last
+ * chunk of its file is dropped. */
 #ifndef ODIN_TSDB_HEAD_CHUNKS_H
 #define ODIN_TSDB_HEAD_CHUNKS_H
 
@@ -34,7 +35,7 @@ head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err);
 void head_chunk_files_close(head_chunk_files *cf);
 /* Appends one chunk record: ref, mint, then the npre bytes of pre (the head's HEAD_CHUNK_PREFIX:
  * link to the series' previous chunk, maxt, len) right before the len data bytes. 0 with *out
- * pointing at the chunk's bytes in the mapping (read-only, valid until its chunk is dropped); -1 when the write failed (full disk, I/O error: logged once
+ * pointing at the chunk's bytes in the mapping (for reading only, valid until its chunk is dropped); -1 when the write failed (full disk, I/O error: logged once
  * until a write succeeds again), and the caller keeps the chunk in memory. */
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
                            size_t npre, const uint8_t *b, uint32_t len, const uint8_t **out);

@@ -13,6 +13,7 @@ extern int tsdb_querier_tests(void) __attribute__((weak));
 extern int tsdb_gc_tests(void) __attribute__((weak));
 extern int tsdb_head_tests(void) __attribute__((weak));
 extern int tsdb_appender_tests(void) __attribute__((weak));
+extern int tsdb_head_chunks_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -47,6 +48,9 @@ int main(void)
     }
     if (tsdb_appender_tests != NULL) {
         f += tsdb_appender_tests();
+    }
+    if (tsdb_head_chunks_tests != NULL) {
+        f += tsdb_head_chunks_tests();
     }
     return f != 0;
 }
