@@ -138,14 +138,8 @@ int main(int argc, char **argv)
     free((void *)gap);
     odin_strbuf_fini(&body);
     tsdb_close(db);
-    if (dir == tmp) {
-        odin_strbuf cmd;
-        odin_strbuf_init(&cmd, 0);
-        odin_strbuf_printf(&cmd, "rm -rf '%s'", tmp);
-        if (system(cmd.p) != 0) {
-            fprintf(stderr, "could not remove %s\n", tmp);
-        }
-        odin_strbuf_fini(&cmd);
+    if (dir == tmp && odin_remove_tree(tmp) < 0) {
+        fprintf(stderr, "could not remove %s\n", tmp);
     }
     return 0;
 }

@@ -300,8 +300,8 @@ uint32_t head_first_chunk_cap(const head *h);
 int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind);
 /* Cache hints for an append to come (no effect on results). head_series_prefetch_struct loads
  * the series' struct; head_series_prefetch_append, once the struct is in cache, the stripe mutex
- * and the open chunk's first and last bytes (read without the stripe: a stale pointer only wastes the hint,
- * and a prefetch never faults). */
+ * and the open chunk's first and last bytes (read without the stripe: a stale pointer only
+ * wastes the hint, and a prefetch never faults). */
 void head_series_prefetch_struct(const head_series *s);
 void head_series_prefetch_append(head *h, head_series *s);
 uint64_t head_labels_hash(odin_labels ls);

@@ -35,8 +35,9 @@ head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err);
 void head_chunk_files_close(head_chunk_files *cf);
 /* Appends one chunk record: ref, mint, then the npre bytes of pre (the head's HEAD_CHUNK_PREFIX:
  * link to the series' previous chunk, maxt, len) right before the len data bytes. 0 with *out
- * pointing at the chunk's bytes in the mapping (for reading only, valid until its chunk is dropped); -1 when the write failed (full disk, I/O error: logged once
- * until a write succeeds again), and the caller keeps the chunk in memory. */
+ * pointing at the chunk's bytes in the mapping (for reading only, valid until its chunk is
+ * dropped); -1 when the write failed (full disk, I/O error: logged once until a write succeeds
+ * again), and the caller keeps the chunk in memory. */
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
                            size_t npre, const uint8_t *b, uint32_t len, const uint8_t **out);
 /* If b points into one of the files (a chunk handed out by write), that chunk is no longer
