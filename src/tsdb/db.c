@@ -410,6 +410,9 @@ int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
     for (size_t i = 0; i < a->len && i < AHEAD; i++) {
         head_series_prefetch_append(&db->head, a->samples[i].s);
     }
+    /* a stripe stays locked while the samples' series share it (see head_stripe) */
+    pthread_mutex_t *held = NULL;
+    int64_t mint = INT64_MAX, maxt = INT64_MIN;
     for (size_t i = 0; i < a->len; i++) {
         if (i + AHEAD_STRUCT < a->len) {
             head_series_prefetch_struct(a->samples[i + AHEAD_STRUCT].s);
@@ -417,9 +420,17 @@ int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
         if (i + AHEAD < a->len) {
             head_series_prefetch_append(&db->head, a->samples[i + AHEAD].s);
         }
+        const tsdb_pending_sample *p = &a->samples[i];
+        pthread_mutex_t *mu = head_stripe(&db->head, p->ref);
+        if (mu != held) {
+            if (held != NULL) {
+                pthread_mutex_unlock(held);
+            }
+            pthread_mutex_lock(mu);
+            held = mu;
+        }
         int kind = 0;
-        int rc2 = head_series_append(&db->head, a->samples[i].s, a->samples[i].t,
-                                     a->samples[i].v, &kind);
+        int rc2 = head_series_append_locked(&db->head, p->s, p->t, p->v, &kind);
         if (rc2 < 0) {
             if (kind == 1) {
                 ooo++;
@@ -428,7 +439,17 @@ int tsdb_appender_commit(tsdb_appender *a, odin_err *err)
             }
             continue;
         }
-        ok += rc2 == 0;
+        if (rc2 == 0) {
+            ok++;
+            mint = p->t < mint ? p->t : mint;
+            maxt = p->t > maxt ? p->t : maxt;
+        }
+    }
+    if (held != NULL) {
+        pthread_mutex_unlock(held);
+    }
+    if (ok > 0) {
+        head_note_range(&db->head, mint, maxt);
     }
     pthread_mutex_unlock(&db->wal_lock);
     atomic_fetch_add(&db->samples_appended, ok);

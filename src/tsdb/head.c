@@ -502,7 +502,7 @@ void head_series_prefetch_struct(const head_series *s)
 
 void head_series_prefetch_append(head *h, head_series *s)
 {
-    __builtin_prefetch(&h->stripes[s->ref % HEAD_STRIPES], 1);
+    __builtin_prefetch(head_stripe(h, s->ref), 1);
     /* relaxed atomic reads of fields the stripe guards: only an address to warm, never used */
     const uint8_t *b = __atomic_load_n(&s->open.b, __ATOMIC_RELAXED);
     uint32_t len = __atomic_load_n(&s->open.len, __ATOMIC_RELAXED);
@@ -594,10 +594,8 @@ static void cut_open(head *h, head_series *s)
     atomic_fetch_add(&h->nchunks, 1);
 }
 
-int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
+int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int *kind)
 {
-    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
-    pthread_mutex_lock(mu);
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
     if (last_t != INT64_MIN && t <= last_t) {
         uint64_t a, b = atomic_load_explicit(&s->last_v_bits, memory_order_relaxed);
@@ -610,7 +608,6 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
             *kind = 2;
             rc = -ODIN_ERR_CONFLICT;
         }
-        pthread_mutex_unlock(mu);
         return rc;
     }
     if (s->has_open && (t >= s->next_at || t - s->open_mint >= HEAD_CHUNK_MAX_MS ||
@@ -641,14 +638,29 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
     memcpy(&vb, &v, 8);
     atomic_store_explicit(&s->last_t, t, memory_order_relaxed);
     atomic_store_explicit(&s->last_v_bits, vb, memory_order_relaxed);
-    pthread_mutex_unlock(mu);
+    return 0;
+}
+
+void head_note_range(head *h, int64_t mint, int64_t maxt)
+{
     int64_t cur = atomic_load(&h->min_t);
-    while (t < cur && !atomic_compare_exchange_weak(&h->min_t, &cur, t)) {
+    while (mint < cur && !atomic_compare_exchange_weak(&h->min_t, &cur, mint)) {
     }
     cur = atomic_load(&h->max_t);
-    while (t > cur && !atomic_compare_exchange_weak(&h->max_t, &cur, t)) {
+    while (maxt > cur && !atomic_compare_exchange_weak(&h->max_t, &cur, maxt)) {
     }
-    return 0;
+}
+
+int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
+{
+    pthread_mutex_t *mu = head_stripe(h, s->ref);
+    pthread_mutex_lock(mu);
+    int rc = head_series_append_locked(h, s, t, v, kind);
+    pthread_mutex_unlock(mu);
+    if (rc == 0) {
+        head_note_range(h, t, t);
+    }
+    return rc;
 }
 
 static int series_ptr_cmp(const void *a, const void *b)
@@ -677,7 +689,7 @@ head_series **head_sorted_series(head *h, size_t *n)
 
 size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, head_chunk **out)
 {
-    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_t *mu = head_stripe(h, s->ref);
     pthread_mutex_lock(mu);
     if (s->has_open && s->open_mint < maxt) {
         /* the open chunk never crosses a range boundary, so all of it lies before maxt */
@@ -706,7 +718,7 @@ void head_truncate(head *h, int64_t t)
         if (s == NULL) {
             continue;
         }
-        pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+        pthread_mutex_t *mu = head_stripe(h, s->ref);
         pthread_mutex_lock(mu);
         /* newest first: once one chunk ends before t, every older one does too */
         uint32_t w = 0;
@@ -746,7 +758,7 @@ void head_cool(head *h)
 
 size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk **out)
 {
-    pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_t *mu = head_stripe(h, s->ref);
     pthread_mutex_lock(mu);
     size_t cap = s->nchunks + 1;
     head_chunk *v = odin_malloc(cap * sizeof(*v));

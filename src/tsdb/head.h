@@ -1,14 +1,16 @@
 /* Private to src/tsdb/: the head, the in-memory part of the database holding recent samples.
  *
  * Series are found by label-set hash (map lock) and by ref (the refs array, append-only). Each
- * series' chunks and last sample are guarded by the stripe mutex `stripes[ref % HEAD_STRIPES]`.
+ * series' chunks and last sample are guarded by its stripe mutex (head_stripe: runs of 16
+ * consecutive refs share one).
  * Cut chunks of an on-disk database live in the chunk files (head_chunks.h), whose writer has a
  * mutex of its own. Lock order: map_lock, then one stripe (never two at once), then the chunk
  * files' mutex (innermost: cut_open writes a chunk with its stripe held).
  *
- * Series that hold no samples any more are removed at head truncation (head_gc, head_gc.c): unlinked
- * from every index at once, then freed only when no reader (querier or appender) that could have
- * seen them is left. Refs are never reused, so a stale ref held by a caller finds nothing. */
+ * Series that hold no samples any more are removed at head truncation (head_gc, head_gc.c):
+ * unlinked from every index at once, then freed only when no reader (querier or appender) that
+ * could have seen them is left. Refs are never reused, so a stale ref held by a caller finds
+ * nothing. */
 #ifndef ODIN_TSDB_HEAD_H
 #define ODIN_TSDB_HEAD_H
 
@@ -254,6 +256,16 @@ typedef struct {
     size_t nzombies, cap_zombies;
 } head;
 
+/* Consecutive refs share a stripe in runs of 1 << HEAD_STRIPE_RUN_BITS: a target's series are
+ * made in the order of its scrape, so their refs are consecutive, and a commit, which appends in
+ * that order, takes each stripe once per run of samples instead of once per sample (each lock and
+ * unlock is a locked instruction that waits for the appends' store misses to drain). */
+enum { HEAD_STRIPE_RUN_BITS = 4 };
+static inline pthread_mutex_t *head_stripe(head *h, uint64_t ref)
+{
+    return &h->stripes[(ref >> HEAD_STRIPE_RUN_BITS) % HEAD_STRIPES];
+}
+
 /* ---- A series' labels ---- */
 /* Room for odin_labels views of series' labels, reused from one series to the next. */
 typedef struct {
@@ -298,6 +310,10 @@ uint32_t head_first_chunk_cap(const head *h);
 /* Appends under the series' stripe lock; checks order. 0, or -ODIN_ERR_CONFLICT with kind set
  * to 1 out of order, 2 duplicate. Equal timestamp and identical bits is a no-op that returns 1. */
 int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind);
+/* The same with head_stripe(h, s->ref) held by the caller, and without widening the head's time
+ * range: the caller passes what it accepted to head_note_range once (a commit does, per batch). */
+int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int *kind);
+void head_note_range(head *h, int64_t mint, int64_t maxt);
 /* Cache hints for an append to come (no effect on results). head_series_prefetch_struct loads
  * the series' struct; head_series_prefetch_append, once the struct is in cache, the stripe mutex
  * and the open chunk's first and last bytes (read without the stripe: a stale pointer only

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -51,7 +52,9 @@ struct head_chunk_files {
     uint32_t next_id;
     bool cur_open;     /* files[nfiles - 1] takes new records */
     bool failing;      /* the last write failed (logged once per run of failures) */
-    bool no_fallocate; /* the file system refused to reserve space: pwritev only */
+    /* pwritev only: the file system is not one where a reservation makes copies into the
+     * mapping safe (space_fixed_at_fallocate), or it refused to reserve */
+    bool no_fallocate;
 };
 
 static void file_path(const head_chunk_files *cf, uint32_t id, odin_strbuf *out)
@@ -71,6 +74,28 @@ static void put_be32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++) {
         p[i] = (uint8_t)(v >> (24 - 8 * i));
+    }
+}
+
+/* Copying into the mapping is safe only where fallocate allocates the blocks themselves, so a
+ * page fault on the reserved range never needs space (a write fault that cannot get it is
+ * SIGBUS, a crash). ext2/3/4, XFS and tmpfs do. Copy-on-write file systems (btrfs, ZFS,
+ * bcachefs) allocate anew at writeback, network and FUSE file systems may not reserve at all, and
+ * overlayfs does what its upper layer does, which statfs does not say: those get pwritev, whose
+ * failures are errors, not signals. */
+static bool space_fixed_at_fallocate(const char *dir)
+{
+    struct statfs st;
+    if (statfs(dir, &st) != 0) {
+        return false;
+    }
+    switch ((unsigned long)st.f_type) {
+    case 0xEF53UL:     /* ext2, ext3, ext4 */
+    case 0x58465342UL: /* XFS */
+    case 0x01021994UL: /* tmpfs */
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -94,6 +119,7 @@ head_chunk_files *head_chunk_files_open(const char *dir, odin_err *err)
     head_chunk_files *cf = odin_calloc(1, sizeof(*cf));
     cf->dir = odin_strndup(p.p, p.len);
     cf->next_id = 1;
+    cf->no_fallocate = !space_fixed_at_fallocate(cf->dir);
     pthread_mutex_init(&cf->mu, NULL);
     odin_strbuf_fini(&p);
     return cf;
@@ -363,6 +389,13 @@ void head_chunk_files_cool(head_chunk_files *cf)
         /* a shared file mapping: this drops page table entries only, never data */
         madvise(f->map, n, MADV_DONTNEED);
     }
+    pthread_mutex_unlock(&cf->mu);
+}
+
+void head_chunk_files_use_pwritev(head_chunk_files *cf)
+{
+    pthread_mutex_lock(&cf->mu);
+    cf->no_fallocate = true;
     pthread_mutex_unlock(&cf->mu);
 }
 

@@ -8,9 +8,9 @@
  * `mu`), so nothing here takes another lock.
  *
  * Records are copied into a MAP_SHARED mapping of HEAD_CHUNK_FILE_BYTES made when the file is
- * created, into space reserved ahead with fallocate (pwritev where that is refused; page cache,
- * no fsync), and read through the same mapping; a pointer handed out stays valid until the last
- * chunk of its file is dropped. */
+ * created, into space reserved ahead with fallocate (pwritev where that is refused or the file
+ * system is not known to make it safe; page cache, no fsync), and read through the same mapping; a
+ * pointer handed out stays valid until the last chunk of its file is dropped. */
 #ifndef ODIN_TSDB_HEAD_CHUNKS_H
 #define ODIN_TSDB_HEAD_CHUNKS_H
 
@@ -49,6 +49,9 @@ bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b);
 /* Releases the mapped pages from this process' resident set (they stay in the page cache and are
  * faulted back on the next read): after a block cut has read every chunk of a window. */
 void head_chunk_files_cool(head_chunk_files *cf);
+/* From now on every record is written with pwritev, as on file systems where copying into the
+ * mapping is not safe (head_chunks.c, space_fixed_at_fallocate); for tests. */
+void head_chunk_files_use_pwritev(head_chunk_files *cf);
 /* Files and bytes on disk, for stats and tests. */
 void head_chunk_files_usage(head_chunk_files *cf, uint64_t *files, uint64_t *bytes);
 

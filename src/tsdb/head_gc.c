@@ -277,7 +277,7 @@ size_t head_gc(head *h)
         if (s == NULL) {
             continue;
         }
-        pthread_mutex_t *mu = &h->stripes[s->ref % HEAD_STRIPES];
+        pthread_mutex_t *mu = head_stripe(h, s->ref);
         pthread_mutex_lock(mu);
         bool empty = s->nchunks == 0 && !s->has_open;
         if (empty) {

@@ -490,7 +490,7 @@ static int item_cmp(const void *a, const void *b)
 
 static bool head_series_in_range(tsdb_querier *q, head_series *s)
 {
-    pthread_mutex_t *mu = &q->db->head.stripes[s->ref % HEAD_STRIPES];
+    pthread_mutex_t *mu = head_stripe(&q->db->head, s->ref);
     pthread_mutex_lock(mu);
     bool any = head_series_chunks_overlapping(s, q->mint, q->maxt, NULL) > 0;
     if (!any && s->has_open) {
@@ -801,7 +801,7 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
     }
     head_series *hs = ms->hs;
     if (hs) {
-        pthread_mutex_t *mu = &q->db->head.stripes[hs->ref % HEAD_STRIPES];
+        pthread_mutex_t *mu = head_stripe(&q->db->head, hs->ref);
         pthread_mutex_lock(mu);
         head_chunk few[16];
         head_chunk *cs = hs->nchunks <= 16 ? few : odin_malloc(hs->nchunks * sizeof(*cs));

@@ -282,7 +282,7 @@ uint64_t tsdb_head_delete_locked(tsdb *db, head_series *const *v, size_t n, int6
     head *h = &db->head;
     uint64_t touched = 0;
     for (size_t i = 0; i < n; i++) {
-        pthread_mutex_t *mu = &h->stripes[v[i]->ref % HEAD_STRIPES];
+        pthread_mutex_t *mu = head_stripe(h, v[i]->ref);
         pthread_mutex_lock(mu);
         touched += delete_in_series_locked(h, v[i], mint, maxt);
         pthread_mutex_unlock(mu);
