@@ -106,6 +106,7 @@ void tsdb_close(tsdb *db)
     appender_pool_fini(db);
     odin_strbuf_fini(&db->wal_rec);
     free(db->wal_scratch.v);
+    free(db->wal_seg_maxt);
     for (size_t i = 0; i < 2 * db->nexternal_labels; i++) {
         free(db->external_labels[i]);
     }

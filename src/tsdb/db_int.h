@@ -49,6 +49,15 @@ struct tsdb {
     pthread_mutex_t app_pool_lock;
     struct tsdb_appender *app_pool[8];
     size_t napp_pool;
+    /* The newest sample time in each WAL segment this process wrote (numbered from
+     * wal_seg_base, INT64_MIN where none), so a checkpoint deletes whole segments older than the
+     * head instead of relogging the head (db_wal.c). wal_first_seg is the oldest segment on
+     * disk; wal_foreign says segments or checkpoints of an earlier run, whose refs are not the
+     * head's, are still there. Guarded by wal_lock. */
+    int wal_first_seg, wal_seg_base;
+    bool wal_foreign;
+    int64_t *wal_seg_maxt;
+    size_t wal_nseg;
     /* A commit's WAL record and sample array, reused (wal_lock). */
     odin_strbuf wal_rec;
     struct wal_sample_buf {
@@ -69,9 +78,14 @@ typedef struct {
 /* Called with wal_lock held. */
 int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncreated,
                                const tsdb_pending_sample *samples, size_t n, odin_err *err);
-/* After a head truncation at t: a new segment with every live series and the head's samples at
- * or after t, then the older segments are deleted (Prometheus' checkpoint, done by relogging). */
+/* After a head truncation at t: the segments whose samples are all older than t are replaced by a
+ * checkpoint.N directory holding every live series (Prometheus' checkpoint; the samples from t on
+ * stay in the later segments). Where an earlier run's segments are still there, a relog instead. */
 int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err);
+/* A new segment with every live series and the head's samples at or after t, then the older
+ * segments are deleted: after a delete (the WAL must not bring deleted samples back) and where
+ * an earlier run's segments use other refs. */
+int tsdb_wal_relog(tsdb *db, int64_t t, odin_err *err);
 /* Bytes of the WAL directory, for size retention. */
 uint64_t tsdb_wal_size(tsdb *db);
 

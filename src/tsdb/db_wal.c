@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,9 +237,9 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
 
 static int add_missing_marker(tsdb *db, const char *wdir, odin_err *err);
 
-/* After replay, every live series is logged again under its head ref, so the WAL from here on
- * never depends on refs of an earlier writer. */
-static int log_all_series(tsdb *db, odin_err *err)
+/* Every live series under its head ref, into w: after replay (so the WAL from there on never
+ * depends on refs of an earlier writer), at the start of a relog, and as a checkpoint. */
+static int log_all_series(tsdb *db, tsdb_wal *w, odin_err *err)
 {
     head *h = &db->head;
     odin_strbuf rec;
@@ -263,7 +264,7 @@ static int log_all_series(tsdb *db, odin_err *err)
         if (nb > 0 && (nb == BATCH || i + 1 == h->nseries)) {
             odin_strbuf_reset(&rec);
             wal_encode_series(&rec, batch, nb);
-            rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+            rc = wal_log(w, (const uint8_t *)rec.p, rec.len, err);
             nb = 0;
             odin_arena_reset(&la);
         }
@@ -286,14 +287,29 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
     memcpy(wdir, db->dir, strlen(db->dir));
     memcpy(wdir + strlen(db->dir), "/wal", 5);
     int rc = replay_wal(db, wdir, err);
+    if (rc == 0) {
+        /* a checkpoint keeps the segments that straddle the last block's end, and with them the
+         * records of series whose samples are all in blocks now: made again by the replay, they
+         * hold nothing and go, as the head truncation that followed the block removed them */
+        head_gc(&db->head);
+    }
     if (rc == 0 && !db->opts.read_only) {
         rc = add_missing_marker(db, wdir, err);
     }
     if (rc == 0 && !db->opts.read_only) {
+        int first, last;
+        wal_segment_range(wdir, &first, &last);
+        bool foreign = first >= 0 || wal_last_checkpoint(wdir) >= 0;
         wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
                        .fsync_ms = db->opts.wal_fsync_ms};
         db->wal = wal_open(wdir, &wo, err);
-        rc = db->wal ? log_all_series(db, err) : -ODIN_ERR_IO;
+        if (db->wal) {
+            db->wal_seg_base = wal_segment(db->wal);
+            db->wal_first_seg = first >= 0 ? first : db->wal_seg_base;
+            db->wal_foreign = foreign;
+            db->wal_nseg = 0;
+        }
+        rc = db->wal ? log_all_series(db, db->wal, err) : -ODIN_ERR_IO;
     }
     free(wdir);
     return rc;
@@ -305,6 +321,38 @@ void tsdb_wal_stop(tsdb *db)
         wal_close(db->wal);
         db->wal = NULL;
     }
+}
+
+/* With wal_lock: the segment the last record went to holds a sample at maxt. */
+static void note_segment_maxt(tsdb *db, int64_t maxt)
+{
+    int seg = wal_segment(db->wal);
+    if (seg < db->wal_seg_base) {
+        return;
+    }
+    size_t i = (size_t)(seg - db->wal_seg_base);
+    if (i >= db->wal_nseg) {
+        db->wal_seg_maxt = odin_realloc(db->wal_seg_maxt, (i + 1) * sizeof(*db->wal_seg_maxt));
+        for (size_t k = db->wal_nseg; k <= i; k++) {
+            db->wal_seg_maxt[k] = INT64_MIN;
+        }
+        db->wal_nseg = i + 1;
+    }
+    if (maxt > db->wal_seg_maxt[i]) {
+        db->wal_seg_maxt[i] = maxt;
+    }
+}
+
+/* With wal_lock: forgets the segments below seg (deleted), which becomes the oldest. */
+static void forget_segments_below(tsdb *db, int seg)
+{
+    size_t drop = seg > db->wal_seg_base ? (size_t)(seg - db->wal_seg_base) : 0;
+    drop = drop < db->wal_nseg ? drop : db->wal_nseg;
+    memmove(db->wal_seg_maxt, db->wal_seg_maxt + drop,
+            (db->wal_nseg - drop) * sizeof(*db->wal_seg_maxt));
+    db->wal_nseg -= drop;
+    db->wal_seg_base = seg > db->wal_seg_base ? seg : db->wal_seg_base;
+    db->wal_first_seg = seg;
 }
 
 int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncreated,
@@ -338,12 +386,17 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
             db->wal_scratch.cap = n;
         }
         wal_sample *ss = db->wal_scratch.v;
+        int64_t maxt = INT64_MIN;
         for (size_t i = 0; i < n; i++) {
             ss[i] = (wal_sample){samples[i].ref, samples[i].t, samples[i].v};
+            maxt = samples[i].t > maxt ? samples[i].t : maxt;
         }
         odin_strbuf_reset(rec);
         wal_encode_samples(rec, ss, n);
         rc = wal_log(db->wal, (const uint8_t *)rec->p, rec->len, err);
+        if (rc == 0) {
+            note_segment_maxt(db, maxt);
+        }
     }
     if (rec->alloc > (1u << 20)) {
         odin_strbuf_fini(rec); /* a huge commit's record is not kept */
@@ -357,8 +410,9 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
     return rc;
 }
 
-/* Deletes WAL segments numbered below seg, and checkpoint directories other than the marker
- * checkpoint.(seg-1): everything they held is in blocks or was relogged at or after seg. */
+/* Deletes WAL segments numbered below seg, and checkpoint directories other than
+ * checkpoint.(seg-1): what they held is in blocks, in that checkpoint (the live series), or in
+ * the segments from seg on (the head's samples, kept or relogged there). */
 static void wal_delete_before(const char *data_dir, int seg)
 {
     odin_strbuf path;
@@ -460,18 +514,19 @@ uint64_t tsdb_wal_size(tsdb *db)
 }
 
 /* Relogs the head from t on into a fresh segment, then drops the older segments: what a
- * Prometheus checkpoint keeps, written as ordinary records. Commits wait on wal_lock meanwhile, so
- * no sample can be logged to an old segment and miss the relog. */
-int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
+ * Prometheus checkpoint keeps, written as ordinary records. Called with wal_lock, which it
+ * releases: commits wait meanwhile, so no sample can be logged to an old segment and miss the
+ * relog. */
+static int relog_locked(tsdb *db, int64_t t, odin_err *err)
 {
-    if (!db->wal) {
-        return 0;
-    }
-    pthread_mutex_lock(&db->wal_lock);
     int seg;
     int rc = wal_next_segment(db->wal, &seg, err);
     if (rc == 0) {
-        rc = log_all_series(db, err);
+        /* the relog's segments are the first under the head's refs, and what it copies is old */
+        db->wal_seg_base = seg;
+        db->wal_nseg = 0;
+        db->wal_foreign = true; /* until it is complete */
+        rc = log_all_series(db, db->wal, err);
     }
     odin_strbuf rec;
     odin_strbuf_init(&rec, 0);
@@ -480,6 +535,7 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
     enum { BATCH = 4096 };
     wal_sample *batch = odin_malloc(BATCH * sizeof(*batch));
     size_t nb = 0;
+    int64_t maxt = INT64_MIN;
     for (size_t i = 0; i < n && rc == 0; i++) {
         head_chunk *cs;
         size_t nc = head_series_chunks_since(&db->head, all[i], t, &cs);
@@ -493,11 +549,16 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
                     continue;
                 }
                 batch[nb++] = (wal_sample){all[i]->ref, st, sv};
+                maxt = st > maxt ? st : maxt;
                 if (nb == BATCH) {
                     odin_strbuf_reset(&rec);
                     wal_encode_samples(&rec, batch, nb);
                     rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+                    if (rc == 0) {
+                        note_segment_maxt(db, maxt);
+                    }
                     nb = 0;
+                    maxt = INT64_MIN;
                 }
             }
         }
@@ -507,6 +568,9 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
         odin_strbuf_reset(&rec);
         wal_encode_samples(&rec, batch, nb);
         rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+        if (rc == 0) {
+            note_segment_maxt(db, maxt);
+        }
     }
     if (rc == 0) {
         rc = wal_sync(db->wal, err);
@@ -520,6 +584,99 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
     }
     if (rc == 0) {
         wal_delete_before(db->dir, seg);
+        pthread_mutex_lock(&db->wal_lock);
+        forget_segments_below(db, seg);
+        db->wal_foreign = false;
+        pthread_mutex_unlock(&db->wal_lock);
+    }
+    return rc;
+}
+
+int tsdb_wal_relog(tsdb *db, int64_t t, odin_err *err)
+{
+    if (!db->wal) {
+        return 0;
+    }
+    pthread_mutex_lock(&db->wal_lock);
+    return relog_locked(db, t, err);
+}
+
+/* Writes every live series into <data>/wal/checkpoint.N (as .tmp, then renamed, as Prometheus
+ * does), so the segments up to N can go. Commits go on meanwhile: a series made now is logged
+ * in a later segment anyway. */
+static int write_checkpoint(tsdb *db, int n, odin_err *err)
+{
+    odin_strbuf tmp, dst;
+    odin_strbuf_init(&tmp, 0);
+    odin_strbuf_init(&dst, 0);
+    odin_strbuf_printf(&dst, "%s/wal/checkpoint.%08d", db->dir, n);
+    odin_strbuf_printf(&tmp, "%s.tmp", dst.p);
+    odin_remove_tree(tmp.p);
+    /* synced once, when closed */
+    wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes, .fsync_ms = 3600 * 1000};
+    tsdb_wal *w = wal_open(tmp.p, &wo, err);
+    int rc = w ? log_all_series(db, w, err) : -ODIN_ERR_IO;
+    wal_close(w);
+    if (rc == 0) {
+        odin_remove_tree(dst.p); /* an earlier attempt's, renamed before its segments went */
+        if (rename(tmp.p, dst.p) != 0) {
+            rc = odin_err_errno(err, errno, "rename %s", tmp.p);
+        }
+    }
+    if (rc == 0) {
+        odin_strbuf_reset(&tmp);
+        odin_strbuf_printf(&tmp, "%s/wal", db->dir);
+        int dfd = open(tmp.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd); /* the rename, before the segments it replaces are deleted */
+            close(dfd);
+        }
+    } else {
+        odin_remove_tree(tmp.p);
+    }
+    odin_strbuf_fini(&tmp);
+    odin_strbuf_fini(&dst);
+    return rc;
+}
+
+/* Prometheus' checkpoint, cheaper: each segment's newest sample time is known, so the segments
+ * whose samples are all before t (in blocks now) are replaced by a checkpoint of the live series
+ * alone, and nothing is relogged; the samples from t on stay in the later segments, and replay
+ * skips what is older than the blocks. A new segment is started first, as Prometheus does, so
+ * that the next checkpoint can drop the one being written now. An earlier run's segments use that
+ * run's refs, which the head does not keep: while any are left, the head is relogged instead. */
+int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
+{
+    if (!db->wal) {
+        return 0;
+    }
+    pthread_mutex_lock(&db->wal_lock);
+    if (db->wal_foreign) {
+        return relog_locked(db, t, err);
+    }
+    int cur;
+    int rc = wal_next_segment(db->wal, &cur, err);
+    int last = db->wal_first_seg - 1; /* the newest segment to drop */
+    for (int seg = db->wal_first_seg; rc == 0 && seg < cur; seg++) {
+        if (seg < db->wal_seg_base) {
+            break; /* not ours: never without a relog (wal_foreign covers it; kept safe anyway) */
+        }
+        size_t i = (size_t)(seg - db->wal_seg_base);
+        if (i < db->wal_nseg && db->wal_seg_maxt[i] >= t) {
+            break;
+        }
+        last = seg; /* every sample in it is before t, or it has none */
+    }
+    pthread_mutex_unlock(&db->wal_lock);
+    if (rc < 0 || last < db->wal_first_seg) {
+        return rc;
+    }
+    rc = write_checkpoint(db, last, err);
+    if (rc == 0) {
+        wal_delete_before(db->dir, last + 1);
+        pthread_mutex_lock(&db->wal_lock);
+        forget_segments_below(db, last + 1);
+        pthread_mutex_unlock(&db->wal_lock);
     }
     return rc;
 }

@@ -305,7 +305,7 @@ static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t 
 }
 
 /* Head part: the matching series lose their samples in range, then the WAL is rewritten from the
- * head (a checkpoint), so a restart does not bring the deleted samples back. */
+ * head (a relog), so a restart does not bring the deleted samples back. */
 static int delete_head_locked(tsdb *db, const tsdb_matcher *ms, size_t n, int64_t mint,
                               int64_t maxt, odin_err *err)
 {
@@ -322,7 +322,7 @@ static int delete_head_locked(tsdb *db, const tsdb_matcher *ms, size_t n, int64_
     if (touched == 0) {
         return 0;
     }
-    int rc = tsdb_wal_checkpoint(db, atomic_load(&db->min_valid_t), err);
+    int rc = tsdb_wal_relog(db, atomic_load(&db->min_valid_t), err);
     atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);
     return rc;
 }

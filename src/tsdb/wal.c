@@ -337,6 +337,14 @@ int wal_next_segment(tsdb_wal *w, int *seg, odin_err *err)
     return rc;
 }
 
+int wal_segment(tsdb_wal *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int seg = w->seg;
+    pthread_mutex_unlock(&w->mu);
+    return seg;
+}
+
 uint64_t wal_fsyncs(const tsdb_wal *w)
 {
     return atomic_load(&((tsdb_wal *)w)->fsyncs);

@@ -35,6 +35,9 @@ int wal_log(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err);
 int wal_sync(tsdb_wal *w, odin_err *err);
 /* Starts a new segment; returns its number. */
 int wal_next_segment(tsdb_wal *w, int *seg, odin_err *err);
+/* The number of the segment being written: the one the last wal_log wrote to (a record never
+ * spans segments). */
+int wal_segment(tsdb_wal *w);
 /* First and last segment numbers present (-1 when none). */
 void wal_segment_range(const char *dir, int *first, int *last);
 /* N of the newest complete checkpoint.N directory in dir (-1 when none). */

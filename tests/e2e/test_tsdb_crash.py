@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Crash tests for the tsdb: a writer killed with SIGKILL at random points, 50 times, must find
-every sample it had acknowledged after each restart; and a WAL truncated at many offsets or with
-flipped bits still opens, keeping everything before the damage."""
+every sample it had acknowledged after each restart; the same 30 times for a writer whose samples
+are a minute apart and that compacts as it goes, so kills land in block cuts and WAL checkpoints;
+and a WAL truncated at many offsets or with flipped bits still opens, keeping everything before
+the damage."""
 import os
 import random
 import signal
@@ -23,9 +25,9 @@ def tool():
     return path
 
 
-def write_until_killed(t, data, rng):
-    p = subprocess.Popen([t, "write", data, str(SERIES)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+def write_until_killed(t, data, rng, step=None):
+    argv = [t, "write", data, str(SERIES)] + ([str(step)] if step else [])
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     last = -1
     deadline = time.time() + rng.uniform(0.05, 0.4)
     os.set_blocking(p.stdout.fileno(), False)
@@ -50,10 +52,33 @@ def write_until_killed(t, data, rng):
     return last
 
 
-def check(t, data, rounds):
-    r = subprocess.run([t, "check", data, str(SERIES), str(rounds)], capture_output=True,
-                       text=True, timeout=120)
+def check(t, data, rounds, step=None):
+    argv = [t, "check", data, str(SERIES), str(rounds)] + ([str(step)] if step else [])
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     return r.returncode, r.stdout + r.stderr
+
+
+def crash_through_cuts(t, rng):
+    """Samples a minute apart: a 2 h block is cut (and the WAL checkpointed) every ~180 rounds."""
+    step = 60000
+    data = odintest.tempdir("odin-crash-cuts-")
+    acked = -1
+    failures = 0
+    for i in range(30):
+        acked = max(acked, write_until_killed(t, data, rng, step))
+        rc, out = check(t, data, acked, step)
+        if rc != 0:
+            failures += 1
+            print("cuts kill %d: acknowledged up to round %d: %s" % (i, acked, out.strip()))
+    blocks = [d for d in os.listdir(data) if len(d) == 26]
+    wal = sorted(os.listdir(os.path.join(data, "wal")))
+    print("SIGKILL restarts through block cuts: %d of 30 kept every acknowledged sample "
+          "(%d rounds, %d blocks, wal: %s ... %s)" % (30 - failures, acked + 1, len(blocks),
+                                                      wal[:2], wal[-1:]))
+    if len(blocks) < 3:
+        print("FAIL: only %d blocks were cut; the kills did not cross block cuts" % len(blocks))
+        failures += 1
+    return failures
 
 
 def main():
@@ -70,6 +95,7 @@ def main():
             failures += 1
             print("kill %d: acknowledged up to round %d: %s" % (i, acked, out.strip()))
     print("SIGKILL restarts: %d of 50 kept every acknowledged sample" % (50 - failures))
+    failures += crash_through_cuts(t, rng)
 
     # damage: truncate the newest segment at many offsets, flip bits; it must still open and keep
     # whatever precedes the damage

@@ -1,11 +1,16 @@
 /* Test tool for the tsdb crash tests (tests/e2e/test_tsdb_crash.py), not part of odin.
  *
- *   tsdb_crash write DIR SERIES    appends rounds of one sample per series (t = round * 1000,
- *                                  v = round) forever, printing "ack R" after each commit
- *   tsdb_crash check DIR SERIES R  opens DIR (replaying the WAL) and checks every series holds
- *                                  every round 0..R; prints "ok N" or the first gap and exits 1 */
-#include "tsdb/tsdb.h"
+ *   tsdb_crash write DIR SERIES [STEP]    appends rounds of one sample per series (t = round *
+ *                                         STEP ms, default 1000, v = round) forever, printing
+ *                                         "ack R" after each commit; with STEP given it also
+ *                                         compacts every 16 rounds, so a minute's step cuts a
+ *                                         block (and checkpoints the WAL) every ~180 rounds
+ *   tsdb_crash check DIR SERIES R [STEP]  opens DIR (replaying the WAL) and checks every series
+ *                                         holds every round 0..R, in blocks and head; prints
+ *                                         "ok N" or the first gap and exits 1 */
+#include "tsdb/db_int.h" /* tsdb_compact */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +37,20 @@ static long parse_long(const char *s)
     return (long)v;
 }
 
-static int run_write(const char *dir, long nseries)
+/* Years of retention: the cut mode writes months of minutes, none of which may age out. Small WAL
+ * segments, so checkpoints have whole segments to drop. */
+static tsdb_opts crash_opts(const char *dir)
+{
+    return (tsdb_opts){.dir = dir,
+                       .wal_fsync_ms = 1000,
+                       .retention_ms = 10 * 365 * 86400000LL,
+                       .wal_segment_bytes = 1 << 20};
+}
+
+static int run_write(const char *dir, long nseries, long step, bool compact)
 {
     odin_err err = {0};
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
+    tsdb_opts o = crash_opts(dir);
     tsdb *db = tsdb_open(&o, &err);
     if (!db) {
         fprintf(stderr, "open: %s\n", err.msg);
@@ -44,7 +59,7 @@ static int run_write(const char *dir, long nseries)
     /* continue after the last round a previous run reached */
     tsdb_stats st;
     tsdb_get_stats(db, &st);
-    long round = st.head_max_t == INT64_MIN ? 0 : (long)(st.head_max_t / 1000) + 1;
+    long round = st.head_max_t == INT64_MIN ? 0 : (long)(st.head_max_t / step) + 1;
     uint64_t *refs = calloc((size_t)nseries, sizeof(*refs));
     for (;; round++) {
         tsdb_appender *a = tsdb_appender_new(db);
@@ -52,7 +67,7 @@ static int run_write(const char *dir, long nseries)
             odin_label buf[2];
             char val[32];
             odin_labels ls = series_labels(buf, val, sizeof(val), i);
-            if (tsdb_append(a, &refs[i], ls, round * 1000, (double)round, &err) < 0) {
+            if (tsdb_append(a, &refs[i], ls, round * step, (double)round, &err) < 0) {
                 fprintf(stderr, "append: %s\n", err.msg);
                 return 1;
             }
@@ -63,13 +78,17 @@ static int run_write(const char *dir, long nseries)
         }
         printf("ack %ld\n", round);
         fflush(stdout);
+        if (compact && round % 16 == 15 && tsdb_compact(db, &err) < 0) {
+            fprintf(stderr, "compact: %s\n", err.msg);
+            return 1;
+        }
     }
 }
 
-static int run_check(const char *dir, long nseries, long rounds)
+static int run_check(const char *dir, long nseries, long rounds, long step)
 {
     odin_err err = {0};
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
+    tsdb_opts o = crash_opts(dir);
     tsdb *db = tsdb_open(&o, &err);
     if (!db) {
         fprintf(stderr, "open: %s\n", err.msg);
@@ -88,7 +107,7 @@ static int run_check(const char *dir, long nseries, long rounds)
         double v;
         long want = 0;
         while (tsdb_iter_next(&it, &t, &v)) {
-            if (t != want * 1000 || v != (double)want) {
+            if (t != want * step || v != (double)want) {
                 break;
             }
             want++;
@@ -117,11 +136,13 @@ static int run_check(const char *dir, long nseries, long rounds)
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "write") == 0) {
-        return run_write(argv[2], parse_long(argv[3]));
+        return run_write(argv[2], parse_long(argv[3]), argc >= 5 ? parse_long(argv[4]) : 1000,
+                         argc >= 5);
     }
     if (argc >= 5 && strcmp(argv[1], "check") == 0) {
-        return run_check(argv[2], parse_long(argv[3]), parse_long(argv[4]));
+        return run_check(argv[2], parse_long(argv[3]), parse_long(argv[4]),
+                         argc >= 6 ? parse_long(argv[5]) : 1000);
     }
-    fputs("usage: tsdb_crash write DIR SERIES | check DIR SERIES ROUNDS\n", stderr);
+    fputs("usage: tsdb_crash write DIR SERIES [STEP] | check DIR SERIES ROUNDS [STEP]\n", stderr);
     return 2;
 }

@@ -14,6 +14,7 @@ extern int tsdb_gc_tests(void) __attribute__((weak));
 extern int tsdb_head_tests(void) __attribute__((weak));
 extern int tsdb_appender_tests(void) __attribute__((weak));
 extern int tsdb_head_chunks_tests(void) __attribute__((weak));
+extern int tsdb_checkpoint_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -51,6 +52,9 @@ int main(void)
     }
     if (tsdb_head_chunks_tests != NULL) {
         f += tsdb_head_chunks_tests();
+    }
+    if (tsdb_checkpoint_tests != NULL) {
+        f += tsdb_checkpoint_tests();
     }
     return f != 0;
 }
