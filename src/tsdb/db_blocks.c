@@ -72,13 +72,16 @@ static bool supersedes(const tsdb_block *y, const tsdb_block *x)
 /* Deletes blocks that another loaded block supersedes (leftovers of an interrupted compaction). */
 static void drop_superseded(tsdb *db)
 {
+    /* decided for every block before any is freed: a later block is compared with all of them */
+    bool *gone = odin_calloc(db->nblocks ? db->nblocks : 1, sizeof(*gone));
+    for (size_t i = 0; i < db->nblocks; i++) {
+        for (size_t j = 0; j < db->nblocks && !gone[i]; j++) {
+            gone[i] = j != i && supersedes(db->blocks[j], db->blocks[i]);
+        }
+    }
     size_t w = 0;
     for (size_t i = 0; i < db->nblocks; i++) {
-        bool gone = false;
-        for (size_t j = 0; j < db->nblocks && !gone; j++) {
-            gone = j != i && supersedes(db->blocks[j], db->blocks[i]);
-        }
-        if (!gone) {
+        if (!gone[i]) {
             db->blocks[w++] = db->blocks[i];
             continue;
         }
@@ -90,6 +93,7 @@ static void drop_superseded(tsdb *db)
         block_unref(db->blocks[i]);
     }
     db->nblocks = w;
+    free(gone);
 }
 
 static void set_min_valid_locked(tsdb *db)

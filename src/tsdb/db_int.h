@@ -52,8 +52,8 @@ struct tsdb {
     /* The newest sample time in each WAL segment this process wrote (numbered from
      * wal_seg_base, INT64_MIN where none), so a checkpoint deletes whole segments older than the
      * head instead of relogging the head (db_wal.c). wal_first_seg is the oldest segment on
-     * disk; wal_foreign says segments or checkpoints of an earlier run, whose refs are not the
-     * head's, are still there. Guarded by wal_lock. */
+     * disk; wal_foreign says replay could not keep the refs the segments use (or read samples
+     * from a checkpoint), so the next checkpoint must relog. Guarded by wal_lock. */
     int wal_first_seg, wal_seg_base;
     bool wal_foreign;
     int64_t *wal_seg_maxt;
@@ -80,11 +80,11 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
                                const tsdb_pending_sample *samples, size_t n, odin_err *err);
 /* After a head truncation at t: the segments whose samples are all older than t are replaced by a
  * checkpoint.N directory holding every live series (Prometheus' checkpoint; the samples from t on
- * stay in the later segments). Where an earlier run's segments are still there, a relog instead. */
+ * stay in the later segments). A relog instead where replay could not keep the log's refs. */
 int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err);
 /* A new segment with every live series and the head's samples at or after t, then the older
  * segments are deleted: after a delete (the WAL must not bring deleted samples back) and where
- * an earlier run's segments use other refs. */
+ * the segments use refs the head could not keep. */
 int tsdb_wal_relog(tsdb *db, int64_t t, odin_err *err);
 /* Bytes of the WAL directory, for size retention. */
 uint64_t tsdb_wal_size(tsdb *db);

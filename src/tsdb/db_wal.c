@@ -23,8 +23,29 @@ static int ensure_dir(const char *path, odin_err *err)
     return odin_err_errno(err, errno, "mkdir %s", path);
 }
 
-/* WAL refs are the writer's own (ours, or Prometheus' when migrating), so replay maps them to head
- * series as their Series records arrive; a later record for the same ref redefines it. */
+/* Segment seg holds a sample at maxt (with wal_lock, or in replay before any commit). Segments
+ * are counted from db->wal_seg_base; those below it are not tracked. */
+static void note_segment_maxt_at(tsdb *db, int seg, int64_t maxt)
+{
+    if (seg < db->wal_seg_base) {
+        return;
+    }
+    size_t i = (size_t)(seg - db->wal_seg_base);
+    if (i >= db->wal_nseg) {
+        db->wal_seg_maxt = odin_realloc(db->wal_seg_maxt, (i + 1) * sizeof(*db->wal_seg_maxt));
+        for (size_t k = db->wal_nseg; k <= i; k++) {
+            db->wal_seg_maxt[k] = INT64_MIN;
+        }
+        db->wal_nseg = i + 1;
+    }
+    if (maxt > db->wal_seg_maxt[i]) {
+        db->wal_seg_maxt[i] = maxt;
+    }
+}
+
+/* WAL refs are the writer's own (ours, or Prometheus' when migrating). Replay gives a new series
+ * the ref its record uses where it can, and maps refs to head series as their Series records
+ * arrive; a later record for the same ref redefines it. */
 typedef struct {
     tsdb *db;
     odin_map refs; /* 8-byte wal ref -> head_series */
@@ -35,6 +56,11 @@ typedef struct {
     uint64_t exemplars, metadata, other_records;
     wal_tombstone *tombstones; /* applied once every sample is in (heap array) */
     size_t ntombstones, cap_tombstones;
+    wal_reader *rd;
+    /* a series did not get the ref the log uses (its labels came under two refs, or the ref was
+     * taken), or the checkpoint holds samples (Prometheus'): the segments cannot be dropped
+     * by time alone, and the first checkpoint relogs instead (db->wal_foreign) */
+    bool remapped, checkpoint_samples;
 } replay;
 
 static void replay_series(replay *r, const uint8_t *rec, size_t len, odin_err *err)
@@ -47,11 +73,12 @@ static void replay_series(replay *r, const uint8_t *rec, size_t len, odin_err *e
     for (size_t i = 0; i < n; i++) {
         odin_labels_sort(s[i].labels.v, s[i].labels.len);
         bool created;
-        head_series *hs = head_get_or_create(&r->db->head, s[i].labels, &created);
+        head_series *hs = head_get_or_create_ref(&r->db->head, s[i].labels, s[i].ref, &created);
         if (hs == NULL) {
             r->skipped++; /* refs ran out (HEAD_MAX_REFS): its samples are skipped too */
             continue;
         }
+        r->remapped = r->remapped || hs->ref != s[i].ref;
         uint64_t *key = odin_arena_alloc(&r->arena, sizeof(*key));
         if (!key) {
             odin_oom();
@@ -68,6 +95,18 @@ static void replay_samples(replay *r, const uint8_t *rec, size_t len, odin_err *
     size_t n;
     if (wal_decode_samples(rec, len, &r->arena, &s, &n, err) < 0) {
         return;
+    }
+    int64_t maxt = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        maxt = s[i].t > maxt ? s[i].t : maxt;
+    }
+    if (wal_reader_in_checkpoint(r->rd)) {
+        r->checkpoint_samples = r->checkpoint_samples || n > 0;
+    } else if (n > 0) {
+        int seg;
+        uint64_t off;
+        wal_reader_position(r->rd, &seg, &off);
+        note_segment_maxt_at(r->db, seg, maxt);
     }
     for (size_t i = 0; i < n; i++) {
         head_series *hs = odin_map_get(&r->refs, &s[i].ref, sizeof(s[i].ref));
@@ -185,7 +224,7 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
         odin_err_set(err, rerr.code, "%s", rerr.msg);
         return -rerr.code;
     }
-    replay r = {.db = db};
+    replay r = {.db = db, .rd = rd};
     odin_map_init(&r.refs);
     odin_arena_init(&r.arena, 0);
     const uint8_t *rec;
@@ -229,6 +268,7 @@ static int replay_wal(tsdb *db, const char *dir, odin_err *err)
     if (result == 0) {
         result = replay_finish(&r, err);
     }
+    db->wal_foreign = r.remapped || r.checkpoint_samples;
     free(r.tombstones);
     odin_map_fini(&r.refs);
     odin_arena_fini(&r.arena);
@@ -286,6 +326,11 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
     char *wdir = odin_malloc(strlen(db->dir) + 5);
     memcpy(wdir, db->dir, strlen(db->dir));
     memcpy(wdir + strlen(db->dir), "/wal", 5);
+    /* segments are tracked from the oldest on disk: replay notes their newest sample times */
+    int first, last;
+    wal_segment_range(wdir, &first, &last);
+    db->wal_seg_base = first >= 0 ? first : 0;
+    db->wal_nseg = 0;
     int rc = replay_wal(db, wdir, err);
     if (rc == 0) {
         /* a checkpoint keeps the segments that straddle the last block's end, and with them the
@@ -297,18 +342,14 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
         rc = add_missing_marker(db, wdir, err);
     }
     if (rc == 0 && !db->opts.read_only) {
-        int first, last;
-        wal_segment_range(wdir, &first, &last);
-        bool foreign = first >= 0 || wal_last_checkpoint(wdir) >= 0;
         wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
                        .fsync_ms = db->opts.wal_fsync_ms};
         db->wal = wal_open(wdir, &wo, err);
-        if (db->wal) {
+        if (db->wal && first < 0) {
             db->wal_seg_base = wal_segment(db->wal);
-            db->wal_first_seg = first >= 0 ? first : db->wal_seg_base;
-            db->wal_foreign = foreign;
             db->wal_nseg = 0;
         }
+        db->wal_first_seg = db->wal_seg_base;
         rc = db->wal ? log_all_series(db, db->wal, err) : -ODIN_ERR_IO;
     }
     free(wdir);
@@ -326,21 +367,7 @@ void tsdb_wal_stop(tsdb *db)
 /* With wal_lock: the segment the last record went to holds a sample at maxt. */
 static void note_segment_maxt(tsdb *db, int64_t maxt)
 {
-    int seg = wal_segment(db->wal);
-    if (seg < db->wal_seg_base) {
-        return;
-    }
-    size_t i = (size_t)(seg - db->wal_seg_base);
-    if (i >= db->wal_nseg) {
-        db->wal_seg_maxt = odin_realloc(db->wal_seg_maxt, (i + 1) * sizeof(*db->wal_seg_maxt));
-        for (size_t k = db->wal_nseg; k <= i; k++) {
-            db->wal_seg_maxt[k] = INT64_MIN;
-        }
-        db->wal_nseg = i + 1;
-    }
-    if (maxt > db->wal_seg_maxt[i]) {
-        db->wal_seg_maxt[i] = maxt;
-    }
+    note_segment_maxt_at(db, wal_segment(db->wal), maxt);
 }
 
 /* With wal_lock: forgets the segments below seg (deleted), which becomes the oldest. */
@@ -643,8 +670,8 @@ static int write_checkpoint(tsdb *db, int n, odin_err *err)
  * whose samples are all before t (in blocks now) are replaced by a checkpoint of the live series
  * alone, and nothing is relogged; the samples from t on stay in the later segments, and replay
  * skips what is older than the blocks. A new segment is started first, as Prometheus does, so
- * that the next checkpoint can drop the one being written now. An earlier run's segments use that
- * run's refs, which the head does not keep: while any are left, the head is relogged instead. */
+ * that the next checkpoint can drop the one being written now. Where replay could not keep the
+ * refs the segments use, the checkpoint could not define them: the head is relogged instead. */
 int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
 {
     if (!db->wal) {

@@ -425,6 +425,25 @@ void head_table_remove_locked(head *h, head_series *s)
 
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
 {
+    return head_get_or_create_ref(h, ls, 0, created);
+}
+
+/* With map_lock held for writing: true when ref can be handed to a new series (never handed out:
+ * a slot past every ref so far, or an empty one below before any series was removed) and is
+ * under HEAD_KEEP_REFS_MAX. */
+static bool ref_free_locked(head *h, uint64_t ref)
+{
+    if (ref == 0 || ref > HEAD_KEEP_REFS_MAX) {
+        return false;
+    }
+    if (ref > h->nseries) {
+        return true;
+    }
+    return atomic_load(&h->series_removed) == 0 && head_by_ref(h, ref) == NULL;
+}
+
+head_series *head_get_or_create_ref(head *h, odin_labels ls, uint64_t want, bool *created)
+{
     uint64_t hash = head_labels_hash(ls);
     *created = false;
     pthread_rwlock_rdlock(&h->map_lock);
@@ -441,12 +460,13 @@ head_series *head_get_or_create(head *h, odin_labels ls, bool *created)
     }
     /* one allocation for the series and its labels */
     s = odin_calloc(1, sizeof(*s) + ls.len * sizeof(s->labels[0]));
-    s->ref = (uint32_t)(h->nseries + 1);
+    uint64_t ref = ref_free_locked(h, want) ? want : h->nseries + 1;
+    s->ref = (uint32_t)ref;
     atomic_init(&s->last_t, INT64_MIN);
     atomic_init(&s->last_v_bits, 0);
     s->nlabels = (uint16_t)ls.len;
     index_series_locked(h, s, ls); /* the labels: pairs of the postings */
-    h->nseries++;
+    h->nseries = ref > h->nseries ? ref : h->nseries;
     h->nlive++;
     size_t idx = (size_t)(s->ref - 1), page = idx >> HEAD_PAGE_BITS;
     _Atomic(head_series *) *slots = atomic_load_explicit(&h->pages[page], memory_order_relaxed);

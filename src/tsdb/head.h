@@ -206,6 +206,10 @@ static inline int head_series_labels_cmp(const head_series *x, const head_series
 
 
 #define HEAD_MAX_REFS ((uint64_t)UINT32_MAX)
+/* Replay keeps the log's refs only up to here; series logged under higher ones get the next free
+ * refs after the kept ones (and the WAL is relogged under them at the next truncation), so refs
+ * kept across restarts of a head whose series churn cannot run out. */
+#define HEAD_KEEP_REFS_MAX ((uint64_t)1 << 31)
 
 /* The interned values of one label name that some series holds (each a symbol reference). */
 typedef struct {
@@ -228,7 +232,7 @@ typedef struct {
     odin_map symbols;       /* string -> head_sym */
     odin_map postings;      /* "name\xffvalue" -> head_postings */
     odin_map values;        /* name -> head_values */
-    size_t nseries;         /* refs handed out so far (the next is nseries + 1) */
+    size_t nseries;         /* the highest ref handed out (the next new one is nseries + 1) */
     size_t nlive;           /* series not removed */
     /* series by ref - 1, also readable without map_lock: pages of HEAD_PAGE_SLOTS slots that
      * never move, each page and slot published with release stores (head_by_ref loads them with
@@ -302,6 +306,9 @@ void head_chunk_free(head *h, const head_chunk *c);
  * NULL once HEAD_MAX_REFS series were made over the head's life (never in practice: 4 billion)
  * or for more than HEAD_MAX_LABELS labels (the appender refuses those first). */
 head_series *head_get_or_create(head *h, odin_labels ls, bool *created);
+/* The same, a new series getting ref `want` where that ref was never handed out (WAL replay keeps
+ * the refs the log uses, as Prometheus does), else the next one; an existing series keeps its. */
+head_series *head_get_or_create_ref(head *h, odin_labels ls, uint64_t want, bool *created);
 head_series *head_by_ref(head *h, uint64_t ref);
 /* Bytes to allocate for the first chunk of a new series: the head's recent cut chunks' average
  * plus an eighth, at most HEAD_FIRST_CHUNK_MAX; HEAD_FIRST_CHUNK_MIN before any chunk was cut. */

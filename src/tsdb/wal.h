@@ -65,6 +65,8 @@ void wal_reader_position(const wal_reader *r, int *segment, uint64_t *offset);
 /* The directory holding the segment wal_reader_position() names: the checkpoint directory while
  * the checkpoint is read, else the WAL directory. Pass it to wal_repair. Valid until close. */
 const char *wal_reader_dir(const wal_reader *r);
+/* True when the last record returned came from the checkpoint directory. */
+bool wal_reader_in_checkpoint(const wal_reader *r);
 void wal_reader_close(wal_reader *r);
 /* Truncates <dir>/<segment> at offset and deletes the later segments of dir (logged as a warning,
  * component tsdb). -ODIN_ERR_INVALID when offset is past the segment's end. */

@@ -592,6 +592,11 @@ const char *wal_reader_dir(const wal_reader *r)
     return seg_dir(r, r->pos_cp);
 }
 
+bool wal_reader_in_checkpoint(const wal_reader *r)
+{
+    return r->pos_cp;
+}
+
 void wal_reader_close(wal_reader *r)
 {
     if (r == NULL) {

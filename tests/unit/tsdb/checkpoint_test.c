@@ -1,8 +1,8 @@
 /* Unit tests for the WAL checkpoint after a block cut (db_wal.c): the segments whose samples are
  * all in blocks are replaced by a checkpoint.N of the live series, nothing is relogged, and a
- * restart brings back every sample the head held; after a restart (the earlier run's segments use
- * its own refs) the first checkpoint relogs the head instead, and the next one drops segments
- * again. */
+ * restart brings back every sample the head held under the refs the log uses, so the earlier
+ * run's segments are dropped by time too; a deletion relogs the head, and the checkpoint after
+ * it drops segments again. */
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
@@ -110,6 +110,16 @@ static wal_files list_wal(const char *dir)
     return w;
 }
 
+/* The head ref of pod `name`. */
+static uint32_t pod_ref(tsdb *db, const char *name)
+{
+    odin_label ls[2] = {{ODIN_STR("__name__"), ODIN_STR("m")}, {ODIN_STR("pod"), odin_str_c(name)}};
+    bool created;
+    head_series *s = head_get_or_create(&db->head, (odin_labels){ls, 2}, &created);
+    assert_false(created);
+    return s->ref;
+}
+
 /* Bytes of every file in <dir>/wal/checkpoint.N. */
 static uint64_t checkpoint_bytes(const char *dir, int n)
 {
@@ -143,45 +153,107 @@ static void test_checkpoint_drops_segments(void **state)
     assert_int_equal(after.first, after.checkpoint + 1);
     assert_int_equal(after.last, before.last + 1);
     assert_true(after.n < before.n / 2 + 2);
-    assert_true(checkpoint_bytes(dir, after.checkpoint) <= 32 * 1024); /* 100 series records */
+    assert_true(checkpoint_bytes(dir, after.checkpoint) > 0); /* 100 series records */
+    assert_true(checkpoint_bytes(dir, after.checkpoint) <= 32 * 1024);
     /* more samples, then a restart: every sample is there, from the block, the checkpoint's
-     * series and the kept segments */
-    append_pods(db, 3 * HOUR + HOUR / 2, 4 * HOUR);
-    check_all(db, 4 * HOUR);
+     * series and the kept segments, and the series have the refs the log uses */
+    append_pods(db, 3 * HOUR + HOUR / 2, 4 * HOUR + HOUR / 2);
+    check_all(db, 4 * HOUR + HOUR / 2);
+    uint32_t ref7 = pod_ref(db, "p7");
+    wal_files pre = list_wal(dir);
     tsdb_close(db);
     db = open_db(dir);
-    check_all(db, 4 * HOUR);
+    check_all(db, 4 * HOUR + HOUR / 2);
     tsdb_get_stats(db, &st);
     assert_int_equal(st.head_series, PODS);
-    /* after the restart the segments are the earlier run's: the next checkpoint relogs the head
-     * into a new segment (an empty marker checkpoint before it) */
-    append_pods(db, 4 * HOUR, 5 * HOUR + HOUR / 2);
+    assert_int_equal(pod_ref(db, "p7"), ref7);
+    /* so the earlier run's segments are dropped by time as well, no relog: the cut of [2h, 4h)
+     * keeps those holding samples from 4h on */
+    append_pods(db, 4 * HOUR + HOUR / 2, 5 * HOUR + HOUR / 2);
     assert_int_equal(tsdb_compact(db, &err), 0);
-    wal_files relogged = list_wal(dir);
-    assert_true(relogged.first > after.last);
-    assert_int_equal(relogged.checkpoint, relogged.first - 1);
-    assert_true(checkpoint_bytes(dir, relogged.checkpoint) <= 32 * 1024);
+    wal_files second = list_wal(dir);
+    assert_true(second.checkpoint > after.checkpoint);
+    assert_int_equal(second.first, second.checkpoint + 1);
+    assert_true(second.first <= pre.last);
+    assert_true(checkpoint_bytes(dir, second.checkpoint) > 0); /* series records */
+    assert_true(checkpoint_bytes(dir, second.checkpoint) <= 32 * 1024);
     check_all(db, 5 * HOUR + HOUR / 2);
-    /* and the one after that drops segments again */
+    /* a deletion relogs the head into a new segment after an empty checkpoint, so the deleted
+     * samples cannot come back from the log */
+    odin_label gl[1] = {{ODIN_STR("__name__"), ODIN_STR("gone")}};
+    tsdb_appender *a = tsdb_appender_new(db);
+    assert_int_equal(tsdb_append(a, NULL, (odin_labels){gl, 1}, 5 * HOUR + HOUR / 2, 1, &err), 0);
+    assert_int_equal(tsdb_appender_commit(a, &err), 0);
+    tsdb_matcher gm;
+    assert_int_equal(
+        tsdb_matcher_init(&gm, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("gone"), &err), 0);
+    assert_int_equal(tsdb_delete_series(db, &gm, 1, 0, 6 * HOUR, &err), 0);
+    wal_files relogged = list_wal(dir);
+    assert_true(relogged.first > second.last);
+    assert_int_equal(relogged.checkpoint, relogged.first - 1);
+    assert_true(checkpoint_bytes(dir, relogged.checkpoint) == 0);
+    check_all(db, 5 * HOUR + HOUR / 2);
+    /* and the checkpoint after that drops segments again */
     append_pods(db, 5 * HOUR + HOUR / 2, 7 * HOUR + HOUR / 2);
     assert_int_equal(tsdb_compact(db, &err), 0);
     wal_files again = list_wal(dir);
-    assert_true(again.checkpoint > relogged.first);
+    assert_true(again.checkpoint >= relogged.first);
     assert_int_equal(again.first, again.checkpoint + 1);
+    assert_true(checkpoint_bytes(dir, again.checkpoint) > 0);
     tsdb_get_stats(db, &st);
     assert_int_equal(st.blocks, 3);
     check_all(db, 7 * HOUR + HOUR / 2);
     tsdb_close(db);
     db = open_db(dir);
     check_all(db, 7 * HOUR + HOUR / 2);
+    tsdb_querier *q = tsdb_querier_open(db, 0, 8 * HOUR);
+    tsdb_series_set *gs = tsdb_querier_select(q, &gm, 1, &err);
+    assert_non_null(gs);
+    assert_false(tsdb_series_next(gs)); /* the deleted series stayed deleted */
+    tsdb_querier_close(q);
+    tsdb_matcher_fini(&gm);
     tsdb_close(db);
     assert_int_equal(odin_remove_tree(dir), 0);
+}
+
+/* Replay asks for the log's refs: a new series gets the one asked for where it was never handed
+ * out (past every ref so far, or a gap below before any removal), else the next one; an existing
+ * label set keeps its ref; refs past HEAD_KEEP_REFS_MAX are not kept. */
+static void test_replay_refs(void **state)
+{
+    (void)state;
+    head h;
+    head_init(&h, 2 * HOUR);
+    bool created;
+    odin_label a[1] = {{ODIN_STR("__name__"), ODIN_STR("a")}};
+    odin_label b[1] = {{ODIN_STR("__name__"), ODIN_STR("b")}};
+    odin_label c[1] = {{ODIN_STR("__name__"), ODIN_STR("c")}};
+    odin_label d[1] = {{ODIN_STR("__name__"), ODIN_STR("d")}};
+    odin_label e[1] = {{ODIN_STR("__name__"), ODIN_STR("e")}};
+    head_series *s = head_get_or_create_ref(&h, (odin_labels){a, 1}, 5, &created);
+    assert_true(created);
+    assert_int_equal(s->ref, 5);
+    s = head_get_or_create_ref(&h, (odin_labels){b, 1}, 3, &created); /* a gap below */
+    assert_int_equal(s->ref, 3);
+    s = head_get_or_create_ref(&h, (odin_labels){c, 1}, 5, &created); /* taken */
+    assert_true(created);
+    assert_int_equal(s->ref, 6);
+    s = head_get_or_create_ref(&h, (odin_labels){a, 1}, 9, &created); /* a under another ref */
+    assert_false(created);
+    assert_int_equal(s->ref, 5);
+    s = head_get_or_create_ref(&h, (odin_labels){d, 1}, HEAD_KEEP_REFS_MAX + 1, &created);
+    assert_int_equal(s->ref, 7);
+    assert_ptr_equal(head_by_ref(&h, 3), head_get_or_create(&h, (odin_labels){b, 1}, &created));
+    s = head_get_or_create(&h, (odin_labels){e, 1}, &created);
+    assert_int_equal(s->ref, 8);
+    head_fini(&h);
 }
 
 int tsdb_checkpoint_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpoint_drops_segments),
+        cmocka_unit_test(test_replay_refs),
     };
     return cmocka_run_group_tests_name("tsdb_checkpoint", tests, NULL, NULL);
 }
