@@ -3,6 +3,7 @@
  * Prometheus' textparse (promparse.go, openmetricsparse.go); family semantics (suffixes, bucket
  * order, `le` spelling) are left to the scrape loop, as in Prometheus. */
 #include "expfmt/expfmt.h"
+#include "expfmt/lex.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +13,6 @@ enum {
     DEFAULT_MAX_LABELS = 256,
     DEFAULT_MAX_LINE_BYTES = 1 << 20,
     SMALL_LABEL_SET = 16, /* up to here duplicates are found by comparing pairs */
-    QUOTE_BYTES = 32,     /* offending text quoted in messages is cut to this many input bytes */
 };
 
 struct expfmt_parser {
@@ -41,403 +41,6 @@ struct expfmt_parser {
     uint16_t *dup_slots; /* open-addressing set of label indices + 1 for large label sets */
     size_t dup_cap;
 };
-
-/* The line being parsed. Every read is bounded by `end`, which is the line's '\n' or the end of
- * the input, so no scan can leave the buffer. */
-typedef struct {
-    expfmt_parser *p;
-    const char *start;
-    const char *end;
-    char *out; /* scratch write position; NULL until the line's first escape */
-    size_t line;
-    odin_err *err;
-} line_ctx;
-
-/* ---- Character classes ----------------------------------------------------------------------- */
-
-static inline bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static inline bool is_digit(char c)
-{
-    return (unsigned char)(c - '0') < 10;
-}
-
-static inline bool is_alpha_(char c)
-{
-    return (unsigned char)((c | 0x20) - 'a') < 26 || c == '_';
-}
-
-static inline bool is_lname_cont(char c)
-{
-    return is_alpha_(c) || is_digit(c);
-}
-
-static inline bool is_mname_start(char c)
-{
-    return is_alpha_(c) || c == ':';
-}
-
-/* Byte classes for the hot scans, one load per byte instead of a chain of range tests. */
-enum {
-    C_MNAME_CONT = 1,  /* [a-zA-Z0-9_:] */
-    C_BLOCK_STOP = 2,  /* '}', '"' and newline: where a label block skip looks twice */
-    C_QUOTED_STOP = 4, /* '"', backslash and newline: inside a quoted label value */
-    C_TOKEN_END = 8,   /* blank or newline: the end of a value or timestamp token */
-};
-
-static const uint8_t char_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 14, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    8, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 4, 0, 0, 1,
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-static inline bool has_class(char c, unsigned cls)
-{
-    return (char_class[(unsigned char)c] & cls) != 0;
-}
-
-static const char *skip_blank(const char *s, const char *end)
-{
-    while (s < end && is_blank(*s)) {
-        s++;
-    }
-    return s;
-}
-
-static const char *skip_token(const char *s, const char *end, bool tab_ends)
-{
-    while (s < end && *s != ' ' && !(tab_ends && *s == '\t')) {
-        s++;
-    }
-    return s;
-}
-
-/* ---- Errors ---------------------------------------------------------------------------------- */
-
-/* Writes s[0..n) as a double-quoted string with C escapes, cut to QUOTE_BYTES input bytes.
- * out must hold QUOTE_BYTES * 4 + 8 bytes. Hand-written because snprintf belongs to base/. */
-static void quote(char *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    out[o++] = '"';
-    for (size_t i = 0; i < n && i < QUOTE_BYTES; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c >= 0x20 && c < 0x7f) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o++] = '"';
-    if (n > QUOTE_BYTES) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
-
-static size_t col_of(const line_ctx *c, const char *at)
-{
-    return (size_t)(at - c->start) + 1;
-}
-
-/* "LINE:COL: reason, got TOKEN", TOKEN being the text at `at` up to the next blank. */
-static int fail_tok(const line_ctx *c, const char *at, const char *reason)
-{
-    char q[QUOTE_BYTES * 4 + 8];
-    if (at >= c->end) {
-        return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s, got end of line", c->line,
-                            col_of(c, at), reason);
-    }
-    const char *t = at + 1;
-    while (t < c->end && !is_blank(*t)) {
-        t++;
-    }
-    quote(q, at, (size_t)(t - at));
-    return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s, got %s", c->line, col_of(c, at),
-                        reason, q);
-}
-
-/* "LINE:COL: reason" followed by the quoted value when val.p is set. */
-static int fail_val(const line_ctx *c, const char *at, const char *reason, odin_str val)
-{
-    char q[QUOTE_BYTES * 4 + 8];
-    if (val.p == NULL) {
-        return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s", c->line, col_of(c, at), reason);
-    }
-    quote(q, val.p, val.len);
-    return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: %s %s", c->line, col_of(c, at), reason,
-                        q);
-}
-
-/* ---- Numbers --------------------------------------------------------------------------------- */
-
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-static size_t prefix_len_nocase(const char *s, size_t n, const char *word)
-{
-    size_t i = 0;
-    while (i < n && word[i] != '\0' && (s[i] | 0x20) == word[i]) {
-        i++;
-    }
-    return i;
-}
-
-/* Go's strconv.ParseFloat special values: [+-]inf, [+-]infinity, nan, any case (no sign on nan). */
-static bool parse_special(const char *s, size_t n, double *out)
-{
-    bool neg = false;
-    size_t sign = 0;
-    if (n > 0 && (s[0] == '+' || s[0] == '-')) {
-        neg = s[0] == '-';
-        sign = 1;
-    }
-    size_t k = prefix_len_nocase(s + sign, n - sign, "infinity");
-    if ((k == 3 || k == 8) && sign + k == n) {
-        *out = neg ? -INFINITY : INFINITY;
-        return true;
-    }
-    if (sign == 0 && n == 3 && prefix_len_nocase(s, n, "nan") == 3) {
-        *out = NAN;
-        return true;
-    }
-    return false;
-}
-
-/* Parses a sample value, timestamp or exemplar value as Prometheus does: Go's ParseFloat minus
- * 'p', 'P' and '_' (textparse's parseFloat), which leaves decimal forms and the special words.
- * The grammar is checked here; a value with at most 19 significant digits and a small exponent
- * is computed exactly (Clinger's fast path: both operands exact, one rounding), the rest go to
- * base's parser. Overflow is an error, as in Go. */
-static bool parse_value(const char *s, size_t n, double *out)
-{
-    const char *q = s;
-    const char *end = s + n;
-    bool neg = false;
-    if (q < end && (*q == '+' || *q == '-')) {
-        neg = *q == '-';
-        q++;
-    }
-    if (q == end) {
-        return false;
-    }
-    if (!is_digit(*q) && *q != '.') {
-        return parse_special(s, n, out);
-    }
-    uint64_t mant = 0;
-    int ndig = 0;
-    int dexp = 0;
-    bool inexact = false;
-    bool any = false;
-    if (end - q <= 19) {
-        /* At most 19 digits (the usual case): the mantissa cannot overflow and no digit is
-         * dropped, so the loops below would take every digit; this does the same without
-         * counting significant digits. */
-        const char *d = q;
-        for (; q < end && is_digit(*q); q++) {
-            mant = mant * 10 + (uint64_t)(*q - '0');
-        }
-        any = q > d;
-        if (q < end && *q == '.') {
-            d = ++q;
-            for (; q < end && is_digit(*q); q++) {
-                mant = mant * 10 + (uint64_t)(*q - '0');
-            }
-            any |= q > d;
-            dexp = -(int)(q - d);
-        }
-    } else {
-        for (; q < end && is_digit(*q); q++) {
-            any = true;
-            if (ndig < 19) {
-                mant = mant * 10 + (uint64_t)(*q - '0');
-                ndig += mant != 0;
-            } else {
-                dexp++;
-                inexact |= *q != '0';
-            }
-        }
-        if (q < end && *q == '.') {
-            for (q++; q < end && is_digit(*q); q++) {
-                any = true;
-                if (ndig < 19) {
-                    mant = mant * 10 + (uint64_t)(*q - '0');
-                    ndig += mant != 0;
-                    dexp--;
-                } else {
-                    inexact |= *q != '0';
-                }
-            }
-        }
-    }
-    if (!any) {
-        return false;
-    }
-    if (q < end && (*q == 'e' || *q == 'E')) {
-        q++;
-        bool eneg = false;
-        if (q < end && (*q == '+' || *q == '-')) {
-            eneg = *q == '-';
-            q++;
-        }
-        if (q == end || !is_digit(*q)) {
-            return false;
-        }
-        int e = 0;
-        for (; q < end && is_digit(*q); q++) {
-            if (e < 100000) {
-                e = e * 10 + (*q - '0');
-            }
-        }
-        dexp += eneg ? -e : e;
-    }
-    if (q != end) {
-        return false;
-    }
-    if (mant == 0 && !inexact) {
-        *out = neg ? -0.0 : 0.0;
-        return true;
-    }
-    if (!inexact && mant <= (UINT64_C(1) << 53) && dexp >= -22 && dexp <= 22) {
-        double v = (double)mant;
-        v = dexp < 0 ? v / pow10_exact[-dexp] : v * pow10_exact[dexp];
-        *out = neg ? -v : v;
-        return true;
-    }
-    double v;
-    if (odin_parse_double((odin_str){s, n}, &v) != 0 || isinf(v) || isnan(v)) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* Canonical NaN, so no parsed value can carry the stale-marker bit pattern (matches Prometheus:
- * textparse stores value.NormalNaN). */
-static double normal_nan(void)
-{
-    union {
-        uint64_t u;
-        double d;
-    } v = {.u = UINT64_C(0x7ff8000000000001)};
-    return v.d;
-}
-
-/* 0.0.4 timestamps: decimal digits only (promlex.l's {D}+), int64 milliseconds. */
-static bool parse_ms(const char *s, size_t n, int64_t *out)
-{
-    if (n == 0) {
-        return false;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i])) {
-            return false;
-        }
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_C(0x7fffffffffffffff) - d) / 10) {
-            return false;
-        }
-        v = v * 10 + d;
-    }
-    *out = (int64_t)v;
-    return true;
-}
-
-/* OpenMetrics timestamps: float seconds, truncated to ms as Prometheus does (int64(ts * 1000)). */
-static bool parse_seconds_ms(const char *s, size_t n, int64_t *out)
-{
-    double ts;
-    if (!parse_value(s, n, &ts) || isnan(ts) || isinf(ts)) {
-        return false;
-    }
-    double ms = ts * 1000.0;
-    if (!(ms > -9223372036854775808.0 && ms < 9223372036854775808.0)) {
-        return false;
-    }
-    *out = (int64_t)ms;
-    return true;
-}
-
-/* ---- UTF-8 ----------------------------------------------------------------------------------- */
-
-/* Go's utf8.Valid: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool utf8_valid(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        /* Help texts are long and mostly ASCII: skip eight ASCII bytes at a time. */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & UINT64_C(0x8080808080808080)) {
-                break;
-            }
-            i += 8;
-        }
-        if (i == n) {
-            break;
-        }
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned lo = 0x80;
-        unsigned hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return false;
-        }
-        if (n - i <= need || s[i + 1] < lo || s[i + 1] > hi) {
-            return false;
-        }
-        for (size_t k = 2; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-        }
-        i += need + 1;
-    }
-    return true;
-}
-
 /* ---- Scratch --------------------------------------------------------------------------------- */
 
 /* Unescaped text of one line is never longer than the line, so sizing the scratch once per line
@@ -571,7 +174,7 @@ static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
             return 0;
         }
         if (s == end || !is_alpha_(*s)) {
-            return fail_tok(c, s, "expected label name or '}'");
+            return expfmt_fail_tok(c, s, "expected label name or '}'");
         }
         const char *name = s;
         while (s < end && is_lname_cont(*s)) {
@@ -582,14 +185,14 @@ static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
             s = skip_blank(s, end);
         }
         if (s == end || *s != '=') {
-            return fail_tok(c, s, "expected '=' after label name");
+            return expfmt_fail_tok(c, s, "expected '=' after label name");
         }
         s++;
         if (!om) {
             s = skip_blank(s, end);
         }
         if (s == end || *s != '"') {
-            return fail_tok(c, s, "expected '\"' to open label value");
+            return expfmt_fail_tok(c, s, "expected '\"' to open label value");
         }
         const char *open = s++;
         unsigned char high = 0;
@@ -606,19 +209,19 @@ static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
             s++;
         }
         if (s == end) {
-            return fail_val(c, open, "unterminated label value", (odin_str){0});
+            return expfmt_fail_val(c, open, "unterminated label value", (odin_str){0});
         }
         odin_str value = {open + 1, (size_t)(s - open - 1)};
         s++;
         /* The raw text is checked: escapes only replace ASCII with ASCII, so it is valid exactly
          * when the unescaped value is. */
-        if ((high & 0x80) && !utf8_valid(value.p, value.len)) {
-            return fail_val(c, open + 1, "invalid UTF-8 in label value", value);
+        if ((high & 0x80) && !expfmt_utf8_valid(value.p, value.len)) {
+            return expfmt_fail_val(c, open + 1, "invalid UTF-8 in label value", value);
         }
         if (e != NULL) {
             if (e->nlabels == c->p->max_labels) {
                 return odin_err_set(c->err, ODIN_ERR_LIMIT, "%zu:%zu: more than %zu labels",
-                                    c->line, col_of(c, name), c->p->max_labels);
+                                    c->line, expfmt_col_of(c, name), c->p->max_labels);
             }
             labels_reserve(c->p, e->nlabels + 1);
             if (escaped) {
@@ -636,7 +239,7 @@ static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
         if (s < end && (*s == '}' || (!om && is_alpha_(*s)))) {
             continue;
         }
-        return fail_tok(c, s, "expected ',' or '}' after label value");
+        return expfmt_fail_tok(c, s, "expected ',' or '}' after label value");
     }
 }
 
@@ -698,7 +301,7 @@ static int check_labels(line_ctx *c, expfmt_entry *e)
     e->labels = c->p->labels;
     const odin_label *dup = find_duplicate(c->p, e->labels, e->nlabels);
     if (dup != NULL) {
-        return fail_val(c, dup->name.p, "duplicate label name", dup->name);
+        return expfmt_fail_val(c, dup->name.p, "duplicate label name", dup->name);
     }
     return 1;
 }
@@ -706,13 +309,13 @@ static int check_labels(line_ctx *c, expfmt_entry *e)
 static int parse_sample_value(line_ctx *c, const char *v, const char *ve, expfmt_entry *e)
 {
     if (v == ve) {
-        return fail_tok(c, v, "expected value after metric");
+        return expfmt_fail_tok(c, v, "expected value after metric");
     }
-    if (!parse_value(v, (size_t)(ve - v), &e->value)) {
-        return fail_val(c, v, "invalid value", (odin_str){v, (size_t)(ve - v)});
+    if (!expfmt_parse_value(v, (size_t)(ve - v), &e->value)) {
+        return expfmt_fail_val(c, v, "invalid value", (odin_str){v, (size_t)(ve - v)});
     }
     if (isnan(e->value)) {
-        e->value = normal_nan();
+        e->value = expfmt_normal_nan();
     }
     return 1;
 }
@@ -736,7 +339,7 @@ static int prom_sample(line_ctx *c, const char *s, expfmt_entry *e)
         e->series = (odin_str){series, (size_t)(s - series)};
         s = skip_blank(s, end);
     } else if (s == name_end && s < end) {
-        return fail_tok(c, s, "invalid character in metric name");
+        return expfmt_fail_tok(c, s, "invalid character in metric name");
     }
     const char *v = s;
     s = skip_token(s, end, true);
@@ -748,13 +351,13 @@ static int prom_sample(line_ctx *c, const char *s, expfmt_entry *e)
     if (s < end) {
         const char *t = s;
         s = skip_token(s, end, true);
-        if (!parse_ms(t, (size_t)(s - t), &e->t_ms)) {
-            return fail_val(c, t, "invalid timestamp", (odin_str){t, (size_t)(s - t)});
+        if (!expfmt_parse_ms(t, (size_t)(s - t), &e->t_ms)) {
+            return expfmt_fail_val(c, t, "invalid timestamp", (odin_str){t, (size_t)(s - t)});
         }
         e->has_t = true;
         s = skip_blank(s, end);
         if (s < end) {
-            return fail_tok(c, s, "unexpected text after timestamp");
+            return expfmt_fail_tok(c, s, "unexpected text after timestamp");
         }
     }
     return check_labels(c, e);
@@ -765,7 +368,7 @@ static int om_exemplar(line_ctx *c, const char *s)
 {
     const char *end = c->end;
     if (end - s < 3 || s[1] != ' ' || s[2] != '{') {
-        return fail_tok(c, s, "expected '# {' to open exemplar");
+        return expfmt_fail_tok(c, s, "expected '# {' to open exemplar");
     }
     s += 3;
     int rc = parse_labels(c, &s, NULL);
@@ -773,16 +376,16 @@ static int om_exemplar(line_ctx *c, const char *s)
         return rc;
     }
     if (s == end || *s != ' ') {
-        return fail_tok(c, s, "expected ' ' and value after exemplar labels");
+        return expfmt_fail_tok(c, s, "expected ' ' and value after exemplar labels");
     }
     const char *v = ++s;
     s = skip_token(s, end, false);
     double val;
     if (v == s) {
-        return fail_tok(c, v, "expected exemplar value");
+        return expfmt_fail_tok(c, v, "expected exemplar value");
     }
-    if (!parse_value(v, (size_t)(s - v), &val)) {
-        return fail_val(c, v, "invalid exemplar value", (odin_str){v, (size_t)(s - v)});
+    if (!expfmt_parse_value(v, (size_t)(s - v), &val)) {
+        return expfmt_fail_val(c, v, "invalid exemplar value", (odin_str){v, (size_t)(s - v)});
     }
     if (s == end) {
         return 1;
@@ -790,11 +393,11 @@ static int om_exemplar(line_ctx *c, const char *s)
     const char *t = ++s;
     s = skip_token(s, end, false);
     int64_t t_ms;
-    if (!parse_seconds_ms(t, (size_t)(s - t), &t_ms)) {
-        return fail_val(c, t, "invalid exemplar timestamp", (odin_str){t, (size_t)(s - t)});
+    if (!expfmt_parse_seconds_ms(t, (size_t)(s - t), &t_ms)) {
+        return expfmt_fail_val(c, t, "invalid exemplar timestamp", (odin_str){t, (size_t)(s - t)});
     }
     if (s < end) {
-        return fail_tok(c, s, "unexpected text after exemplar timestamp");
+        return expfmt_fail_tok(c, s, "unexpected text after exemplar timestamp");
     }
     return 1;
 }
@@ -817,7 +420,7 @@ static int om_sample(line_ctx *c, const char *s, expfmt_entry *e)
         e->series = (odin_str){e->name.p, (size_t)(s - e->name.p)};
     }
     if (s == end || *s != ' ') {
-        return fail_tok(c, s,
+        return expfmt_fail_tok(c, s,
                         s == name_end ? "invalid character in metric name"
                                       : "expected ' ' and value after labels");
     }
@@ -832,10 +435,10 @@ static int om_sample(line_ctx *c, const char *s, expfmt_entry *e)
         const char *t = s;
         s = skip_token(s, end, false);
         if (t == s) {
-            return fail_tok(c, t, "expected timestamp");
+            return expfmt_fail_tok(c, t, "expected timestamp");
         }
-        if (!parse_seconds_ms(t, (size_t)(s - t), &e->t_ms)) {
-            return fail_val(c, t, "invalid timestamp", (odin_str){t, (size_t)(s - t)});
+        if (!expfmt_parse_seconds_ms(t, (size_t)(s - t), &e->t_ms)) {
+            return expfmt_fail_val(c, t, "invalid timestamp", (odin_str){t, (size_t)(s - t)});
         }
         e->has_t = true;
         if (s == end) {
@@ -844,10 +447,10 @@ static int om_sample(line_ctx *c, const char *s, expfmt_entry *e)
         s++;
     }
     if (s == end) {
-        return fail_val(c, s - 1, "trailing space at end of line", (odin_str){0});
+        return expfmt_fail_val(c, s - 1, "trailing space at end of line", (odin_str){0});
     }
     if (*s != '#') {
-        return fail_tok(c, s, "expected exemplar or end of line after timestamp");
+        return expfmt_fail_tok(c, s, "expected exemplar or end of line after timestamp");
     }
     rc = om_exemplar(c, s);
     return rc < 0 ? rc : check_labels(c, e);
@@ -875,7 +478,7 @@ static int parse_meta(line_ctx *c, const char *s, expfmt_entry *e)
     const char *end = c->end;
     const bool om = c->p->om;
     if (s == end || !is_mname_start(*s)) {
-        return fail_tok(c, s,
+        return expfmt_fail_tok(c, s,
                         e->kind == EXPFMT_ENTRY_HELP   ? "expected metric name after HELP"
                         : e->kind == EXPFMT_ENTRY_TYPE ? "expected metric name after TYPE"
                                                        : "expected metric name after UNIT");
@@ -884,30 +487,30 @@ static int parse_meta(line_ctx *c, const char *s, expfmt_entry *e)
     e->name = (odin_str){s, (size_t)(name_end - s)};
     s = name_end;
     if (s < end && !(om ? *s == ' ' : is_blank(*s))) {
-        return fail_tok(c, s, "invalid character in metric name");
+        return expfmt_fail_tok(c, s, "invalid character in metric name");
     }
     if (s == end && om) {
         return odin_err_set(c->err, ODIN_ERR_PARSE, "%zu:%zu: expected text after %s name", c->line,
-                            col_of(c, s), kind_word(e->kind));
+                            expfmt_col_of(c, s), kind_word(e->kind));
     }
     const char *text = s < end ? s + 1 : s;
     odin_str t = {text, (size_t)(end - text)};
     switch (e->kind) {
     case EXPFMT_ENTRY_TYPE:
         if (expfmt_type_parse(t, om, &e->type) != 0) {
-            return fail_val(c, text, "invalid metric type", t);
+            return expfmt_fail_val(c, text, "invalid metric type", t);
         }
         return 1;
     case EXPFMT_ENTRY_UNIT:
         if (t.len > 0 && !(e->name.len > t.len && e->name.p[e->name.len - t.len - 1] == '_' &&
                            memcmp(e->name.p + e->name.len - t.len, t.p, t.len) == 0)) {
-            return fail_val(c, text, "unit is not a suffix of the metric name:", t);
+            return expfmt_fail_val(c, text, "unit is not a suffix of the metric name:", t);
         }
         e->text = t;
         return 1;
     default:
-        if (!utf8_valid(t.p, t.len)) {
-            return fail_val(c, text, "invalid UTF-8 in help text", t);
+        if (!expfmt_utf8_valid(t.p, t.len)) {
+            return expfmt_fail_val(c, text, "invalid UTF-8 in help text", t);
         }
         e->text = memchr(t.p, '\\', t.len) != NULL ? unescape(c, t.p, t.len, om) : t;
         return 1;
@@ -949,7 +552,7 @@ static int prom_line(line_ctx *c, expfmt_entry *e)
     if (is_mname_start(*s)) {
         return prom_sample(c, s, e);
     }
-    return fail_tok(c, s, "expected metric name or '#'");
+    return expfmt_fail_tok(c, s, "expected metric name or '#'");
 }
 
 enum { OM_EOF = 2 };
@@ -960,13 +563,13 @@ static int om_line(line_ctx *c, expfmt_entry *e)
     const char *end = c->end;
     size_t n = (size_t)(end - s);
     if (n == 0) {
-        return fail_val(c, s, "empty line (not allowed in OpenMetrics)", (odin_str){0});
+        return expfmt_fail_val(c, s, "empty line (not allowed in OpenMetrics)", (odin_str){0});
     }
     if (*s != '#') {
         if (is_mname_start(*s)) {
             return om_sample(c, s, e);
         }
-        return fail_tok(c, s, "expected metric name or '#'");
+        return expfmt_fail_tok(c, s, "expected metric name or '#'");
     }
     if (n == 5 && memcmp(s, "# EOF", 5) == 0) {
         return OM_EOF;
@@ -983,7 +586,7 @@ static int om_line(line_ctx *c, expfmt_entry *e)
             return parse_meta(c, s + 7, e);
         }
     }
-    return fail_tok(c, s, "expected '# HELP', '# TYPE', '# UNIT' or '# EOF'");
+    return expfmt_fail_tok(c, s, "expected '# HELP', '# TYPE', '# UNIT' or '# EOF'");
 }
 
 /* ---- Parser ---------------------------------------------------------------------------------- */
@@ -1086,7 +689,7 @@ static int prom_fast_rest(expfmt_parser *p, expfmt_entry *e, const char *ls, con
         s++;
     }
     double value;
-    if (v == s || !parse_value(v, (size_t)(s - v), &value)) {
+    if (v == s || !expfmt_parse_value(v, (size_t)(s - v), &value)) {
         return 0;
     }
     int64_t t_ms = 0;
@@ -1097,7 +700,7 @@ static int prom_fast_rest(expfmt_parser *p, expfmt_entry *e, const char *ls, con
         while (s < end && !has_class(*s, C_TOKEN_END)) {
             s++;
         }
-        if (!parse_ms(t, (size_t)(s - t), &t_ms)) {
+        if (!expfmt_parse_ms(t, (size_t)(s - t), &t_ms)) {
             return 0;
         }
         has_t = true;
@@ -1118,7 +721,7 @@ static int prom_fast_rest(expfmt_parser *p, expfmt_entry *e, const char *ls, con
         .labels = p->labels,
         .labels_deferred = labels != NULL,
         .series_expected = expected,
-        .value = isnan(value) ? normal_nan() : value,
+        .value = isnan(value) ? expfmt_normal_nan() : value,
         .t_ms = t_ms,
         .has_t = has_t,
         .line = p->line,
