@@ -49,12 +49,12 @@ struct tsdb {
     pthread_mutex_t app_pool_lock;
     struct tsdb_appender *app_pool[8];
     size_t napp_pool;
-    /* The newest sample time in each WAL segment this process wrote (numbered from
-     * wal_seg_base, INT64_MIN where none), so a checkpoint deletes whole segments older than the
-     * head instead of relogging the head (db_wal.c). wal_first_seg is the oldest segment on
-     * disk; wal_foreign says replay could not keep the refs the segments use (or read samples
-     * from a checkpoint), so the next checkpoint must relog. Guarded by wal_lock. */
-    int wal_first_seg, wal_seg_base;
+    /* The newest sample time in each WAL segment on disk from wal_seg_base on (INT64_MIN where
+     * none), so a checkpoint deletes whole segments older than the head instead of relogging the
+     * head (db_wal.c). wal_foreign says that is not enough: replay could not keep the refs the
+     * segments use or read samples from a checkpoint, or a relog failed and left segments below
+     * wal_seg_base; the next checkpoint must relog. Guarded by wal_lock. */
+    int wal_seg_base;
     bool wal_foreign;
     int64_t *wal_seg_maxt;
     size_t wal_nseg;

@@ -349,7 +349,6 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
             db->wal_seg_base = wal_segment(db->wal);
             db->wal_nseg = 0;
         }
-        db->wal_first_seg = db->wal_seg_base;
         rc = db->wal ? log_all_series(db, db->wal, err) : -ODIN_ERR_IO;
     }
     free(wdir);
@@ -370,7 +369,7 @@ static void note_segment_maxt(tsdb *db, int64_t maxt)
     note_segment_maxt_at(db, wal_segment(db->wal), maxt);
 }
 
-/* With wal_lock: forgets the segments below seg (deleted), which becomes the oldest. */
+/* With wal_lock: forgets the segments below seg (deleted). */
 static void forget_segments_below(tsdb *db, int seg)
 {
     size_t drop = seg > db->wal_seg_base ? (size_t)(seg - db->wal_seg_base) : 0;
@@ -379,7 +378,6 @@ static void forget_segments_below(tsdb *db, int seg)
             (db->wal_nseg - drop) * sizeof(*db->wal_seg_maxt));
     db->wal_nseg -= drop;
     db->wal_seg_base = seg > db->wal_seg_base ? seg : db->wal_seg_base;
-    db->wal_first_seg = seg;
 }
 
 int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncreated,
@@ -683,19 +681,16 @@ int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err)
     }
     int cur;
     int rc = wal_next_segment(db->wal, &cur, err);
-    int last = db->wal_first_seg - 1; /* the newest segment to drop */
-    for (int seg = db->wal_first_seg; rc == 0 && seg < cur; seg++) {
-        if (seg < db->wal_seg_base) {
-            break; /* not ours: never without a relog (wal_foreign covers it; kept safe anyway) */
-        }
-        size_t i = (size_t)(seg - db->wal_seg_base);
+    int first = db->wal_seg_base, last = first - 1; /* the oldest and newest segments to drop */
+    for (int seg = first; rc == 0 && seg < cur; seg++) {
+        size_t i = (size_t)(seg - first);
         if (i < db->wal_nseg && db->wal_seg_maxt[i] >= t) {
             break;
         }
         last = seg; /* every sample in it is before t, or it has none */
     }
     pthread_mutex_unlock(&db->wal_lock);
-    if (rc < 0 || last < db->wal_first_seg) {
+    if (rc < 0 || last < first) {
         return rc;
     }
     rc = write_checkpoint(db, last, err);
