@@ -49,6 +49,12 @@ void xor_chunk_fini(xor_chunk *c);
 void xor_chunk_append(xor_chunk *c, int64_t t, double v);
 /* Shrinks the buffer to its length; the chunk stays appendable. */
 void xor_chunk_compact(xor_chunk *c);
+/* After the caller copied the bytes of c's stream elsewhere: empties the buffer save its first
+ * `at` bytes (the sample count stays in 0..1, bytes 2..at-1 are the caller's) and a partial last
+ * byte, carried to byte `at` (*carried set). Appends go on with the same stream, so the bytes
+ * copied out, less their last one when it was carried, followed by the buffer's bytes from `at`
+ * on, are the chunk the same appends make without this, bit for bit (save the count). */
+void xor_chunk_carry(xor_chunk *c, uint32_t at, bool *carried);
 
 /* ---- Odin's encoding (chunkenc_odin.c) ---- */
 

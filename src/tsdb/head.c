@@ -154,7 +154,7 @@ void head_fini(head *h)
             head_chunk_free(h, &c);
         }
         if (s->has_open) {
-            xor_chunk_fini(&s->open);
+            head_open_free(h, s);
         }
         free(s); /* the label array with it */
     }
@@ -555,12 +555,13 @@ static int64_t chunk_end_time(int64_t start, int64_t cur, int64_t max)
  * samples a chunk gets (SAMPLES_PER_CHUNK, fewer when its range ends sooner), plus a sixteenth. */
 enum { FIRST_GROWTH_SAMPLES = 8, FIRST_GROWTH_ROOM = 24 };
 
-static void grow_first_chunk(head_series *s, int64_t t)
+static void grow_first_chunk(const head *h, head_series *s, int64_t t)
 {
     const xor_chunk *c = &s->open;
     int64_t bits = (int64_t)c->len * 8 - c->bits_free - 8 * (2 + 16);
     int64_t gap = (t - s->open_mint) / c->n; /* the interval, as it has been */
-    int64_t want = SAMPLES_PER_CHUNK, span = s->next_at - s->open_mint;
+    int64_t want = h->cf ? HEAD_SPLIT_SAMPLES : SAMPLES_PER_CHUNK;
+    int64_t span = s->next_at - s->open_mint;
     span = span < HEAD_CHUNK_MAX_MS ? span : HEAD_CHUNK_MAX_MS;
     if (gap > 0 && span / gap < want) {
         want = span / gap;
@@ -583,25 +584,180 @@ static int64_t range_end(int64_t t, int64_t range)
     return r + range;
 }
 
+/* The newest part of a split open chunk (see HEAD_SPLIT_SAMPLES). */
+static const uint8_t *split_newest(const head_series *s)
+{
+    const uint8_t *p;
+    memcpy(&p, s->open.b + 2, sizeof(p));
+    return p;
+}
+
+static const uint8_t *part_prev(const uint8_t *part)
+{
+    head_chunk c = {0, (uint8_t *)(uintptr_t)part}; /* only read */
+    return head_chunk_prev(&c);
+}
+
+static uint32_t part_len(const uint8_t *part)
+{
+    head_chunk c = {0, (uint8_t *)(uintptr_t)part};
+    return head_chunk_len(&c);
+}
+
+head_open_view head_open_bytes(const head_series *s)
+{
+    const xor_chunk *c = &s->open;
+    head_open_view v = {.np = 1, .n = c->n};
+    if (!s->open_split) {
+        v.p[0] = c->b;
+        v.len[0] = v.total = c->len;
+        return v;
+    }
+    /* newest first, into the end of the arrays: a piece loses its last byte when the piece after
+     * it starts with that byte carried */
+    int k = HEAD_OPEN_PIECES - 1;
+    v.p[k] = c->b + HEAD_SPLIT_HEADER;
+    v.len[k] = c->len - HEAD_SPLIT_HEADER;
+    bool carried = c->b[HEAD_SPLIT_HEADER - 1];
+    for (const uint8_t *part = split_newest(s); part != NULL && k > 0;) {
+        const uint8_t *prev = part_prev(part);
+        uint32_t len = part_len(part) - carried;
+        k--;
+        if (prev != NULL) { /* a later part: its carried flag, then bits */
+            v.p[k] = part + 1;
+            v.len[k] = len - 1;
+            carried = part[0];
+        } else {
+            v.p[k] = part;
+            v.len[k] = len;
+        }
+        part = prev;
+    }
+    v.np = HEAD_OPEN_PIECES - k;
+    for (int i = 0; i < v.np; i++) {
+        v.p[i] = v.p[k + i];
+        v.len[i] = v.len[k + i];
+        v.total += v.len[i];
+    }
+    return v;
+}
+
+void head_open_view_copy(const head_open_view *v, uint8_t *dst)
+{
+    uint8_t *p = dst;
+    for (int i = 0; i < v->np; i++) {
+        memcpy(p, v->p[i], v->len[i]);
+        p += v->len[i];
+    }
+    dst[0] = (uint8_t)(v->n >> 8);
+    dst[1] = (uint8_t)v->n;
+}
+
+/* Drops a split open chunk's parts; reread: their bytes were just read through the mapping. */
+static void drop_parts(head *h, head_series *s, bool reread)
+{
+    for (const uint8_t *part = split_newest(s); part != NULL;) {
+        const uint8_t *prev = part_prev(part);
+        if (reread) {
+            head_chunk_files_drop_reread(h->cf, part);
+        } else {
+            head_chunk_files_drop(h->cf, part);
+        }
+        part = prev;
+    }
+    s->open_split = false;
+}
+
+void head_open_unsplit(head *h, head_series *s)
+{
+    if (!s->open_split) {
+        return;
+    }
+    head_open_view v = head_open_bytes(s);
+    xor_chunk c = s->open; /* the writer's state is the joined chunk's */
+    c.len = head_open_view_len(&v);
+    c.cap = c.len + 16; /* the writer's 9 bytes of room past the end, and some */
+    c.b = odin_malloc(c.cap);
+    head_open_view_copy(&v, c.b);
+    drop_parts(h, s, true);
+    xor_chunk_fini(&s->open);
+    s->open = c;
+}
+
+void head_open_free(head *h, head_series *s)
+{
+    if (s->open_split) {
+        drop_parts(h, s, false);
+    }
+    xor_chunk_fini(&s->open);
+}
+
+/* Bytes a chunk of a series starts with before its per-sample cost: the count (2), the first
+ * timestamp's varint (~6 for milliseconds of this century) and value (8). */
+enum { CHUNK_START_BYTES = 16 };
+
+/* With the stripe held, in a head with chunk files, on an open chunk of a multiple of
+ * HEAD_SPLIT_SAMPLES samples that the next sample does not cut: the bytes since the last split go
+ * to a part's record and the buffer keeps only the bits after them (see HEAD_SPLIT_SAMPLES). When
+ * the write fails the chunk stays as it is, to be tried again at the next multiple. */
+static void split_open(head *h, head_series *s)
+{
+    int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
+    const uint8_t *prev = s->open_split ? split_newest(s) : NULL;
+    uint32_t from = prev ? HEAD_SPLIT_HEADER - 1 : 0; /* a later part starts at its flag */
+    const uint8_t *data = s->open.b + from, *mapped;
+    uint32_t len = s->open.len - from;
+    uint8_t pre[HEAD_CHUNK_PREFIX];
+    head_chunk_prefix_put(pre, prev, s->open_mint, last_t, len);
+    if (head_chunk_files_write(h->cf, s->ref, s->open_mint, pre, sizeof(pre), data, len, &mapped) !=
+        0) {
+        return;
+    }
+    bool carried;
+    xor_chunk_carry(&s->open, HEAD_SPLIT_HEADER, &carried);
+    memcpy(s->open.b + 2, &mapped, sizeof(mapped));
+    s->open.b[HEAD_SPLIT_HEADER - 1] = carried;
+    s->open_split = true;
+}
+
 /* With the series' stripe held. On disk, the chunk's bytes go to the chunk file (taking its mutex
  * inside the stripe, the documented order) and the heap copy is freed; when that write fails the
- * chunk stays on the heap, as an in-memory head keeps it. */
+ * chunk stays on the heap, as an in-memory head keeps it. A split chunk's pieces are joined as
+ * they are copied into the record. */
 static void cut_open(head *h, head_series *s)
 {
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
-    uint32_t len = s->open.len;
+    head_open_view v = head_open_bytes(s);
+    uint32_t len = head_open_view_len(&v);
+    /* the pieces with the count fixed: it is the first piece's first two bytes */
+    head_chunk_piece d[HEAD_OPEN_PIECES + 1];
+    uint8_t count[2] = {(uint8_t)(v.n >> 8), (uint8_t)v.n};
+    d[0] = (head_chunk_piece){count, 2};
+    d[1] = (head_chunk_piece){v.p[0] + 2, v.len[0] - 2};
+    for (int i = 1; i < v.np; i++) {
+        d[i + 1] = (head_chunk_piece){v.p[i], v.len[i]};
+    }
     const uint8_t *prev = s->nchunks ? s->last : NULL;
     head_chunk c;
     const uint8_t *mapped;
     uint8_t pre[HEAD_CHUNK_PREFIX];
     head_chunk_prefix_put(pre, prev, s->open_mint, last_t, len);
-    if (h->cf && head_chunk_files_write(h->cf, s->ref, s->open_mint, pre, sizeof(pre), s->open.b,
-                                        len, &mapped) == 0) {
+    if (h->cf && head_chunk_files_writev(h->cf, s->ref, s->open_mint, pre, sizeof(pre), d, v.np + 1,
+                                         &mapped) == 0) {
         c = (head_chunk){s->open_mint, (uint8_t *)(uintptr_t)mapped}; /* see head_chunk.b */
-    } else {
+    } else if (v.np == 1) {
         c = head_chunk_heap(prev, s->open_mint, last_t, s->open.b, len);
+    } else {
+        uint8_t *joined = odin_malloc(len);
+        head_open_view_copy(&v, joined);
+        c = head_chunk_heap(prev, s->open_mint, last_t, joined, len);
+        free(joined);
     }
-    xor_chunk_fini(&s->open); /* open.len stays: the next open chunk's size hint */
+    if (s->open_split) {
+        drop_parts(h, s, true);
+    }
+    xor_chunk_fini(&s->open);
+    s->open.len = len; /* stays, with open.n: the next open chunk's size hint */
     s->last = c.b;
     s->nchunks++;
     /* average over about the last 64 cuts: follows a change of scrape interval or value shape */
@@ -640,6 +796,12 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
          * once, the rest grow by an eighth. A new series goes by the chunks the head cut lately (write_value's
          * reallocations from 32 bytes up were ~5% of the scrape path's CPU) */
         uint32_t prev = s->open.len; /* the last cut chunk's (0 before the first cut) */
+        uint32_t pn = s->open.n;
+        if (h->cf && pn > HEAD_SPLIT_SAMPLES && prev > CHUNK_START_BYTES) {
+            /* it will be split at HEAD_SPLIT_SAMPLES: room for those */
+            prev = CHUNK_START_BYTES + (uint32_t)((uint64_t)(prev - CHUNK_START_BYTES) *
+                                                  (HEAD_SPLIT_SAMPLES - 1) / (pn - 1));
+        }
         uint32_t cap = prev ? prev + prev / 32 + 16 : head_first_chunk_cap(h);
         xor_chunk_init_cap(&s->open, cap);
         s->has_open = true;
@@ -648,7 +810,10 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
     }
     if (s->open.len + FIRST_GROWTH_ROOM > s->open.cap && s->nchunks == 0 &&
         s->open.n >= FIRST_GROWTH_SAMPLES) {
-        grow_first_chunk(s, t);
+        grow_first_chunk(h, s, t);
+    }
+    if (s->open.n % HEAD_SPLIT_SAMPLES == 0 && s->open.n > 0 && h->cf) {
+        split_open(h, s);
     }
     xor_chunk_append(&s->open, t, v);
     if (s->open.n == SAMPLES_PER_CHUNK / 4) {
@@ -791,7 +956,12 @@ size_t head_series_chunks_since(head *h, head_series *s, int64_t t, head_chunk *
         }
     }
     if (s->has_open && s->last_t >= t) {
-        v[n++] = head_chunk_heap(none, s->open_mint, s->last_t, s->open.b, s->open.len);
+        head_open_view ov = head_open_bytes(s);
+        uint32_t len = head_open_view_len(&ov);
+        uint8_t *b = odin_malloc(len);
+        head_open_view_copy(&ov, b);
+        v[n++] = head_chunk_heap(none, s->open_mint, s->last_t, b, len);
+        free(b);
     }
     pthread_mutex_unlock(mu);
     *out = v;

@@ -73,6 +73,25 @@ enum { HEAD_CHUNK_PREFIX = 8 + 8 + 8 + 4 };
 enum { HEAD_SAMPLES_PER_CHUNK = 120 };
 #define HEAD_CHUNK_MAX_MS (15 * 60 * 1000LL)
 
+/* In a head with chunk files, an open chunk is split every HEAD_SPLIT_SAMPLES samples: the bytes
+ * it took since the last split go to a record of their own (a part) and its buffer keeps only the
+ * bits after them, the writer's state unchanged, so the open chunk's memory peaks at a quarter of
+ * a 120-sample chunk's (at a 15 s scrape, where a chunk is cut at 60 samples, at half). At the cut
+ * the parts and the buffer are joined as they are copied into one record (the same bytes as an
+ * unsplit chunk, no re-encoding) and the parts' records are dropped. Readers of the open chunk see
+ * the joined bytes (head_open_bytes).
+ *
+ * A split open chunk's buffer starts with HEAD_SPLIT_HEADER bytes: the sample count (2, the
+ * writer's), the address of the newest part's data in a chunk file (8, native), and whether that
+ * part's partial last byte was carried to the buffer (1). The first part's data is the chunk as it
+ * was at the split (count included); a later part's is the carried flag byte then the bits, its
+ * own bytes from offset HEAD_SPLIT_HEADER - 1 of the buffer. Each part's prefix links to the part
+ * before it (NULL: the first). */
+enum { HEAD_SPLIT_SAMPLES = 30, HEAD_SPLIT_HEADER = 2 + 8 + 1 };
+/* Pieces of an open chunk at most: its parts (a chunk is cut at 2 * HEAD_SAMPLES_PER_CHUNK
+ * samples at the latest) and its buffer. */
+enum { HEAD_OPEN_PIECES = 2 * HEAD_SAMPLES_PER_CHUNK / HEAD_SPLIT_SAMPLES + 1 };
+
 /* The chunk whose data starts at b (a chunk file's or the heap's, with its prefix). */
 static inline head_chunk head_chunk_at(uint8_t *b)
 {
@@ -138,7 +157,8 @@ enum { HEAD_MAX_LABELS = UINT16_MAX };
 typedef struct head_series {
     uint32_t ref;      /* refs are at most HEAD_MAX_REFS */
     uint16_t nlabels;
-    bool has_open;
+    bool has_open : 1;
+    bool open_split : 1; /* the open chunk continues parts in a chunk file (HEAD_SPLIT_SAMPLES) */
     /* set by head_gc when the series is unlinked (with the stripe held, and by a caller that
      * excludes commits: the db's wal_lock); a commit that still holds it appends to the series
      * found or made again from its labels instead */
@@ -269,6 +289,32 @@ static inline pthread_mutex_t *head_stripe(head *h, uint64_t ref)
 {
     return &h->stripes[(ref >> HEAD_STRIPE_RUN_BITS) % HEAD_STRIPES];
 }
+
+/* ---- The open chunk's bytes ---- */
+/* The open chunk as one XOR chunk: its pieces' bytes one after the other (one piece unless it is
+ * split), with the sample count n in the first two bytes. */
+typedef struct {
+    const uint8_t *p[HEAD_OPEN_PIECES];
+    uint32_t len[HEAD_OPEN_PIECES];
+    int np;
+    uint32_t total;
+    uint16_t n;
+} head_open_view;
+
+/* With the series' stripe held and s->has_open. A split chunk's parts are read through their
+ * file's mapping (prefix now, bytes when copied). */
+head_open_view head_open_bytes(const head_series *s);
+static inline uint32_t head_open_view_len(const head_open_view *v)
+{
+    return v->total;
+}
+/* Writes the open chunk's bytes to dst (head_open_view_len bytes). */
+void head_open_view_copy(const head_open_view *v, uint8_t *dst);
+/* With the stripe held: makes a split open chunk one buffer again (deletes rewrite it), dropping
+ * its first part's record; a no-op for any other. */
+void head_open_unsplit(head *h, head_series *s);
+/* Frees s's open chunk, a split one's first part too (head_fini, head_gc's frees). */
+void head_open_free(head *h, head_series *s);
 
 /* ---- A series' labels ---- */
 /* Room for odin_labels views of series' labels, reused from one series to the next. */

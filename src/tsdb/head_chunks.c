@@ -55,6 +55,7 @@ struct head_chunk_files {
     /* pwritev only: the file system is not one where a reservation makes copies into the
      * mapping safe (space_fixed_at_fallocate), or it refused to reserve */
     bool no_fallocate;
+    uint32_t rereads; /* head_chunk_files_drop_reread calls since the last unmap */
 };
 
 static void file_path(const head_chunk_files *cf, uint32_t id, odin_strbuf *out)
@@ -181,8 +182,18 @@ static void seal_locked(head_chunk_files *cf)
         return;
     }
     cf->cur_open = false;
-    if (cf->files[cf->nfiles - 1]->live == 0) {
+    cfile *f = cf->files[cf->nfiles - 1];
+    if (f->live == 0) {
         remove_file_locked(cf, cf->nfiles - 1);
+        return;
+    }
+    /* its last partial UNMAP_STEP too, which writes no longer reach: each sealed file kept up
+     * to 64 KiB of written pages resident for its whole life */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t end = (f->size + page - 1) / page * page;
+    if (end > f->unmapped) {
+        madvise(f->map + f->unmapped, end - f->unmapped, MADV_DONTNEED);
+        f->unmapped = end;
     }
 }
 
@@ -280,11 +291,20 @@ static void unmap_written_locked(cfile *f)
     }
 }
 
+enum { PIECES_MAX = 16 };
+
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
                            size_t npre, const uint8_t *b, uint32_t len, const uint8_t **out)
 {
+    head_chunk_piece d = {b, len};
+    return head_chunk_files_writev(cf, ref, mint, pre, npre, &d, 1, out);
+}
+
+int head_chunk_files_writev(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
+                            size_t npre, const head_chunk_piece *d, int nd, const uint8_t **out)
+{
     uint8_t head[RECORD_HEAD_MAX], tail[4];
-    if (npre > RECORD_HEAD_MAX - 16) {
+    if (npre > RECORD_HEAD_MAX - 16 || nd < 1 || nd > PIECES_MAX) {
         return -1;
     }
     put_be64(head, ref);
@@ -292,7 +312,11 @@ int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, con
     memcpy(head + 16, pre, npre);
     size_t hn = 16 + npre;
     uint32_t crc = tsdb_crc32c(0, head, hn);
-    crc = tsdb_crc32c(crc, b, len);
+    uint64_t len = 0;
+    for (int i = 0; i < nd; i++) {
+        crc = tsdb_crc32c(crc, d[i].p, d[i].len);
+        len += d[i].len;
+    }
     put_be32(tail, crc);
     uint64_t rec = hn + (uint64_t)len + sizeof(tail);
     if (rec > HEAD_CHUNK_FILE_BYTES - HEAD_CHUNK_FILE_HEADER) {
@@ -316,15 +340,20 @@ int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, con
          * (a write fault that must allocate and cannot would be SIGBUS) */
         uint8_t *p = f->map + f->size;
         memcpy(p, head, hn);
-        memcpy(p + hn, b, len);
-        memcpy(p + hn + len, tail, sizeof(tail));
+        p += hn;
+        for (int i = 0; i < nd; i++) {
+            memcpy(p, d[i].p, d[i].len);
+            p += d[i].len;
+        }
+        memcpy(p, tail, sizeof(tail));
     } else {
-        struct iovec iov[3] = {
-            {head, hn},
-            {(void *)b, len},
-            {tail, sizeof(tail)},
-        };
-        ssize_t w = pwritev(f->fd, iov, 3, (off_t)f->size);
+        struct iovec iov[PIECES_MAX + 2];
+        iov[0] = (struct iovec){head, hn};
+        for (int i = 0; i < nd; i++) {
+            iov[i + 1] = (struct iovec){(void *)(uintptr_t)d[i].p, d[i].len};
+        }
+        iov[nd + 1] = (struct iovec){tail, sizeof(tail)};
+        ssize_t w = pwritev(f->fd, iov, nd + 2, (off_t)f->size);
         if (w != (ssize_t)rec) {
             /* a short write leaves junk past f->size: the next record overwrites it, and
              * nothing reads there meanwhile */
@@ -350,7 +379,18 @@ int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, con
     return 0;
 }
 
-bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b)
+static void unmap_all_written_locked(head_chunk_files *cf)
+{
+    for (size_t i = 0; i < cf->nfiles; i++) {
+        cfile *f = cf->files[i];
+        if (f->unmapped > 0) {
+            madvise(f->map, f->unmapped, MADV_DONTNEED);
+        }
+    }
+    cf->rereads = 0;
+}
+
+static bool drop(head_chunk_files *cf, const uint8_t *b, bool reread)
 {
     if (cf == NULL) {
         return false;
@@ -366,6 +406,9 @@ bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b)
             continue;
         }
         found = true;
+        if (reread && p - lo < f->unmapped && ++cf->rereads >= HEAD_CHUNK_REREAD_BATCH) {
+            unmap_all_written_locked(cf);
+        }
         if (f->live > 0) {
             f->live--;
             bool writing = cf->cur_open && i == cf->nfiles - 1;
@@ -377,6 +420,16 @@ bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b)
     }
     pthread_mutex_unlock(&cf->mu);
     return found;
+}
+
+bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b)
+{
+    return drop(cf, b, false);
+}
+
+bool head_chunk_files_drop_reread(head_chunk_files *cf, const uint8_t *b)
+{
+    return drop(cf, b, true);
 }
 
 void head_chunk_files_cool(head_chunk_files *cf)

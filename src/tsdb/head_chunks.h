@@ -40,12 +40,26 @@ void head_chunk_files_close(head_chunk_files *cf);
  * again), and the caller keeps the chunk in memory. */
 int head_chunk_files_write(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
                            size_t npre, const uint8_t *b, uint32_t len, const uint8_t **out);
+/* The same with the data in pieces, written one after the other (a split open chunk's parts, joined
+ * as they are copied into the record). */
+typedef struct {
+    const uint8_t *p;
+    uint32_t len;
+} head_chunk_piece;
+int head_chunk_files_writev(head_chunk_files *cf, uint64_t ref, int64_t mint, const uint8_t *pre,
+                            size_t npre, const head_chunk_piece *d, int nd, const uint8_t **out);
 /* If b points into one of the files (a chunk handed out by write), that chunk is no longer
  * referenced and true is returned: the file is unmapped and deleted with its last chunk once it
  * is no longer the one being written. False for any other address (a heap chunk). NULL cf is
  * fine. The head keeps no file id per chunk: a few files cover every chunk, so the address
  * finds its file. */
 bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b);
+/* As head_chunk_files_drop, for a chunk whose bytes were just read back through the mapping (the
+ * first part of a split open chunk, at its cut): reading faulted its page back into the resident
+ * set, so every HEAD_CHUNK_REREAD_BATCH such drops the written part of every file leaves the
+ * page tables again (one madvise a file; the bytes stay in the page cache). */
+enum { HEAD_CHUNK_REREAD_BATCH = 256 };
+bool head_chunk_files_drop_reread(head_chunk_files *cf, const uint8_t *b);
 /* Releases the mapped pages from this process' resident set (they stay in the page cache and are
  * faulted back on the next read): after a block cut has read every chunk of a window. */
 void head_chunk_files_cool(head_chunk_files *cf);

@@ -35,12 +35,12 @@ struct head_zombies {
     size_t npages, cap_pages;
 };
 
-static void free_zombies(struct head_zombies *z)
+static void free_zombies(head *h, struct head_zombies *z)
 {
     for (size_t i = 0; i < z->nseries; i++) {
         head_series *s = z->series[i];
         if (s->has_open) {
-            xor_chunk_fini(&s->open);
+            head_open_free(h, s);
         }
         free(s);
     }
@@ -66,7 +66,7 @@ static void reclaim_locked(head *h)
     size_t w = 0;
     for (size_t i = 0; i < h->nzombies; i++) {
         if (h->zombies[i].epoch < oldest) {
-            free_zombies(&h->zombies[i]);
+            free_zombies(h, &h->zombies[i]);
         } else {
             h->zombies[w++] = h->zombies[i];
         }
@@ -113,7 +113,7 @@ void head_reader_exit(head *h, uint64_t token)
 void head_gc_fini(head *h)
 {
     for (size_t i = 0; i < h->nzombies; i++) {
-        free_zombies(&h->zombies[i]);
+        free_zombies(h, &h->zombies[i]);
     }
     free(h->zombies);
     free(h->readers);

@@ -681,8 +681,8 @@ static void add_src(struct tsdb_iter_state *st, const uint8_t *b, size_t off, ui
 }
 
 /* Copies a head chunk's bytes (stripe lock held: the head may free or move them after). */
-static void add_copy(struct tsdb_iter_state *st, const uint8_t *b, uint32_t len, int64_t mint,
-                     int64_t maxt)
+/* Room for len more bytes of copies, added as a source of [mint, maxt]: the caller fills them. */
+static uint8_t *add_copy_room(struct tsdb_iter_state *st, uint32_t len, int64_t mint, int64_t maxt)
 {
     if (st->ncopy + len > st->cap_copy) {
         size_t ncap = st->cap_copy ? st->cap_copy * 2 : 4096;
@@ -692,9 +692,16 @@ static void add_copy(struct tsdb_iter_state *st, const uint8_t *b, uint32_t len,
         st->copy = odin_realloc(st->copy, ncap);
         st->cap_copy = ncap;
     }
-    memcpy(st->copy + st->ncopy, b, len);
+    uint8_t *p = st->copy + st->ncopy;
     add_src(st, NULL, st->ncopy, len, mint, maxt);
     st->ncopy += len;
+    return p;
+}
+
+static void add_copy(struct tsdb_iter_state *st, const uint8_t *b, uint32_t len, int64_t mint,
+                     int64_t maxt)
+{
+    memcpy(add_copy_room(st, len, mint, maxt), b, len);
 }
 
 static struct tsdb_iter_state *set_state(tsdb_series_set *s)
@@ -813,7 +820,9 @@ void tsdb_series_iter(tsdb_series_set *s, tsdb_iter *it)
             free(cs);
         }
         if (hs->has_open && hs->last_t >= q->mint && hs->open_mint <= q->maxt) {
-            add_copy(st, hs->open.b, hs->open.len, hs->open_mint, hs->last_t);
+            head_open_view ov = head_open_bytes(hs);
+            head_open_view_copy(
+                &ov, add_copy_room(st, head_open_view_len(&ov), hs->open_mint, hs->last_t));
         }
         pthread_mutex_unlock(mu);
     }

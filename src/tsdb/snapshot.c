@@ -190,7 +190,9 @@ int tsdb_snapshot(tsdb *db, bool with_head, odin_strbuf *name_out, odin_err *err
     pthread_rwlock_rdlock(&db->blocks_lock);
     size_t nb = db->nblocks;
     tsdb_block **bs = odin_malloc((nb ? nb : 1) * sizeof(*bs));
-    memcpy(bs, db->blocks, nb * sizeof(*bs));
+    if (nb > 0) { /* db->blocks is NULL before the first block */
+        memcpy(bs, db->blocks, nb * sizeof(*bs));
+    }
     pthread_rwlock_unlock(&db->blocks_lock);
     for (size_t i = 0; i < nb && rc == 0; i++) {
         odin_strbuf_reset(&to);

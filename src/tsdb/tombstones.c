@@ -264,6 +264,7 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
         touched = true;
         xor_chunk nc;
         int64_t first = 0, last = 0;
+        head_open_unsplit(h, s); /* its parts joined in one buffer: rewritten as one chunk */
         reencode(s->open.b, s->open.len, mint, maxt, &nc, &first, &last);
         xor_chunk_fini(&s->open);
         s->open = nc;

@@ -121,6 +121,19 @@ static void ensure(xor_chunk *c, size_t extra)
     }
 }
 
+void xor_chunk_carry(xor_chunk *c, uint32_t at, bool *carried)
+{
+    *carried = c->bits_free != 0;
+    uint8_t last = c->b[c->len - 1]; /* its free low bits are zero, as the writer needs */
+    if (c->cap < at + 16) {
+        xor_chunk_reserve(c, at + 16);
+    }
+    if (*carried) {
+        c->b[at] = last;
+    }
+    c->len = at + *carried;
+}
+
 /* Appends the low nbits (0..56) of v, MSB first, with one 8-byte store: the used high bits of the
  * partial last byte are merged in and the bytes after it are overwritten. That store reaches at
  * most 8 bytes past len, hence the 9 bytes of room; bytes past len are never read. The free low

@@ -1,8 +1,10 @@
 /* Unit tests for the head's chunk files: records copied into the file's mapping read back
  * exactly, through the pointer handed out and from the file, across the steps in which space is
  * reserved and written pages are dropped from the page tables, and into a second file once the
- * first is full; the usage figures follow, and dropping every chunk deletes the files. The same
- * with every record written by pwritev, as on file systems outside the mapped path. */
+ * first is full (records written whole or in pieces); a sealed file keeps no page mapped; the
+ * usage figures follow, and dropping every chunk deletes the files (dropping records read back
+ * unmaps their pages again). The same with every record written by pwritev, as on file systems
+ * outside the mapped path. */
 #include <cmocka.h>
 
 #include "tsdb/head_chunks.h"
@@ -47,6 +49,31 @@ static size_t files_in(const char *dir)
     return n;
 }
 
+/* Resident kB of the mapping of path in this process (smaps), -1 when it is not mapped. */
+static long mapped_rss_kb(const char *path)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    bool in = false;
+    long kb = -1;
+    size_t plen = strlen(path);
+    while (fgets(line, sizeof(line), f)) {
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\n') {
+            line[--n] = '\0';
+        }
+        if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' ')) {
+            in = n >= plen && strcmp(line + n - plen, path) == 0;
+        } else if (in && strncmp(line, "Rss:", 4) == 0) {
+            kb = strtol(line + 4, NULL, 10);
+            in = false;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
 /* Writes 400k records, reads them back, drops them: copied into the mapping, or with pwritev
  * (what file systems where a reservation does not make the copy safe get). */
 static void round_trip(bool pwritev_only)
@@ -70,9 +97,18 @@ static void round_trip(bool pwritev_only)
     for (uint32_t i = 0; i < N; i++) {
         memset(pre, (int)(i & 0xff), sizeof(pre));
         chunk_bytes(i, buf);
-        assert_int_equal(head_chunk_files_write(cf, 1 + i % 1000, (int64_t)i * 1000, pre,
-                                                sizeof(pre), buf, chunk_len(i), &where[i]),
-                         0);
+        if (i % 3 == 0) {
+            /* in three pieces (the second empty), as a split chunk's parts are joined */
+            uint32_t a = chunk_len(i) / 3;
+            head_chunk_piece d[3] = {{buf, a}, {buf + a, 0}, {buf + a, chunk_len(i) - a}};
+            assert_int_equal(head_chunk_files_writev(cf, 1 + i % 1000, (int64_t)i * 1000, pre,
+                                                     sizeof(pre), d, 3, &where[i]),
+                             0);
+        } else {
+            assert_int_equal(head_chunk_files_write(cf, 1 + i % 1000, (int64_t)i * 1000, pre,
+                                                    sizeof(pre), buf, chunk_len(i), &where[i]),
+                             0);
+        }
         total += 8 + 8 + PRE + chunk_len(i) + 4;
     }
     uint64_t nfiles, bytes;
@@ -80,6 +116,12 @@ static void round_trip(bool pwritev_only)
     assert_int_equal(nfiles, 2);
     assert_int_equal(bytes, total + 2 * HEAD_CHUNK_FILE_HEADER);
     assert_int_equal(files_in(dir), 2);
+    /* the sealed file's written pages left the page tables, its last partial unmapping step
+     * too (it kept up to 64 KiB resident for its life) */
+    odin_strbuf p;
+    odin_strbuf_init(&p, 0);
+    odin_strbuf_printf(&p, "%s/chunks_odin/000001", dir);
+    assert_int_equal(mapped_rss_kb(p.p), 0);
     /* every chunk reads back through its pointer (pages dropped from the page tables fault in
      * again from the page cache), with its prefix right before it */
     for (uint32_t i = 0; i < N; i++) {
@@ -88,9 +130,6 @@ static void round_trip(bool pwritev_only)
         assert_int_equal(where[i][-1], (uint8_t)(i & 0xff));
     }
     /* and the first file holds the records themselves: header, then ref, mint, prefix, data */
-    odin_strbuf p;
-    odin_strbuf_init(&p, 0);
-    odin_strbuf_printf(&p, "%s/chunks_odin/000001", dir);
     int fd = open(p.p, O_RDONLY);
     assert_true(fd >= 0);
     uint8_t rec[16 + PRE + 400];
@@ -99,11 +138,17 @@ static void round_trip(bool pwritev_only)
     chunk_bytes(0, buf);
     assert_memory_equal(rec + 16 + PRE, buf, chunk_len(0));
     close(fd);
-    odin_strbuf_fini(&p);
     /* dropping every chunk deletes the full file; the one being written stays until sealed */
     for (uint32_t i = 0; i < N; i++) {
-        assert_true(head_chunk_files_drop(cf, where[i]));
+        /* half of them as records read back (a split chunk's parts at its cut): every
+         * HEAD_CHUNK_REREAD_BATCH of those, the pages they faulted in leave the page tables */
+        assert_true(i % 2 ? head_chunk_files_drop_reread(cf, where[i])
+                          : head_chunk_files_drop(cf, where[i]));
+        if (i == 2 * HEAD_CHUNK_REREAD_BATCH - 1 && !pwritev_only) {
+            assert_int_equal(mapped_rss_kb(p.p), 0);
+        }
     }
+    odin_strbuf_fini(&p);
     assert_int_equal(files_in(dir), 1);
     head_chunk_files_close(cf);
     assert_int_equal(files_in(dir), 0);

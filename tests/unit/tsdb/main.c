@@ -15,6 +15,7 @@ extern int tsdb_head_tests(void) __attribute__((weak));
 extern int tsdb_appender_tests(void) __attribute__((weak));
 extern int tsdb_head_chunks_tests(void) __attribute__((weak));
 extern int tsdb_checkpoint_tests(void) __attribute__((weak));
+extern int tsdb_head_split_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -55,6 +56,9 @@ int main(void)
     }
     if (tsdb_checkpoint_tests != NULL) {
         f += tsdb_checkpoint_tests();
+    }
+    if (tsdb_head_split_tests != NULL) {
+        f += tsdb_head_split_tests();
     }
     return f != 0;
 }
