@@ -653,7 +653,8 @@ void head_open_view_copy(const head_open_view *v, uint8_t *dst)
     dst[1] = (uint8_t)v->n;
 }
 
-/* Drops a split open chunk's parts; reread: their bytes were just read through the mapping. */
+/* Drops a split open chunk's parts; reread: their bytes were just read through the mapping, and
+ * the pages that faulted in are to leave the page tables again (head_chunk_files_drop_reread). */
 static void drop_parts(head *h, head_series *s, bool reread)
 {
     for (const uint8_t *part = split_newest(s); part != NULL;) {
@@ -723,8 +724,11 @@ static void split_open(head *h, head_series *s)
 /* With the series' stripe held. On disk, the chunk's bytes go to the chunk file (taking its mutex
  * inside the stripe, the documented order) and the heap copy is freed; when that write fails the
  * chunk stays on the heap, as an in-memory head keeps it. A split chunk's pieces are joined as
- * they are copied into the record. */
-static void cut_open(head *h, head_series *s)
+ * they are copied into the record; in_pass: by a pass over every chunk (a block cut), which
+ * releases the pages it read at its end (head_cool), so reading the parts back is not counted
+ * towards head_chunk_files_drop_reread's unmapping (done every few hundred parts, it would only
+ * make that pass fault the same pages in again). */
+static void cut_open(head *h, head_series *s, bool in_pass)
 {
     int64_t last_t = atomic_load_explicit(&s->last_t, memory_order_relaxed);
     head_open_view v = head_open_bytes(s);
@@ -754,7 +758,7 @@ static void cut_open(head *h, head_series *s)
         free(joined);
     }
     if (s->open_split) {
-        drop_parts(h, s, true);
+        drop_parts(h, s, !in_pass);
     }
     xor_chunk_fini(&s->open);
     s->open.len = len; /* stays, with open.n: the next open chunk's size hint */
@@ -788,7 +792,7 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
     }
     if (s->has_open && (t >= s->next_at || t - s->open_mint >= HEAD_CHUNK_MAX_MS ||
                         s->open.n >= TSDB_CHUNK_MAX_SAMPLES || s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
-        cut_open(h, s);
+        cut_open(h, s, false);
     }
     if (!s->has_open) {
         /* sized like the previous chunk plus a little (a chunk of the same series and time
@@ -878,7 +882,7 @@ size_t head_series_chunks(head *h, head_series *s, int64_t mint, int64_t maxt, h
     pthread_mutex_lock(mu);
     if (s->has_open && s->open_mint < maxt) {
         /* the open chunk never crosses a range boundary, so all of it lies before maxt */
-        cut_open(h, s);
+        cut_open(h, s, true);
     }
     head_chunk *v = odin_malloc((s->nchunks ? s->nchunks : 1) * sizeof(*v));
     size_t all = head_series_chunk_list(s, v), n = 0;

@@ -67,9 +67,8 @@ enum { HEAD_CHUNK_PREFIX = 8 + 8 + 8 + 4 };
 /* Open chunks are cut at about HEAD_SAMPLES_PER_CHUNK samples (as Prometheus cuts its head
  * chunks), and at the latest HEAD_CHUNK_MAX_MS after their first sample: the open chunk is most
  * of a series' memory and grows for its whole life, so at a 15 s scrape it is cut at 60 samples,
- * its peak half of a 120-sample chunk's, while at 1 s the sample count still decides (a cut
- * writes a record; more of them at short intervals would cost CPU). Cut chunks cost 8 bytes of
- * memory and cuts are merged back to HEAD_SAMPLES_PER_CHUNK when a block is written. */
+ * while at 1 s the sample count decides (and splits keep the memory down, below). Cut chunks cost
+ * 8 bytes of memory and cuts are merged back to HEAD_SAMPLES_PER_CHUNK when a block is written. */
 enum { HEAD_SAMPLES_PER_CHUNK = 120 };
 #define HEAD_CHUNK_MAX_MS (15 * 60 * 1000LL)
 

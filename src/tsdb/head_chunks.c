@@ -40,6 +40,7 @@ typedef struct {
      * past it written with pwritev */
     uint64_t alloc;
     uint64_t unmapped; /* [0, unmapped) was dropped from the page tables (page-aligned) */
+    uint64_t reread_lo, reread_hi; /* where records read back since the last unmap lie */
     uint64_t live;    /* chunks written and not yet dropped */
 } cfile;
 
@@ -379,12 +380,21 @@ int head_chunk_files_writev(head_chunk_files *cf, uint64_t ref, int64_t mint, co
     return 0;
 }
 
-static void unmap_all_written_locked(head_chunk_files *cf)
+/* Drops the pages that records read back faulted in: only where they lie (the ranges are a few
+ * MiB of the newest files: a cut reads parts written a minute or two before), since even a
+ * madvise over page tables with nothing mapped walks them. */
+static void unmap_rereads_locked(head_chunk_files *cf)
 {
     for (size_t i = 0; i < cf->nfiles; i++) {
         cfile *f = cf->files[i];
-        if (f->unmapped > 0) {
-            madvise(f->map, f->unmapped, MADV_DONTNEED);
+        if (f->reread_hi > f->reread_lo) {
+            /* whole UNMAP_STEPs: a read fault also maps the pages around it that are in the
+             * page cache, in the 64 KiB-aligned window around it (the kernel's default
+             * fault_around_bytes), and pages left mapped at the range's edges add up */
+            uint64_t lo = f->reread_lo / UNMAP_STEP * UNMAP_STEP;
+            uint64_t hi = (f->reread_hi + UNMAP_STEP - 1) / UNMAP_STEP * UNMAP_STEP;
+            madvise(f->map + lo, (hi < f->unmapped ? hi : f->unmapped) - lo, MADV_DONTNEED);
+            f->reread_lo = f->reread_hi = 0;
         }
     }
     cf->rereads = 0;
@@ -406,8 +416,20 @@ static bool drop(head_chunk_files *cf, const uint8_t *b, bool reread)
             continue;
         }
         found = true;
-        if (reread && p - lo < f->unmapped && ++cf->rereads >= HEAD_CHUNK_REREAD_BATCH) {
-            unmap_all_written_locked(cf);
+        uint64_t off = p - lo;
+        if (reread && off < f->unmapped) {
+            /* the reader read the prefix before the data too, and parts are well under 1 KiB
+             * (a longer one's last page stays mapped until head_chunk_files_cool) */
+            uint64_t from = off > RECORD_HEAD_MAX ? off - RECORD_HEAD_MAX : 0, to = off + 1024;
+            if (f->reread_hi == 0) {
+                f->reread_lo = from;
+                f->reread_hi = to;
+            }
+            f->reread_lo = from < f->reread_lo ? from : f->reread_lo;
+            f->reread_hi = to > f->reread_hi ? to : f->reread_hi;
+            if (++cf->rereads >= HEAD_CHUNK_REREAD_BATCH) {
+                unmap_rereads_locked(cf);
+            }
         }
         if (f->live > 0) {
             f->live--;

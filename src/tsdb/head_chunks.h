@@ -54,10 +54,10 @@ int head_chunk_files_writev(head_chunk_files *cf, uint64_t ref, int64_t mint, co
  * fine. The head keeps no file id per chunk: a few files cover every chunk, so the address
  * finds its file. */
 bool head_chunk_files_drop(head_chunk_files *cf, const uint8_t *b);
-/* As head_chunk_files_drop, for a chunk whose bytes were just read back through the mapping (the
- * first part of a split open chunk, at its cut): reading faulted its page back into the resident
- * set, so every HEAD_CHUNK_REREAD_BATCH such drops the written part of every file leaves the
- * page tables again (one madvise a file; the bytes stay in the page cache). */
+/* As head_chunk_files_drop, for a chunk whose bytes were just read back through the mapping (a
+ * part of a split open chunk, at its cut): reading faulted its page back into the resident set,
+ * so every HEAD_CHUNK_REREAD_BATCH such drops the 64 KiB steps spanning the ones dropped in each
+ * file leave the page tables again (one madvise a file; the bytes stay in the page cache). */
 enum { HEAD_CHUNK_REREAD_BATCH = 256 };
 bool head_chunk_files_drop_reread(head_chunk_files *cf, const uint8_t *b);
 /* Releases the mapped pages from this process' resident set (they stay in the page cache and are
