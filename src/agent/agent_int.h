@@ -163,6 +163,9 @@ const char *agent_fmt_double(agent_scrape *sc, double v);
 const char *agent_fmt_i64(agent_scrape *sc, int64_t v);
 /* NUL-terminated copy of s in scrape memory. */
 const char *agent_strdup(agent_scrape *sc, odin_str s);
+/* Go's strings.ToValidUTF8(s, "\uFFFD"): each run of invalid bytes becomes one U+FFFD. A
+ * NUL-terminated string in scrape memory (s itself copied when already valid). */
+const char *agent_valid_utf8(agent_scrape *sc, odin_str s);
 
 /* ---- Resident file pages (file_pages.c) ------------------------------------------------------ */
 

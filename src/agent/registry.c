@@ -134,6 +134,35 @@ const char *agent_strdup(agent_scrape *sc, odin_str s)
     return scrape_copy(sc, s).p;
 }
 
+const char *agent_valid_utf8(agent_scrape *sc, odin_str s)
+{
+    if (odin_utf8_valid(s.p, s.len)) {
+        return agent_strdup(sc, s);
+    }
+    char *out = scrape_alloc(sc, s.len * 3 + 1); /* every byte a 3-byte U+FFFD at worst */
+    const unsigned char *p = (const unsigned char *)s.p;
+    size_t o = 0;
+    bool in_bad = false;
+    for (size_t i = 0; i < s.len;) {
+        size_t l = odin_utf8_len(p + i, s.len - i, NULL);
+        if (l == 0) {
+            if (!in_bad) {
+                memcpy(out + o, "\xEF\xBF\xBD", 3);
+                o += 3;
+            }
+            in_bad = true;
+            i++;
+            continue;
+        }
+        in_bad = false;
+        memcpy(out + o, p + i, l);
+        o += l;
+        i += l;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 bool agent_family_exists(agent_scrape *sc, odin_str name)
 {
     const agent_family_build *b = odin_map_get(&sc->families, name.p, name.len);

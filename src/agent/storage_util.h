@@ -18,9 +18,6 @@ int storage_read_uint(agent_scrape *sc, const char *path, uint64_t *out, odin_er
  * entries and no error (Glob ignores I/O errors). Returns the count; *names in scrape memory. */
 size_t storage_glob(agent_scrape *sc, const char *dir, const char *pattern, const char ***names);
 
-/* Go's strings.ToValidUTF8(s, "\uFFFD"): each run of invalid bytes becomes one U+FFFD.
- * Returns a NUL-terminated string in scrape memory (s itself copied when already valid). */
-const char *storage_valid_utf8(agent_scrape *sc, odin_str s);
 
 /* Go's text for an errno (syscall.Errno.Error()): libc's message with a lower-case first
  * letter, as Go's tables are generated. In scrape memory. */

@@ -56,10 +56,5 @@ void *agent_sysfs_class_items(agent_scrape *sc, const agent_sysfs_class *c, size
 const char *agent_sysfs_join(agent_scrape *sc, const char *dir, const char *name);
 /* Go's filepath.Clean of path, in scrape memory. */
 const char *agent_sysfs_clean_path(agent_scrape *sc, const char *path);
-/* Go's strings.ToValidUTF8(s, "\uFFFD"): each run of invalid bytes becomes one U+FFFD. */
-const char *agent_sysfs_valid_utf8(agent_scrape *sc, odin_str s);
-/* Length of the UTF-8 sequence starting at s[0] (1 for an invalid byte), and whether it is valid.
- */
-size_t agent_sysfs_utf8_len(const unsigned char *s, size_t n, bool *valid);
 
 #endif

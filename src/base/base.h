@@ -195,6 +195,17 @@ void odin_map_clear(odin_map *m);
 /* Iteration: start with *pos = 0; returns false at the end. Do not modify the map meanwhile. */
 bool odin_map_next(const odin_map *m, size_t *pos, const void **key, size_t *klen, void **value);
 
+/* ---- UTF-8 (utf8.c) ------------------------------------------------------------------------- */
+/* Go's rules (unicode/utf8): no overlong forms, no surrogates, nothing past U+10FFFF. */
+
+/* Length (1-4) of the valid UTF-8 sequence at the start of p's n bytes (n >= 1), its code point
+ * in *cp when cp is not NULL; 0 when they do not start one (Go's DecodeRune gives RuneError, 1). */
+size_t odin_utf8_len(const void *p, size_t n, uint32_t *cp);
+/* Whether all n bytes of s are valid UTF-8 (Go's utf8.Valid). */
+bool odin_utf8_valid(const char *s, size_t n);
+/* Appends code point cp (at most U+10FFFF) as UTF-8. */
+void odin_strbuf_put_utf8(odin_strbuf *b, uint32_t cp);
+
 /* ---- Labels (labels.c) ---------------------------------------------------------------------- */
 
 typedef struct {

@@ -47,25 +47,6 @@ static int hex4(reader *r, uint32_t *out)
     return 0;
 }
 
-static void put_utf8(odin_strbuf *b, uint32_t c)
-{
-    if (c < 0x80) {
-        odin_strbuf_putc(b, (char)c);
-    } else if (c < 0x800) {
-        odin_strbuf_putc(b, (char)(0xc0 | (c >> 6)));
-        odin_strbuf_putc(b, (char)(0x80 | (c & 0x3f)));
-    } else if (c < 0x10000) {
-        odin_strbuf_putc(b, (char)(0xe0 | (c >> 12)));
-        odin_strbuf_putc(b, (char)(0x80 | ((c >> 6) & 0x3f)));
-        odin_strbuf_putc(b, (char)(0x80 | (c & 0x3f)));
-    } else {
-        odin_strbuf_putc(b, (char)(0xf0 | (c >> 18)));
-        odin_strbuf_putc(b, (char)(0x80 | ((c >> 12) & 0x3f)));
-        odin_strbuf_putc(b, (char)(0x80 | ((c >> 6) & 0x3f)));
-        odin_strbuf_putc(b, (char)(0x80 | (c & 0x3f)));
-    }
-}
-
 static int escape(reader *r, odin_strbuf *b)
 {
     char c = *r->p++;
@@ -93,7 +74,7 @@ static int escape(reader *r, odin_strbuf *b)
     } else if (cp >= 0xd800 && cp < 0xe000) {
         cp = 0xfffd;
     }
-    put_utf8(b, cp);
+    odin_strbuf_put_utf8(b, cp);
     return 0;
 }
 
@@ -261,21 +242,6 @@ const cli_json *cli_json_get(const cli_json *obj, const char *key)
 
 static const char hexdig[] = "0123456789abcdef";
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] >= 0xf0 && s[0] < 0xf5 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (s[0] >= 0xf5 || len == 0 || len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-    return len;
-}
-
 void cli_put_go_quote(odin_strbuf *b, odin_str s)
 {
     odin_strbuf_putc(b, '"');
@@ -299,7 +265,7 @@ void cli_put_go_quote(odin_strbuf *b, odin_str s)
         if (c >= 0x80) {
             /* valid UTF-8 stays as is (printable runes are kept by strconv.Quote); a stray
              * byte becomes \x.. as Go prints it */
-            size_t n = utf8_len(u + i, s.len - i);
+            size_t n = odin_utf8_len(u + i, s.len - i, NULL);
             if (n) {
                 odin_strbuf_put(b, s.p + i, n);
                 i += n - 1;

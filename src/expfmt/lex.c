@@ -1,5 +1,5 @@
 /* The text parser's lexical pieces (lex.h): byte classes, error messages with line and column,
- * numbers, timestamps and UTF-8, each checked as Prometheus' textparse checks them. */
+ * numbers and timestamps, each checked as Prometheus' textparse checks them. */
 #include "expfmt/lex.h"
 
 #include <math.h>
@@ -273,56 +273,3 @@ bool expfmt_parse_seconds_ms(const char *s, size_t n, int64_t *out)
     return true;
 }
 
-/* ---- UTF-8 ----------------------------------------------------------------------------------- */
-
-/* Go's utf8.Valid: no overlong forms, no surrogates, nothing past U+10FFFF. */
-bool expfmt_utf8_valid(const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        /* Help texts are long and mostly ASCII: skip eight ASCII bytes at a time. */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & UINT64_C(0x8080808080808080)) {
-                break;
-            }
-            i += 8;
-        }
-        if (i == n) {
-            break;
-        }
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned lo = 0x80;
-        unsigned hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            lo = c == 0xe0 ? 0xa0 : 0x80;
-            hi = c == 0xed ? 0x9f : 0xbf;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            lo = c == 0xf0 ? 0x90 : 0x80;
-            hi = c == 0xf4 ? 0x8f : 0xbf;
-        } else {
-            return false;
-        }
-        if (n - i <= need || s[i + 1] < lo || s[i + 1] > hi) {
-            return false;
-        }
-        for (size_t k = 2; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-        }
-        i += need + 1;
-    }
-    return true;
-}

@@ -1,5 +1,5 @@
 /* Private to src/expfmt/: what the text parser (parser.c) shares with lex.c: the line being
- * parsed, byte classes, error messages with line and column, and the number, timestamp and UTF-8
+ * parsed, byte classes, error messages with line and column, and the number and timestamp
  * checks, each as Prometheus' textparse does them. */
 #ifndef ODIN_EXPFMT_LEX_H
 #define ODIN_EXPFMT_LEX_H
@@ -101,7 +101,5 @@ double expfmt_normal_nan(void);
 bool expfmt_parse_ms(const char *s, size_t n, int64_t *out);
 /* OpenMetrics timestamps: float seconds, truncated to milliseconds. */
 bool expfmt_parse_seconds_ms(const char *s, size_t n, int64_t *out);
-/* Go's utf8.Valid. */
-bool expfmt_utf8_valid(const char *s, size_t n);
 
 #endif

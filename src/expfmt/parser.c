@@ -215,7 +215,7 @@ static int parse_labels(line_ctx *c, const char **sp, expfmt_entry *e)
         s++;
         /* The raw text is checked: escapes only replace ASCII with ASCII, so it is valid exactly
          * when the unescaped value is. */
-        if ((high & 0x80) && !expfmt_utf8_valid(value.p, value.len)) {
+        if ((high & 0x80) && !odin_utf8_valid(value.p, value.len)) {
             return expfmt_fail_val(c, open + 1, "invalid UTF-8 in label value", value);
         }
         if (e != NULL) {
@@ -509,7 +509,7 @@ static int parse_meta(line_ctx *c, const char *s, expfmt_entry *e)
         e->text = t;
         return 1;
     default:
-        if (!expfmt_utf8_valid(t.p, t.len)) {
+        if (!odin_utf8_valid(t.p, t.len)) {
             return expfmt_fail_val(c, text, "invalid UTF-8 in help text", t);
         }
         e->text = memchr(t.p, '\\', t.len) != NULL ? unescape(c, t.p, t.len, om) : t;

@@ -12,53 +12,13 @@ uint32_t promql_utf8_decode(const unsigned char *s, size_t n, size_t *width)
     if (n == 0) {
         return PROMQL_EOF_RUNE;
     }
-    unsigned c = s[0];
-    if (c < 0x80) {
-        return c;
-    }
-    size_t need;
-    uint32_t r, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1, r = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2, r = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3, r = c & 0x07, min = 0x10000;
-    } else {
+    uint32_t r;
+    size_t l = odin_utf8_len(s, n, &r);
+    if (l == 0) {
         return PROMQL_RUNE_ERROR;
     }
-    if (n < need + 1) {
-        return PROMQL_RUNE_ERROR;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return PROMQL_RUNE_ERROR;
-        }
-        r = (r << 6) | (s[i] & 0x3F);
-    }
-    if (r < min || r > 0x10FFFF || (r >= 0xD800 && r < 0xE000)) {
-        return PROMQL_RUNE_ERROR;
-    }
-    *width = need + 1;
+    *width = l;
     return r;
-}
-
-static void utf8_put(odin_strbuf *b, uint32_t r)
-{
-    char tmp[4];
-    size_t n;
-    if (r < 0x80) {
-        tmp[0] = (char)r, n = 1;
-    } else if (r < 0x800) {
-        tmp[0] = (char)(0xC0 | (r >> 6)), tmp[1] = (char)(0x80 | (r & 0x3F)), n = 2;
-    } else if (r < 0x10000) {
-        tmp[0] = (char)(0xE0 | (r >> 12)), tmp[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-        tmp[2] = (char)(0x80 | (r & 0x3F)), n = 3;
-    } else {
-        tmp[0] = (char)(0xF0 | (r >> 18)), tmp[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-        tmp[2] = (char)(0x80 | ((r >> 6) & 0x3F)), tmp[3] = (char)(0x80 | (r & 0x3F)), n = 4;
-    }
-    odin_strbuf_put(b, tmp, n);
 }
 
 /* ---- Quoting (Go's strconv.Quote) ----------------------------------------------------------- */
@@ -94,7 +54,7 @@ static void put_escaped_rune(odin_strbuf *b, uint32_t r, char quote)
         return;
     }
     if (rune_printable(r)) {
-        utf8_put(b, r);
+        odin_strbuf_put_utf8(b, r);
         return;
     }
     static const char esc_from[] = "\a\b\f\n\r\t\v";
@@ -176,7 +136,7 @@ static int unquote_escape(const char *s, size_t n, size_t *i, odin_strbuf *out)
         if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) {
             return -1;
         }
-        utf8_put(out, v);
+        odin_strbuf_put_utf8(out, v);
     } else {
         if (v > 255) {
             return -1;

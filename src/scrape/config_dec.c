@@ -314,49 +314,12 @@ int scrape_dec_strings(scrape_dec *d, const odin_yaml_node *n, char ***out, size
     return 0;
 }
 
-bool scrape_utf8_valid(odin_str s)
-{
-    const unsigned char *p = (const unsigned char *)s.p;
-    size_t i = 0;
-    while (i < s.len) {
-        unsigned c = p[i];
-        size_t need;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            need = 1, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            need = 2, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            need = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        if (i + need >= s.len) {
-            return false;
-        }
-        for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-            c = (c << 6) | (p[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-            return false;
-        }
-        i += need + 1;
-    }
-    return true;
-}
-
 bool scrape_label_name_ok(odin_str s, bool legacy)
 {
     if (legacy) {
         return odin_label_name_valid(s);
     }
-    return s.len > 0 && scrape_utf8_valid(s);
+    return s.len > 0 && odin_utf8_valid(s.p, s.len);
 }
 
 static void labels_free(odin_label *v, size_t n)
@@ -397,7 +360,7 @@ int scrape_dec_labels(scrape_dec *d, const odin_yaml_node *n, bool check_names, 
             rc = scrape_dec_fail(d, key, "label \"%.64s\" given twice", key->s);
         } else if (!odin_yaml_is_null(val) && val->kind != ODIN_YAML_SCALAR) {
             rc = scrape_dec_fail(d, val, "label value must be a string, got %s", kind_name(val));
-        } else if (!odin_yaml_is_null(val) && !scrape_utf8_valid((odin_str){val->s, val->len})) {
+        } else if (!odin_yaml_is_null(val) && !odin_utf8_valid(val->s, val->len)) {
             rc = scrape_dec_fail(d, val, "label value is not valid UTF-8");
         }
         scrape_dec_pop(d, old);

@@ -38,7 +38,6 @@ int scrape_dec_strings(scrape_dec *d, const odin_yaml_node *n, char ***out, size
 int scrape_dec_labels(scrape_dec *d, const odin_yaml_node *n, bool check_names, odin_label **out,
                       size_t *nout);
 /* Label names under Prometheus 3's UTF-8 scheme (non-empty valid UTF-8) or the legacy one. */
-bool scrape_utf8_valid(odin_str s);
 bool scrape_label_name_ok(odin_str s, bool legacy);
 /* Parses s as a Base2Bytes size; 0 or -ODIN_ERR_PARSE. Exposed for tests. */
 int scrape_parse_size(odin_str s, uint64_t *out_bytes);

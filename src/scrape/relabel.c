@@ -456,44 +456,15 @@ static void case_init(void)
     case_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
+/* Go's utf8.DecodeRune: an invalid byte is U+FFFD, one byte long. */
 static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
-    odin_str s = {(const char *)p, 0};
-    size_t need = p[0] < 0x80             ? 1
-                  : (p[0] & 0xe0) == 0xc0 ? 2
-                  : (p[0] & 0xf0) == 0xe0 ? 3
-                  : (p[0] & 0xf8) == 0xf0 ? 4
-                                          : 0;
-    s.len = need;
-    if (need == 0 || need > n || !scrape_utf8_valid(s)) {
+    size_t l = odin_utf8_len(p, n, cp);
+    if (l == 0) {
         *cp = 0xfffd;
         return 1;
     }
-    static const unsigned char mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
-    uint32_t c = p[0] & mask[need];
-    for (size_t i = 1; i < need; i++) {
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    *cp = c;
-    return need;
-}
-
-static void utf8_put(odin_strbuf *b, uint32_t c)
-{
-    char o[4];
-    size_t n;
-    if (c < 0x80) {
-        o[0] = (char)c, n = 1;
-    } else if (c < 0x800) {
-        o[0] = (char)(0xc0 | c >> 6), o[1] = (char)(0x80 | (c & 0x3f)), n = 2;
-    } else if (c < 0x10000) {
-        o[0] = (char)(0xe0 | c >> 12), o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (c & 0x3f)), n = 3;
-    } else {
-        o[0] = (char)(0xf0 | c >> 18), o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-        o[2] = (char)(0x80 | ((c >> 6) & 0x3f)), o[3] = (char)(0x80 | (c & 0x3f)), n = 4;
-    }
-    odin_strbuf_put(b, o, n);
+    return l;
 }
 
 static void map_case(odin_strbuf *out, odin_str s, bool upper)
@@ -509,7 +480,7 @@ static void map_case(odin_strbuf *out, odin_str s, bool upper)
             c = upper ? (uint32_t)towupper_l((wint_t)c, case_locale)
                       : (uint32_t)towlower_l((wint_t)c, case_locale);
         }
-        utf8_put(out, c);
+        odin_strbuf_put_utf8(out, c);
     }
 }
 

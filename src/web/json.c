@@ -215,37 +215,6 @@ void web_json_labels(web_json *j, odin_labels ls)
 
 /* ---- Strings ---------------------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 when invalid (as Go's
- * utf8.DecodeRune: no overlongs, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_len(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, min = 0x80, *cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, min = 0x800, *cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, min = 0x10000, *cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        *cp = (*cp << 6) | (p[i] & 0x3f);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) {
-        return 0;
-    }
-    return len;
-}
-
 static void put_u_escape(odin_strbuf *b, uint32_t cp)
 {
     static const char hex[] = "0123456789abcdef";
@@ -269,7 +238,7 @@ void web_json_put_string(odin_strbuf *b, const char *p, size_t len)
             continue;
         }
         uint32_t cp = 0;
-        size_t n = c >= 0x80 ? utf8_len(s + i, len - i, &cp) : 1;
+        size_t n = c >= 0x80 ? odin_utf8_len(s + i, len - i, &cp) : 1;
         if (c >= 0x80 && n > 0 && cp != 0x2028 && cp != 0x2029) {
             i += n;
             continue;

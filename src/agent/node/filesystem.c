@@ -319,9 +319,9 @@ static int parse_mount(agent_scrape *sc, const fs_shared *sh, odin_str line, fs_
         return -1;
     }
     odin_str mp = strip_rootfs(unescape_mountpoint(sc, f[4]), sh->rootfs);
-    m->mountpoint = storage_valid_utf8(sc, mp);
-    m->device = storage_valid_utf8(sc, f[n - 2]);
-    m->fstype = storage_valid_utf8(sc, f[n - 3]);
+    m->mountpoint = agent_valid_utf8(sc, mp);
+    m->device = agent_valid_utf8(sc, f[n - 2]);
+    m->fstype = agent_valid_utf8(sc, f[n - 3]);
     m->major = agent_fmt_i64(sc, maj);
     m->minor = agent_fmt_i64(sc, min);
     m->options = f[5];

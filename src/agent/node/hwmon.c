@@ -69,8 +69,8 @@ static const char *clean_name(agent_scrape *sc, odin_str s)
             i++;
             continue;
         }
-        bool valid;
-        i += agent_sysfs_utf8_len(p + i, s.len - i, &valid);
+        size_t l = odin_utf8_len(p + i, s.len - i, NULL); /* an invalid byte alone */
+        i += l ? l : 1;
         out[w++] = '_';
     }
     size_t a = 0;
@@ -256,7 +256,7 @@ static void emit_sensor(agent_scrape *sc, const char *chip, const hw_sensor *s)
     const char *label = sensor_get(s, "label");
     if (label) {
         static const char *const ln[3] = {"chip", "sensor", "label"};
-        const char *lv[3] = {chip, s->name, agent_sysfs_valid_utf8(sc, odin_str_c(label))};
+        const char *lv[3] = {chip, s->name, agent_valid_utf8(sc, odin_str_c(label))};
         agent_emit_dyn(sc, "node_hwmon_sensor_label", "Label for given chip and sensor",
                        EXPFMT_GAUGE, 1.0, 3, ln, lv);
     }

@@ -176,11 +176,11 @@ static void emit_supply(agent_scrape *sc, const ps_supply *ps)
     const char *names[NATTR + 1], *values[NATTR + 1];
     size_t nl = 0;
     names[nl] = "power_supply";
-    values[nl++] = agent_sysfs_valid_utf8(sc, odin_str_c(ps->name));
+    values[nl++] = agent_valid_utf8(sc, odin_str_c(ps->name));
     for (int a = 0; a < NATTR; a++) {
         if (attrs[a].kind == PS_LABEL && ps->text[a].len > 0) {
             names[nl] = attrs[a].metric;
-            values[nl++] = agent_sysfs_valid_utf8(sc, ps->text[a]);
+            values[nl++] = agent_valid_utf8(sc, ps->text[a]);
         }
     }
     agent_emit_dyn(sc, "node_power_supply_info", "info of /sys/class/power_supply/<power_supply>.",

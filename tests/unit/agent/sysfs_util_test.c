@@ -1,5 +1,5 @@
-/* Unit tests for src/agent/sysfs_util.c: Go's base-0 integer syntax (procfs' ValueParser) and the
- * UTF-8 sequence check behind strings.ToValidUTF8. The collectors are checked on the fixtures. */
+/* Unit tests for src/agent/sysfs_util.c: Go's base-0 integer syntax (procfs' ValueParser). The
+ * collectors are checked on the fixtures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,29 +40,13 @@ static void test_parse_base0(void **state)
     assert_true(agent_sysfs_parse_u64(ODIN_STR("N/A (no PMA)"), &u) < 0);
 }
 
-static void test_utf8(void **state)
-{
-    (void)state;
-    bool ok;
-    assert_int_equal(agent_sysfs_utf8_len((const unsigned char *)"a", 1, &ok), 1);
-    assert_true(ok);
-    assert_int_equal(agent_sysfs_utf8_len((const unsigned char *)"\xEF\xBF\xBD", 3, &ok), 3);
-    assert_true(ok);
-    assert_int_equal(agent_sysfs_utf8_len((const unsigned char *)"\xC0\xAF", 2, &ok), 1);
-    assert_false(ok); /* overlong */
-    assert_int_equal(agent_sysfs_utf8_len((const unsigned char *)"\xED\xA0\x80", 3, &ok), 1);
-    assert_false(ok); /* surrogate */
-    assert_int_equal(agent_sysfs_utf8_len((const unsigned char *)"\xE2\x82", 2, &ok), 1);
-    assert_false(ok); /* truncated */
-}
-
 int agent_sysfs_util_tests(void); /* called from main.c */
 
 int agent_sysfs_util_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_base0),
-        cmocka_unit_test(test_utf8),
+
     };
     return cmocka_run_group_tests_name("agent_sysfs_util", tests, NULL, NULL);
 }

@@ -329,15 +329,93 @@ static void test_str(void **state)
 /* format_double_test.c */
 int format_double_tests(void);
 
+/* UTF-8 with Go's rules: lengths and code points of valid sequences, 0 for overlong forms,
+ * surrogates, code points past U+10FFFF, truncated and broken sequences; whole-string checks
+ * find a bad byte wherever it sits in long ASCII runs; the encoder writes what decodes back. */
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t len;
+        uint32_t cp;
+    } cases[] = {
+        {"a", 1, 'a'},
+        {"\x7f", 1, 0x7f},
+        {"\xc2\x80", 2, 0x80},
+        {"\xdf\xbf", 2, 0x7ff},
+        {"\xe0\xa0\x80", 3, 0x800},
+        {"\xe2\x82\xac", 3, 0x20ac},
+        {"\xed\x9f\xbf", 3, 0xd7ff},
+        {"\xee\x80\x80", 3, 0xe000},
+        {"\xef\xbf\xbd", 3, 0xfffd},
+        {"\xf0\x90\x80\x80", 4, 0x10000},
+        {"\xf4\x8f\xbf\xbf", 4, 0x10ffff},
+        {"\x80", 0, 0},             /* continuation byte first */
+        {"\xc0\xaf", 0, 0},         /* overlong */
+        {"\xc1\xbf", 0, 0},         /* overlong */
+        {"\xe0\x80\xaf", 0, 0},     /* overlong */
+        {"\xf0\x8f\xbf\xbf", 0, 0}, /* overlong */
+        {"\xed\xa0\x80", 0, 0},     /* surrogate */
+        {"\xed\xbf\xbf", 0, 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 0, 0}, /* past U+10FFFF */
+        {"\xf5\x80\x80\x80", 0, 0},
+        {"\xff", 0, 0},
+        {"\xe2\x82", 0, 0},     /* truncated */
+        {"\xe2\x28\xa1", 0, 0}, /* bad continuation */
+        {"\xf0\x90\x80\x28", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint32_t cp = 0;
+        size_t n = strlen(cases[i].s);
+        assert_int_equal(odin_utf8_len(cases[i].s, n, &cp), cases[i].len);
+        assert_int_equal(odin_utf8_len(cases[i].s, n, NULL), cases[i].len);
+        if (cases[i].len) {
+            assert_int_equal(cp, cases[i].cp);
+            /* the whole sequence is needed */
+            assert_int_equal(
+                odin_utf8_len(cases[i].s, cases[i].len - 1 ? cases[i].len - 1 : 1, NULL),
+                cases[i].len == 1 ? 1 : 0);
+            odin_strbuf b;
+            odin_strbuf_init(&b, 0);
+            odin_strbuf_put_utf8(&b, cp);
+            assert_int_equal(b.len, cases[i].len);
+            assert_memory_equal(b.p, cases[i].s, b.len);
+            odin_strbuf_fini(&b);
+        }
+        assert_int_equal(odin_utf8_valid(cases[i].s, n), cases[i].len == n);
+    }
+    assert_true(odin_utf8_valid("", 0));
+    /* a bad byte at every position of a 40-byte ASCII text, and a valid 3-byte rune there */
+    char text[41];
+    for (size_t at = 0; at < 40; at++) {
+        memset(text, 'x', 40);
+        text[40] = '\0';
+        text[at] = (char)0xff;
+        assert_false(odin_utf8_valid(text, 40));
+        if (at + 3 <= 40) {
+            memcpy(text + at, "\xe2\x82\xac", 3);
+            assert_true(odin_utf8_valid(text, 40));
+            assert_false(odin_utf8_valid(text, at + 2)); /* cut inside the rune */
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_double), cmocka_unit_test(test_format_roundtrip),
+        cmocka_unit_test(test_format_double),
+        cmocka_unit_test(test_format_roundtrip),
         cmocka_unit_test(test_format_decimal_fractions),
-        cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_strbuf_cap),    cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_map),           cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_err),           cmocka_unit_test(test_str),
+        cmocka_unit_test(test_parse_numbers),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_strbuf_cap),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_err),
+        cmocka_unit_test(test_str),
+        cmocka_unit_test(test_utf8),
     };
     int failed = cmocka_run_group_tests_name("base", tests, NULL, NULL);
     return failed + format_double_tests();
