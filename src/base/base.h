@@ -203,6 +203,8 @@ bool odin_map_next(const odin_map *m, size_t *pos, const void **key, size_t *kle
 size_t odin_utf8_len(const void *p, size_t n, uint32_t *cp);
 /* Whether all n bytes of s are valid UTF-8 (Go's utf8.Valid). */
 bool odin_utf8_valid(const char *s, size_t n);
+/* Writes code point cp (at most U+10FFFF) as UTF-8 to out (room for 4); returns the bytes. */
+size_t odin_utf8_encode(uint32_t cp, char *out);
 /* Appends code point cp (at most U+10FFFF) as UTF-8. */
 void odin_strbuf_put_utf8(odin_strbuf *b, uint32_t cp);
 

@@ -57,7 +57,7 @@ static int junicode(jcur *c)
         return jfail(c, "invalid \\u escape");
     }
     char o[4];
-    odin_strbuf_put(&c->s, o, k8s_json_put_utf8(o, cp));
+    odin_strbuf_put(&c->s, o, odin_utf8_encode(cp, o));
     return 0;
 }
 

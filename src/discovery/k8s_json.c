@@ -67,30 +67,6 @@ static int hex4(const char *p, const char *end, uint32_t *out)
     return 0;
 }
 
-size_t k8s_json_put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 bool k8s_json_unicode_escape(const char **pp, const char *end, uint32_t *cp)
 {
     const char *p = *pp;
@@ -159,7 +135,7 @@ static int jstring(jparser *c, odin_str *out)
             return jfail(c, ODIN_ERR_PARSE, "invalid \\u escape");
         }
         /* a \uXXXX (6 bytes) yields at most 3, a pair (12) at most 4: still within the raw length */
-        n += k8s_json_put_utf8(o + n, cp);
+        n += odin_utf8_encode(cp, o + n);
     }
     c->p = q + 1;
     o[n] = '\0';

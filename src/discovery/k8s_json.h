@@ -59,8 +59,6 @@ bool k8s_json_bool(const k8s_json *v, bool *present);
  * surrogates become U+FFFD, as Go's decoder makes them. Advances *p; false when the hex is bad.
  * Shared with the file_sd reader (json.c). */
 bool k8s_json_unicode_escape(const char **p, const char *end, uint32_t *cp);
-/* Writes the UTF-8 of cp (at most 4 bytes) to o; returns how many. */
-size_t k8s_json_put_utf8(char *o, uint32_t cp);
 
 /* Deep copy into one heap block (free() it). Members named in `skip` (NULL-terminated list, may be
  * NULL) are left out at every level: the provider drops metadata.managedFields this way. */

@@ -267,24 +267,6 @@ static odin_str scan_name(sel_parser *p, bool colon)
     return (odin_str){p->s.p + start, p->i - start};
 }
 
-static void put_utf8(odin_strbuf *b, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-    }
-    odin_strbuf_put(b, u, n);
-}
-
 /* One escape after a backslash inside "..." or '...' (Go's strconv.Unquote); advances p->i. */
 static int unescape_one(sel_parser *p, char quote, odin_strbuf *out)
 {
@@ -330,7 +312,7 @@ static int unescape_one(sel_parser *p, char quote, odin_strbuf *out)
     if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
         return sel_fail(p, at, "invalid escape sequence in string", ODIN_STR(""));
     }
-    put_utf8(out, v);
+    odin_strbuf_put_utf8(out, v);
     return 0;
 }
 

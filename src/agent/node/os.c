@@ -65,31 +65,13 @@ static long hex4(const char *p, size_t len)
     return r;
 }
 
+/* r as UTF-8, U+FFFD for what is not a Unicode scalar value (Go's utf8.EncodeRune). */
 static size_t utf8_put(char *out, long r)
 {
     if (r < 0 || r > 0x10FFFF || (r >= 0xD800 && r < 0xE000)) {
         r = 0xFFFD;
     }
-    if (r < 0x80) {
-        out[0] = (char)r;
-        return 1;
-    }
-    if (r < 0x800) {
-        out[0] = (char)(0xC0 | (r >> 6));
-        out[1] = (char)(0x80 | (r & 0x3F));
-        return 2;
-    }
-    if (r < 0x10000) {
-        out[0] = (char)(0xE0 | (r >> 12));
-        out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (r & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (r >> 18));
-    out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (r & 0x3F));
-    return 4;
+    return odin_utf8_encode((uint32_t)r, out);
 }
 
 /* One line: 0 with *key empty for blank and comment lines, 0 with key and unquoted value, or -1
