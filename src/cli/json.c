@@ -299,12 +299,22 @@ void cli_put_json_string(odin_strbuf *b, odin_str s)
         } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             char x[6] = {'\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15]};
             odin_strbuf_put(b, x, 6);
-        } else if (c == 0xe2 && i + 2 < s.len && u[i + 1] == 0x80 && (u[i + 2] & 0xfe) == 0xa8) {
-            /* U+2028 and U+2029, which Go escapes for JavaScript's sake */
-            odin_strbuf_puts(b, u[i + 2] == 0xa8 ? "\\u2028" : "\\u2029");
-            i += 2;
-        } else {
+        } else if (c < 0x80) {
             odin_strbuf_putc(b, (char)c);
+        } else {
+            /* as Go's encoding/json: U+2028 and U+2029 escaped for JavaScript's sake, every
+             * byte that does not start valid UTF-8 written as U+FFFD */
+            uint32_t cp;
+            size_t n = odin_utf8_len(u + i, s.len - i, &cp);
+            if (n == 0) {
+                odin_strbuf_puts(b, "\\ufffd");
+            } else if (cp == 0x2028 || cp == 0x2029) {
+                odin_strbuf_puts(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
+                i += n - 1;
+            } else {
+                odin_strbuf_put(b, s.p + i, n);
+                i += n - 1;
+            }
         }
     }
     odin_strbuf_putc(b, '"');

@@ -68,6 +68,10 @@ static void test_quote(void **state)
         {"<&>\n", "\"<&>\\n\"", "\"\\u003c\\u0026\\u003e\\n\""},
         {"\x01\x7f", "\"\\x01\\x7f\"", "\"\\u0001\x7f\""},
         {"caf\xc3\xa9", "\"caf\xc3\xa9\"", "\"caf\xc3\xa9\""},
+        /* a surrogate and an overlong form are not UTF-8 to Go: each byte is \x.. (quote), and
+         * U+FFFD (JSON) */
+        {"\xed\xa0\x80", "\"\\xed\\xa0\\x80\"", "\"\\ufffd\\ufffd\\ufffd\""},
+        {"\xc0\xaf", "\"\\xc0\\xaf\"", "\"\\ufffd\\ufffd\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         odin_strbuf b;
