@@ -289,9 +289,15 @@ int http_mhd_start(http_server *s, int fd, int threads, odin_err *err)
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, tls->tls_priorities};
     }
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    /* ITC makes MHD_quiesce_daemon possible, which the graceful stop needs. */
+    /* ITC makes MHD_quiesce_daemon possible, which the graceful stop needs. poll, not epoll
+     * (which MHD_USE_AUTO picks on Linux): with epoll, MHD_quiesce_daemon and the polling
+     * thread both take the listen socket out of the epoll set, unsynchronized, and the loser's
+     * ENOENT is an MHD_PANIC that aborts the process (an open libmicrohttpd defect, seen here
+     * in 0.9.75 as "Failed to remove listen FD from epoll set" while stopping a server under
+     * scrapes). With poll, quiescing only signals the threads. An API server's few connections
+     * cost poll nothing that epoll would save. */
     unsigned int flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (tls != NULL && tls->tls) {
         flags |= MHD_USE_TLS;
     }
