@@ -671,7 +671,7 @@ int agent_list_dir_inos(agent_scrape *sc, const char *path, const char ***names,
     *names = NULL;
     *inos = NULL;
     *n = 0;
-    const dir_listing *l;
+    const dir_listing *l = NULL;
     int rc = listing_get(sc, path, &l, err);
     if (rc < 0) {
         return rc;
