@@ -3,6 +3,7 @@
 #define ODIN_TSDB_DB_INT_H
 
 #include "tsdb/head.h"
+#include "tsdb/wal.h"
 
 struct tsdb_wal;
 struct tsdb_block;
@@ -82,10 +83,11 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
  * checkpoint.N directory holding every live series (Prometheus' checkpoint; the samples from t on
  * stay in the later segments). A relog instead where replay could not keep the log's refs. */
 int tsdb_wal_checkpoint(tsdb *db, int64_t t, odin_err *err);
-/* A new segment with every live series and the head's samples at or after t, then the older
- * segments are deleted: after a delete (the WAL must not bring deleted samples back) and where
- * the segments use refs the head could not keep. */
-int tsdb_wal_relog(tsdb *db, int64_t t, odin_err *err);
+/* Logs deletions from the head as one tombstones record (Prometheus' type 3), synced before it
+ * returns; replay applies them after the last sample. Each interval must end at the series' last
+ * sample time when it was deleted, so samples appended later stay out of it. Where the segments
+ * use refs the head could not keep, the head is relogged from the oldest valid time instead. */
+int tsdb_wal_log_tombstones(tsdb *db, const wal_tombstone *v, size_t n, odin_err *err);
 /* Bytes of the WAL directory, for size retention. */
 uint64_t tsdb_wal_size(tsdb *db);
 

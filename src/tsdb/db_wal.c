@@ -617,13 +617,37 @@ static int relog_locked(tsdb *db, int64_t t, odin_err *err)
     return rc;
 }
 
-int tsdb_wal_relog(tsdb *db, int64_t t, odin_err *err)
+int tsdb_wal_log_tombstones(tsdb *db, const wal_tombstone *v, size_t n, odin_err *err)
 {
-    if (!db->wal) {
+    if (!db->wal || n == 0) {
         return 0;
     }
     pthread_mutex_lock(&db->wal_lock);
-    return relog_locked(db, t, err);
+    if (db->wal_foreign) {
+        /* a tombstone names head refs, which the older segments may use for other series */
+        int rc = relog_locked(db, atomic_load(&db->min_valid_t), err);
+        atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);
+        return rc;
+    }
+    odin_strbuf rec;
+    odin_strbuf_init(&rec, 0);
+    wal_encode_tombstones(&rec, v, n);
+    int rc = wal_log(db->wal, (const uint8_t *)rec.p, rec.len, err);
+    if (rc == 0) {
+        /* Commits log and apply under wal_lock, so every deleted sample sits in this segment or
+         * an earlier one, and checkpoints drop segments oldest first: the tombstone goes only
+         * with all it deletes. Counting the segment as holding the newest deleted time keeps
+         * that true should the order of either ever change. */
+        int64_t maxt = INT64_MIN;
+        for (size_t i = 0; i < n; i++) {
+            maxt = v[i].maxt > maxt ? v[i].maxt : maxt;
+        }
+        note_segment_maxt(db, maxt);
+        rc = wal_sync(db->wal, err);
+    }
+    pthread_mutex_unlock(&db->wal_lock);
+    odin_strbuf_fini(&rec);
+    return rc;
 }
 
 /* Writes every live series into <data>/wal/checkpoint.N (as .tmp, then renamed, as Prometheus

@@ -305,26 +305,36 @@ static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t 
     return true;
 }
 
-/* Head part: the matching series lose their samples in range, then the WAL is rewritten from the
- * head (a relog), so a restart does not bring the deleted samples back. */
+/* Head part: the matching series lose their samples in range, and the WAL gets a tombstone for
+ * each series that had some, as Prometheus logs them, so a restart does not bring the deleted
+ * samples back. A tombstone ends at the series' last sample time: appends stay ordered after
+ * it (the series keeps that time), so none made after the delete falls inside. */
 static int delete_head_locked(tsdb *db, const tsdb_matcher *ms, size_t n, int64_t mint,
                               int64_t maxt, odin_err *err)
 {
     size_t count;
     head_series **all = head_sorted_series(&db->head, &count);
-    size_t k = 0;
+    wal_tombstone *stones = NULL;
+    size_t nstones = 0;
     for (size_t i = 0; i < count; i++) {
-        if (series_matches(all[i], ms, n)) {
-            all[k++] = all[i];
+        head_series *s = all[i];
+        if (!series_matches(s, ms, n)) {
+            continue;
         }
+        pthread_mutex_t *mu = head_stripe(&db->head, s->ref);
+        pthread_mutex_lock(mu);
+        if (delete_in_series_locked(&db->head, s, mint, maxt)) {
+            if (stones == NULL) {
+                stones = odin_malloc(count * sizeof(*stones));
+            }
+            int64_t last = atomic_load(&s->last_t);
+            stones[nstones++] = (wal_tombstone){s->ref, mint, last < maxt ? last : maxt};
+        }
+        pthread_mutex_unlock(mu);
     }
-    uint64_t touched = tsdb_head_delete_locked(db, all, k, mint, maxt);
     free(all);
-    if (touched == 0) {
-        return 0;
-    }
-    int rc = tsdb_wal_relog(db, atomic_load(&db->min_valid_t), err);
-    atomic_fetch_add(rc == 0 ? &db->checkpoints : &db->checkpoints_failed, 1);
+    int rc = tsdb_wal_log_tombstones(db, stones, nstones, err);
+    free(stones);
     return rc;
 }
 
