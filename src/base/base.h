@@ -230,6 +230,16 @@ bool odin_metric_name_valid(odin_str s); /* [a-zA-Z_:][a-zA-Z0-9_:]* */
 /* Appends a label value with the exposition escapes: backslash, double quote, newline. */
 void odin_strbuf_put_label_value(odin_strbuf *b, odin_str v);
 
+/* ---- Go's quoting (goquote.c) -----------------------------------------------------------------
+ */
+
+/* Go's strconv.Quote of s: double quotes, Go's escapes, bytes that are not UTF-8 as \xNN. */
+void odin_strbuf_put_go_quote(odin_strbuf *b, odin_str s);
+/* One rune as strconv writes it inside `quote` ('"' or '\''), without the quotes. */
+void odin_strbuf_put_go_rune(odin_strbuf *b, uint32_t r, char quote);
+/* Prometheus' labels.String(): {a="b", c="d"}, values quoted as strconv.Quote. */
+void odin_strbuf_put_go_labels(odin_strbuf *b, odin_labels ls);
+
 /* ---- Logging (log.c) ------------------------------------------------------------------------ */
 
 typedef enum { ODIN_LOG_DEBUG, ODIN_LOG_INFO, ODIN_LOG_WARN, ODIN_LOG_ERROR } odin_log_level;

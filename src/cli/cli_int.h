@@ -38,8 +38,6 @@ cli_json *cli_json_parse(odin_arena *a, const char *p, size_t n, odin_err *err);
 /* The member named key of an object, or NULL (also when obj is not an object). */
 const cli_json *cli_json_get(const cli_json *obj, const char *key);
 
-/* Go's strconv.Quote of s (what %q prints), quotes included. */
-void cli_put_go_quote(odin_strbuf *b, odin_str s);
 /* Go's encoding/json string: quotes, escapes, and HTML-safe \u003c \u003e \u0026. */
 void cli_put_json_string(odin_strbuf *b, odin_str s);
 /* model.Time's String and JSON: float seconds, strconv 'f' shortest (1700000000.5). */

@@ -242,46 +242,6 @@ const cli_json *cli_json_get(const cli_json *obj, const char *key)
 
 static const char hexdig[] = "0123456789abcdef";
 
-void cli_put_go_quote(odin_strbuf *b, odin_str s)
-{
-    odin_strbuf_putc(b, '"');
-    const unsigned char *u = (const unsigned char *)s.p;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = u[i];
-        const char *esc = c == '\a'   ? "\\a"
-                          : c == '\b' ? "\\b"
-                          : c == '\f' ? "\\f"
-                          : c == '\n' ? "\\n"
-                          : c == '\r' ? "\\r"
-                          : c == '\t' ? "\\t"
-                          : c == '\v' ? "\\v"
-                          : c == '\\' ? "\\\\"
-                          : c == '"'  ? "\\\""
-                                      : NULL;
-        if (esc) {
-            odin_strbuf_puts(b, esc);
-            continue;
-        }
-        if (c >= 0x80) {
-            /* valid UTF-8 stays as is (printable runes are kept by strconv.Quote); a stray
-             * byte becomes \x.. as Go prints it */
-            size_t n = odin_utf8_len(u + i, s.len - i, NULL);
-            if (n) {
-                odin_strbuf_put(b, s.p + i, n);
-                i += n - 1;
-                continue;
-            }
-        }
-        if (c < 0x20 || c >= 0x7f) {
-            char x[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
-            odin_strbuf_put(b, x, 4);
-            continue;
-        }
-        odin_strbuf_putc(b, (char)c);
-    }
-    odin_strbuf_putc(b, '"');
-}
-
 void cli_put_json_string(odin_strbuf *b, odin_str s)
 {
     odin_strbuf_putc(b, '"');

@@ -320,7 +320,7 @@ static void put_metric(odin_strbuf *b, metric m)
         first = false;
         odin_strbuf_putstr(b, m.v[i].name);
         odin_strbuf_putc(b, '=');
-        cli_put_go_quote(b, m.v[i].value);
+        odin_strbuf_put_go_quote(b, m.v[i].value);
     }
     odin_strbuf_putc(b, '}');
 }
@@ -333,7 +333,7 @@ static void put_labelset(odin_strbuf *b, metric m)
         odin_strbuf_puts(b, i ? ", " : "");
         odin_strbuf_putstr(b, m.v[i].name);
         odin_strbuf_putc(b, '=');
-        cli_put_go_quote(b, m.v[i].value);
+        odin_strbuf_put_go_quote(b, m.v[i].value);
     }
     odin_strbuf_putc(b, '}');
 }
@@ -496,7 +496,7 @@ static int print_value(odin_arena *a, odin_strbuf *out, const cli_json *data, bo
             cli_put_json_string(out, res->child->next->str);
             odin_strbuf_puts(out, "]\n");
         } else {
-            cli_put_go_quote(out, res->child->next->str);
+            odin_strbuf_put_go_quote(out, res->child->next->str);
             odin_strbuf_puts(out, " @[");
             cli_put_time(out, t);
             odin_strbuf_puts(out, "]\n");

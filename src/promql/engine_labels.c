@@ -129,38 +129,7 @@ void ev_labels_key(odin_strbuf *b, odin_labels ls)
     odin_strbuf_advance(b, n);
 }
 
-/* Go's strconv.Quote for the characters label values usually hold. */
-static void put_quoted(odin_strbuf *b, odin_str v)
-{
-    odin_strbuf_putc(b, '"');
-    for (size_t i = 0; i < v.len; i++) {
-        char ch = v.p[i];
-        if (ch == '"' || ch == '\\') {
-            odin_strbuf_putc(b, '\\');
-            odin_strbuf_putc(b, ch);
-        } else if (ch == '\n') {
-            odin_strbuf_puts(b, "\\n");
-        } else if (ch == '\t') {
-            odin_strbuf_puts(b, "\\t");
-        } else {
-            odin_strbuf_putc(b, ch);
-        }
-    }
-    odin_strbuf_putc(b, '"');
-}
-
 void ev_labels_string(odin_strbuf *b, odin_labels ls)
 {
-    odin_strbuf_putc(b, '{');
-    bool first = true;
-    for (size_t i = 0; i < ls.len; i++) {
-        if (!first) {
-            odin_strbuf_puts(b, ", ");
-        }
-        first = false;
-        odin_strbuf_putstr(b, ls.v[i].name);
-        odin_strbuf_putc(b, '=');
-        put_quoted(b, ls.v[i].value);
-    }
-    odin_strbuf_putc(b, '}');
+    odin_strbuf_put_go_labels(b, ls);
 }

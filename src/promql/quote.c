@@ -21,82 +21,17 @@ uint32_t promql_utf8_decode(const unsigned char *s, size_t n, size_t *width)
     return r;
 }
 
-/* ---- Quoting (Go's strconv.Quote) ----------------------------------------------------------- */
-
-static const char hexdig[] = "0123456789abcdef";
-
-/* Go's unicode.IsPrint, approximated for the non-ASCII ranges that are not printable:
- * C1 controls, spaces other than U+0020, format characters, and unassigned planes. */
-static bool rune_printable(uint32_t r)
-{
-    if (r < 0x20 || r == 0x7F) {
-        return false;
-    }
-    if (r < 0x7F) {
-        return true;
-    }
-    if (r < 0xA1 || r == 0xAD || r == 0x1680 || (r >= 0x2000 && r <= 0x200F) ||
-        (r >= 0x2028 && r <= 0x202F) || (r >= 0x205F && r <= 0x206F) || r == 0x3000 ||
-        r == 0xFEFF || (r >= 0xFFF9 && r <= 0xFFFB) || (r >= 0xE000 && r <= 0xF8FF) ||
-        r >= 0xF0000) {
-        return false;
-    }
-    return true;
-}
-
-static void put_escaped_rune(odin_strbuf *b, uint32_t r, char quote)
-{
-    char tmp[12];
-    size_t n = 0;
-    if (r == (uint32_t)quote || r == '\\') {
-        tmp[n++] = '\\', tmp[n++] = (char)r;
-        odin_strbuf_put(b, tmp, n);
-        return;
-    }
-    if (rune_printable(r)) {
-        odin_strbuf_put_utf8(b, r);
-        return;
-    }
-    static const char esc_from[] = "\a\b\f\n\r\t\v";
-    static const char esc_to[] = "abfnrtv";
-    const char *e = r != 0 && r < 0x80 ? strchr(esc_from, (int)r) : NULL;
-    if (e) {
-        tmp[n++] = '\\', tmp[n++] = esc_to[e - esc_from];
-    } else if (r < 0x80) {
-        tmp[n++] = '\\', tmp[n++] = 'x', tmp[n++] = hexdig[r >> 4], tmp[n++] = hexdig[r & 15];
-    } else {
-        int digits = r < 0x10000 ? 4 : 8;
-        tmp[n++] = '\\', tmp[n++] = r < 0x10000 ? 'u' : 'U';
-        for (int s = (digits - 1) * 4; s >= 0; s -= 4) {
-            tmp[n++] = hexdig[(r >> s) & 15];
-        }
-    }
-    odin_strbuf_put(b, tmp, n);
-}
+/* ---- Quoting (Go's strconv.Quote, base/goquote.c) ------------------------------------------ */
 
 void promql_quote(odin_strbuf *b, const char *s, size_t n)
 {
-    odin_strbuf_putc(b, '"');
-    size_t i = 0;
-    while (i < n) {
-        size_t w;
-        uint32_t r = promql_utf8_decode((const unsigned char *)s + i, n - i, &w);
-        if (r == PROMQL_RUNE_ERROR && w == 1) {
-            unsigned char c = (unsigned char)s[i];
-            char tmp[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
-            odin_strbuf_put(b, tmp, 4);
-        } else {
-            put_escaped_rune(b, r, '"');
-        }
-        i += w;
-    }
-    odin_strbuf_putc(b, '"');
+    odin_strbuf_put_go_quote(b, (odin_str){s, n});
 }
 
 void promql_quote_rune(odin_strbuf *b, uint32_t r)
 {
     odin_strbuf_putc(b, '\'');
-    put_escaped_rune(b, r, '\'');
+    odin_strbuf_put_go_rune(b, r, '\'');
     odin_strbuf_putc(b, '\'');
 }
 

@@ -9,22 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Labels as Prometheus' labels.String(): {a="b", c="d"} with Go's quoting of values. */
-static void put_labels(odin_strbuf *b, odin_labels ls)
-{
-    odin_strbuf_putc(b, '{');
-    for (size_t i = 0; i < ls.len; i++) {
-        if (i) {
-            odin_strbuf_puts(b, ", ");
-        }
-        odin_strbuf_putstr(b, ls.v[i].name);
-        odin_strbuf_puts(b, "=\"");
-        odin_strbuf_put_label_value(b, ls.v[i].value);
-        odin_strbuf_putc(b, '"');
-    }
-    odin_strbuf_putc(b, '}');
-}
-
 static int open_ro(const char *dir, tsdb **out)
 {
     tsdb_opts o = {.dir = dir, .read_only = true};
@@ -88,7 +72,7 @@ static int cmd_dump(int argc, char **argv)
     odin_strbuf_init(&line, 0);
     while (s && tsdb_series_next(s)) {
         odin_strbuf_reset(&line);
-        put_labels(&line, tsdb_series_labels(s));
+        odin_strbuf_put_go_labels(&line, tsdb_series_labels(s));
         size_t base = line.len;
         tsdb_iter it;
         tsdb_series_iter(s, &it);

@@ -5,6 +5,7 @@ directions the series and samples must equal what was written, and Prometheus' b
 Odin must come out byte for byte the same. The same series written in Odin's optional chunk
 encoding read back equal through Odin's reader, and the default writes XOR chunks only. Skips when
 promtool is absent."""
+import ast
 import math
 import os
 import shutil
@@ -40,6 +41,10 @@ def gen_series():
     specials = [math.nan, math.inf, -math.inf, 1e300, -0.5, 5e-324, 0.1, 123456789.125]
     data[(("__name__", "odd_values"), ("note", "a b:c/é"))] = [
         (BASE_MS + k * STEP_MS, specials[k % len(specials)]) for k in range(40)]
+    # what Go's strconv.Quote escapes in dump output: quote, backslash, DEL, a C1 control, line
+    # separator, no-break space, byte order mark; an emoji it keeps
+    data[(("__name__", "quoted"), ("v", 'say "hi" \\ \x7f\x85\u2028\u00a0\ufeff \U0001f600'))] = [
+        (BASE_MS + k * STEP_MS, float(k)) for k in range(3)]
     data[(("__name__", "sparse"), ("job", "x"))] = [
         (BASE_MS + k * 3600000, float(k)) for k in range(2)]
     data[(("__name__", "up"), ("instance", "h:9100"), ("job", "node"))] = [
@@ -59,22 +64,18 @@ def tool_input(data):
 
 
 def parse_labels(s):
-    """{a="b", c="d"} as promtool prints it (Go-quoted values) into a tuple of pairs."""
+    """{a="b", c="d"} as promtool prints it (Go-quoted values) into a tuple of pairs. Go's
+    escapes of valid UTF-8 are Python's too."""
     assert s[0] == "{" and s[-1] == "}", s
     out, i, body = [], 0, s[1:-1]
     while i < len(body):
         eq = body.index("=", i)
         name = body[i:eq]
         assert body[eq + 1] == '"', s
-        j, val = eq + 2, []
+        j = eq + 2
         while body[j] != '"':
-            if body[j] == "\\":
-                j += 1
-                val.append({"n": "\n", "t": "\t"}.get(body[j], body[j]))
-            else:
-                val.append(body[j])
-            j += 1
-        out.append((name, "".join(val)))
+            j += 2 if body[j] == "\\" else 1
+        out.append((name, ast.literal_eval(body[eq + 1:j + 1])))
         i = j + 1
         if body[i:i + 2] == ", ":
             i += 2
@@ -133,8 +134,15 @@ def odin_to_promtool(tool, promtool, data, seg_bytes):
     if "Series: %d" % len(data) not in out:
         errors.append("analyze: want 'Series: %d' in:\n%s" % (len(data), out[:500]))
     os.mkdir(os.path.join(parent, "wal"))  # promtool 2.42's dump opens the WAL too
-    got = parse_dump(run([promtool, "tsdb", "dump", parent]))
+    dump = run([promtool, "tsdb", "dump", parent])
+    got = parse_dump(dump)
     errors += compare("promtool dump of odin block (segments %d)" % nsegs, data, got)
+    # `odin tsdb dump` prints what promtool prints, quoting included
+    mine = run([odintest.odin_bin(), "tsdb", "dump", parent])
+    if mine != dump:
+        diff = next((a, b) for a, b in zip(mine.splitlines() + [""], dump.splitlines() + [""])
+                    if a != b)
+        errors.append("odin tsdb dump differs from promtool's: %r, promtool %r" % diff)
     # our reader over our block, for symmetry
     errors += compare("odin read of odin block", data, parse_dump(run([tool, "read", block])))
     return errors
@@ -189,7 +197,8 @@ def openmetrics(data):
     for name, series in sorted(by_name.items()):
         lines.append("# TYPE %s gauge" % name)
         for ls, samples in series:
-            lab = ",".join('%s="%s"' % (n, v) for n, v in ls if n != "__name__")
+            lab = ",".join('%s="%s"' % (n, v.replace("\\", "\\\\").replace('"', '\\"'))
+                           for n, v in ls if n != "__name__")
             for t, v in samples:
                 vs = "NaN" if math.isnan(v) else ("+Inf" if v == math.inf else
                                                   "-Inf" if v == -math.inf else repr(v))

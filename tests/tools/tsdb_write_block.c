@@ -194,15 +194,8 @@ static void print_series(odin_strbuf *o, const block_series *s)
         int64_t t;
         double v;
         while (xor_iter_next(&it, &t, &v)) {
-            odin_strbuf_putc(o, '{');
-            for (size_t i = 0; i < s->labels.len; i++) {
-                odin_strbuf_puts(o, i ? ", " : "");
-                odin_strbuf_putstr(o, s->labels.v[i].name);
-                odin_strbuf_puts(o, "=\"");
-                odin_strbuf_put_label_value(o, s->labels.v[i].value);
-                odin_strbuf_putc(o, '"');
-            }
-            odin_strbuf_puts(o, "} ");
+            odin_strbuf_put_go_labels(o, s->labels);
+            odin_strbuf_putc(o, ' ');
             odin_strbuf_put_double(o, v);
             odin_strbuf_putc(o, ' ');
             odin_strbuf_put_i64(o, t);

@@ -401,6 +401,52 @@ static void test_utf8(void **state)
     }
 }
 
+/* Go's strconv.Quote and labels.String(), the expected texts as Go prints them. */
+static void test_go_quote(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"plain", "\"plain\""},
+        {"a\"b\\c", "\"a\\\"b\\\\c\""},
+        {"\a\b\f\n\r\t\v", "\"\\a\\b\\f\\n\\r\\t\\v\""},
+        {"\x01\x1f\x7f", "\"\\x01\\x1f\\x7f\""},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+         "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+        {"\xc2\x85\xc2\xa0\xc2\xad",
+         "\"\\u0085\\u00a0\\u00ad\""}, /* C1 control, NBSP, soft hyphen */
+        {"\xe2\x80\xa8\xe2\x80\x8b\xef\xbb\xbf", "\"\\u2028\\u200b\\ufeff\""},
+        {"\xee\x80\x80\xef\xbf\xbe", "\"\\ue000\\ufffe\""}, /* private use, nonchar */
+        {"\xf3\xa0\x80\x81\xf3\xa0\x84\x80", "\"\\U000e0001\xf3\xa0\x84\x80\""}, /* tag; VS17 */
+        {"\xef\xbf\xbd", "\"\xef\xbf\xbd\""},                                    /* U+FFFD itself */
+        {"\xed\xa0\x80", "\"\\xed\\xa0\\x80\""},                                 /* surrogate */
+        {"\xc0\xaf\xff", "\"\\xc0\\xaf\\xff\""}, /* overlong, bad byte */
+        {"", "\"\""},
+    };
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        odin_strbuf_reset(&b);
+        odin_strbuf_put_go_quote(&b, odin_str_c(cases[i].in));
+        assert_string_equal(b.p, cases[i].want);
+    }
+    odin_strbuf_reset(&b);
+    odin_strbuf_put_go_rune(&b, '\'', '\'');
+    odin_strbuf_put_go_rune(&b, '"', '\'');
+    odin_strbuf_put_go_rune(&b, 0x2028, '\'');
+    assert_string_equal(b.p, "\\'\"\\u2028");
+    odin_label v[2] = {{ODIN_STR("__name__"), ODIN_STR("up")},
+                       {ODIN_STR("path"), ODIN_STR("C:\\x\t")}};
+    odin_strbuf_reset(&b);
+    odin_strbuf_put_go_labels(&b, (odin_labels){v, 2});
+    assert_string_equal(b.p, "{__name__=\"up\", path=\"C:\\\\x\\t\"}");
+    odin_strbuf_reset(&b);
+    odin_strbuf_put_go_labels(&b, (odin_labels){NULL, 0});
+    assert_string_equal(b.p, "{}");
+    odin_strbuf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_err),
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_go_quote),
     };
     int failed = cmocka_run_group_tests_name("base", tests, NULL, NULL);
     return failed + format_double_tests();

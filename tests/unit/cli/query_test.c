@@ -76,7 +76,7 @@ static void test_quote(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         odin_strbuf b;
         odin_strbuf_init(&b, 0);
-        cli_put_go_quote(&b, odin_str_c(cases[i].in));
+        odin_strbuf_put_go_quote(&b, odin_str_c(cases[i].in));
         expect_buf(cases[i].in, &b, cases[i].go);
         odin_strbuf_reset(&b);
         cli_put_json_string(&b, odin_str_c(cases[i].in));
