@@ -123,7 +123,10 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *out)
     out->head_series_created = db->head.nseries;
     pthread_rwlock_unlock(&db->head.map_lock);
     out->head_series_removed = atomic_load(&db->head.series_removed);
-    out->head_chunks = atomic_load(&db->head.nchunks);
+    uint64_t removed = atomic_load(&db->head.chunks_removed);
+    out->head_chunks_created = atomic_load(&db->head.chunks_created);
+    out->head_chunks_removed = removed;
+    out->head_chunks = out->head_chunks_created - removed;
     out->head_min_t = atomic_load(&db->head.min_t);
     out->head_max_t = atomic_load(&db->head.max_t);
     out->samples_appended = atomic_load(&db->samples_appended);

@@ -771,7 +771,6 @@ static void cut_open(head *h, head_series *s, bool in_pass)
     atomic_store_explicit(&h->cut_len_avg16, avg, memory_order_relaxed);
     s->open.b = NULL;
     s->has_open = false;
-    atomic_fetch_add(&h->nchunks, 1);
 }
 
 int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int *kind)
@@ -809,6 +808,7 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
         uint32_t cap = prev ? prev + prev / 32 + 16 : head_first_chunk_cap(h);
         xor_chunk_init_cap(&s->open, cap);
         s->has_open = true;
+        atomic_fetch_add_explicit(&h->chunks_created, 1, memory_order_relaxed);
         s->open_mint = t;
         s->next_at = range_end(t, h->chunk_range_ms);
     }
@@ -934,7 +934,7 @@ void head_truncate(head *h, int64_t t)
         pthread_mutex_unlock(mu);
     }
     pthread_rwlock_unlock(&h->map_lock);
-    atomic_fetch_sub(&h->nchunks, freed);
+    atomic_fetch_add(&h->chunks_removed, freed);
     atomic_store(&h->min_t, new_min);
 }
 

@@ -264,7 +264,9 @@ typedef struct {
     pthread_mutex_t stripes[HEAD_STRIPES];
     /* atomics */
     _Atomic int64_t min_t, max_t;
-    _Atomic uint64_t nchunks;
+    /* chunks started (open) and freed, ever: the difference is how many the head holds, open
+     * ones included, as Prometheus counts them (prometheus_tsdb_head_chunks) */
+    _Atomic uint64_t chunks_created, chunks_removed;
     _Atomic uint64_t series_removed; /* by head_gc, ever */
     /* running average of the bytes of the chunks cut lately (16x fixed point, 0 before the
      * first cut): sizes a new series' first chunk, which has no previous chunk to go by. Updated

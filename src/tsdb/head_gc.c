@@ -41,6 +41,7 @@ static void free_zombies(head *h, struct head_zombies *z)
         head_series *s = z->series[i];
         if (s->has_open) {
             head_open_free(h, s);
+            atomic_fetch_add(&h->chunks_removed, 1);
         }
         free(s);
     }

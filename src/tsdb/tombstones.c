@@ -259,7 +259,7 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
     free(cs);
     s->nchunks = w;
     s->last = prev;
-    atomic_fetch_sub(&h->nchunks, dropped);
+    atomic_fetch_add(&h->chunks_removed, dropped);
     if (s->has_open && s->open_mint <= maxt && s->last_t >= mint) {
         touched = true;
         xor_chunk nc;
@@ -272,6 +272,7 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
         if (nc.n == 0) {
             xor_chunk_fini(&s->open);
             s->has_open = false;
+            atomic_fetch_add(&h->chunks_removed, 1);
         }
     }
     return touched;

@@ -158,7 +158,8 @@ typedef struct {
     uint64_t head_series;             /* live series (prometheus_tsdb_head_series) */
     uint64_t head_series_created;     /* prometheus_tsdb_head_series_created_total */
     uint64_t head_series_removed;     /* prometheus_tsdb_head_series_removed_total */
-    uint64_t head_chunks;
+    uint64_t head_chunks;             /* open ones included */
+    uint64_t head_chunks_created, head_chunks_removed;
     int64_t head_min_t, head_max_t;     /* INT64_MAX / INT64_MIN when empty */
     uint64_t samples_appended;
     uint64_t out_of_order_samples;

@@ -86,6 +86,24 @@ static size_t count(tsdb *db, const char *job, int64_t mint, int64_t maxt)
     return n;
 }
 
+/* The head's chunks as prometheus_tsdb_head_chunks counts them (open ones included), from the
+ * series themselves, checked against the counters. */
+static uint64_t check_head_chunks(tsdb *db)
+{
+    size_t n;
+    head_series **all = head_sorted_series(&db->head, &n);
+    uint64_t chunks = 0;
+    for (size_t i = 0; i < n; i++) {
+        chunks += all[i]->nchunks + all[i]->has_open;
+    }
+    free(all);
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.head_chunks, chunks);
+    assert_int_equal(st.head_chunks_created - st.head_chunks_removed, chunks);
+    return st.head_chunks_removed;
+}
+
 static void block_levels(tsdb *db, int *levels, size_t *n)
 {
     pthread_rwlock_rdlock(&db->blocks_lock);
@@ -289,12 +307,16 @@ static void test_delete_series(void **state)
     char *dir = temp_dir();
     tsdb *db = open_db(dir, false);
     append_range(db, 0, 7 * H);
+    assert_int_equal(check_head_chunks(db), 0);
     odin_err err = {0};
     assert_int_equal(tsdb_compact(db, &err), 0); /* blocks [0,2h), [2h,4h); head from 4h */
+    uint64_t removed = check_head_chunks(db);    /* the truncation freed the blocks' chunks */
+    assert_true(removed > 0);
     size_t all = (size_t)(7 * H / STEP);
     /* one interval across both blocks, one inside the head */
     delete_job(db, "a", H, 3 * H - 1);
     delete_job(db, "a", 5 * H, 6 * H - 1);
+    assert_true(check_head_chunks(db) > removed); /* whole chunks inside [5h, 6h) went */
     size_t gone = (size_t)(2 * H / STEP) + (size_t)(H / STEP);
     assert_int_equal(count(db, "a", 0, 7 * H), all - gone);
     assert_int_equal(count(db, "b", 0, 7 * H), all);
