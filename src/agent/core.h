@@ -107,9 +107,5 @@ void agent_absent_free_all(agent_scrape *sc);
 
 /* process.c: process_* metrics of the agent itself, as client_golang's process collector. */
 void agent_process_collect(agent_scrape *sc, double start_time_s);
-/* process_open_fds: from stat() of /proc/self/fd where the kernel reports the count there, else
- * by listing it (the listing alone is kept for tests that compare the two). */
-double agent_process_open_fds(void);
-double agent_process_open_fds_listed(void);
 
 #endif

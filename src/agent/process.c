@@ -2,11 +2,7 @@
  * /proc/self (the real one: these describe this process, not the --path.procfs tree). */
 #include "agent/core.h"
 
-#include <dirent.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static const agent_desc d_cpu = {"process_cpu_seconds_total",
                                  "Total user and system CPU time spent in seconds.",
@@ -70,62 +66,27 @@ static void network_bytes(agent_scrape *sc)
     }
 }
 
-double agent_process_open_fds_listed(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) {
-        return 0;
-    }
-    double n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] != '.') {
-            n++;
-        }
-    }
-    closedir(d);
-    return n - 1; /* the directory stream itself */
-}
-
-/* Since Linux 6.2 stat() of /proc/<pid>/fd reports the number of open descriptors as its size:
- * one syscall instead of listing the directory, whose cost grows with the descriptors the agent
- * keeps open for its reads (about 130 here). Older kernels report 0 and the listing is used. */
-double agent_process_open_fds(void)
-{
-    struct stat st;
-    if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0) {
-        return (double)st.st_size;
-    }
-    return agent_process_open_fds_listed();
-}
-
 void agent_process_collect(agent_scrape *sc, double start_time_s)
 {
-    agent_emit(sc, &d_cpu, odin_cpu_seconds(), NULL);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        agent_emit(sc, &d_max_fds, rl.rlim_cur == RLIM_INFINITY ? 1.8446744073709552e19
-                                                                 : (double)rl.rlim_cur,
-                   NULL);
-    }
-    agent_emit(sc, &d_open_fds, agent_process_open_fds(), NULL);
-    odin_str statm;
+    odin_str statm = {NULL, 0};
     odin_err err = {0};
-    if (agent_read(sc, "/proc/self/statm", &statm, &err) == 0) {
-        odin_str pages_total = odin_str_field(&statm);
-        odin_str pages_rss = odin_str_field(&statm);
-        uint64_t vt = 0, rs = 0;
-        double page = (double)sysconf(_SC_PAGESIZE);
-        if (odin_parse_u64(pages_total, &vt) == 0 && odin_parse_u64(pages_rss, &rs) == 0) {
-            agent_emit(sc, &d_rss, (double)rs * page, NULL);
-            agent_emit(sc, &d_vsize, (double)vt * page, NULL);
-        }
+    if (agent_read(sc, "/proc/self/statm", &statm, &err) < 0) {
+        statm = (odin_str){"", 0}; /* not read again: the values are left out, as before */
+    }
+    odin_process_stats ps;
+    odin_process_stats_get(&ps, statm);
+    agent_emit(sc, &d_cpu, ps.cpu_seconds, NULL);
+    if (ps.max_fds >= 0) {
+        agent_emit(sc, &d_max_fds, ps.max_fds, NULL);
+    }
+    agent_emit(sc, &d_open_fds, ps.open_fds, NULL);
+    if (ps.rss_bytes >= 0) {
+        agent_emit(sc, &d_rss, ps.rss_bytes, NULL);
+        agent_emit(sc, &d_vsize, ps.vsize_bytes, NULL);
     }
     network_bytes(sc);
     agent_emit(sc, &d_start, start_time_s, NULL);
-    if (getrlimit(RLIMIT_AS, &rl) == 0) {
-        agent_emit(sc, &d_vmax, rl.rlim_cur == RLIM_INFINITY ? 1.8446744073709552e19
-                                                              : (double)rl.rlim_cur,
-                   NULL);
+    if (ps.vmax_bytes >= 0) {
+        agent_emit(sc, &d_vmax, ps.vmax_bytes, NULL);
     }
 }

@@ -331,6 +331,36 @@ bool odin_yaml_is_null(const odin_yaml_node *n);
 /* The value of key in mapping n, or NULL. */
 const odin_yaml_node *odin_yaml_get(const odin_yaml_node *n, const char *key);
 
+/* ---- Summaries (summary.c) ------------------------------------------------------------------ */
+
+/* A Prometheus summary metric's state: the observations of the last max_age_ms (at most cap of
+ * them, the oldest dropped first) for exact quantiles, and the sum and count of all. Any thread. */
+typedef struct odin_summary odin_summary;
+
+odin_summary *odin_summary_new(size_t cap, int64_t max_age_ms);
+void odin_summary_free(odin_summary *s);
+void odin_summary_observe(odin_summary *s, double v);
+/* The nq quantiles qs (0..1, nearest rank) of the window into out (NaN when it is empty), and the
+ * sum and count since it was made. */
+void odin_summary_read(odin_summary *s, const double *qs, size_t nq, double *out, double *sum,
+                       uint64_t *count);
+
+/* ---- This process (procself.c) -------------------------------------------------------------- */
+
+/* client_golang's process collector: process_cpu_seconds_total, process_open_fds, ... */
+typedef struct {
+    double cpu_seconds;
+    double open_fds, max_fds;      /* max_fds: -1 when unknown; unlimited is 2^64 */
+    double rss_bytes, vsize_bytes; /* -1 when /proc/self/statm could not be read */
+    double vmax_bytes;             /* RLIMIT_AS, as max_fds */
+} odin_process_stats;
+
+/* statm: the text of /proc/self/statm when the caller has read it already, or {NULL, 0}. */
+void odin_process_stats_get(odin_process_stats *out, odin_str statm);
+/* Open descriptors: the size of /proc/self/fd (Linux 6.2+), else its listing. */
+double odin_open_fds(void);
+double odin_open_fds_listed(void);
+
 /* ---- Files (file.c) ------------------------------------------------------------------------- */
 
 /* Reads a whole file into buf (reset first; NUL-terminated). Files over cap_bytes are an error. */

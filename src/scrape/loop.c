@@ -115,6 +115,40 @@ static const scrape_job *loop_job(scrape_manager *m, scrape_loop *l)
     return job;
 }
 
+static void log_dropped(const scrape_loop *l, const char *msg, uint32_t n)
+{
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    odin_strbuf_put_u64(&b, n);
+    odin_log(ODIN_LOG_WARN, "scrape", msg, "target", l->url, "num_dropped", b.p, NULL);
+    odin_strbuf_fini(&b);
+}
+
+/* Adds what the pass refused to the manager's counters and logs it as Prometheus does. */
+static void count_faults(scrape_manager *m, const scrape_loop *l, const scrape_fetch *f)
+{
+    const scrape_faults *x = &l->faults;
+    if (x->out_of_order) {
+        atomic_fetch_add(&m->out_of_order, x->out_of_order);
+        log_dropped(l, "Error on ingesting out-of-order samples", x->out_of_order);
+    }
+    if (x->duplicate) {
+        atomic_fetch_add(&m->duplicates, x->duplicate);
+        log_dropped(l, "Error on ingesting samples with different value but same timestamp",
+                    x->duplicate);
+    }
+    if (x->out_of_bounds) {
+        atomic_fetch_add(&m->out_of_bounds, x->out_of_bounds);
+        log_dropped(l, "Error on ingesting samples that are too old or are too far into the future",
+                    x->out_of_bounds);
+    }
+    atomic_fetch_add(&m->sample_limit_hits, x->sample_limit);
+    atomic_fetch_add(&m->label_limit_hits, x->label_limit);
+    if (!f->ok && f->err != NULL && strcmp(f->err, scrape_err_body_limit) == 0) {
+        atomic_fetch_add(&m->body_limit_hits, 1);
+    }
+}
+
 /* Appends a finished (or failed-to-start) scrape. cfg_lock read-held. */
 static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *f)
 {
@@ -125,6 +159,7 @@ static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *
     }
     double dur = 0;
     const char *err = scrape_loop_append(l, m->db, job, f, l->scrape_ts, l->start_mono_ns, &dur);
+    count_faults(m, l, f);
     l->scraped_once = true;
     l->last_ts = l->scrape_ts;
     report_health(m, l, err, l->scrape_ts, dur);
@@ -167,6 +202,7 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
     }
     odin_arena_reset(&l->arena);
     int64_t wall = wall_ns();
+    int64_t prev_start = l->start_mono_ns;
     l->start_mono_ns = odin_mono_ns();
     int64_t late_ns = l->start_mono_ns - due_mono_ms * 1000000;
     if (late_ns < 0) {
@@ -179,7 +215,13 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
         msg = odin_arena_strdup(&l->arena, l->pool->limit_error);
     }
     uint64_t gen = w->m->config_gen;
+    /* as Prometheus: the time since the loop's previous scrape started, from the second on */
+    odin_summary *iv =
+        prev_start != 0 ? scrape_interval_summary_locked(w->m, l->interval_ms) : NULL;
     pthread_mutex_unlock(&w->m->lock);
+    if (iv != NULL) {
+        odin_summary_observe(iv, (double)(l->start_mono_ns - prev_start) / 1e9);
+    }
     if (msg != NULL || scrape_http_prepare(l, job, gen, &msg) < 0) {
         scrape_fetch f = {.ok = false, .err = msg};
         loop_complete(w, l, &f);

@@ -189,6 +189,7 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
     if (keep) {
         *msg = check_limits(job, ls, a);
         if (*msg != NULL) {
+            l->faults.label_limit = true;
             return NULL;
         }
     }
@@ -389,6 +390,23 @@ static void expect_in_place(scrape_cache *c, expfmt_parser *p, bool om)
     }
 }
 
+static void count_refused(scrape_faults *f, const odin_err *err)
+{
+    switch (tsdb_reject_kind(err)) {
+    case TSDB_REJECT_OUT_OF_ORDER:
+        f->out_of_order++;
+        break;
+    case TSDB_REJECT_DUPLICATE:
+        f->duplicate++;
+        break;
+    case TSDB_REJECT_OUT_OF_BOUNDS:
+        f->out_of_bounds++;
+        break;
+    case TSDB_REJECT_NONE:
+        break;
+    }
+}
+
 /* One pass over a body. Returns 0, or -1 with r->err set (the caller rolls back). */
 static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
                      const scrape_fetch *f, int64_t ts, pass_result *r)
@@ -474,6 +492,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         r->st.added++;
         if (job->sample_limit > 0 && r->st.added > job->sample_limit) {
             over_limit = true;
+            l->faults.sample_limit = true;
             continue;
         }
         bool explicit_t = job->honor_timestamps && e.has_t;
@@ -481,7 +500,9 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         odin_err aerr;
         odin_err_clear(&aerr);
         /* Out-of-order and duplicate samples are dropped one by one, as in Prometheus. */
-        (void)tsdb_append(app, &s->ref, s->labels, t, e.value, &aerr);
+        if (tsdb_append(app, &s->ref, s->labels, t, e.value, &aerr) < 0) {
+            count_refused(&l->faults, &aerr);
+        }
         if ((!explicit_t || job->track_timestamps_staleness) && s->seen_gen != gen) {
             prev_seen += c->nprev > 0 && s->seen_gen == c->prev_gen;
             s->seen_gen = gen;
@@ -560,6 +581,7 @@ const char *scrape_loop_append(scrape_loop *l, tsdb *db, const scrape_job *job,
     tsdb_appender_reserve(app, l->cache.norder + 5);
     pass_result r;
     memset(&r, 0, sizeof r);
+    memset(&l->faults, 0, sizeof l->faults);
     const char *err = f->err;
     if (f->ok) {
         if (pass_body(l, app, job, f, ts, &r) < 0) {

@@ -548,7 +548,7 @@ static void finish_body(scrape_loop *l, scrape_fetch *out)
             zr = inflate(z, Z_NO_FLUSH);
             odin_strbuf_advance(&l->body, RECV_CHUNK - z->avail_out);
             if (l->body_limit > 0 && l->body.len > l->body_limit) {
-                out->err = "body size limit exceeded";
+                out->err = scrape_err_body_limit;
                 return;
             }
             if (zr == Z_BUF_ERROR && z->avail_in == 0) {
@@ -562,7 +562,7 @@ static void finish_body(scrape_loop *l, scrape_fetch *out)
         body = l->body.p;
         len = l->body.len;
     } else if (l->body_limit > 0 && len > l->body_limit) {
-        out->err = "body size limit exceeded";
+        out->err = scrape_err_body_limit;
         return;
     }
     if (f->status != 200) {
@@ -667,14 +667,14 @@ static int on_bytes(scrape_loop *l, scrape_fetch *out, bool eof)
             return done(l, out, false);
         }
         if (f->clen >= 0 && l->body_limit > 0 && !f->gzip && (uint64_t)f->clen > l->body_limit) {
-            out->err = "body size limit exceeded";
+            out->err = scrape_err_body_limit;
             return done(l, out, false);
         }
     }
     /* still encoded bytes past the limit with room for gzip's overhead: over it however they
      * decode, so an endless answer stops here instead of at the timeout */
     if (l->body_limit > 0 && f->raw.len - f->head_len > l->body_limit + 65536) {
-        out->err = "body size limit exceeded";
+        out->err = scrape_err_body_limit;
         return done(l, out, false);
     }
     if (f->chunked) {
@@ -685,7 +685,7 @@ static int on_bytes(scrape_loop *l, scrape_fetch *out, bool eof)
         }
         if (r == 0) {
             if (!f->gzip && l->body_limit > 0 && f->body_end - f->head_len > l->body_limit) {
-                out->err = "body size limit exceeded";
+                out->err = scrape_err_body_limit;
                 return done(l, out, false);
             }
             if (eof) {
@@ -719,7 +719,7 @@ static int on_bytes(scrape_loop *l, scrape_fetch *out, bool eof)
     /* neither length nor chunks: the body runs to the end of the connection */
     f->body_end = f->raw.len;
     if (!f->gzip && l->body_limit > 0 && f->body_end - f->head_len > l->body_limit) {
-        out->err = "body size limit exceeded";
+        out->err = scrape_err_body_limit;
         return done(l, out, false);
     }
     if (!eof) {
@@ -774,7 +774,7 @@ int scrape_fast_step(scrape_loop *l, short revents, int64_t now_ns, scrape_fetch
             }
             char *w = odin_strbuf_reserve(&f->raw, room);
             if (w == NULL) {
-                out->err = "body size limit exceeded";
+                out->err = scrape_err_body_limit;
                 return done(l, out, false);
             }
             ssize_t n = recv(f->fd, w, room, 0);

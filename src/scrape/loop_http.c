@@ -13,6 +13,7 @@
 static const char accept_header[] =
     "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+const char scrape_err_body_limit[] = "body size limit exceeded";
 const char scrape_user_agent[] = "Prometheus/2.42.0 odin/" ODIN_VERSION;
 /* Secrets files are small; anything larger is a misconfiguration. */
 enum { SECRET_FILE_MAX_BYTES = 64 * 1024 };
@@ -339,7 +340,7 @@ void scrape_http_finish(scrape_loop *l, int curl_code, scrape_fetch *out)
     memset(out, 0, sizeof *out);
     CURLcode c = (CURLcode)curl_code;
     if (l->body_over) {
-        out->err = "body size limit exceeded";
+        out->err = scrape_err_body_limit;
         return;
     }
     if (c != CURLE_OK) {

@@ -13,6 +13,7 @@
 #define ODIN_SCRAPE_LOOP_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #include "expfmt/expfmt.h"
@@ -148,6 +149,17 @@ typedef struct {
     void *z; /* z_stream *, made on the first gzip answer */
 } scrape_fast;
 
+/* What one pass refused, as Prometheus' prometheus_target_scrapes_* and
+ * prometheus_target_scrape_pool_exceeded_label_limits_total count it. */
+typedef struct {
+    uint32_t out_of_order, duplicate, out_of_bounds; /* samples tsdb_append refused */
+    bool sample_limit, label_limit;                  /* the pass failed on that limit */
+} scrape_faults;
+
+/* The error text of a body over body_size_limit (loop_fast.c, loop_http.c), as Prometheus words
+ * it; the manager counts scrapes that end with it. */
+extern const char scrape_err_body_limit[];
+
 typedef struct scrape_loop scrape_loop;
 struct scrape_loop {
     /* Fixed at creation. */
@@ -185,7 +197,8 @@ struct scrape_loop {
     uint64_t fast_gen;      /* the manager's config_gen `fast` was configured for */
     scrape_fast fast;
     int64_t scrape_ts; /* timestamp of the scrape in flight */
-    int64_t start_mono_ns;
+    int64_t start_mono_ns; /* of the scrape in flight or the last one (0 before the first) */
+    scrape_faults faults;  /* what the last pass refused, for the manager's counters */
     odin_strbuf body;
     size_t body_limit;
     bool body_over;
@@ -288,7 +301,15 @@ struct scrape_pool {
     scrape_dropped *dropped;
     size_t ndropped;
     char *limit_error; /* target_limit exceeded: every loop fails with this (heap) */
+    size_t discovered; /* targets in groups at the last sync (prometheus_sd_discovered_targets) */
+    uint64_t syncs; /* target updates from discovery (prometheus_target_scrape_pool_sync_total) */
 };
+
+/* prometheus_target_interval_length_seconds for one scrape interval (the manager's lock). */
+typedef struct {
+    int64_t interval_ms;
+    odin_summary *s; /* its own lock: workers observe without the manager's */
+} scrape_interval_summary;
 
 /* One scrape thread with its curl multi handle. m, thread and multi are fixed after start (any
  * thread may curl_multi_wakeup it); `loops` (a list linked through scrape_loop.next, new loops
@@ -318,7 +339,16 @@ struct scrape_manager {
     size_t npools;
     bool stopping; /* lock */
     uint64_t config_gen; /* lock: bumped by every scrape_manager_apply, never 0 after the first */
+    uint64_t pools_created;             /* lock: prometheus_target_scrape_pools_total */
+    scrape_interval_summary *intervals; /* lock */
+    size_t nintervals;
+    /* prometheus_target_* counters: workers add to them without the lock */
+    _Atomic uint64_t sample_limit_hits, body_limit_hits, label_limit_hits, target_limit_hits;
+    _Atomic uint64_t out_of_order, duplicates, out_of_bounds;
 };
+
+/* The interval summary for loops of interval_ms, made on first use. With the manager's lock. */
+odin_summary *scrape_interval_summary_locked(scrape_manager *m, int64_t interval_ms);
 
 void *scrape_worker_main(void *arg);
 /* Wakes a worker out of its poll (after loops were added or asked to stop). Any thread. */

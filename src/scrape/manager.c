@@ -117,6 +117,7 @@ static void pool_sync_locked(scrape_manager *m, scrape_pool *p)
     for (size_t g = 0; g < p->ngroups; g++) {
         total += p->groups[g].ntargets;
     }
+    p->discovered = total;
     scrape_loop **next = total > 0 ? odin_calloc(total, sizeof *next) : NULL;
     size_t nnext = 0;
     dropped_clear(p);
@@ -178,6 +179,7 @@ static void pool_sync_locked(scrape_manager *m, scrape_pool *p)
     free(p->limit_error);
     p->limit_error = NULL;
     if (job->target_limit > 0 && nnext > job->target_limit) {
+        atomic_fetch_add(&m->target_limit_hits, 1);
         odin_arena la;
         odin_arena_init(&la, 0);
         p->limit_error = odin_strdup(
@@ -215,6 +217,7 @@ static void on_groups(void *ctx, const char *set_name, const discovery_group *gr
         p->ngroups = n;
         copy = old;
         n = nold;
+        p->syncs++;
         pool_sync_locked(m, p);
     }
     pthread_mutex_unlock(&m->lock);
@@ -279,6 +282,7 @@ int scrape_manager_apply(scrape_manager *m, const scrape_config *c, odin_err *er
         if (p == NULL) {
             p = odin_calloc(1, sizeof *p);
             p->name = odin_strdup(name);
+            m->pools_created++;
         }
         p->job = job;
         next[nnext++] = p;
@@ -414,6 +418,98 @@ void scrape_targets_snapshot_fini(scrape_targets_snapshot *s)
     memset(s, 0, sizeof *s);
 }
 
+odin_summary *scrape_interval_summary_locked(scrape_manager *m, int64_t interval_ms)
+{
+    for (size_t i = 0; i < m->nintervals; i++) {
+        if (m->intervals[i].interval_ms == interval_ms) {
+            return m->intervals[i].s;
+        }
+    }
+    m->intervals = odin_realloc(m->intervals, (m->nintervals + 1) * sizeof(*m->intervals));
+    /* client_golang's 10-minute window; 8192 observations hold it up to ~13 scrapes a second
+     * at this interval, and past that the quantiles cover the newest 8192 */
+    odin_summary *s = odin_summary_new(8192, 10 * 60 * 1000);
+    m->intervals[m->nintervals++] = (scrape_interval_summary){interval_ms, s};
+    return s;
+}
+
+/* Go's time.Duration.String of a whole number of milliseconds: 500ms, 15s, 1.5s, 1m0s, 1h0m0s. */
+static const char *go_duration(int64_t ms, odin_arena *a)
+{
+    if (ms <= 0) {
+        return "0s";
+    }
+    if (ms < 1000) {
+        return odin_arena_printf(a, "%lldms", (long long)ms);
+    }
+    odin_strbuf b;
+    odin_strbuf_init(&b, 0);
+    long long h = ms / 3600000, mi = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+    if (h > 0) {
+        odin_strbuf_printf(&b, "%lldh", h);
+    }
+    if (h > 0 || mi > 0) {
+        odin_strbuf_printf(&b, "%lldm", mi);
+    }
+    odin_strbuf_printf(&b, "%lld", s);
+    if (frac > 0) {
+        char f[4] = {(char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+                     (char)('0' + frac % 10), '\0'};
+        size_t n = 3;
+        while (f[n - 1] == '0') {
+            f[--n] = '\0';
+        }
+        odin_strbuf_printf(&b, ".%s", f);
+    }
+    odin_strbuf_putc(&b, 's');
+    const char *out = odin_arena_strndup(a, b.p, b.len);
+    odin_strbuf_fini(&b);
+    return out;
+}
+
+void scrape_manager_stats(scrape_manager *m, odin_arena *a, scrape_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->exceeded_sample_limit = atomic_load(&m->sample_limit_hits);
+    out->exceeded_body_size_limit = atomic_load(&m->body_limit_hits);
+    out->sample_out_of_order = atomic_load(&m->out_of_order);
+    out->sample_duplicate_timestamp = atomic_load(&m->duplicates);
+    out->sample_out_of_bounds = atomic_load(&m->out_of_bounds);
+    out->exceeded_label_limits = atomic_load(&m->label_limit_hits);
+    out->exceeded_target_limit = atomic_load(&m->target_limit_hits);
+    pthread_mutex_lock(&m->lock);
+    out->pools_created = m->pools_created;
+    out->pools = odin_arena_alloc(a, (m->npools ? m->npools : 1) * sizeof(*out->pools));
+    size_t ni = m->nintervals;
+    int64_t *ivs = odin_arena_alloc(a, (ni ? ni : 1) * sizeof(*ivs));
+    odin_summary **sums = odin_arena_alloc(a, (ni ? ni : 1) * sizeof(*sums));
+    if (out->pools == NULL || ivs == NULL || sums == NULL) {
+        odin_oom();
+    }
+    for (size_t i = 0; i < m->npools; i++) {
+        const scrape_pool *p = m->pools[i];
+        out->pools[i] =
+            (scrape_pool_stats){odin_arena_strdup(a, p->name), p->nloops, p->syncs, p->discovered};
+    }
+    out->npools = m->npools;
+    for (size_t i = 0; i < ni; i++) {
+        ivs[i] = m->intervals[i].interval_ms;
+        sums[i] = m->intervals[i].s; /* freed only with the manager */
+    }
+    pthread_mutex_unlock(&m->lock);
+    static const double qs[5] = {0.01, 0.05, 0.5, 0.9, 0.99};
+    out->intervals = odin_arena_alloc(a, (ni ? ni : 1) * sizeof(*out->intervals));
+    if (out->intervals == NULL) {
+        odin_oom();
+    }
+    for (size_t i = 0; i < ni; i++) {
+        scrape_interval_stats *s = &out->intervals[i];
+        s->interval = go_duration(ivs[i], a);
+        odin_summary_read(sums[i], qs, 5, s->quantiles, &s->sum_s, &s->count);
+    }
+    out->nintervals = ni;
+}
+
 void scrape_manager_free(scrape_manager *m)
 {
     if (m == NULL) {
@@ -443,6 +539,10 @@ void scrape_manager_free(scrape_manager *m)
         curl_multi_cleanup(m->workers[i].multi);
     }
     free(m->workers);
+    for (size_t i = 0; i < m->nintervals; i++) {
+        odin_summary_free(m->intervals[i].s);
+    }
+    free(m->intervals);
     pthread_mutex_destroy(&m->lock);
     pthread_rwlock_destroy(&m->cfg_lock);
     free(m);

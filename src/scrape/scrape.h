@@ -217,6 +217,39 @@ void scrape_targets_snapshot_fini(scrape_targets_snapshot *s);
  * the manager's lock. -ODIN_ERR_LIMIT with err when `a` is full. */
 int scrape_manager_metadata(scrape_manager *m, odin_arena *a, scrape_metadata **out, size_t *n,
                             odin_err *err);
+/* What the manager's prometheus_target_* and prometheus_sd_* self-metrics show. */
+typedef struct {
+    const char *job;
+    uint64_t targets;    /* prometheus_target_scrape_pool_targets */
+    uint64_t syncs;      /* prometheus_target_scrape_pool_sync_total */
+    uint64_t discovered; /* prometheus_sd_discovered_targets */
+} scrape_pool_stats;
+
+typedef struct {
+    const char *interval; /* Go's Duration.String of the scrape interval: "15s", "1m0s" */
+    double quantiles[5];  /* 0.01, 0.05, 0.5, 0.9, 0.99 over 10 minutes; NaN when none */
+    double sum_s;
+    uint64_t count;
+} scrape_interval_stats;
+
+typedef struct {
+    uint64_t exceeded_sample_limit; /* prometheus_target_scrapes_exceeded_sample_limit_total */
+    uint64_t exceeded_body_size_limit;
+    uint64_t sample_out_of_order; /* prometheus_target_scrapes_sample_out_of_order_total */
+    uint64_t sample_duplicate_timestamp;
+    uint64_t sample_out_of_bounds;
+    uint64_t exceeded_label_limits; /* prometheus_target_scrape_pool_exceeded_label_limits_total */
+    uint64_t exceeded_target_limit; /* ..._exceeded_target_limit_total */
+    uint64_t pools_created;         /* prometheus_target_scrape_pools_total */
+    scrape_pool_stats *pools;       /* in pool (configuration) order */
+    size_t npools;
+    scrape_interval_stats *intervals; /* prometheus_target_interval_length_seconds */
+    size_t nintervals;
+} scrape_stats;
+
+/* Fills out; the arrays and strings come from `a`. Any thread. */
+void scrape_manager_stats(scrape_manager *m, odin_arena *a, scrape_stats *out);
+
 /* Stops every loop and frees the manager. Like Prometheus, no stale markers are written on
  * shutdown, so a restart continues the series without a gap. */
 void scrape_manager_free(scrape_manager *m);

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,21 @@ typedef struct {
     scrape_config *cfg;
     double start_time_s;
     int64_t lookback_delta_ms; /* --query.lookback-delta, for /federate */
+    /* for /metrics: prometheus_ready and prometheus_config_last_reload_* */
+    _Atomic bool ready, reload_ok;
+    _Atomic int64_t reload_ok_ms;
 } server;
+
+/* The outcome of a configuration (re)load, for /metrics and the status page. */
+static void note_config(server *s, bool ok, const char *yaml)
+{
+    int64_t now = odin_now_ms();
+    atomic_store(&s->reload_ok, ok);
+    if (ok) {
+        atomic_store(&s->reload_ok_ms, now);
+    }
+    web_api_set_config(s->web, yaml ? yaml : "", ok, now);
+}
 
 static int load_config(server *s, scrape_config **out, odin_err *err)
 {
@@ -48,18 +63,19 @@ static int server_reload(void *ctx, odin_err *err)
     server *s = ctx;
     scrape_config *c;
     if (load_config(s, &c, err) < 0) {
-        web_api_set_config(s->web, s->cfg ? s->cfg->text : "", false, odin_now_ms());
+        note_config(s, false, s->cfg ? s->cfg->text : "");
         return -ODIN_ERR_INVALID;
     }
     if (scrape_manager_apply(s->scrape, c, err) < 0) {
         scrape_config_free(c);
+        note_config(s, false, s->cfg ? s->cfg->text : "");
         return -ODIN_ERR_INVALID;
     }
     pthread_mutex_lock(&s->cfg_lock);
     scrape_config *old = s->cfg;
     s->cfg = c;
     pthread_mutex_unlock(&s->cfg_lock);
-    web_api_set_config(s->web, c->text ? c->text : "", true, odin_now_ms());
+    note_config(s, true, c->text);
     web_api_set_external_labels(s->web, (odin_labels){c->external_labels, c->nexternal_labels});
     scrape_config_free(old);
     odin_log(ODIN_LOG_INFO, "server", "completed loading of configuration file", "filename",
@@ -173,95 +189,22 @@ static int provide_metadata(void *ctx, odin_arena *a, const web_metadata **out, 
 
 /* ---- /metrics: the server's own metrics under Prometheus' names ---- */
 
-/* One family line set per Prometheus name, so dashboards and alerts written for Prometheus'
- * self-metrics (prometheus_tsdb_*, process_*) work against Odin. */
-typedef struct {
-    const char *name;
-    const char *type;
-    const char *help;
-    double value;
-} self_metric;
-
 static void handle_metrics(void *ctx, http_request *req, http_response *resp)
 {
     (void)req;
     server *s = ctx;
-    tsdb_stats st;
-    tsdb_get_stats(s->db, &st);
-    const self_metric m[] = {
-        {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-         odin_cpu_seconds()},
-        {"process_start_time_seconds", "gauge",
-         "Start time of the process since unix epoch in seconds.", s->start_time_s},
-        {"prometheus_tsdb_blocks_loaded", "gauge", "Number of currently loaded data blocks",
-         (double)st.blocks},
-        {"prometheus_tsdb_checkpoint_creations_failed_total", "counter",
-         "Total number of checkpoint creations that failed.",
-         (double)st.checkpoint_creations_failed},
-        {"prometheus_tsdb_checkpoint_creations_total", "counter",
-         "Total number of checkpoint creations attempted.", (double)st.checkpoint_creations},
-        {"prometheus_tsdb_checkpoint_deletions_total", "counter",
-         "Total number of checkpoint deletions attempted.", (double)st.checkpoint_deletions},
-        {"prometheus_tsdb_compactions_failed_total", "counter",
-         "Total number of compactions that failed for the partition.",
-         (double)st.compactions_failed},
-        {"prometheus_tsdb_compactions_total", "counter",
-         "Total number of compactions that were executed for the partition.",
-         (double)st.compactions},
-        {"prometheus_tsdb_head_chunks", "gauge", "Total number of chunks in the head block.",
-         (double)st.head_chunks},
-        {"prometheus_tsdb_head_chunks_created_total", "counter",
-         "Total number of chunks created in the head", (double)st.head_chunks_created},
-        {"prometheus_tsdb_head_chunks_removed_total", "counter",
-         "Total number of chunks removed in the head", (double)st.head_chunks_removed},
-        {"prometheus_tsdb_head_max_time", "gauge", "Maximum timestamp of the head block.",
-         st.head_max_t == INT64_MIN ? (double)INT64_MIN : (double)st.head_max_t},
-        {"prometheus_tsdb_head_min_time", "gauge", "Minimum time bound of the head block.",
-         st.head_min_t == INT64_MAX ? (double)INT64_MAX : (double)st.head_min_t},
-        {"prometheus_tsdb_head_samples_appended_total", "counter",
-         "Total number of appended samples.", (double)st.samples_appended},
-        {"prometheus_tsdb_head_series", "gauge", "Total number of series in the head block.",
-         (double)st.head_series},
-        {"prometheus_tsdb_head_series_created_total", "counter",
-         "Total number of series created in the head", (double)st.head_series_created},
-        {"prometheus_tsdb_head_series_removed_total", "counter",
-         "Total number of series removed in the head", (double)st.head_series_removed},
-        {"prometheus_tsdb_head_truncations_total", "counter",
-         "Total number of head truncations attempted.", (double)st.head_truncations},
-        {"prometheus_tsdb_lowest_timestamp", "gauge",
-         "Lowest timestamp value stored in the database. The unit is decided by the library "
-         "consumer.",
-         (double)st.lowest_timestamp},
-        {"prometheus_tsdb_out_of_bound_samples_total", "counter",
-         "Total number of out of bound samples ingestion failed attempts with out of order "
-         "support disabled.",
-         (double)st.out_of_bounds_samples},
-        {"prometheus_tsdb_out_of_order_samples_total", "counter",
-         "Total number of out of order samples ingestion failed attempts due to out of order "
-         "being disabled.",
-         (double)st.out_of_order_samples},
-        {"prometheus_tsdb_retention_limit_bytes", "gauge",
-         "Max number of bytes to be retained in the tsdb blocks, configured 0 means disabled",
-         (double)st.retention_bytes},
-        {"prometheus_tsdb_storage_blocks_bytes", "gauge",
-         "The number of bytes that are currently used for local storage by all blocks.",
-         (double)st.storage_bytes},
-        {"prometheus_tsdb_wal_corruptions_total", "counter", "Total number of WAL corruptions.",
-         (double)st.wal_corruptions},
-        {"prometheus_tsdb_wal_fsync_duration_seconds_count", "counter", "Number of WAL fsyncs.",
-         (double)st.wal_fsyncs},
-        {"prometheus_tsdb_wal_storage_size_bytes", "gauge", "Size of the write log directory.",
-         (double)st.wal_bytes},
-        {"prometheus_tsdb_wal_truncations_total", "counter",
-         "Total number of write log truncations attempted.", (double)st.wal_truncations},
+    server_self in = {
+        .start_time_s = s->start_time_s,
+        .ready = atomic_load(&s->ready),
+        .reload_ok = atomic_load(&s->reload_ok),
+        .reload_ok_time_s = (double)atomic_load(&s->reload_ok_ms) / 1000.0,
     };
-    odin_strbuf *b = &resp->body;
-    for (size_t i = 0; i < ODIN_ARRAY_LEN(m); i++) {
-        odin_strbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s ", m[i].name, m[i].help, m[i].name,
-                           m[i].type, m[i].name);
-        odin_strbuf_put_double(b, m[i].value);
-        odin_strbuf_putc(b, '\n');
-    }
+    tsdb_get_stats(s->db, &in.tsdb);
+    odin_arena a;
+    odin_arena_init(&a, 0);
+    scrape_manager_stats(s->scrape, &a, &in.scrape);
+    server_self_metrics(&resp->body, &in);
+    odin_arena_fini(&a);
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
@@ -458,7 +401,7 @@ static int server_run(server *s)
         odin_log(ODIN_LOG_ERROR, "server", "cannot start", "err", err.msg, NULL);
         goto out;
     }
-    web_api_set_config(s->web, s->cfg->text ? s->cfg->text : "", true, odin_now_ms());
+    note_config(s, true, s->cfg->text);
     web_api_set_external_labels(s->web,
                                 (odin_labels){s->cfg->external_labels, s->cfg->nexternal_labels});
     if (scrape_manager_apply(s->scrape, s->cfg, &err) < 0) {
@@ -466,6 +409,7 @@ static int server_run(server *s)
         goto out;
     }
     web_api_set_ready(s->web, true);
+    atomic_store(&s->ready, true);
     odin_log(ODIN_LOG_INFO, "server", "server is ready to receive web requests", "address",
              server_flag(&s->flags, "web.listen-address"), NULL);
     for (;;) {

@@ -2,8 +2,10 @@
 #ifndef ODIN_SERVER_SERVER_INT_H
 #define ODIN_SERVER_SERVER_INT_H
 
-#include "server/server.h"
 #include "base/base.h"
+#include "scrape/scrape.h"
+#include "server/server.h"
+#include "tsdb/tsdb.h"
 
 typedef struct {
     const char *name;
@@ -27,6 +29,19 @@ bool server_flag_bool(const server_flags *f, const char *name);
 bool server_flag_given(const server_flags *f, const char *name);
 void server_flags_usage(odin_strbuf *out, const char *role);
 int server_parse_bytes(const char *s, uint64_t *out);
+/* self_metrics.c: what the server's /metrics shows about itself. */
+typedef struct {
+    double start_time_s;
+    bool ready;
+    bool reload_ok;          /* the last configuration load */
+    double reload_ok_time_s; /* the last one that succeeded (0: none) */
+    tsdb_stats tsdb;
+    scrape_stats scrape;
+} server_self;
+
+/* Appends the server's own metric families in text format 0.0.4, in name order. */
+void server_self_metrics(odin_strbuf *out, const server_self *in);
+
 /* server.c: runs the server with a configuration given as text (`odin up`); the caller has
  * blocked signals. */
 int server_up_run(const char *config_text, int argc, char **argv);

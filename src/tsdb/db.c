@@ -253,6 +253,25 @@ static int check_labels(odin_labels ls, odin_err *err)
     return 0;
 }
 
+/* Prometheus' storage error texts (storage.ErrOutOfOrderSample, ...). */
+static const char msg_out_of_order[] = "out of order sample";
+static const char msg_duplicate[] = "duplicate sample for timestamp";
+static const char msg_out_of_bounds[] = "out of bounds";
+
+tsdb_reject tsdb_reject_kind(const odin_err *err)
+{
+    if (err->code != ODIN_ERR_CONFLICT) {
+        return TSDB_REJECT_NONE;
+    }
+    if (strcmp(err->msg, msg_out_of_order) == 0) {
+        return TSDB_REJECT_OUT_OF_ORDER;
+    }
+    if (strcmp(err->msg, msg_duplicate) == 0) {
+        return TSDB_REJECT_DUPLICATE;
+    }
+    return strcmp(err->msg, msg_out_of_bounds) == 0 ? TSDB_REJECT_OUT_OF_BOUNDS : TSDB_REJECT_NONE;
+}
+
 /* Prometheus rejects at Append time what the series already makes impossible, so scrapes can
  * count each kind; commit checks again for samples of the same transaction. */
 static int precheck(head *h, head_series *s, int64_t t, double v, int *kind, odin_err *err)
@@ -266,13 +285,13 @@ static int precheck(head *h, head_series *s, int64_t t, double v, int *kind, odi
     }
     if (t < last_t) {
         *kind = 1;
-        return odin_err_set(err, ODIN_ERR_CONFLICT, "out of order sample");
+        return odin_err_set(err, ODIN_ERR_CONFLICT, "%s", msg_out_of_order);
     }
     uint64_t a;
     memcpy(&a, &v, 8);
     if (a != b) {
         *kind = 2;
-        return odin_err_set(err, ODIN_ERR_CONFLICT, "duplicate sample for timestamp");
+        return odin_err_set(err, ODIN_ERR_CONFLICT, "%s", msg_duplicate);
     }
     return 0;
 }
@@ -321,7 +340,7 @@ int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, doub
     }
     if (t < atomic_load(&a->db->min_valid_t)) {
         atomic_fetch_add(&a->db->out_of_bounds, 1);
-        return odin_err_set(err, ODIN_ERR_CONFLICT, "out of bounds");
+        return odin_err_set(err, ODIN_ERR_CONFLICT, "%s", msg_out_of_bounds);
     }
     int kind = 0;
     int rc = precheck(&a->db->head, s, t, v, &kind, err);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,11 +370,15 @@ static void apply_retention(tsdb *db)
     pthread_rwlock_wrlock(&db->blocks_lock);
     if (db->nblocks && db->opts.retention_ms > 0) {
         int64_t newest = block_get_meta(db->blocks[db->nblocks - 1])->maxt;
+        bool dropped = false;
         for (size_t i = db->nblocks; i-- > 0;) {
             if (newest - block_get_meta(db->blocks[i])->maxt >= db->opts.retention_ms) {
                 drop_block_locked(db, i, "time");
+                dropped = true;
             }
         }
+        /* counted once per pass that deleted blocks, as Prometheus counts them */
+        atomic_fetch_add(&db->time_retentions, dropped);
     }
     if (db->nblocks && db->opts.retention_bytes > 0) {
         uint64_t total = tsdb_wal_size(db);
@@ -388,6 +393,7 @@ static void apply_retention(tsdb *db)
         for (size_t i = keep_from; i-- > 0;) {
             drop_block_locked(db, i, "size");
         }
+        atomic_fetch_add(&db->size_retentions, keep_from > 0);
     }
     pthread_rwlock_unlock(&db->blocks_lock);
 }
@@ -470,6 +476,8 @@ void tsdb_blocks_stats(tsdb *db, tsdb_stats *out)
     out->checkpoint_deletions = out->checkpoint_creations;
     out->write_errors = atomic_load(&db->write_errors);
     out->retention_bytes = db->opts.retention_bytes;
+    out->time_retentions = atomic_load(&db->time_retentions);
+    out->size_retentions = atomic_load(&db->size_retentions);
     out->retention_ms = db->opts.retention_ms;
     out->wal_bytes = tsdb_wal_size(db);
     out->lowest_timestamp = out->head_min_t;
@@ -483,6 +491,13 @@ void tsdb_blocks_stats(tsdb *db, tsdb_stats *out)
     pthread_rwlock_unlock(&db->blocks_lock);
     pthread_mutex_lock(&db->wal_lock);
     out->wal_fsyncs = db->wal ? wal_fsyncs(db->wal) : 0;
+    out->wal_fsync_seconds = 0;
+    for (size_t i = 0; i < 3; i++) {
+        out->wal_fsync_quantiles[i] = NAN;
+    }
+    if (db->wal) {
+        wal_fsync_durations(db->wal, out->wal_fsync_quantiles, &out->wal_fsync_seconds);
+    }
     pthread_mutex_unlock(&db->wal_lock);
 }
 

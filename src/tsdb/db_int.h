@@ -38,6 +38,7 @@ struct tsdb {
     _Atomic uint64_t wal_corruptions;
     _Atomic uint64_t compactions_failed;
     _Atomic uint64_t head_truncations;
+    _Atomic uint64_t time_retentions, size_retentions; /* retention passes that deleted blocks */
     _Atomic uint64_t checkpoints;          /* WAL checkpoints written (each replaces the old) */
     _Atomic uint64_t checkpoints_failed;
     _Atomic uint64_t write_errors;         /* commits or block writes that failed on I/O */

@@ -64,6 +64,15 @@ tsdb_appender *tsdb_appender_new(tsdb *db);
  * be sorted by name with unique names and a non-empty __name__ or at least one label. */
 int tsdb_append(tsdb_appender *a, uint64_t *ref, odin_labels ls, int64_t t, double v,
                 odin_err *err);
+/* Which of Prometheus' storage errors a -ODIN_ERR_CONFLICT from tsdb_append is (the scrape loop
+ * counts each kind, as prometheus_target_scrapes_sample_* do); NONE for any other error. */
+typedef enum {
+    TSDB_REJECT_NONE,
+    TSDB_REJECT_OUT_OF_ORDER,
+    TSDB_REJECT_DUPLICATE,
+    TSDB_REJECT_OUT_OF_BOUNDS,
+} tsdb_reject;
+tsdb_reject tsdb_reject_kind(const odin_err *err);
 /* A hint with no effect on results: starts loading the head state of series `ref` into the CPU
  * cache because the caller will append to it soon. At 100k+ series every append otherwise waits on
  * a few cache misses; the scrape loop passes the ref of the line a few ahead. The appender also
@@ -166,6 +175,8 @@ typedef struct {
     uint64_t out_of_bounds_samples;
     uint64_t duplicate_samples;
     uint64_t wal_fsyncs;
+    double wal_fsync_quantiles[3]; /* 0.5, 0.9, 0.99 over 10 minutes (NaN: no fsync there) */
+    double wal_fsync_seconds;      /* every fsync's duration, summed */
     uint64_t wal_corruptions;
     uint64_t compactions;
     uint64_t blocks;
@@ -179,6 +190,8 @@ typedef struct {
     uint64_t checkpoint_deletions;    /* prometheus_tsdb_checkpoint_deletions_total */
     uint64_t write_errors;            /* commits and block writes that failed (ENOSPC, EIO) */
     uint64_t retention_bytes;         /* prometheus_tsdb_retention_limit_bytes (0 = none) */
+    uint64_t time_retentions;         /* prometheus_tsdb_time_retentions_total */
+    uint64_t size_retentions;         /* prometheus_tsdb_size_retentions_total */
     int64_t retention_ms;             /* the time limit in force */
     uint64_t wal_bytes;               /* prometheus_tsdb_wal_storage_size_bytes */
     uint64_t tombstones;              /* deletion intervals in blocks */

@@ -43,6 +43,9 @@ void wal_segment_range(const char *dir, int *first, int *last);
 /* N of the newest complete checkpoint.N directory in dir (-1 when none). */
 int wal_last_checkpoint(const char *dir);
 uint64_t wal_fsyncs(const tsdb_wal *w);
+/* prometheus_tsdb_wal_fsync_duration_seconds: its 0.5, 0.9 and 0.99 quantiles over the last
+ * 10 minutes (NaN without fsyncs there) and the seconds spent in every fsync so far. */
+void wal_fsync_durations(tsdb_wal *w, double quantiles[3], double *sum_s);
 
 /* Reads every record of <dir>: the newest checkpoint.N directory first, then segments after N, in
  * order. A torn or corrupt tail (bad CRC, short fragment, broken fragment sequence) ends the read

@@ -1,5 +1,6 @@
-/* Unit tests for src/agent/process.c: the open-descriptor count from stat() of /proc/self/fd must
- * equal the count from listing it, with few and with many descriptors open. */
+/* Unit tests for the open-descriptor count the agent's and the server's process_open_fds use
+ * (src/base/procself.c): stat() of /proc/self/fd must equal the count from listing it, with few
+ * and with many descriptors open. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,22 +16,22 @@
 static void test_open_fds_stat_matches_listing(void **state)
 {
     (void)state;
-    assert_true(agent_process_open_fds() == agent_process_open_fds_listed());
+    assert_true(odin_open_fds() == odin_open_fds_listed());
     int fds[300];
     for (size_t i = 0; i < ODIN_ARRAY_LEN(fds); i++) {
         fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
         assert_true(fds[i] >= 0);
         if (i % 37 == 0) {
-            assert_true(agent_process_open_fds() == agent_process_open_fds_listed());
+            assert_true(odin_open_fds() == odin_open_fds_listed());
         }
     }
-    double many = agent_process_open_fds();
-    assert_true(many == agent_process_open_fds_listed());
+    double many = odin_open_fds();
+    assert_true(many == odin_open_fds_listed());
     for (size_t i = 0; i < ODIN_ARRAY_LEN(fds); i += 2) {
         close(fds[i]); /* holes in the table */
     }
-    assert_true(agent_process_open_fds() == many - ODIN_ARRAY_LEN(fds) / 2);
-    assert_true(agent_process_open_fds() == agent_process_open_fds_listed());
+    assert_true(odin_open_fds() == many - ODIN_ARRAY_LEN(fds) / 2);
+    assert_true(odin_open_fds() == odin_open_fds_listed());
     for (size_t i = 1; i < ODIN_ARRAY_LEN(fds); i += 2) {
         close(fds[i]);
     }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void test_format_double(void **state)
 {
@@ -447,6 +448,49 @@ static void test_go_quote(void **state)
     odin_strbuf_fini(&b);
 }
 
+/* Summaries: nearest-rank quantiles of the window, sum and count of everything observed. */
+static void test_summary(void **state)
+{
+    (void)state;
+    static const double qs[] = {0.01, 0.5, 0.9, 0.99, 1};
+    double q[5], sum;
+    uint64_t count;
+    odin_summary *s = odin_summary_new(1000, 60000);
+    odin_summary_read(s, qs, 5, q, &sum, &count);
+    assert_true(isnan(q[0]) && isnan(q[4]));
+    assert_int_equal(count, 0);
+    for (int i = 100; i >= 1; i--) { /* out of order: the window is sorted when read */
+        odin_summary_observe(s, i);
+    }
+    odin_summary_read(s, qs, 5, q, &sum, &count);
+    assert_true(q[0] == 1 && q[1] == 50 && q[2] == 90 && q[3] == 99 && q[4] == 100);
+    assert_true(sum == 5050 && count == 100);
+    odin_summary_free(s);
+    /* past cap the oldest go: the window is the last 10 */
+    s = odin_summary_new(10, 60000);
+    for (int i = 1; i <= 100; i++) {
+        odin_summary_observe(s, i);
+    }
+    odin_summary_read(s, qs, 5, q, &sum, &count);
+    assert_true(q[0] == 91 && q[1] == 95 && q[4] == 100);
+    assert_true(sum == 5050 && count == 100);
+    odin_summary_free(s);
+    /* past max age the window empties; sum and count stay */
+    s = odin_summary_new(10, 30);
+    odin_summary_observe(s, 7);
+    struct timespec ts = {0, 80 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    odin_summary_observe(s, 3);
+    odin_summary_read(s, qs, 5, q, &sum, &count);
+    assert_true(q[0] == 3 && q[4] == 3);
+    assert_true(sum == 10 && count == 2);
+    nanosleep(&ts, NULL);
+    odin_summary_read(s, qs, 5, q, &sum, &count);
+    assert_true(isnan(q[1]));
+    assert_int_equal(count, 2);
+    odin_summary_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_go_quote),
+        cmocka_unit_test(test_summary),
     };
     int failed = cmocka_run_group_tests_name("base", tests, NULL, NULL);
     return failed + format_double_tests();

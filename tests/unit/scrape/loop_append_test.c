@@ -222,12 +222,60 @@ static void test_stale_markers(void **state)
     tsdb_close(db);
 }
 
+/* What a pass refused, for prometheus_target_scrapes_* and the label limit counter: a repeated
+ * explicit timestamp with a new value, a timestamp going back, a sample limit, a label limit;
+ * each pass starts from nothing. */
+static void test_faults(void **state)
+{
+    (void)state;
+    tsdb_opts o = {.dir = NULL};
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
+    scrape_loop *l = scrape_loop_new(&t);
+    static const struct {
+        const char *body;
+        uint64_t sample_limit, label_limit;
+        uint32_t ooo, dup;
+        bool over_samples, over_labels;
+    } passes[] = {
+        {"x 1 5000\ny 1 5000\n", 0, 0, 0, 0, false, false},
+        {"x 2 5000\ny 1 5000\n", 0, 0, 0, 1, false, false}, /* y repeats itself: no fault */
+        {"x 3 4000\ny 2 4000\n", 0, 0, 2, 0, false, false},
+        {"x 4 6000\ny 4 6000\n", 0, 0, 0, 0, false, false},
+        {"x 5 7000\ny 5 7000\n", 1, 0, 0, 0, true, false},
+        {"x{a=\"1\",b=\"2\"} 1\n", 0, 2, 0, 0, false, true},
+    };
+    for (size_t i = 0; i < sizeof(passes) / sizeof(passes[0]); i++) {
+        scrape_job job = {.honor_timestamps = true,
+                          .sample_limit = passes[i].sample_limit,
+                          .label_limit = passes[i].label_limit};
+        scrape_fetch f = {.ok = true, .body = passes[i].body, .len = strlen(passes[i].body)};
+        double dur;
+        const char *got = scrape_loop_append(l, db, &job, &f, 10000 * (int64_t)(i + 1), 0, &dur);
+        assert_true((got != NULL) == (passes[i].over_samples || passes[i].over_labels));
+        if (l->faults.out_of_order != passes[i].ooo || l->faults.duplicate != passes[i].dup ||
+            l->faults.sample_limit != passes[i].over_samples ||
+            l->faults.label_limit != passes[i].over_labels || l->faults.out_of_bounds != 0) {
+            fail_msg("pass %zu: ooo %u dup %u sample limit %d label limit %d", i,
+                     l->faults.out_of_order, l->faults.duplicate, l->faults.sample_limit,
+                     l->faults.label_limit);
+        }
+        odin_arena_reset(&l->arena);
+    }
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
 int scrape_loop_append_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_matches_built_key),
         cmocka_unit_test(test_passes_match_eager),
         cmocka_unit_test(test_stale_markers),
+        cmocka_unit_test(test_faults),
     };
     return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
 }

@@ -248,6 +248,54 @@ static void test_time_retention(void **state)
     assert_true(n < (size_t)(12 * h / STEP_MS));
     assert_int_equal(count_samples(db, 0, 6 * h - 1, &ns), 0);
     assert_true(count_samples(db, 6 * h, 12 * h, &ns) > 0);
+    /* prometheus_tsdb_time_retentions_total: once per pass that deleted blocks */
+    assert_true(st.time_retentions >= 1);
+    assert_int_equal(st.size_retentions, 0);
+    uint64_t passes = st.time_retentions;
+    assert_int_equal(tsdb_compact(db, &err), 0); /* nothing new to delete */
+    tsdb_get_stats(db, &st);
+    assert_int_equal(st.time_retentions, passes);
+    tsdb_close(db);
+    odin_remove_tree(dir);
+    free(dir);
+}
+
+/* Size retention: blocks go oldest first until the blocks and the WAL fit the limit, whole
+ * blocks only, and the newest data stays; each deleting pass counts once. */
+static void test_size_retention(void **state)
+{
+    (void)state;
+    const int64_t h = 3600 * 1000LL;
+    /* the size of every block the same data makes without a limit */
+    char *dir = temp_dir();
+    tsdb *db = open_db(dir, 0);
+    append_range(db, 0, 12 * h);
+    odin_err err = {0};
+    assert_int_equal(tsdb_compact(db, &err), 0);
+    tsdb_stats st;
+    tsdb_get_stats(db, &st);
+    uint64_t all_blocks = st.storage_bytes, nblocks = st.blocks;
+    uint64_t limit = st.wal_bytes + all_blocks / 2; /* Prometheus counts the WAL in */
+    assert_true(nblocks >= 3);
+    tsdb_close(db);
+    odin_remove_tree(dir);
+    free(dir);
+
+    dir = temp_dir();
+    tsdb_opts o = {.dir = dir, .retention_bytes = limit, .wal_fsync_ms = 0};
+    db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    append_range(db, 0, 12 * h);
+    assert_int_equal(tsdb_compact(db, &err), 0);
+    tsdb_get_stats(db, &st);
+    assert_true(st.blocks < nblocks && st.blocks >= 1);
+    assert_true(st.storage_bytes + st.wal_bytes <= limit);
+    assert_true(st.size_retentions >= 1);
+    assert_int_equal(st.time_retentions, 0);
+    /* what is left is the newest: the last hours are all there, the first are gone */
+    size_t ns;
+    assert_int_equal(count_samples(db, 0, h, &ns), 0);
+    assert_int_equal(count_samples(db, 10 * h, 12 * h - 1, &ns), (size_t)(2 * h / STEP_MS));
     tsdb_close(db);
     odin_remove_tree(dir);
     free(dir);
@@ -258,6 +306,7 @@ int tsdb_db_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compact_query_restart),
         cmocka_unit_test(test_time_retention),
+        cmocka_unit_test(test_size_retention),
         cmocka_unit_test(test_head_chunk_chain),
     };
     return cmocka_run_group_tests_name("tsdb_db", tests, NULL, NULL);
