@@ -2,15 +2,16 @@
 """Scrape-path cost of `odin server` next to Prometheus 2.42 on the same synthetic targets.
 
 bench_scrape_targets serves N ports of node_exporter-like text (S series each, values changing
-every scrape); Odin and Prometheus scrape all of them with one config (1 s interval), each with
+every scrape); Odin and Prometheus scrape all of them with one config (--interval, 1 s), each with
 its own data directory and port, at the same time. After a warm-up, over a measured window:
 CPU (utime+stime from /proc) per appended sample (prometheus_tsdb_head_samples_appended_total
 from each one's /metrics), RSS at the end, and scrapes made vs expected
 (count_over_time(up[window])), missed intervals and how late scrapes started after their tick
-(from the `up` timestamps, see up_timing). Prints a Markdown table.
+(from the `up` timestamps, see up_timing), and RSS per active series (RSS over targets x series).
+Prints a Markdown table.
 
-Usage: bench/scrape_bench.py [--targets 50] [--series 2000] [--warmup 30] [--duration 120]
-                             [--build build] [--only odin|prometheus]
+Usage: bench/scrape_bench.py [--targets 50] [--series 2000] [--interval 1] [--warmup 30]
+                             [--duration 120] [--build build] [--only odin|prometheus]
 Standard library only; every process it starts is stopped on exit."""
 import argparse
 import json
@@ -83,33 +84,35 @@ def query(port, q, t):
     return float(res[0]["value"][1]) if res else 0.0
 
 
-def up_timing(port, window, t):
+def up_timing(port, window, t, interval):
     """From the `up` timestamps over the window, per target: the share of consecutive ones exactly
-    1 s apart (a scrape that starts more than 2 ms after its tick keeps its own time, which costs
-    ~2 bytes per sample on disk), missed intervals (a gap of k s between samples misses k-1, and so
-    does a window edge farther than 1.5 s from the nearest sample), and how late each scrape
+    one interval apart (a scrape that starts more than 2 ms after its tick keeps its own time,
+    which costs ~2 bytes per sample on disk), missed intervals (a gap of k intervals between
+    samples misses k-1, and so does a window edge farther than 1.5 intervals from the nearest
+    sample), and how late each scrape
     started after its tick: its distance past the target's phase, the millisecond offset most of
     its timestamps share (aligned scrapes read 0 late, so this shows the late tail)."""
     url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode(
         {"query": 'up{job="bench"}[%ds]' % window, "time": "%.3f" % t}))
     exact = total = missed = 0
     late = []
+    iv = interval * 1000
     for s in json.loads(http_get(url, timeout=60))["data"]["result"]:
         ts = [round(float(v[0]) * 1000) for v in s["values"]]
         for a, b in zip(ts, ts[1:]):
             total += 1
-            exact += (b - a) == 1000
-            missed += max(0, round((b - a) / 1000) - 1)
+            exact += (b - a) == iv
+            missed += max(0, round((b - a) / iv) - 1)
         if ts:
             lo, hi = round((t - window) * 1000), round(t * 1000)
-            missed += max(0, round((ts[0] - lo) / 1000 - 0.5)) + max(0, round((hi - ts[-1]) /
-                                                                             1000 - 0.5))
+            missed += max(0, round((ts[0] - lo) / iv - 0.5)) + max(0, round((hi - ts[-1]) /
+                                                                           iv - 0.5))
             phases = {}
             for x in ts:
-                phases[x % 1000] = phases.get(x % 1000, 0) + 1
+                phases[x % iv] = phases.get(x % iv, 0) + 1
             phase = max(phases, key=phases.get)
             # within 100 ms before the phase reads as early (negative), the rest as late
-            late += [((x - phase + 100) % 1000) - 100 for x in ts]
+            late += [((x - phase + 100) % iv) - 100 for x in ts]
     late.sort()
 
     def pct(q):
@@ -144,6 +147,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=50)
     ap.add_argument("--series", type=int, default=2000)
+    ap.add_argument("--interval", type=int, default=1, help="scrape interval in seconds")
     ap.add_argument("--warmup", type=float, default=30)
     ap.add_argument("--duration", type=float, default=120)
     ap.add_argument("--build", default=os.path.join(os.path.dirname(HERE), "build"))
@@ -168,9 +172,10 @@ def main():
         targets = ", ".join("'127.0.0.1:%d'" % p for p in ports)
         config = os.path.join(work, "prometheus.yml")
         with open(config, "w") as f:
-            f.write("global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+            f.write("global: {scrape_interval: %ds, scrape_timeout: %ds}\n"
                     "scrape_configs:\n  - job_name: bench\n"
-                    "    static_configs: [{targets: [%s]}]\n" % targets)
+                    "    static_configs: [{targets: [%s]}]\n" % (args.interval,
+                                                              min(args.interval, 10), targets))
         servers = []
         if args.only != "prometheus":
             port = free_port()
@@ -197,7 +202,7 @@ def main():
         time.sleep(args.duration)
         rows = []
         window = int(args.duration)
-        expected = args.targets * window
+        expected = args.targets * (window // args.interval)
         for name, port, _ in servers:
             t1, c1, a1 = time.time(), cpu_seconds(procs[name].pid), appended(port)
             t0, c0, a0 = start[name]
@@ -209,22 +214,27 @@ def main():
                          "us_per_sample": (c1 - c0) / samples * 1e6 if samples else float("nan"),
                          "samples_per_s": samples / (t1 - t0), "rss_mib": rss_mib(procs[name].pid),
                          "scrapes": made, "expected": expected, "scrape_s": dur,
-                         **up_timing(port, window, t1)})
+                         "rss_per_series_b": rss_mib(procs[name].pid) * 1048576 /
+                         (args.targets * args.series),
+                         **up_timing(port, window, t1, args.interval)})
         tgt_cpu = cpu_seconds(tgt.pid) - tgt_cpu0
     finally:
         run.stop_all()
         shutil.rmtree(work, True)
 
-    print("%d targets x %d series at 1 s, %.0f s warm-up, %.0f s window (target server: %.1f "
-          "CPU-s)\n" % (args.targets, args.series, args.warmup, args.duration, tgt_cpu))
-    print("| server | CPU-s | samples appended | us CPU/sample | samples/s | RSS MiB | scrapes "
-          "made/expected | missed | avg scrape s | 1 s deltas | late > 2 ms | late ms p50/p90/p99/max |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("%d targets x %d series at %d s, %.0f s warm-up, %.0f s window (target server: %.1f "
+          "CPU-s)\n" % (args.targets, args.series, args.interval, args.warmup, args.duration,
+                        tgt_cpu))
+    print("| server | CPU-s | samples appended | us CPU/sample | samples/s | RSS MiB | RSS B/series "
+          "| scrapes made/expected | missed | avg scrape s | on-interval deltas | late > 2 ms "
+          "| late ms p50/p90/p99/max |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %.2f | %.0f | %.3f | %.0f | %.0f | %.0f/%d | %d | %.4f | %.1f%% | %.1f%% | "
-              "%d/%d/%d/%d |" % (
+        print("| %s | %.2f | %.0f | %.3f | %.0f | %.0f | %.0f | %.0f/%d | %d | %.4f | %.1f%% | "
+              "%.1f%% | %d/%d/%d/%d |" % (
                   r["name"], r["cpu_s"], r["samples"], r["us_per_sample"], r["samples_per_s"],
-                  r["rss_mib"], r["scrapes"], r["expected"], r["missed"], r["scrape_s"],
+                  r["rss_mib"], r["rss_per_series_b"], r["scrapes"], r["expected"], r["missed"],
+                  r["scrape_s"],
                   100 * r["on_interval"], 100 * r["late_over_2ms"], r["late_p50"], r["late_p90"],
                   r["late_p99"], r["late_max"]))
     if len(rows) == 2:
