@@ -250,7 +250,8 @@ static bool merge_run(head_source *hs, block_chunk *v, size_t i, size_t j, block
     return b != NULL;
 }
 
-/* The head cuts chunks early at long scrape intervals (HEAD_CHUNK_MAX_MS: 60 samples at 15 s);
+/* A head in memory cuts chunks early at long scrape intervals (HEAD_CHUNK_MAX_MS: 60 samples at
+ * 15 s), and a deleted range leaves short chunks in any head:
  * a block gets them back at up to HEAD_SAMPLES_PER_CHUNK samples, as Prometheus writes them, not
  * twice the chunks with their index entries, headers and restarted encodings. */
 static size_t merge_short_chunks(head_source *hs, block_chunk *v, size_t n)

@@ -789,8 +789,9 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
         }
         return rc;
     }
-    if (s->has_open && (t >= s->next_at || t - s->open_mint >= HEAD_CHUNK_MAX_MS ||
-                        s->open.n >= TSDB_CHUNK_MAX_SAMPLES || s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
+    if (s->has_open &&
+        (t >= s->next_at || (!h->cf && t - s->open_mint >= HEAD_CHUNK_MAX_MS) ||
+         s->open.n >= TSDB_CHUNK_MAX_SAMPLES || s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
         cut_open(h, s, false);
     }
     if (!s->has_open) {

@@ -64,18 +64,18 @@ typedef struct {
 
 enum { HEAD_CHUNK_PREFIX = 8 + 8 + 8 + 4 };
 
-/* Open chunks are cut at about HEAD_SAMPLES_PER_CHUNK samples (as Prometheus cuts its head
- * chunks), and at the latest HEAD_CHUNK_MAX_MS after their first sample: the open chunk is most
- * of a series' memory and grows for its whole life, so at a 15 s scrape it is cut at 60 samples,
- * while at 1 s the sample count decides (and splits keep the memory down, below). Cut chunks cost
- * 8 bytes of memory and cuts are merged back to HEAD_SAMPLES_PER_CHUNK when a block is written. */
+/* Open chunks are cut at about HEAD_SAMPLES_PER_CHUNK samples, where Prometheus cuts its head
+ * chunks. A head in memory (no chunk files, so no splits, below) also cuts them HEAD_CHUNK_MAX_MS
+ * after their first sample: there the open chunk is most of a series' memory and grows for its
+ * whole life (at a 15 s scrape it is cut at 60 samples). Cut chunks cost 8 bytes of memory, and
+ * shorter cuts are merged back to HEAD_SAMPLES_PER_CHUNK when a block is written. */
 enum { HEAD_SAMPLES_PER_CHUNK = 120 };
 #define HEAD_CHUNK_MAX_MS (15 * 60 * 1000LL)
 
 /* In a head with chunk files, an open chunk is split every HEAD_SPLIT_SAMPLES samples: the bytes
  * it took since the last split go to a record of their own (a part) and its buffer keeps only the
  * bits after them, the writer's state unchanged, so the open chunk's memory peaks at a quarter of
- * a 120-sample chunk's (at a 15 s scrape, where a chunk is cut at 60 samples, at half). At the cut
+ * a 120-sample chunk's at any scrape interval, and chunks need no early cut. At the cut
  * the parts and the buffer are joined as they are copied into one record (the same bytes as an
  * unsplit chunk, no re-encoding) and the parts' records are dropped. Readers of the open chunk see
  * the joined bytes (head_open_bytes).

@@ -301,12 +301,53 @@ static void test_size_retention(void **state)
     free(dir);
 }
 
+/* With chunk files the head cuts chunks where Prometheus' head does (about 120 samples, by its
+ * end-time estimate), whatever the interval: 3 h at 15 s are 6 chunks, at 60 s 2 (one per 2 h
+ * range), as Prometheus 2.42 counts them. Only a head in memory also cuts at 15 minutes. */
+static void test_chunk_cut_points(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t step_ms;
+        bool on_disk;
+        uint64_t chunks;
+    } cases[] = {
+        {15000, true, 6},
+        {60000, true, 2},
+        {15000, false, 12}, /* 60 samples a chunk: the 15-minute cut */
+    };
+    for (size_t c = 0; c < ODIN_ARRAY_LEN(cases); c++) {
+        char *dir = cases[c].on_disk ? temp_dir() : NULL;
+        tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0};
+        odin_err err = {0};
+        tsdb *db = tsdb_open(&o, &err);
+        assert_non_null(db);
+        odin_label ls[1] = {{ODIN_STR("__name__"), ODIN_STR("c")}};
+        uint64_t ref = 0;
+        for (int64_t t = 0; t < 3 * 3600 * 1000LL; t += cases[c].step_ms) {
+            tsdb_appender *a = tsdb_appender_new(db);
+            assert_int_equal(tsdb_append(a, &ref, (odin_labels){ls, 1}, t, 1, &err), 0);
+            assert_int_equal(tsdb_appender_commit(a, &err), 0);
+        }
+        tsdb_stats st;
+        tsdb_get_stats(db, &st);
+        if (st.head_chunks != cases[c].chunks) {
+            fail_msg("case %zu: %llu chunks, want %llu", c, (unsigned long long)st.head_chunks,
+                     (unsigned long long)cases[c].chunks);
+        }
+        tsdb_close(db);
+        if (dir) {
+            odin_remove_tree(dir);
+            free(dir);
+        }
+    }
+}
+
 int tsdb_db_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compact_query_restart),
-        cmocka_unit_test(test_time_retention),
-        cmocka_unit_test(test_size_retention),
+        cmocka_unit_test(test_compact_query_restart), cmocka_unit_test(test_time_retention),
+        cmocka_unit_test(test_size_retention),        cmocka_unit_test(test_chunk_cut_points),
         cmocka_unit_test(test_head_chunk_chain),
     };
     return cmocka_run_group_tests_name("tsdb_db", tests, NULL, NULL);
