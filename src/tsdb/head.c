@@ -562,7 +562,9 @@ static void grow_first_chunk(const head *h, head_series *s, int64_t t)
     int64_t gap = (t - s->open_mint) / c->n; /* the interval, as it has been */
     int64_t want = h->cf ? HEAD_SPLIT_SAMPLES : SAMPLES_PER_CHUNK;
     int64_t span = s->next_at - s->open_mint;
-    span = span < HEAD_CHUNK_MAX_MS ? span : HEAD_CHUNK_MAX_MS;
+    if (!h->cf) { /* a head in memory cuts its chunks at HEAD_CHUNK_MAX_MS as well */
+        span = span < HEAD_CHUNK_MAX_MS ? span : HEAD_CHUNK_MAX_MS;
+    }
     if (gap > 0 && span / gap < want) {
         want = span / gap;
     }
