@@ -160,9 +160,36 @@ static const char *check_limits(const scrape_job *job, odin_labels ls, odin_aren
     return NULL;
 }
 
-/* Creates the cache entry for a line seen for the first time. *msg is set on a limit error. */
-static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
-                                 odin_str key, bool om, const char **msg)
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    return s != NULL ? odin_hash_stable(s, strlen(s) + 1, h) : odin_hash_stable("", 0, h ^ 1);
+}
+
+/* A fingerprint of the settings a job's cached series depend on: honor_labels, the label limits
+ * and every metric_relabel_configs rule (what Prometheus compares to decide whether a scrape
+ * cache survives a reload). Never 0. */
+static uint64_t series_settings_key(const scrape_job *job)
+{
+    uint64_t v[] = {job->honor_labels, job->label_limit, job->label_name_length_limit,
+                    job->label_value_length_limit, job->nmetric_relabel};
+    uint64_t h = odin_hash_stable(v, sizeof v, 0x736572696573);
+    for (size_t i = 0; i < job->nmetric_relabel; i++) {
+        const relabel_config *r = &job->metric_relabel[i];
+        for (size_t k = 0; k < r->nsource_labels; k++) {
+            h = hash_str(h, r->source_labels[k]);
+        }
+        uint64_t f[] = {r->nsource_labels, r->modulus, (uint64_t)r->action, r->legacy_validation};
+        h = odin_hash_stable(f, sizeof f, h);
+        h = hash_str(hash_str(hash_str(hash_str(h, r->separator), r->regex_text), r->target_label),
+                     r->replacement);
+    }
+    return h | 1;
+}
+
+/* The final labels of a sample line (its own, the target's, metric relabeling), in the arena:
+ * false when relabeling drops the series or a label limit is hit (*msg set then). */
+static bool final_labels(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
+                         odin_labels *out, const char **msg)
 {
     odin_arena *a = &l->arena;
     lset s = {.a = a};
@@ -190,8 +217,41 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
         *msg = check_limits(job, ls, a);
         if (*msg != NULL) {
             l->faults.label_limit = true;
-            return NULL;
+            return false;
         }
+    }
+    *out = keep ? ls : (odin_labels){NULL, 0};
+    return keep;
+}
+
+/* Gives an entry its labels (a heap copy) or marks it dropped, under the loop's current
+ * configuration (cfg_epoch). */
+static void series_set_labels(scrape_loop *l, scrape_series *se, odin_labels ls, bool keep)
+{
+    if (se->labels.v != NULL) {
+        free((void *)se->labels.v[0].name.p); /* the string block starts with the first name */
+    }
+    free(se->labels.v);
+    se->labels = (odin_labels){NULL, 0};
+    se->dropped = !keep;
+    se->epoch = l->cfg_epoch;
+    if (keep) {
+        char *storage;
+        se->labels = scrape_labels_dup(ls, &storage);
+        if (ls.len == 0) {
+            free(storage);
+        }
+    }
+}
+
+/* Creates the cache entry for a line seen for the first time. *msg is set on a limit error. */
+static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
+                                 odin_str key, bool om, const char **msg)
+{
+    odin_labels ls;
+    bool keep = final_labels(l, job, e, &ls, msg);
+    if (!keep && *msg != NULL) {
+        return NULL;
     }
     scrape_series *se = odin_calloc(1, sizeof *se + e->series.len + key.len);
     se->klen = key.len;
@@ -200,15 +260,29 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
     se->raw_om = om;
     memcpy(se->key, e->series.p, e->series.len);
     memcpy(se->key + se->rlen, key.p, key.len);
-    se->dropped = !keep;
-    if (keep) {
-        char *storage;
-        se->labels = scrape_labels_dup(ls, &storage);
-        if (ls.len == 0) {
-            free(storage);
-        }
-    }
+    series_set_labels(l, se, ls, keep);
     return se;
+}
+
+/* An entry made under an earlier configuration whose series settings differ (metric relabeling,
+ * honor_labels, label limits): its labels are worked out again from this line, and its ref
+ * looked up again by them, as Prometheus starts a new scrape cache when such settings change.
+ * The labels of a line the cache matched without parsing them are parsed here. */
+static int series_refresh(scrape_loop *l, const scrape_job *job, expfmt_parser *p, expfmt_entry *e,
+                          scrape_series *se, const char **msg, odin_err *perr)
+{
+    if (expfmt_parser_labels(p, e, perr) < 0) {
+        *msg = odin_arena_strdup(&l->arena, perr->msg);
+        return -1;
+    }
+    odin_labels ls;
+    bool keep = final_labels(l, job, e, &ls, msg);
+    if (!keep && *msg != NULL) {
+        return -1;
+    }
+    series_set_labels(l, se, ls, keep);
+    se->ref = 0;
+    return 0;
 }
 
 /* name 0xff (label-name 0xfe label-value 0xff)*: unambiguous because neither byte is valid in a
@@ -470,6 +544,12 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             break;
         }
         r->st.scraped++;
+        if (s != NULL && s->epoch != l->cfg_epoch) {
+            if (series_refresh(l, job, p, &e, s, &r->err, &perr) < 0) {
+                continue;
+            }
+            s->born_gen = gen; /* its new ref goes too if the pass is rolled back */
+        }
         if (s == NULL) {
             s = series_new(l, job, &e, (odin_str){keyp->p, keyp->len}, om, &r->err);
             if (s == NULL) {
@@ -582,6 +662,11 @@ const char *scrape_loop_append(scrape_loop *l, tsdb *db, const scrape_job *job,
     pass_result r;
     memset(&r, 0, sizeof r);
     memset(&l->faults, 0, sizeof l->faults);
+    uint64_t key = series_settings_key(job);
+    if (key != l->cache_key) {
+        l->cache_key = key;
+        l->cfg_epoch++;
+    }
     const char *err = f->err;
     if (f->ok) {
         if (pass_body(l, app, job, f, ts, &r) < 0) {

@@ -58,6 +58,7 @@ typedef struct scrape_series {
     size_t rlen;  /* the series text as the line that created it spelled it */
     size_t nlen;  /* ... and the length of the metric name at its start */
     bool raw_om;  /* ... and the format it was parsed in */
+    uint32_t epoch; /* the loop's cfg_epoch its labels and dropped were worked out under */
     char key[];   /* rlen bytes of series text, then klen bytes of cache key */
 } scrape_series;
 
@@ -187,6 +188,10 @@ struct scrape_loop {
     int64_t aligned_ms;   /* ideal wall time of the current tick (timestamp alignment) */
     bool started;         /* the first tick happened */
     bool scraped_once;
+    /* The series settings of the job the cache was built under (scrape_job_series_key) and a
+     * count of their changes; an entry made before the last change is worked out again. */
+    uint64_t cache_key;
+    uint32_t cfg_epoch;
     int64_t last_ts; /* timestamp of the last scrape, for end-of-run staleness */
     int64_t stale_due_mono_ms;
     void *easy;    /* CURL * */

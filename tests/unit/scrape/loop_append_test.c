@@ -269,13 +269,90 @@ static void test_faults(void **state)
     tsdb_close(db);
 }
 
+/* Samples of name{label="value"} ("" matches the label's absence), all series summed. */
+static size_t samples_of(tsdb *db, const char *name, const char *label, const char *value)
+{
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb_matcher m[2];
+    tsdb_matcher_init(&m[0], TSDB_MATCH_EQ, ODIN_STR("__name__"), odin_str_c(name), &err);
+    tsdb_matcher_init(&m[1], TSDB_MATCH_EQ, odin_str_c(label), odin_str_c(value), &err);
+    tsdb_querier *q = tsdb_querier_open(db, 0, INT64_MAX);
+    tsdb_series_set *set = tsdb_querier_select(q, m, 2, &err);
+    size_t n = 0;
+    while (set != NULL && tsdb_series_next(set)) {
+        tsdb_iter it;
+        tsdb_series_iter(set, &it);
+        int64_t t;
+        double v;
+        while (tsdb_iter_next(&it, &t, &v)) {
+            n += !tsdb_is_stale(v);
+        }
+    }
+    tsdb_querier_close(q);
+    tsdb_matcher_fini(&m[0]);
+    tsdb_matcher_fini(&m[1]);
+    return n;
+}
+
+/* A reload that changes metric relabeling applies to the series already cached (as Prometheus
+ * starts a new scrape cache then): dropped, relabeled, kept again. One with the same settings in
+ * a new configuration object changes nothing. */
+static void test_reload_relabel(void **state)
+{
+    (void)state;
+    static const char *const rules[] = {
+        "[{source_labels: [__name__], regex: x, action: drop}]",
+        "[{source_labels: [__name__], regex: x, target_label: changed, replacement: 'yes'}]",
+    };
+    scrape_config *cfg[3];
+    for (size_t i = 0; i < 3; i++) {
+        odin_strbuf y;
+        odin_strbuf_init(&y, 0);
+        odin_strbuf_printf(&y, "scrape_configs:\n  - job_name: t\n    metric_relabel_configs: %s\n",
+                           rules[i == 0 ? 0 : 1]);
+        odin_err err;
+        odin_err_clear(&err);
+        cfg[i] = scrape_config_parse(y.p, y.len, "reload.yml", &err);
+        odin_strbuf_fini(&y);
+        assert_non_null(cfg[i]);
+    }
+    tsdb_opts o = {.dir = NULL};
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
+    scrape_loop *l = scrape_loop_new(&t);
+    /* configuration per pass: drop, drop, relabel, the same relabel anew, drop */
+    static const size_t plan[] = {0, 0, 1, 2, 0};
+    static const uint32_t epochs[] = {1, 1, 2, 2, 3};
+    const char *body = "x 1\ny 1\n";
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(plan); i++) {
+        scrape_fetch f = {.ok = true, .body = body, .len = strlen(body)};
+        double dur;
+        const char *got =
+            scrape_loop_append(l, db, &cfg[plan[i]]->jobs[0], &f, 1000 * (int64_t)(i + 1), 0, &dur);
+        assert_null(got);
+        assert_int_equal(l->cfg_epoch, epochs[i]);
+        odin_arena_reset(&l->arena);
+    }
+    assert_int_equal(samples_of(db, "x", "changed", "yes"), 2);
+    assert_int_equal(samples_of(db, "x", "changed", ""), 0);
+    assert_int_equal(samples_of(db, "y", "changed", ""), 5);
+    scrape_loop_free(l);
+    tsdb_close(db);
+    for (size_t i = 0; i < 3; i++) {
+        scrape_config_free(cfg[i]);
+    }
+}
+
 int scrape_loop_append_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_key_matches_built_key),
-        cmocka_unit_test(test_passes_match_eager),
-        cmocka_unit_test(test_stale_markers),
-        cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_key_matches_built_key), cmocka_unit_test(test_passes_match_eager),
+        cmocka_unit_test(test_stale_markers),         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_reload_relabel),
     };
     return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
 }
