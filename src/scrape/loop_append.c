@@ -31,10 +31,6 @@ void scrape_cache_init(scrape_cache *c)
 
 static void series_free(scrape_series *s)
 {
-    if (s->labels.v != NULL) {
-        free((void *)s->labels.v[0].name.p); /* the string block starts with the first name */
-    }
-    free(s->labels.v);
     free(s);
 }
 
@@ -224,32 +220,12 @@ static bool final_labels(scrape_loop *l, const scrape_job *job, const expfmt_ent
     return keep;
 }
 
-/* Gives an entry its labels (a heap copy) or marks it dropped, under the loop's current
- * configuration (cfg_epoch). */
-static void series_set_labels(scrape_loop *l, scrape_series *se, odin_labels ls, bool keep)
-{
-    if (se->labels.v != NULL) {
-        free((void *)se->labels.v[0].name.p); /* the string block starts with the first name */
-    }
-    free(se->labels.v);
-    se->labels = (odin_labels){NULL, 0};
-    se->dropped = !keep;
-    se->epoch = l->cfg_epoch;
-    if (keep) {
-        char *storage;
-        se->labels = scrape_labels_dup(ls, &storage);
-        if (ls.len == 0) {
-            free(storage);
-        }
-    }
-}
-
-/* Creates the cache entry for a line seen for the first time. *msg is set on a limit error. */
+/* Creates the cache entry for a line seen for the first time, *ls its labels (in the arena, for
+ * this pass' append: the entry keeps only its tsdb ref). *msg is set on a limit error. */
 static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
-                                 odin_str key, bool om, const char **msg)
+                                 odin_str key, bool om, odin_labels *ls, const char **msg)
 {
-    odin_labels ls;
-    bool keep = final_labels(l, job, e, &ls, msg);
+    bool keep = final_labels(l, job, e, ls, msg);
     if (!keep && *msg != NULL) {
         return NULL;
     }
@@ -260,7 +236,8 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
     se->raw_om = om;
     memcpy(se->key, e->series.p, e->series.len);
     memcpy(se->key + se->rlen, key.p, key.len);
-    series_set_labels(l, se, ls, keep);
+    se->dropped = !keep;
+    se->epoch = l->cfg_epoch;
     return se;
 }
 
@@ -269,18 +246,18 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
  * looked up again by them, as Prometheus starts a new scrape cache when such settings change.
  * The labels of a line the cache matched without parsing them are parsed here. */
 static int series_refresh(scrape_loop *l, const scrape_job *job, expfmt_parser *p, expfmt_entry *e,
-                          scrape_series *se, const char **msg, odin_err *perr)
+                          scrape_series *se, odin_labels *ls, const char **msg, odin_err *perr)
 {
     if (expfmt_parser_labels(p, e, perr) < 0) {
         *msg = odin_arena_strdup(&l->arena, perr->msg);
         return -1;
     }
-    odin_labels ls;
-    bool keep = final_labels(l, job, e, &ls, msg);
+    bool keep = final_labels(l, job, e, ls, msg);
     if (!keep && *msg != NULL) {
         return -1;
     }
-    series_set_labels(l, se, ls, keep);
+    se->dropped = !keep;
+    se->epoch = l->cfg_epoch;
     se->ref = 0;
     return 0;
 }
@@ -382,15 +359,17 @@ static int cache_lookup(scrape_cache *c, size_t pos, expfmt_parser *p, expfmt_en
 /* ---- Passes ------------------------------------------------------------------------------------
  */
 
+/* By ref alone: a series the head has dropped (no samples left in it) gets no marker, as
+ * none of its samples is recent enough for one to hide. */
 static void append_stale(tsdb_appender *app, scrape_series *s, int64_t ts)
 {
-    if (s->dropped || s->labels.len == 0) {
+    if (s->dropped || s->ref == 0) {
         return;
     }
     odin_err err;
     odin_err_clear(&err);
     /* An out-of-order marker (the series moved on) is expected and harmless. */
-    (void)tsdb_append(app, &s->ref, s->labels, ts, tsdb_stale_nan(), &err);
+    (void)tsdb_append(app, &s->ref, (odin_labels){NULL, 0}, ts, tsdb_stale_nan(), &err);
 }
 
 /* The pass for an empty or failed scrape: everything the last good pass saw goes stale. */
@@ -544,14 +523,15 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             break;
         }
         r->st.scraped++;
+        odin_labels ls = {NULL, 0}; /* a cached series is appended by its ref alone */
         if (s != NULL && s->epoch != l->cfg_epoch) {
-            if (series_refresh(l, job, p, &e, s, &r->err, &perr) < 0) {
+            if (series_refresh(l, job, p, &e, s, &ls, &r->err, &perr) < 0) {
                 continue;
             }
             s->born_gen = gen; /* its new ref goes too if the pass is rolled back */
         }
         if (s == NULL) {
-            s = series_new(l, job, &e, (odin_str){keyp->p, keyp->len}, om, &r->err);
+            s = series_new(l, job, &e, (odin_str){keyp->p, keyp->len}, om, &ls, &r->err);
             if (s == NULL) {
                 continue;
             }
@@ -580,7 +560,20 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         odin_err aerr;
         odin_err_clear(&aerr);
         /* Out-of-order and duplicate samples are dropped one by one, as in Prometheus. */
-        if (tsdb_append(app, &s->ref, s->labels, t, e.value, &aerr) < 0) {
+        int arc = tsdb_append(app, &s->ref, ls, t, e.value, &aerr);
+        if (arc < 0 && aerr.code != ODIN_ERR_CONFLICT && ls.len == 0) {
+            /* no ref, or the head dropped the series: its labels again, from this line */
+            if (expfmt_parser_labels(p, &e, &perr) < 0) {
+                r->err = odin_arena_strdup(&l->arena, perr.msg);
+                continue;
+            }
+            if (!final_labels(l, job, &e, &ls, &r->err)) {
+                continue; /* only a limit error: the configuration is the entry's */
+            }
+            odin_err_clear(&aerr);
+            arc = tsdb_append(app, &s->ref, ls, t, e.value, &aerr);
+        }
+        if (arc < 0) {
             count_refused(&l->faults, &aerr);
         }
         if ((!explicit_t || job->track_timestamps_staleness) && s->seen_gen != gen) {

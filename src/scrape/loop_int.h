@@ -49,7 +49,6 @@ int64_t scrape_target_offset_ms(uint64_t hash, uint64_t seed, int64_t interval_m
  * series text byte for byte in the same place costs no label parsing either. Owned by its loop's cache. */
 typedef struct scrape_series {
     uint64_t ref;       /* tsdb ref, 0 before the first append */
-    odin_labels labels; /* final labels (heap, owned), empty when relabeling dropped it */
     bool dropped;
     uint64_t seen_gen; /* last pass that saw it without an explicit timestamp (staleness) */
     uint64_t used_gen; /* last pass that saw it at all (cache eviction) */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "scrape/loop_int.h"
+#include "tsdb/db_int.h"
 #include "tsdb/tsdb.h"
 
 int scrape_loop_append_tests(void);
@@ -347,12 +348,63 @@ static void test_reload_relabel(void **state)
     }
 }
 
+/* Deletes every sample of name and lets the head drop the emptied series, as its GC does after a
+ * truncation: the cache's ref for it goes stale. */
+static void drop_series(tsdb *db, const char *name)
+{
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), odin_str_c(name), &err);
+    assert_int_equal(tsdb_delete_series(db, &m, 1, INT64_MIN, INT64_MAX, &err), 0);
+    tsdb_matcher_fini(&m);
+    pthread_mutex_lock(&db->wal_lock);
+    assert_int_equal(head_gc(&db->head), 1);
+    pthread_mutex_unlock(&db->wal_lock);
+}
+
+/* Cached series keep only their tsdb ref: one the head dropped is made again from the line's
+ * labels when the line comes back, and gets no stale marker when it does not. */
+static void test_stale_refs(void **state)
+{
+    (void)state;
+    tsdb_opts o = {.dir = NULL};
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
+    scrape_loop *l = scrape_loop_new(&t);
+    scrape_job job = {.honor_timestamps = true};
+    static const char *const bodies[] = {"x{a=\"1\"} 1\ny 1\n", "x{a=\"1\"} 2\ny 2\n",
+                                         "x{a=\"1\"} 3\ny 3\n", "y 4\n"};
+    /* x's samples after each pass: made again at 2 s with its label, 3 s follows by ref; the
+     * drop before 4 s leaves no series for a marker */
+    static const size_t x_after[] = {1, 1, 2, 0};
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(bodies); i++) {
+        if (i == 1 || i == 3) {
+            drop_series(db, "x");
+        }
+        scrape_fetch f = {.ok = true, .body = bodies[i], .len = strlen(bodies[i])};
+        double dur;
+        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(i + 1), 0, &dur));
+        odin_arena_reset(&l->arena);
+        assert_int_equal(samples_of(db, "x", "a", "1"), x_after[i]);
+    }
+    assert_int_equal(samples_of(db, "y", "a", ""), 4);
+    char markers[256];
+    stale_markers(db, markers, sizeof markers);
+    assert_string_equal(markers, "");
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
 int scrape_loop_append_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_matches_built_key), cmocka_unit_test(test_passes_match_eager),
         cmocka_unit_test(test_stale_markers),         cmocka_unit_test(test_faults),
-        cmocka_unit_test(test_reload_relabel),
+        cmocka_unit_test(test_reload_relabel),        cmocka_unit_test(test_stale_refs),
     };
     return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
 }
