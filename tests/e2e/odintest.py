@@ -1,6 +1,7 @@
 """Shared helpers for Odin's end-to-end tests: find the binary and the conformance data, start and
 always stop processes on free loopback ports, scrape over HTTP. Standard library only."""
 import atexit
+import http.server
 import os
 import shutil
 import socket
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -82,6 +84,26 @@ def http_get(url, headers=None, timeout=10):
     req = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return r.status, dict(r.headers), r.read()
+
+
+def serve_text(make_body):
+    """A scrape target on a free loopback port, served from a thread: each GET answers
+    make_body() (a str) as text format 0.0.4. Returns (server, port); call server.shutdown()."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = make_body().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, srv.server_address[1]
 
 
 class Process:

@@ -3,12 +3,10 @@
 and a fixed exposition file; when Debian's prometheus is installed it scrapes the same targets
 with the same config and the answers are compared structurally (values of changing metrics and
 timestamps aside)."""
-import http.server
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 import urllib.parse
 
@@ -31,19 +29,6 @@ fixed_untyped{instance="own"} 0.000123
 fixed_help_only 7
 # HELP fixed_help_only Only a help line.
 """
-
-
-class Fixed(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's name
-        body = FIXED.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def get(proc, path, **params):
@@ -194,8 +179,7 @@ def compare(srv, prom, problems):
 def main():
     odin = odintest.odin_bin()
     work = odintest.tempdir("odin-federate-")
-    fixed = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fixed)
-    threading.Thread(target=fixed.serve_forever, daemon=True).start()
+    fixed, fixed_port = odintest.serve_text(lambda: FIXED)
     problems = []
     with odintest.Agent(odin, ["agent"]) as agent:
         config = os.path.join(work, "prometheus.yml")
@@ -206,7 +190,7 @@ def main():
                     "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
                     "  - job_name: fixed\n"
                     "    static_configs: [{targets: ['127.0.0.1:%d']}]\n"
-                    % (agent.port, fixed.server_address[1]))
+                    % (agent.port, fixed_port))
         with Server(odin, config, os.path.join(work, "odin")) as srv:
             wait_for("odin scrapes", lambda: "fixed_temp_celsius" in api(srv, "/api/v1/metadata"))
             check_odin(srv, problems)

@@ -5,7 +5,6 @@ timestamps repeat (duplicates) and go backwards (out of order). Every family Odi
 exist in Prometheus with the same type, help text and label names; the families Prometheus'
 own dashboards and alerts use must be there; the counters must move where Prometheus' move, and
 the target and discovery gauges must agree. Skips (77) without /usr/bin/prometheus."""
-import http.server
 import os
 import sys
 import threading
@@ -52,28 +51,21 @@ MOVING = [
 ]
 
 
-class Target(http.server.BaseHTTPRequestHandler):
+class Target:
+    """Each answer's explicit timestamps: the same one with a new value every scrape (a duplicate
+    from the second scrape on), and one a second earlier every scrape (out of order from the
+    second on)."""
     start_ms = int(time.time() * 1000)
     count = 0
     lock = threading.Lock()
 
-    def do_GET(self):  # noqa: N802 - http.server's name
-        with Target.lock:
-            Target.count += 1
-            n = Target.count
-        # same timestamp, new value every scrape: a duplicate from the second scrape on; a
-        # timestamp a second earlier every scrape: out of order from the second on
-        body = ("# TYPE plain gauge\nplain{a=\"1\"} 1\nplain{a=\"2\"} 2\n"
-                "same_ts %d %d\nbackwards %d %d\n" % (n, Target.start_ms, n,
-                                                      Target.start_ms - 1000 * n)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    @classmethod
+    def body(cls):
+        with cls.lock:
+            cls.count += 1
+            n = cls.count
+        return ("# TYPE plain gauge\nplain{a=\"1\"} 1\nplain{a=\"2\"} 2\n"
+                "same_ts %d %d\nbackwards %d %d\n" % (n, cls.start_ms, n, cls.start_ms - 1000 * n))
 
 
 def parse(text):
@@ -114,9 +106,8 @@ def main():
     if not os.path.exists(PROMETHEUS):
         odintest.skip("prometheus not installed (Debian package prometheus)")
     odin = odintest.odin_bin()
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Target)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    target = "127.0.0.1:%d" % srv.server_address[1]
+    srv, target_port = odintest.serve_text(Target.body)
+    target = "127.0.0.1:%d" % target_port
     work = odintest.tempdir("odin-self-")
     config = os.path.join(work, "prometheus.yml")
     with open(config, "w") as f:

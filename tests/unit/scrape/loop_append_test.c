@@ -25,6 +25,19 @@ typedef struct {
     expfmt_entry e;
 } line;
 
+/* An in-memory tsdb, and a loop for a target scraped every second. */
+static tsdb *open_loop(scrape_loop **l)
+{
+    tsdb_opts o = {.dir = NULL};
+    odin_err err;
+    odin_err_clear(&err);
+    tsdb *db = tsdb_open(&o, &err);
+    assert_non_null(db);
+    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
+    *l = scrape_loop_new(&t);
+    return db;
+}
+
 static uint64_t next(uint64_t *x)
 {
     *x ^= *x << 13;
@@ -130,13 +143,8 @@ static void test_passes_match_eager(void **state)
         {"a{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nc 3\nd{=\"1\"} oops\n"}, /* labels first */
         {"c 3\na{x=\"1\",y=\"2\"} 1\nb{x=\"q\\\"\"} 2\nd 4\n"},         /* moved, one new */
     };
-    tsdb_opts o = {.dir = NULL};
-    odin_err err;
-    odin_err_clear(&err);
-    tsdb *db = tsdb_open(&o, &err);
-    assert_non_null(db);
-    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
-    scrape_loop *l = scrape_loop_new(&t);
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
     scrape_job job = {.honor_timestamps = true};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         char *want = eager_error(steps[i].body);
@@ -201,13 +209,8 @@ static void test_stale_markers(void **state)
         "c 8\n",
         "c 9\n",
     };
-    tsdb_opts o = {.dir = NULL};
-    odin_err err;
-    odin_err_clear(&err);
-    tsdb *db = tsdb_open(&o, &err);
-    assert_non_null(db);
-    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
-    scrape_loop *l = scrape_loop_new(&t);
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
     scrape_job job = {.honor_timestamps = true};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         scrape_fetch f = {.ok = true, .body = bodies[i], .len = strlen(bodies[i])};
@@ -229,13 +232,8 @@ static void test_stale_markers(void **state)
 static void test_faults(void **state)
 {
     (void)state;
-    tsdb_opts o = {.dir = NULL};
-    odin_err err;
-    odin_err_clear(&err);
-    tsdb *db = tsdb_open(&o, &err);
-    assert_non_null(db);
-    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
-    scrape_loop *l = scrape_loop_new(&t);
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
     static const struct {
         const char *body;
         uint64_t sample_limit, label_limit;
@@ -318,13 +316,8 @@ static void test_reload_relabel(void **state)
         odin_strbuf_fini(&y);
         assert_non_null(cfg[i]);
     }
-    tsdb_opts o = {.dir = NULL};
-    odin_err err;
-    odin_err_clear(&err);
-    tsdb *db = tsdb_open(&o, &err);
-    assert_non_null(db);
-    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
-    scrape_loop *l = scrape_loop_new(&t);
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
     /* configuration per pass: drop, drop, relabel, the same relabel anew, drop */
     static const size_t plan[] = {0, 0, 1, 2, 0};
     static const uint32_t epochs[] = {1, 1, 2, 2, 3};
@@ -368,13 +361,8 @@ static void drop_series(tsdb *db, const char *name)
 static void test_stale_refs(void **state)
 {
     (void)state;
-    tsdb_opts o = {.dir = NULL};
-    odin_err err;
-    odin_err_clear(&err);
-    tsdb *db = tsdb_open(&o, &err);
-    assert_non_null(db);
-    scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
-    scrape_loop *l = scrape_loop_new(&t);
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
     scrape_job job = {.honor_timestamps = true};
     static const char *const bodies[] = {"x{a=\"1\"} 1\ny 1\n", "x{a=\"1\"} 2\ny 2\n",
                                          "x{a=\"1\"} 3\ny 3\n", "y 4\n"};
