@@ -109,7 +109,7 @@ int main(int argc, char **argv)
             cpu_split(&u0, &s0);
             const char *e = scrape_loop_append(loops[i], db, &job, &f, t0 + k * 1000, 0, &dur);
             cpu_split(&u1, &s1);
-            odin_arena_reset(&loops[i]->arena);
+            scrape_loop_reset_arena(loops[i]);
             if (e != NULL) {
                 fprintf(stderr, "scrape of target %ld failed: %s\n", i, e);
                 return 1;

@@ -78,6 +78,17 @@ void scrape_loop_free(scrape_loop *l)
     free(l);
 }
 
+void scrape_loop_reset_arena(scrape_loop *l)
+{
+    odin_arena *a = &l->arena;
+    if (a->held_bytes > 64 * 1024 && a->held_bytes > 4 * a->used_bytes) {
+        odin_arena_fini(a);
+        odin_arena_init(a, 0);
+    } else {
+        odin_arena_reset(a);
+    }
+}
+
 void scrape_worker_wake(scrape_worker *w)
 {
     curl_multi_wakeup(w->multi);
@@ -200,7 +211,7 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
     if (job == NULL) {
         return;
     }
-    odin_arena_reset(&l->arena);
+    scrape_loop_reset_arena(l);
     int64_t wall = wall_ns();
     int64_t prev_start = l->start_mono_ns;
     l->start_mono_ns = odin_mono_ns();

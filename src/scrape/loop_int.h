@@ -215,6 +215,12 @@ struct scrape_loop {
     odin_arena arena;       /* per scrape */
 };
 
+/* Rewinds the loop's per-scrape arena. A target's first scrape makes all its series and fills
+ * the arena with their labels (~512 KiB at 2000 series), and a reset keeps the largest block for
+ * reuse, which later scrapes (a few KiB each) never need: the arena lets go of its memory when it
+ * holds over 64 KiB and four times what the last scrape used. */
+void scrape_loop_reset_arena(scrape_loop *l);
+
 /* Creates a loop for target t (copies what it keeps). The caller links it into a worker. */
 scrape_loop *scrape_loop_new(const scrape_target *t);
 void scrape_loop_free(scrape_loop *l);

@@ -387,12 +387,44 @@ static void test_stale_refs(void **state)
     tsdb_close(db);
 }
 
+/* The per-scrape arena: after the first scrape of a big target (every series new, their labels
+ * in it) a reset keeps its block while that scrape used it; once a scrape needs a fraction of it,
+ * the next reset lets it go; small arenas are kept. */
+static void test_arena_release(void **state)
+{
+    (void)state;
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
+    scrape_job job = {.honor_timestamps = true};
+    odin_strbuf body;
+    odin_strbuf_init(&body, 0);
+    for (int i = 0; i < 2000; i++) {
+        odin_strbuf_printf(&body, "series_%d{instance_label=\"value-%d\",other=\"x\"} %d\n", i, i,
+                           i);
+    }
+    size_t held[3];
+    for (size_t pass = 0; pass < 3; pass++) {
+        scrape_fetch f = {.ok = true, .body = body.p, .len = body.len};
+        double dur;
+        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(pass + 1), 0, &dur));
+        scrape_loop_reset_arena(l);
+        held[pass] = l->arena.held_bytes;
+    }
+    assert_true(held[0] > 64 * 1024);                /* the first scrape used it all: kept */
+    assert_int_equal(held[1], 0);                    /* the second used a little: let go */
+    assert_true(held[2] > 0 && held[2] < 64 * 1024); /* small from then on, and kept */
+    odin_strbuf_fini(&body);
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
 int scrape_loop_append_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_matches_built_key), cmocka_unit_test(test_passes_match_eager),
         cmocka_unit_test(test_stale_markers),         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_reload_relabel),        cmocka_unit_test(test_stale_refs),
+        cmocka_unit_test(test_arena_release),
     };
     return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
 }
