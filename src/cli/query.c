@@ -328,14 +328,7 @@ static void put_metric(odin_strbuf *b, metric m)
 /* model.LabelSet.String: every label, __name__ included, between braces. */
 static void put_labelset(odin_strbuf *b, metric m)
 {
-    odin_strbuf_putc(b, '{');
-    for (size_t i = 0; i < m.n; i++) {
-        odin_strbuf_puts(b, i ? ", " : "");
-        odin_strbuf_putstr(b, m.v[i].name);
-        odin_strbuf_putc(b, '=');
-        odin_strbuf_put_go_quote(b, m.v[i].value);
-    }
-    odin_strbuf_putc(b, '}');
+    odin_strbuf_put_go_labels(b, (odin_labels){m.v, m.n});
 }
 
 /* A Go map[string]string as encoding/json writes it: keys sorted. */

@@ -153,8 +153,12 @@ static void count_faults(scrape_manager *m, const scrape_loop *l, const scrape_f
         log_dropped(l, "Error on ingesting samples that are too old or are too far into the future",
                     x->out_of_bounds);
     }
-    atomic_fetch_add(&m->sample_limit_hits, x->sample_limit);
-    atomic_fetch_add(&m->label_limit_hits, x->label_limit);
+    if (x->sample_limit) {
+        atomic_fetch_add(&m->sample_limit_hits, 1);
+    }
+    if (x->label_limit) {
+        atomic_fetch_add(&m->label_limit_hits, 1);
+    }
     if (!f->ok && f->err != NULL && strcmp(f->err, scrape_err_body_limit) == 0) {
         atomic_fetch_add(&m->body_limit_hits, 1);
     }

@@ -241,22 +241,30 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
     return se;
 }
 
-/* An entry made under an earlier configuration whose series settings differ (metric relabeling,
- * honor_labels, label limits): its labels are worked out again from this line, and its ref
- * looked up again by them, as Prometheus starts a new scrape cache when such settings change.
- * The labels of a line the cache matched without parsing them are parsed here. */
-static int series_refresh(scrape_loop *l, const scrape_job *job, expfmt_parser *p, expfmt_entry *e,
-                          scrape_series *se, odin_labels *ls, const char **msg, odin_err *perr)
+/* The final labels of the current line, its labels parsed first if the cache matched it
+ * without: 1 with *ls, 0 when relabeling drops it, -1 with *msg on a parse or limit error. */
+static int line_labels(scrape_loop *l, const scrape_job *job, expfmt_parser *p, expfmt_entry *e,
+                       odin_labels *ls, const char **msg, odin_err *perr)
 {
     if (expfmt_parser_labels(p, e, perr) < 0) {
         *msg = odin_arena_strdup(&l->arena, perr->msg);
         return -1;
     }
     bool keep = final_labels(l, job, e, ls, msg);
-    if (!keep && *msg != NULL) {
+    return keep ? 1 : *msg != NULL ? -1 : 0;
+}
+
+/* An entry made under an earlier configuration whose series settings differ (metric relabeling,
+ * honor_labels, label limits): its labels are worked out again from this line, and its ref
+ * looked up again by them, as Prometheus starts a new scrape cache when such settings change. */
+static int series_refresh(scrape_loop *l, const scrape_job *job, expfmt_parser *p, expfmt_entry *e,
+                          scrape_series *se, odin_labels *ls, const char **msg, odin_err *perr)
+{
+    int rc = line_labels(l, job, p, e, ls, msg, perr);
+    if (rc < 0) {
         return -1;
     }
-    se->dropped = !keep;
+    se->dropped = rc == 0;
     se->epoch = l->cfg_epoch;
     se->ref = 0;
     return 0;
@@ -563,12 +571,8 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         int arc = tsdb_append(app, &s->ref, ls, t, e.value, &aerr);
         if (arc < 0 && aerr.code != ODIN_ERR_CONFLICT && ls.len == 0) {
             /* no ref, or the head dropped the series: its labels again, from this line */
-            if (expfmt_parser_labels(p, &e, &perr) < 0) {
-                r->err = odin_arena_strdup(&l->arena, perr.msg);
+            if (line_labels(l, job, p, &e, &ls, &r->err, &perr) <= 0) {
                 continue;
-            }
-            if (!final_labels(l, job, &e, &ls, &r->err)) {
-                continue; /* only a limit error: the configuration is the entry's */
             }
             odin_err_clear(&aerr);
             arc = tsdb_append(app, &s->ref, ls, t, e.value, &aerr);

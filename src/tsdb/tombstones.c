@@ -316,7 +316,7 @@ static int delete_head_locked(tsdb *db, const tsdb_matcher *ms, size_t n, int64_
     size_t count;
     head_series **all = head_sorted_series(&db->head, &count);
     wal_tombstone *stones = NULL;
-    size_t nstones = 0;
+    size_t nstones = 0, cap = 0;
     for (size_t i = 0; i < count; i++) {
         head_series *s = all[i];
         if (!series_matches(s, ms, n)) {
@@ -325,8 +325,9 @@ static int delete_head_locked(tsdb *db, const tsdb_matcher *ms, size_t n, int64_
         pthread_mutex_t *mu = head_stripe(&db->head, s->ref);
         pthread_mutex_lock(mu);
         if (delete_in_series_locked(&db->head, s, mint, maxt)) {
-            if (stones == NULL) {
-                stones = odin_malloc(count * sizeof(*stones));
+            if (nstones == cap) {
+                cap = cap ? cap * 2 : 16;
+                stones = odin_realloc(stones, cap * sizeof(*stones));
             }
             int64_t last = atomic_load(&s->last_t);
             stones[nstones++] = (wal_tombstone){s->ref, mint, last < maxt ? last : maxt};
