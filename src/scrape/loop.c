@@ -31,7 +31,6 @@ static int64_t mono_ms(void)
 scrape_loop *scrape_loop_new(const scrape_target *t)
 {
     scrape_loop *l = odin_calloc(1, sizeof *l);
-    odin_strbuf_init(&l->key, 0);
     l->hash = t->hash;
     l->url = odin_strdup(t->url);
     odin_arena tmp;
@@ -72,7 +71,6 @@ void scrape_loop_free(scrape_loop *l)
     odin_strbuf_fini(&l->body);
     scrape_cache_fini(&l->cache);
     expfmt_parser_free(l->parser);
-    odin_strbuf_fini(&l->key);
     scrape_meta_fini(&l->meta);
     odin_arena_fini(&l->arena);
     free(l);
@@ -87,6 +85,31 @@ void scrape_loop_reset_arena(scrape_loop *l)
     } else {
         odin_arena_reset(a);
     }
+}
+
+void scrape_worker_take_buffer(scrape_worker *w, odin_strbuf *b)
+{
+    if (w == NULL || w->nspare == 0 || b->p != NULL) {
+        return;
+    }
+    size_t cap = b->cap_bytes;
+    *b = w->spare[--w->nspare];
+    b->cap_bytes = cap;
+    odin_strbuf_reset(b);
+}
+
+void scrape_worker_give_buffer(scrape_worker *w, odin_strbuf *b)
+{
+    if (b->p == NULL) {
+        return;
+    }
+    if (w == NULL || w->nspare == SCRAPE_SPARE_BUFFERS) {
+        odin_strbuf_fini(b);
+        return;
+    }
+    w->spare[w->nspare++] = *b;
+    b->p = NULL;
+    b->len = b->alloc = 0;
 }
 
 void scrape_worker_wake(scrape_worker *w)
@@ -174,6 +197,9 @@ static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *
     }
     double dur = 0;
     const char *err = scrape_loop_append(l, m->db, job, f, l->scrape_ts, l->start_mono_ns, &dur);
+    /* the body is appended: its buffers go back to the worker for the next scrape */
+    scrape_worker_give_buffer(w, &l->fast.raw);
+    scrape_worker_give_buffer(w, &l->body);
     count_faults(m, l, f);
     l->scraped_once = true;
     l->last_ts = l->scrape_ts;
@@ -507,6 +533,9 @@ void *scrape_worker_main(void *arg)
         loop_abort(w, l);
         scrape_loop_free(l);
         l = n;
+    }
+    while (w->nspare > 0) {
+        odin_strbuf_fini(&w->spare[--w->nspare]);
     }
     free(w->waiting);
     free(w->waitfds);

@@ -1,8 +1,9 @@
 /* Appending one scrape: parse the body, map each line to a tsdb series through the per-target
- * cache (keyed by the line's name and label bytes), apply honor_labels, metric relabeling and the
+ * cache (keyed by the line's series text), apply honor_labels, metric relabeling and the
  * label limits on cache misses only, write stale markers for series that went away, and add the
  * report series (up, scrape_duration_seconds, ...) as Prometheus' scrapeLoop.append/report do. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,33 +18,100 @@ static const char *const report_names[5] = {
     "scrape_series_added",
 };
 
-/* The map key of an entry: it follows the series text. */
-static const char *series_key(const scrape_series *s)
-{
-    return s->key + s->rlen;
-}
-
 void scrape_cache_init(scrape_cache *c)
 {
     memset(c, 0, sizeof *c);
-    odin_map_init(&c->map);
 }
 
-static void series_free(scrape_series *s)
+/* The table key: the text's hash with the format folded in, as identical text may parse
+ * differently in the two formats. */
+static uint32_t text_hash(const char *text, size_t len, bool om)
 {
-    free(s);
+    uint64_t h = odin_hash(text, len) ^ (om ? 0x9E3779B97F4A7C15ULL : 0);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+scrape_series *scrape_cache_get(const scrape_cache *c, const char *text, size_t len, bool om)
+{
+    if (c->table_len == 0) {
+        return NULL;
+    }
+    uint32_t h = text_hash(text, len, om), mask = c->table_cap - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        scrape_series *s = c->table[i];
+        if (s == NULL) {
+            return NULL;
+        }
+        if (s->hash == h && s->rlen == len && s->raw_om == om && memcmp(s->text, text, len) == 0) {
+            return s;
+        }
+    }
+}
+
+static void table_place(scrape_series **table, uint32_t cap, scrape_series *s)
+{
+    uint32_t i = s->hash & (cap - 1);
+    while (table[i] != NULL) {
+        i = (i + 1) & (cap - 1);
+    }
+    table[i] = s;
+}
+
+/* A table of cap slots holding the n entries of v (cap a power of two over n * 4 / 3). */
+static void table_rebuild(scrape_cache *c, uint32_t cap, scrape_series **v, size_t n)
+{
+    scrape_series **t = odin_calloc(cap, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        table_place(t, cap, v[i]);
+    }
+    free(c->table);
+    c->table = t;
+    c->table_cap = cap;
+    c->table_len = (uint32_t)n;
+}
+
+/* The smallest power of two (at least 64) that keeps n entries at most 3/4 of the slots. */
+static uint32_t table_cap_for(size_t n)
+{
+    uint32_t cap = 64;
+    while ((uint64_t)n * 4 > (uint64_t)cap * 3) {
+        cap *= 2;
+    }
+    return cap;
+}
+
+/* Every entry, in table order, into a new array (*n of them). */
+static scrape_series **table_entries(const scrape_cache *c, size_t *n)
+{
+    scrape_series **v = odin_malloc((c->table_len + 1) * sizeof *v);
+    size_t k = 0;
+    for (uint32_t i = 0; i < c->table_cap; i++) {
+        if (c->table[i] != NULL) {
+            v[k++] = c->table[i];
+        }
+    }
+    *n = k;
+    return v;
+}
+
+static void cache_add(scrape_cache *c, scrape_series *s)
+{
+    if ((uint64_t)(c->table_len + 1) * 4 > (uint64_t)c->table_cap * 3) {
+        size_t n;
+        scrape_series **v = table_entries(c, &n);
+        table_rebuild(c, table_cap_for(n + 1), v, n);
+        free(v);
+    }
+    table_place(c->table, c->table_cap, s);
+    c->table_len++;
 }
 
 void scrape_cache_fini(scrape_cache *c)
 {
-    size_t pos = 0;
-    const void *k;
-    size_t kl;
-    void *v;
-    while (odin_map_next(&c->map, &pos, &k, &kl, &v)) {
-        series_free(v);
+    for (uint32_t i = 0; i < c->table_cap; i++) {
+        free(c->table[i]);
     }
-    odin_map_fini(&c->map);
+    free(c->table);
     free(c->prev);
     free(c->cur);
     free(c->order);
@@ -223,19 +291,23 @@ static bool final_labels(scrape_loop *l, const scrape_job *job, const expfmt_ent
 /* Creates the cache entry for a line seen for the first time, *ls its labels (in the arena, for
  * this pass' append: the entry keeps only its tsdb ref). *msg is set on a limit error. */
 static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const expfmt_entry *e,
-                                 odin_str key, bool om, odin_labels *ls, const char **msg)
+                                 bool om, odin_labels *ls, const char **msg)
 {
     bool keep = final_labels(l, job, e, ls, msg);
     if (!keep && *msg != NULL) {
         return NULL;
     }
-    scrape_series *se = odin_calloc(1, sizeof *se + e->series.len + key.len);
-    se->klen = key.len;
-    se->rlen = e->series.len;
-    se->nlen = e->name.len;
+    if (e->series.len > UINT32_MAX) {
+        *msg = "series text too long";
+        return NULL;
+    }
+    scrape_series *se = odin_malloc(offsetof(scrape_series, text) + e->series.len);
+    memset(se, 0, offsetof(scrape_series, text));
+    se->hash = text_hash(e->series.p, e->series.len, om);
+    se->rlen = (uint32_t)e->series.len;
+    se->nlen = (uint32_t)e->name.len;
     se->raw_om = om;
-    memcpy(se->key, e->series.p, e->series.len);
-    memcpy(se->key + se->rlen, key.p, key.len);
+    memcpy(se->text, e->series.p, e->series.len);
     se->dropped = !keep;
     se->epoch = l->cfg_epoch;
     return se;
@@ -270,76 +342,19 @@ static int series_refresh(scrape_loop *l, const scrape_job *job, expfmt_parser *
     return 0;
 }
 
-/* name 0xff (label-name 0xfe label-value 0xff)*: unambiguous because neither byte is valid in a
- * name and an escaped value's text came through the parser unchanged for identical lines.
- * Written with one reservation: this runs for every line the cache has not seen in place. */
-void scrape_key_build(odin_strbuf *k, const expfmt_entry *e)
-{
-    size_t n = e->name.len + 1;
-    for (size_t i = 0; i < e->nlabels; i++) {
-        n += e->labels[i].name.len + e->labels[i].value.len + 2;
-    }
-    odin_strbuf_reset(k);
-    char *p = odin_strbuf_reserve(k, n);
-    if (p == NULL) {
-        return; /* over the cap: the buffer is flagged and the line gets an empty key */
-    }
-    memcpy(p, e->name.p, e->name.len);
-    p += e->name.len;
-    *p++ = '\xff';
-    for (size_t i = 0; i < e->nlabels; i++) {
-        const odin_label *l = &e->labels[i];
-        memcpy(p, l->name.p, l->name.len);
-        p += l->name.len;
-        *p++ = '\xfe';
-        memcpy(p, l->value.p, l->value.len);
-        p += l->value.len;
-        *p++ = '\xff';
-    }
-    odin_strbuf_advance(k, n);
-}
-
-/* One piece of the key followed by its separator, checked against the bytes left. */
-static bool key_piece(const char **k, const char *end, odin_str piece, char sep)
-{
-    if ((size_t)(end - *k) < piece.len + 1 || memcmp(*k, piece.p, piece.len) != 0 ||
-        (*k)[piece.len] != sep) {
-        return false;
-    }
-    *k += piece.len + 1;
-    return true;
-}
-
-bool scrape_key_matches(const char *key, size_t klen, const expfmt_entry *e)
-{
-    const char *k = key, *end = key + klen;
-    if (!key_piece(&k, end, e->name, '\xff')) {
-        return false;
-    }
-    for (size_t i = 0; i < e->nlabels; i++) {
-        if (!key_piece(&k, end, e->labels[i].name, '\xfe') ||
-            !key_piece(&k, end, e->labels[i].value, '\xff')) {
-            return false;
-        }
-    }
-    return k == end;
-}
-
 /* The entry for sample line `pos`: last pass's entry at the same position when the line's
- * series text is the one that entry was created from (the labels are not even parsed: identical
- * text parses identically, and an entry only ever comes from text that parsed), else, with the
- * labels parsed, that entry if the line spells its key, else the map's, by the key built into
- * `key`. Returns 1 with *out set (NULL for a new series, `key` then holding the line's key), or
- * the parser's error for the line's labels. */
+ * series text is the one that entry was created from, else the table's for that text; neither
+ * needs the labels parsed (identical text parses identically, and an entry only ever comes from
+ * text that parsed). Only a line new to the cache gets its labels parsed. Returns 1 with *out set
+ * (NULL for a new series), or the parser's error for the line's labels. */
 static int cache_lookup(scrape_cache *c, size_t pos, expfmt_parser *p, expfmt_entry *e, bool om,
-                        odin_strbuf *key, scrape_series **out, odin_err *err)
+                        scrape_series **out, odin_err *err)
 {
     if (pos + 8 < c->norder) {
-        /* the entry and its key: the key starts on the struct's second cache line */
+        /* the entry and the start of its text */
         const char *ahead = (const char *)c->order[pos + 8];
         __builtin_prefetch(ahead);
         __builtin_prefetch(ahead + 64);
-        __builtin_prefetch(ahead + 128);
     }
     scrape_series *s = pos < c->norder ? c->order[pos] : NULL;
     if (s != NULL && e->series_expected) {
@@ -347,21 +362,16 @@ static int cache_lookup(scrape_cache *c, size_t pos, expfmt_parser *p, expfmt_en
         return 1;
     }
     if (s != NULL && s->rlen == e->series.len && s->raw_om == om &&
-        memcmp(s->key, e->series.p, s->rlen) == 0) {
+        memcmp(s->text, e->series.p, s->rlen) == 0) {
         *out = s;
+        return 1;
+    }
+    *out = scrape_cache_get(c, e->series.p, e->series.len, om);
+    if (*out != NULL) {
         return 1;
     }
     int rc = expfmt_parser_labels(p, e, err);
-    if (rc < 0) {
-        return rc;
-    }
-    if (s != NULL && scrape_key_matches(series_key(s), s->klen, e)) {
-        *out = s;
-        return 1;
-    }
-    scrape_key_build(key, e);
-    *out = odin_map_get(&c->map, key->p, key->len);
-    return 1;
+    return rc < 0 ? rc : 1;
 }
 
 /* ---- Passes ------------------------------------------------------------------------------------
@@ -391,15 +401,11 @@ static void pass_empty(scrape_cache *c, tsdb_appender *app, int64_t ts)
 }
 
 /* After a rolled-back pass, refs obtained during it may name nothing. */
-static void forget_pass_refs(scrape_cache *c, uint64_t gen)
+static void forget_pass_refs(scrape_cache *c, uint32_t gen)
 {
-    size_t pos = 0;
-    const void *k;
-    size_t kl;
-    void *v;
-    while (odin_map_next(&c->map, &pos, &k, &kl, &v)) {
-        scrape_series *s = v;
-        if (s->born_gen == gen) {
+    for (uint32_t i = 0; i < c->table_cap; i++) {
+        scrape_series *s = c->table[i];
+        if (s != NULL && s->born_gen == gen) {
             s->ref = 0;
         }
     }
@@ -409,26 +415,20 @@ static void forget_pass_refs(scrape_cache *c, uint64_t gen)
  * series churn does not grow its cache without bound (Prometheus flushes its cache likewise). */
 static void evict(scrape_cache *c, size_t used)
 {
-    if (c->map.len <= 2 * used + 64) {
+    if (c->table_len <= 2 * used + 64) {
         return;
     }
-    size_t pos = 0;
-    const void *k;
-    size_t kl;
-    void *v;
-    scrape_series **gone = NULL;
-    size_t ngone = 0, cap = 0;
-    while (odin_map_next(&c->map, &pos, &k, &kl, &v)) {
-        scrape_series *s = v;
-        if (s->used_gen != c->gen) {
-            push(&gone, &ngone, &cap, s);
+    size_t n, kept = 0;
+    scrape_series **v = table_entries(c, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->used_gen != c->gen) {
+            free(v[i]);
+        } else {
+            v[kept++] = v[i];
         }
     }
-    for (size_t i = 0; i < ngone; i++) {
-        odin_map_del(&c->map, series_key(gone[i]), gone[i]->klen);
-        series_free(gone[i]);
-    }
-    free(gone);
+    table_rebuild(c, table_cap_for(kept), v, kept); /* smaller again after churn */
+    free(v);
 }
 
 typedef struct {
@@ -447,7 +447,7 @@ static void expect_in_place(scrape_cache *c, expfmt_parser *p, bool om)
     }
     const scrape_series *s = c->order[c->nnext_order];
     if (!s->raw_om) {
-        expfmt_parser_expect(p, s->key, s->rlen, s->nlen);
+        expfmt_parser_expect(p, s->text, s->rlen, s->nlen);
     }
 }
 
@@ -473,7 +473,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
                      const scrape_fetch *f, int64_t ts, pass_result *r)
 {
     scrape_cache *c = &l->cache;
-    uint64_t gen = ++c->gen;
+    uint32_t gen = ++c->gen;
     c->ncur = 0;
     c->nnext_order = 0;
     /* Without a usable Content-Type, fallback_scrape_protocol decides (Prometheus 3). */
@@ -483,15 +483,13 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         om = strncmp(job->fallback_scrape_protocol, "OpenMetrics", 11) == 0;
     }
     expfmt_parser_opts po = {.openmetrics = om, .lazy_labels = true};
-    /* The loop keeps its parser and key buffer, so a warm loop allocates neither per scrape. */
+    /* The loop keeps its parser, so a warm loop does not allocate one per scrape. */
     if (l->parser == NULL) {
         l->parser = expfmt_parser_new(f->body, f->len, &po);
     } else {
         expfmt_parser_reset(l->parser, f->body, f->len, &po);
     }
     expfmt_parser *p = l->parser;
-    odin_strbuf *keyp = &l->key;
-    odin_strbuf_reset(keyp);
     expfmt_entry e;
     odin_err perr;
     odin_err_clear(&perr);
@@ -526,7 +524,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             tsdb_appender_prefetch(app, c->order[c->nnext_order + 4]->ref);
         }
         scrape_series *s;
-        if (cache_lookup(c, c->nnext_order, p, &e, om, keyp, &s, &perr) < 0) {
+        if (cache_lookup(c, c->nnext_order, p, &e, om, &s, &perr) < 0) {
             r->err = odin_arena_strdup(&l->arena, perr.msg);
             break;
         }
@@ -539,12 +537,12 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             s->born_gen = gen; /* its new ref goes too if the pass is rolled back */
         }
         if (s == NULL) {
-            s = series_new(l, job, &e, (odin_str){keyp->p, keyp->len}, om, &ls, &r->err);
+            s = series_new(l, job, &e, om, &ls, &r->err);
             if (s == NULL) {
                 continue;
             }
             s->born_gen = gen;
-            odin_map_put(&c->map, series_key(s), s->klen, s);
+            cache_add(c, s);
             if (!s->dropped) {
                 r->st.series_added++;
             }

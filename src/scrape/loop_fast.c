@@ -496,6 +496,7 @@ int scrape_fast_start(scrape_loop *l, int64_t now_ns, scrape_fetch *out)
     memset(out, 0, sizeof *out);
     f->deadline_ns = now_ns + l->timeout_ms * 1000000;
     f->retried = false;
+    scrape_worker_take_buffer(l->worker, &f->raw);
     begin_request(f);
     if (f->fd < 0) {
         const char *err = NULL;
@@ -533,6 +534,7 @@ static void finish_body(scrape_loop *l, scrape_fetch *out)
             inflateReset(f->z);
         }
         z_stream *z = f->z;
+        scrape_worker_take_buffer(l->worker, &l->body);
         odin_strbuf_reset(&l->body);
         z->next_in = (Bytef *)(uintptr_t)body;
         z->avail_in = (uInt)len;

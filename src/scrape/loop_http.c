@@ -77,6 +77,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
         l->body_over = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
+    scrape_worker_take_buffer(l->worker, &l->body); /* on the first bytes only */
     odin_strbuf_put(&l->body, p, n);
     return odin_strbuf_ok(&l->body) ? n : 0;
 }

@@ -44,36 +44,41 @@ int64_t scrape_target_offset_ms(uint64_t hash, uint64_t seed, int64_t interval_m
 /* ---- Series cache (loop_append.c) -------------------------------------------------------------
  */
 
-/* One series a target exposed. Keyed by the exposition text of name and labels, so an unchanged
- * series costs neither label sorting nor an index lookup; a line that repeats the creating line's
- * series text byte for byte in the same place costs no label parsing either. Owned by its loop's cache. */
+/* One series a target exposed, keyed by its exposition text (name and labels as the line spelled
+ * them) and the format that text was parsed in, as Prometheus keys its scrape cache: an unchanged
+ * series costs neither label parsing nor sorting nor an index lookup. A series spelled two ways
+ * has two entries with one ref. Owned by its loop's cache; a pass number (gen) wraps after 2^32
+ * passes, which only equality tests read. */
 typedef struct scrape_series {
-    uint64_t ref;       /* tsdb ref, 0 before the first append */
+    uint64_t ref;      /* tsdb ref, 0 before the first append */
+    uint32_t hash;     /* of the text and format: the entry's place in the cache's table */
+    uint32_t rlen;     /* the series text's length */
+    uint32_t nlen;     /* ... and the metric name's at its start */
+    uint32_t seen_gen; /* last pass that saw it without an explicit timestamp (staleness) */
+    uint32_t used_gen; /* last pass that saw it at all (cache eviction) */
+    uint32_t born_gen; /* pass that created it: its ref is forgotten if that pass rolls back */
+    uint32_t epoch;    /* the loop's cfg_epoch its labels and dropped were worked out under */
+    bool raw_om;       /* the text was parsed as OpenMetrics */
     bool dropped;
-    uint64_t seen_gen; /* last pass that saw it without an explicit timestamp (staleness) */
-    uint64_t used_gen; /* last pass that saw it at all (cache eviction) */
-    uint64_t born_gen; /* pass that created it: its ref is forgotten if that pass rolls back */
-    size_t klen;
-    size_t rlen;  /* the series text as the line that created it spelled it */
-    size_t nlen;  /* ... and the length of the metric name at its start */
-    bool raw_om;  /* ... and the format it was parsed in */
-    uint32_t epoch; /* the loop's cfg_epoch its labels and dropped were worked out under */
-    char key[];   /* rlen bytes of series text, then klen bytes of cache key */
+    char text[]; /* rlen bytes of series text */
 } scrape_series;
 
 typedef struct {
-    odin_map map;         /* key -> scrape_series */
+    /* Open addressing with linear probing over hash; NULL marks an empty slot. Entries are only
+     * ever removed all at once (eviction rebuilds the table), so no deletion is needed. */
+    scrape_series **table;
+    uint32_t table_cap, table_len; /* cap: 0 or a power of two, at most 3/4 full */
     scrape_series **prev; /* series seen (without explicit timestamp) by the last good pass */
     size_t nprev, prev_cap;
-    uint64_t prev_gen; /* that pass: an entry is in prev exactly when its seen_gen equals this */
+    uint32_t prev_gen; /* that pass: an entry is in prev exactly when its seen_gen equals this */
     scrape_series **cur;
     size_t ncur, cur_cap;
     /* Every sample line's entry in body order, from the last good pass (`order`) and the pass
      * under way (`next_order`). Targets repeat their order, so line i is first compared with
-     * order[i]: a hit skips hashing and a random probe into the map. */
+     * order[i]: a hit skips hashing and a random probe into the table. */
     scrape_series **order, **next_order;
     size_t norder, order_cap, nnext_order, next_order_cap;
-    uint64_t gen;
+    uint32_t gen;
     uint64_t report_refs[5];
 } scrape_cache;
 
@@ -107,13 +112,13 @@ void scrape_cache_fini(scrape_cache *c);
 
 typedef struct scrape_pool scrape_pool;
 typedef struct scrape_worker scrape_worker;
+/* Receive buffers a worker keeps for its next scrapes: about as many as are in flight at once. */
+enum { SCRAPE_SPARE_BUFFERS = 4 };
 
 /* Heap copy of a label set with all strings in one block (*storage, freed with free()). */
 odin_labels scrape_labels_dup(odin_labels in, char **storage);
-/* The cache key of a sample line (name 0xff (label 0xfe value 0xff)*) into k, replacing what it
- * held; scrape_key_matches tells, without building it, whether the line's key equals key. */
-void scrape_key_build(odin_strbuf *k, const expfmt_entry *e);
-bool scrape_key_matches(const char *key, size_t klen, const expfmt_entry *e);
+/* The cache's entry for series text (len bytes, parsed as OpenMetrics when om), or NULL. */
+scrape_series *scrape_cache_get(const scrape_cache *c, const char *text, size_t len, bool om);
 
 typedef enum {
     SCRAPE_LOOP_RUNNING,
@@ -210,7 +215,6 @@ struct scrape_loop {
     char errbuf[256]; /* CURLOPT_ERRORBUFFER */
     scrape_cache cache;
     expfmt_parser *parser;  /* kept across scrapes with its scratch (NULL until the first) */
-    odin_strbuf key;        /* the series key being looked up, kept with the parser */
     scrape_meta_table meta; /* its own lock, see above */
     odin_arena arena;       /* per scrape */
 };
@@ -333,7 +337,19 @@ struct scrape_worker {
     void *waitfds; /* struct curl_waitfd * */
     scrape_loop **waiting;
     size_t nwaiting, waiting_cap;
+    /* Worker only: receive buffers no scrape holds (scrape_worker_take_buffer). */
+    odin_strbuf spare[SCRAPE_SPARE_BUFFERS];
+    size_t nspare;
 };
+
+/* A loop's receive buffers (the answer as received, the inflated or libcurl body) are needed only
+ * while its scrape is in flight and appended, yet one kept per loop held a whole body for every
+ * target between scrapes (~130 bytes per series). The worker lends them instead: take gives
+ * the empty *b a spare buffer's memory if there is one (nothing when l has no worker, as in
+ * tests), give hands b's memory back to the pool (freed when the pool is full) and leaves b
+ * empty. Worker thread only. */
+void scrape_worker_take_buffer(scrape_worker *w, odin_strbuf *b);
+void scrape_worker_give_buffer(scrape_worker *w, odin_strbuf *b);
 
 struct scrape_manager {
     /* Fixed after scrape_manager_new. */

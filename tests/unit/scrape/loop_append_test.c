@@ -1,6 +1,6 @@
-/* Unit tests for src/scrape/loop_append.c: the in-place comparison of a parsed line with a cached
- * key must agree with building the line's key and comparing bytes; whole passes must fail as the
- * eager parser does; and series that go away get exactly one stale marker. */
+/* Unit tests for src/scrape/loop_append.c: the cache keyed by series text; whole passes must fail
+ * as the eager parser does; and series that go away get exactly one stale marker. Also the
+ * worker's pool of receive buffers (loop.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,14 +17,6 @@
 
 int scrape_loop_append_tests(void);
 
-enum { MAX_LABELS = 6, TEXT = 512 };
-
-typedef struct {
-    char text[TEXT]; /* backing bytes of name, label names and values */
-    odin_label labels[MAX_LABELS];
-    expfmt_entry e;
-} line;
-
 /* An in-memory tsdb, and a loop for a target scraped every second. */
 static tsdb *open_loop(scrape_loop **l)
 {
@@ -36,78 +28,6 @@ static tsdb *open_loop(scrape_loop **l)
     scrape_target t = {.url = "http://127.0.0.1:1/metrics", .interval_ms = 1000};
     *l = scrape_loop_new(&t);
     return db;
-}
-
-static uint64_t next(uint64_t *x)
-{
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
-/* Short strings over a tiny alphabet that includes the key's separator bytes, so that pieces
- * shifting across separators (the ambiguous cases) come up often. */
-static odin_str random_piece(uint64_t *x, char **p)
-{
-    static const char alphabet[] = {'a', 'b', '_', '\xfe', '\xff'};
-    size_t n = next(x) % 4;
-    char *s = *p;
-    for (size_t i = 0; i < n; i++) {
-        s[i] = alphabet[next(x) % sizeof(alphabet)];
-    }
-    *p += n;
-    return (odin_str){s, n};
-}
-
-static void random_line(uint64_t *x, line *l)
-{
-    char *p = l->text;
-    memset(&l->e, 0, sizeof(l->e));
-    l->e.kind = EXPFMT_ENTRY_SAMPLE;
-    l->e.name = random_piece(x, &p);
-    l->e.nlabels = next(x) % (MAX_LABELS + 1);
-    for (size_t i = 0; i < l->e.nlabels; i++) {
-        l->labels[i].name = random_piece(x, &p);
-        l->labels[i].value = random_piece(x, &p);
-    }
-    l->e.labels = l->labels;
-}
-
-static void test_key_matches_built_key(void **state)
-{
-    (void)state;
-    static line a, b;
-    uint64_t x = 0x853c49e6748fea9bULL;
-    odin_strbuf ka, kb;
-    odin_strbuf_init(&ka, 0);
-    odin_strbuf_init(&kb, 0);
-    size_t equal = 0;
-    for (int i = 0; i < 200000; i++) {
-        random_line(&x, &a);
-        if (next(&x) % 4 == 0) {
-            b = a; /* the same line (strings shared with a) */
-            b.e.labels = b.labels;
-        } else {
-            random_line(&x, &b);
-        }
-        scrape_key_build(&ka, &a.e);
-        scrape_key_build(&kb, &b.e);
-        bool want = ka.len == kb.len && memcmp(ka.p, kb.p, ka.len) == 0;
-        equal += want;
-        if (scrape_key_matches(ka.p, ka.len, &b.e) != want) {
-            fail_msg("case %d: in-place comparison says %d, built keys say %d", i, !want, want);
-        }
-        /* a cached key cut short or one byte longer never matches */
-        if (ka.len > 0) {
-            assert_false(scrape_key_matches(ka.p, ka.len - 1, &a.e));
-        }
-        odin_strbuf_putc(&ka, 'a');
-        assert_false(scrape_key_matches(ka.p, ka.len, &a.e));
-    }
-    assert_true(equal > 40000 && equal < 160000); /* both outcomes were exercised */
-    odin_strbuf_fini(&ka);
-    odin_strbuf_fini(&kb);
 }
 
 /* ---- Whole passes: lazy labels in the loop against the eager parser ---------------------------- */
@@ -387,6 +307,82 @@ static void test_stale_refs(void **state)
     tsdb_close(db);
 }
 
+/* The cache is keyed by series text and format, as Prometheus': a series spelled another way
+ * gets an entry of its own with the same tsdb series, a line that moved is found by its text,
+ * and text parsed as OpenMetrics is not the same key as that text parsed as 0.0.4. */
+static void test_text_keys(void **state)
+{
+    (void)state;
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
+    scrape_job job = {.honor_timestamps = true};
+    static const struct {
+        const char *body;
+        uint32_t entries; /* in the cache after the pass */
+        size_t a_samples; /* a{x="1"}'s samples after it */
+    } passes[] = {
+        {"a{x=\"1\",y=\"2\"} 1\n", 1, 1},
+        {"a{y=\"2\",x=\"1\"} 2\n", 2, 2},      /* respelled: the same series */
+        {"b 1\na{x=\"1\",y=\"2\"} 3\n", 3, 3}, /* moved: found by its text */
+        {"b 2\n", 3, 3},                       /* a goes stale */
+    };
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(passes); i++) {
+        scrape_fetch f = {.ok = true, .body = passes[i].body, .len = strlen(passes[i].body)};
+        double dur;
+        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(i + 1), 0, &dur));
+        odin_arena_reset(&l->arena);
+        assert_int_equal(l->cache.table_len, passes[i].entries);
+        assert_int_equal(samples_of(db, "a", "x", "1"), passes[i].a_samples);
+    }
+    const char *t1 = "a{x=\"1\",y=\"2\"}", *t2 = "a{y=\"2\",x=\"1\"}";
+    scrape_series *s1 = scrape_cache_get(&l->cache, t1, strlen(t1), false);
+    scrape_series *s2 = scrape_cache_get(&l->cache, t2, strlen(t2), false);
+    assert_non_null(s1);
+    assert_non_null(s2);
+    assert_true(s1 != s2);
+    assert_true(s1->ref != 0 && s1->ref == s2->ref);
+    assert_null(scrape_cache_get(&l->cache, t1, strlen(t1), true));
+    assert_null(scrape_cache_get(&l->cache, t1, strlen(t1) - 1, false));
+    char markers[256];
+    stale_markers(db, markers, sizeof markers);
+    assert_string_equal(markers, "a@4000");
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
+/* A target whose series all change every pass: the cache evicts what the last pass did not use,
+ * and its table shrinks back, so it stays about the size of one pass. */
+static void test_eviction(void **state)
+{
+    (void)state;
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
+    scrape_job job = {.honor_timestamps = true};
+    odin_strbuf body;
+    odin_strbuf_init(&body, 0);
+    uint32_t most = 0;
+    for (int pass = 0; pass < 20; pass++) {
+        odin_strbuf_reset(&body);
+        for (int i = 0; i < 100; i++) {
+            odin_strbuf_printf(&body, "churn{pass=\"%d\",i=\"%d\"} 1\n", pass, i);
+        }
+        scrape_fetch f = {.ok = true, .body = body.p, .len = body.len};
+        double dur;
+        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(pass + 1), 0, &dur));
+        odin_arena_reset(&l->arena);
+        most = l->cache.table_len > most ? l->cache.table_len : most;
+        /* every line of this pass is found by its text */
+        char text[64];
+        int n = snprintf(text, sizeof text, "churn{pass=\"%d\",i=\"%d\"}", pass, 99);
+        assert_non_null(scrape_cache_get(&l->cache, text, (size_t)n, false));
+    }
+    assert_true(most <= 2 * 100 + 64 + 100);
+    assert_true(l->cache.table_cap <= 512);
+    odin_strbuf_fini(&body);
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
 /* The per-scrape arena: after the first scrape of a big target (every series new, their labels
  * in it) a reset keeps its block while that scrape used it; once a scrape needs a fraction of it,
  * the next reset lets it go; small arenas are kept. */
@@ -418,13 +414,62 @@ static void test_arena_release(void **state)
     tsdb_close(db);
 }
 
+/* Receive buffers lent by the worker: a loop gets a spare buffer's memory (keeping its own size
+ * cap), hands it back after its scrape, and the pool keeps at most SCRAPE_SPARE_BUFFERS; without
+ * a worker a loop just keeps or frees its own. */
+static void test_buffer_pool(void **state)
+{
+    (void)state;
+    scrape_worker w;
+    memset(&w, 0, sizeof w);
+    odin_strbuf b[SCRAPE_SPARE_BUFFERS + 2];
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(b); i++) {
+        odin_strbuf_init(&b[i], 0);
+        odin_strbuf_printf(&b[i], "body %zu", i);
+    }
+    for (size_t i = 0; i < ODIN_ARRAY_LEN(b); i++) {
+        scrape_worker_give_buffer(&w, &b[i]);
+        assert_null(b[i].p);
+        assert_int_equal(b[i].len, 0);
+    }
+    assert_int_equal(w.nspare, SCRAPE_SPARE_BUFFERS); /* the two over the limit were freed */
+    odin_strbuf got;
+    odin_strbuf_init(&got, 4096);
+    scrape_worker_take_buffer(&w, &got);
+    assert_non_null(got.p);
+    assert_int_equal(got.len, 0);
+    assert_string_equal(got.p, "");
+    assert_int_equal(got.cap_bytes, 4096);
+    assert_int_equal(w.nspare, SCRAPE_SPARE_BUFFERS - 1);
+    char *mem = got.p;
+    scrape_worker_take_buffer(&w, &got); /* it has memory already: nothing taken */
+    assert_ptr_equal(got.p, mem);
+    assert_int_equal(w.nspare, SCRAPE_SPARE_BUFFERS - 1);
+    odin_strbuf_put(&got, "x", 1);
+    scrape_worker_give_buffer(&w, &got);
+    assert_int_equal(w.nspare, SCRAPE_SPARE_BUFFERS);
+    scrape_worker_take_buffer(NULL, &got); /* no worker: nothing to take */
+    assert_null(got.p);
+    odin_strbuf_put(&got, "y", 1);
+    scrape_worker_give_buffer(NULL, &got); /* ... and giving frees */
+    assert_null(got.p);
+    while (w.nspare > 0) {
+        odin_strbuf_fini(&w.spare[--w.nspare]);
+    }
+}
+
 int scrape_loop_append_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_key_matches_built_key), cmocka_unit_test(test_passes_match_eager),
-        cmocka_unit_test(test_stale_markers),         cmocka_unit_test(test_faults),
-        cmocka_unit_test(test_reload_relabel),        cmocka_unit_test(test_stale_refs),
+        cmocka_unit_test(test_text_keys),
+        cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_passes_match_eager),
+        cmocka_unit_test(test_stale_markers),
+        cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_reload_relabel),
+        cmocka_unit_test(test_stale_refs),
         cmocka_unit_test(test_arena_release),
+        cmocka_unit_test(test_buffer_pool),
     };
     return cmocka_run_group_tests_name("scrape_loop_append", tests, NULL, NULL);
 }
