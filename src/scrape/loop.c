@@ -114,6 +114,7 @@ void scrape_worker_give_buffer(scrape_worker *w, odin_strbuf *b)
 
 void scrape_worker_wake(scrape_worker *w)
 {
+    atomic_store(&w->dirty, true);
     curl_multi_wakeup(w->multi);
 }
 
@@ -278,6 +279,11 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
         if (r == 0) {
             l->in_flight = true;
             l->fast_in_flight = true;
+            if (w->ninflight == w->inflight_cap) {
+                w->inflight_cap = w->inflight_cap ? w->inflight_cap * 2 : 16;
+                w->inflight = odin_realloc(w->inflight, w->inflight_cap * sizeof *w->inflight);
+            }
+            w->inflight[w->ninflight++] = l;
             return;
         }
         if (r == 1) {
@@ -290,11 +296,23 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
     l->in_flight = true;
 }
 
+/* Clears l's fast_in_flight and takes it out of the worker's in-flight list. */
+static void fast_landed(scrape_worker *w, scrape_loop *l)
+{
+    l->fast_in_flight = false;
+    for (size_t i = 0; i < w->ninflight; i++) {
+        if (w->inflight[i] == l) {
+            w->inflight[i] = w->inflight[--w->ninflight];
+            return;
+        }
+    }
+}
+
 static void loop_abort(scrape_worker *w, scrape_loop *l)
 {
     if (l->fast_in_flight) {
         scrape_fast_abort(l);
-        l->fast_in_flight = false;
+        fast_landed(w, l);
         l->in_flight = false;
     }
     if (l->in_flight) {
@@ -405,7 +423,7 @@ static void fast_progress(scrape_worker *w)
         if (r == 0) {
             continue;
         }
-        l->fast_in_flight = false;
+        fast_landed(w, l);
         if (r < 0) {
             curl_multi_add_handle(w->multi, l->easy); /* a redirect: libcurl takes over */
             continue;
@@ -416,21 +434,20 @@ static void fast_progress(scrape_worker *w)
     w->nwaiting = 0;
 }
 
-/* The descriptors of the plain-HTTP transfers in flight, for the next poll. */
-static void fast_collect(scrape_worker *w)
+/* The descriptors of the plain-HTTP transfers in flight, for the next poll, which must end by
+ * the first one's deadline (*wake_ms lowered to it). */
+static void fast_collect(scrape_worker *w, int64_t *wake_ms)
 {
-    pthread_mutex_lock(&w->m->lock);
-    scrape_loop *head = w->loops;
-    pthread_mutex_unlock(&w->m->lock);
     w->nwaiting = 0;
-    for (scrape_loop *l = head; l != NULL; l = l->next) {
-        if (!l->fast_in_flight) {
-            continue;
-        }
+    for (size_t i = 0; i < w->ninflight; i++) {
+        scrape_loop *l = w->inflight[i];
         if (w->nwaiting == w->waiting_cap) {
             w->waiting_cap = w->waiting_cap ? w->waiting_cap * 2 : 16;
             w->waiting = odin_realloc(w->waiting, w->waiting_cap * sizeof *w->waiting);
             w->waitfds = odin_realloc(w->waitfds, w->waiting_cap * sizeof(struct curl_waitfd));
+        }
+        if (l->fast.deadline_ns / 1000000 + 1 < *wake_ms) {
+            *wake_ms = l->fast.deadline_ns / 1000000 + 1;
         }
         struct curl_waitfd *fd = (struct curl_waitfd *)w->waitfds + w->nwaiting;
         fd->fd = l->fast.fd;
@@ -478,6 +495,57 @@ static void size_connection_cache(scrape_worker *w, size_t nloops, size_t *sized
     }
 }
 
+static void heap_push(scrape_worker *w, int64_t due_ms, scrape_loop *l)
+{
+    if (w->nheap == w->heap_cap) {
+        w->heap_cap = w->heap_cap ? w->heap_cap * 2 : 64;
+        w->heap = odin_realloc(w->heap, w->heap_cap * sizeof *w->heap);
+    }
+    size_t i = w->nheap++;
+    while (i > 0 && w->heap[(i - 1) / 2].due_ms > due_ms) {
+        w->heap[i] = w->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->heap[i] = (struct scrape_due){due_ms, l};
+}
+
+static scrape_loop *heap_pop(scrape_worker *w)
+{
+    scrape_loop *top = w->heap[0].l;
+    struct scrape_due last = w->heap[--w->nheap];
+    size_t i = 0, n = w->nheap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) {
+            break;
+        }
+        if (c + 1 < n && w->heap[c + 1].due_ms < w->heap[c].due_ms) {
+            c++;
+        }
+        if (w->heap[c].due_ms >= last.due_ms) {
+            break;
+        }
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (n > 0) {
+        w->heap[i] = last;
+    }
+    return top;
+}
+
+/* Steps l and files it under the time it next needs attention (a scrape in flight is watched
+ * by its deadline in fast_collect instead); false when it died (the caller reaps). */
+static bool step_and_file(scrape_worker *w, scrape_loop *l, int64_t now)
+{
+    int64_t due = loop_step(w, l, now);
+    if (l->state == SCRAPE_LOOP_DEAD) {
+        return false;
+    }
+    heap_push(w, due > now ? due : now + 1, l);
+    return true;
+}
+
 void *scrape_worker_main(void *arg)
 {
     scrape_worker *w = arg;
@@ -492,30 +560,38 @@ void *scrape_worker_main(void *arg)
             break;
         }
         int64_t now = mono_ms();
-        int64_t wake = now + MAX_POLL_MS;
+        bool all = atomic_exchange(&w->dirty, false) || w->heap == NULL;
         pthread_rwlock_rdlock(&m->cfg_lock);
         int running = 0;
         curl_multi_perform(w->multi, &running);
         drain_done(w);
         fast_progress(w);
-        /* New loops are pushed at the head, so the list from `head` on is stable. */
-        size_t nloops = 0;
-        for (scrape_loop *l = head; l != NULL; l = l->next) {
-            int64_t due = loop_step(w, l, now);
-            if (l->fast_in_flight && l->fast.deadline_ns / 1000000 + 1 < due) {
-                due = l->fast.deadline_ns / 1000000 + 1;
+        bool died = false;
+        if (all) {
+            /* New loops are pushed at the head, so the list from `head` on is stable. */
+            w->nheap = 0;
+            size_t nloops = 0;
+            for (scrape_loop *l = head; l != NULL; l = l->next) {
+                died |= !step_and_file(w, l, now);
+                nloops++;
             }
-            if (due < wake) {
-                wake = due;
+            size_connection_cache(w, nloops, &cache_sized);
+        } else {
+            while (w->nheap > 0 && w->heap[0].due_ms <= now) {
+                died |= !step_and_file(w, heap_pop(w), now);
             }
-            nloops++;
         }
-        size_connection_cache(w, nloops, &cache_sized);
+        int64_t wake = now + MAX_POLL_MS;
+        if (w->nheap > 0 && w->heap[0].due_ms < wake) {
+            wake = w->heap[0].due_ms;
+        }
         curl_multi_perform(w->multi, &running);
         drain_done(w);
         pthread_rwlock_unlock(&m->cfg_lock);
-        reap(w);
-        fast_collect(w);
+        if (died) {
+            reap(w); /* loops die only when stepped, and leave the heap then */
+        }
+        fast_collect(w, &wake);
         int64_t wait = wake - mono_ms();
         if (wait < 0) {
             wait = 0;
@@ -537,6 +613,12 @@ void *scrape_worker_main(void *arg)
     while (w->nspare > 0) {
         odin_strbuf_fini(&w->spare[--w->nspare]);
     }
+    free(w->heap);
+    w->heap = NULL;
+    w->nheap = w->heap_cap = 0;
+    free(w->inflight);
+    w->inflight = NULL;
+    w->ninflight = w->inflight_cap = 0;
     free(w->waiting);
     free(w->waitfds);
     w->waiting = NULL;
