@@ -200,6 +200,32 @@ typedef struct {
 
 void tsdb_get_stats(tsdb *db, tsdb_stats *out);
 
+/* The head's cardinality, as Prometheus' GET /api/v1/status/tsdb reports it: from the head's
+ * postings alone (the series each label pair has), never from series labels or chunks, so it
+ * costs one pass over the label pairs whatever the number of series. Each list holds the top
+ * `limit`, larger values first and equal values by name; names are the caller's to free with
+ * tsdb_card_stats_fini. */
+typedef struct {
+    char *name; /* a label name, a metric name, or "name=value" for pairs */
+    uint64_t value;
+} tsdb_card_entry;
+
+typedef struct {
+    tsdb_card_entry *v;
+    size_t len;
+} tsdb_card_list;
+
+typedef struct {
+    uint64_t num_label_pairs; /* distinct label pairs with series */
+    tsdb_card_list metrics;   /* series per value of `metric_label` (seriesCountByMetricName) */
+    tsdb_card_list names;     /* distinct values per label name (labelValueCountByLabelName) */
+    tsdb_card_list memory;    /* bytes of values times series per name (memoryInBytesByLabelName) */
+    tsdb_card_list pairs;     /* series per label pair (seriesCountByLabelValuePair) */
+} tsdb_card_stats;
+
+void tsdb_head_card_stats(tsdb *db, const char *metric_label, size_t limit, tsdb_card_stats *out);
+void tsdb_card_stats_fini(tsdb_card_stats *s);
+
 /* ---- Tools (cli.c) --------------------------------------------------------------------------- */
 
 /* `odin tsdb dump|analyze|import ...` (argv[0] is "tsdb"), promtool's tsdb commands. */

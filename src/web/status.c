@@ -1,5 +1,5 @@
 /* /api/v1/status/{buildinfo,config,flags,runtimeinfo,tsdb,walreplay}: what the server is and
- * holds. The tsdb cardinality figures are computed from a querier over all series. */
+ * holds. The tsdb cardinality figures come from the head's postings (tsdb_head_card_stats). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,122 +137,19 @@ static void handle_walreplay(web_api *api, http_request *req, http_response *res
 
 /* ---- /api/v1/status/tsdb ---------------------------------------------------------------------- */
 
-typedef struct {
-    odin_str name;  /* for pairs: "name=value" in arena memory */
-    uint64_t value;
-} stat_entry;
-
-typedef struct {
-    stat_entry *v;
-    size_t len, cap;
-} stat_list;
-
-static bool stat_push(odin_arena *a, stat_list *l, odin_str name, uint64_t value)
+static void card_write(web_json *j, const char *key, const tsdb_card_list *l)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        stat_entry *v = odin_arena_alloc(a, cap * sizeof *v);
-        if (v == NULL) {
-            return false;
-        }
-        if (l->len > 0) {
-            memcpy(v, l->v, l->len * sizeof *v);
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->len++] = (stat_entry){name, value};
-    return true;
-}
-
-/* Larger counts first; equal counts by name, so answers are stable. */
-static int stat_cmp(const void *a, const void *b)
-{
-    const stat_entry *x = a;
-    const stat_entry *y = b;
-    if (x->value != y->value) {
-        return x->value > y->value ? -1 : 1;
-    }
-    return odin_str_cmp(x->name, y->name);
-}
-
-static void stat_write(web_json *j, const char *key, stat_list *l, size_t limit)
-{
-    if (l->len > 0) {
-        qsort(l->v, l->len, sizeof *l->v, stat_cmp);
-    }
     web_json_key(j, key);
     web_json_arr_begin(j);
-    for (size_t i = 0; i < l->len && i < limit; i++) {
+    for (size_t i = 0; i < l->len; i++) {
         web_json_obj_begin(j);
         web_json_key(j, "name");
-        web_json_str(j, l->v[i].name);
+        web_json_str(j, odin_str_c(l->v[i].name));
         web_json_key(j, "value");
         web_json_u64(j, l->v[i].value);
         web_json_obj_end(j);
     }
     web_json_arr_end(j);
-}
-
-typedef struct {
-    stat_list metrics, names, memory, pairs;
-    uint64_t num_label_pairs;
-} tsdb_card;
-
-/* Series counts per value of one label name, from a select on name=~".+". */
-static int card_one_name(tsdb_querier *q, odin_arena *a, odin_str name, tsdb_card *c,
-                         odin_err *err)
-{
-    tsdb_matcher m;
-    if (tsdb_matcher_init(&m, TSDB_MATCH_RE, name, ODIN_STR(".+"), err) < 0) {
-        return -err->code;
-    }
-    tsdb_series_set *set = tsdb_querier_select(q, &m, 1, err);
-    if (set == NULL) {
-        tsdb_matcher_fini(&m);
-        return -err->code;
-    }
-    char *cname = odin_arena_strndup(a, name.p, name.len);
-    if (cname == NULL) {
-        tsdb_matcher_fini(&m);
-        return odin_err_set(err, ODIN_ERR_LIMIT, "request memory limit reached");
-    }
-    odin_map counts;
-    odin_map_init(&counts);
-    while (tsdb_series_next(set)) {
-        const odin_str *v = odin_labels_get(tsdb_series_labels(set), cname);
-        if (v == NULL) {
-            continue;
-        }
-        uintptr_t n = (uintptr_t)odin_map_get(&counts, v->p, v->len);
-        odin_map_put(&counts, v->p, v->len, (void *)(n + 1));
-    }
-    bool is_metric = odin_str_eq_c(name, "__name__");
-    uint64_t bytes = 0;
-    bool ok = true;
-    size_t pos = 0;
-    const void *key;
-    size_t klen;
-    void *val;
-    while (ok && odin_map_next(&counts, &pos, &key, &klen, &val)) {
-        uint64_t n = (uintptr_t)val;
-        odin_str value = {key, klen};
-        bytes += klen * n;
-        char *pair = odin_arena_printf(a, "%.*s=%.*s", (int)name.len, name.p, (int)klen,
-                                       (const char *)key);
-        ok = pair != NULL && stat_push(a, &c->pairs, odin_str_c(pair), n) &&
-             (!is_metric || stat_push(a, &c->metrics, value, n));
-    }
-    ok = ok && stat_push(a, &c->names, name, counts.len) && stat_push(a, &c->memory, name, bytes);
-    c->num_label_pairs += counts.len;
-    odin_map_fini(&counts);
-    tsdb_matcher_fini(&m);
-    return ok ? 0 : odin_err_set(err, ODIN_ERR_LIMIT, "request memory limit reached");
-}
-
-static void querier_cleanup(void *q)
-{
-    tsdb_querier_close(q);
 }
 
 static bool tsdb_status_limit(http_request *req, http_response *resp, size_t *limit)
@@ -281,30 +178,10 @@ static void handle_tsdb(web_api *api, http_request *req, http_response *resp)
     if (!tsdb_status_limit(req, resp, &limit)) {
         return;
     }
-    odin_arena *a = http_request_arena(req);
     tsdb_stats st;
     tsdb_get_stats(api->db, &st);
-    tsdb_querier *q = tsdb_querier_open(api->db, INT64_MIN, INT64_MAX);
-    if (q == NULL) {
-        web_respond_error(resp, WEB_ERR_INTERNAL, "cannot open a querier");
-        return;
-    }
-    odin_arena_on_reset(a, querier_cleanup, q);
-    odin_err err;
-    odin_err_clear(&err);
-    const odin_str *names;
-    size_t nnames;
-    tsdb_card c = {0};
-    if (tsdb_querier_label_names(q, NULL, 0, &names, &nnames, &err) < 0) {
-        web_respond_error(resp, WEB_ERR_INTERNAL, err.msg);
-        return;
-    }
-    for (size_t i = 0; i < nnames; i++) {
-        if (card_one_name(q, a, names[i], &c, &err) < 0) {
-            web_respond_error(resp, WEB_ERR_INTERNAL, err.msg);
-            return;
-        }
-    }
+    tsdb_card_stats c;
+    tsdb_head_card_stats(api->db, "__name__", limit, &c);
     web_json j;
     web_respond_begin(resp, &j);
     web_json_obj_begin(&j);
@@ -321,12 +198,13 @@ static void handle_tsdb(web_api *api, http_request *req, http_response *resp)
     web_json_key(&j, "maxTime");
     web_json_i64(&j, st.head_max_t);
     web_json_obj_end(&j);
-    stat_write(&j, "seriesCountByMetricName", &c.metrics, limit);
-    stat_write(&j, "labelValueCountByLabelName", &c.names, limit);
-    stat_write(&j, "memoryInBytesByLabelName", &c.memory, limit);
-    stat_write(&j, "seriesCountByLabelValuePair", &c.pairs, limit);
+    card_write(&j, "seriesCountByMetricName", &c.metrics);
+    card_write(&j, "labelValueCountByLabelName", &c.names);
+    card_write(&j, "memoryInBytesByLabelName", &c.memory);
+    card_write(&j, "seriesCountByLabelValuePair", &c.pairs);
     web_json_obj_end(&j);
     web_respond_end(resp, &j, NULL, 0);
+    tsdb_card_stats_fini(&c);
 }
 
 void web_register_status(web_api *api, http_server *srv)

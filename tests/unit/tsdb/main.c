@@ -16,6 +16,7 @@ extern int tsdb_appender_tests(void) __attribute__((weak));
 extern int tsdb_head_chunks_tests(void) __attribute__((weak));
 extern int tsdb_checkpoint_tests(void) __attribute__((weak));
 extern int tsdb_head_split_tests(void) __attribute__((weak));
+extern int tsdb_head_card_tests(void) __attribute__((weak));
 
 int main(void)
 {
@@ -59,6 +60,9 @@ int main(void)
     }
     if (tsdb_head_split_tests != NULL) {
         f += tsdb_head_split_tests();
+    }
+    if (tsdb_head_card_tests != NULL) {
+        f += tsdb_head_card_tests();
     }
     return f != 0;
 }
