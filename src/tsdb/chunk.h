@@ -22,18 +22,53 @@
 enum { TSDB_ENC_XOR = 1, TSDB_ENC_ODIN = 0x4f };
 enum { TSDB_CHUNK_MAX_SAMPLES = 65535 };
 
-/* Appender state for one open chunk. Bytes are heap-owned by the chunk (xor_chunk_fini). */
-typedef struct {
-    uint8_t *b;
-    uint32_t len;       /* bytes in use, including a partially filled last byte */
-    uint32_t cap;
-    uint8_t bits_free;  /* unused low bits of the last byte (0..7); 0 when len is byte-aligned */
-    uint16_t n;         /* samples */
-    uint8_t leading, trailing;
-    int64_t t;
+/* An open chunk's bytes and writer state, less its last sample's time and value, which the
+ * caller keeps and passes to each append: the head keeps them per series anyway (for its
+ * out-of-order checks), and one copy of them in each of a million series is 16 MB. Bytes are
+ * heap-owned (xor_stream_fini). */
+#define XOR_STREAM_FIELDS                                                                          \
+    uint8_t *b;                                                                                    \
+    uint32_t len; /* bytes in use, including a partially filled last byte */                       \
+    uint32_t cap;                                                                                  \
+    uint8_t bits_free; /* unused low bits of the last byte (0..7); 0 when len is byte-aligned */   \
+    uint16_t n;        /* samples */                                                               \
+    uint8_t leading, trailing;                                                                     \
     uint64_t t_delta;
+
+typedef struct {
+    XOR_STREAM_FIELDS
+} xor_stream;
+
+/* A stream with its last sample: appender state for one open chunk. The stream's fields are
+ * reachable by name (c.b, c.len) and as a whole (c.s) for the xor_stream calls: a union member
+ * and an anonymous struct with the same fields share them (C11 6.5.2.3: a common initial
+ * sequence). Bytes are heap-owned by the chunk (xor_chunk_fini). */
+typedef struct {
+    union {
+        xor_stream s;
+        struct {
+            XOR_STREAM_FIELDS
+        };
+    };
+    int64_t t;
     double v;
 } xor_chunk;
+
+#undef XOR_STREAM_FIELDS
+
+void xor_stream_init_cap(xor_stream *c, uint32_t cap);
+/* Grows the buffer to at least cap bytes (rounded to malloc's sizes) in one step. */
+void xor_stream_reserve(xor_stream *c, uint32_t cap);
+void xor_stream_fini(xor_stream *c);
+/* Appends (t, v) after the stream's last sample (last_t, bits last_v; ignored while it is empty).
+ */
+void xor_stream_append(xor_stream *c, int64_t last_t, uint64_t last_v, int64_t t, double v);
+/* After the caller copied the bytes of c's stream elsewhere: empties the buffer save its first
+ * `at` bytes (the sample count stays in 0..1, bytes 2..at-1 are the caller's) and a partial last
+ * byte, carried to byte `at` (*carried set). Appends go on with the same stream, so the bytes
+ * copied out, less their last one when it was carried, followed by the buffer's bytes from `at`
+ * on, are the chunk the same appends make without this, bit for bit (save the count). */
+void xor_stream_carry(xor_stream *c, uint32_t at, bool *carried);
 
 void xor_chunk_init(xor_chunk *c);
 /* As xor_chunk_init with a first buffer of cap bytes (at least 16): a caller that knows how big
@@ -43,18 +78,10 @@ void xor_chunk_init_cap(xor_chunk *c, uint32_t cap);
  * back by decoding it: cheaper than encoding its samples again), with extra bytes of room.
  * False, and c untouched, when b is not a well-formed XOR chunk with samples. */
 bool xor_chunk_resume(xor_chunk *c, const uint8_t *b, size_t len, uint32_t extra);
-/* Grows the buffer to at least cap bytes (rounded to malloc's sizes) in one step. */
-void xor_chunk_reserve(xor_chunk *c, uint32_t cap);
 void xor_chunk_fini(xor_chunk *c);
 void xor_chunk_append(xor_chunk *c, int64_t t, double v);
 /* Shrinks the buffer to its length; the chunk stays appendable. */
 void xor_chunk_compact(xor_chunk *c);
-/* After the caller copied the bytes of c's stream elsewhere: empties the buffer save its first
- * `at` bytes (the sample count stays in 0..1, bytes 2..at-1 are the caller's) and a partial last
- * byte, carried to byte `at` (*carried set). Appends go on with the same stream, so the bytes
- * copied out, less their last one when it was carried, followed by the buffer's bytes from `at`
- * on, are the chunk the same appends make without this, bit for bit (save the count). */
-void xor_chunk_carry(xor_chunk *c, uint32_t at, bool *carried);
 
 /* ---- Odin's encoding (chunkenc_odin.c) ---- */
 

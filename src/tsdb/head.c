@@ -13,7 +13,7 @@ enum { SAMPLES_PER_CHUNK = HEAD_SAMPLES_PER_CHUNK };
 
 /* The series struct is the head's fixed cost per series (its labels follow it in one allocation,
  * malloc rounds to 16 bytes with an 8-byte header): keep it at 104 on 64-bit targets. */
-_Static_assert(sizeof(void *) != 8 || sizeof(head_series) == 104, "head_series grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(head_series) == 80, "head_series grew");
 
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
@@ -513,7 +513,8 @@ uint32_t head_first_chunk_cap(const head *h)
 
 void head_series_prefetch_struct(const head_series *s)
 {
-    /* up to three lines (16-byte aligned): the ref, the open chunk, last_t and last_v_bits */
+    /* its first and last bytes (80 of them, 16-byte aligned: two lines, or three): the ref, the
+     * open chunk, last_t and last_v_bits */
     const char *p = (const char *)s;
     __builtin_prefetch(p, 1);
     __builtin_prefetch(p + 64, 1);
@@ -557,11 +558,11 @@ enum { FIRST_GROWTH_SAMPLES = 8, FIRST_GROWTH_ROOM = 24 };
 
 static void grow_first_chunk(const head *h, head_series *s, int64_t t)
 {
-    const xor_chunk *c = &s->open;
+    const xor_stream *c = &s->open;
     int64_t bits = (int64_t)c->len * 8 - c->bits_free - 8 * (2 + 16);
     int64_t gap = (t - s->open_mint) / c->n; /* the interval, as it has been */
     int64_t want = h->cf ? HEAD_SPLIT_SAMPLES : SAMPLES_PER_CHUNK;
-    int64_t span = s->next_at - s->open_mint;
+    int64_t span = s->next_at_off;
     if (!h->cf) { /* a head in memory cuts its chunks at HEAD_CHUNK_MAX_MS as well */
         span = span < HEAD_CHUNK_MAX_MS ? span : HEAD_CHUNK_MAX_MS;
     }
@@ -577,7 +578,7 @@ static void grow_first_chunk(const head *h, head_series *s, int64_t t)
     if (more > 4096) {
         more = 4096; /* a noisy start: the usual growth takes over past this */
     }
-    xor_chunk_reserve(&s->open, (uint32_t)(c->len + more + 9));
+    xor_stream_reserve(&s->open, (uint32_t)(c->len + more + 9));
 }
 
 static int64_t range_end(int64_t t, int64_t range)
@@ -608,7 +609,7 @@ static uint32_t part_len(const uint8_t *part)
 
 head_open_view head_open_bytes(const head_series *s)
 {
-    const xor_chunk *c = &s->open;
+    const xor_stream *c = &s->open;
     head_open_view v = {.np = 1, .n = c->n};
     if (!s->open_split) {
         v.p[0] = c->b;
@@ -677,13 +678,13 @@ void head_open_unsplit(head *h, head_series *s)
         return;
     }
     head_open_view v = head_open_bytes(s);
-    xor_chunk c = s->open; /* the writer's state is the joined chunk's */
+    xor_stream c = s->open; /* the writer's state is the joined chunk's */
     c.len = head_open_view_len(&v);
     c.cap = c.len + 16; /* the writer's 9 bytes of room past the end, and some */
     c.b = odin_malloc(c.cap);
     head_open_view_copy(&v, c.b);
     drop_parts(h, s, true);
-    xor_chunk_fini(&s->open);
+    xor_stream_fini(&s->open);
     s->open = c;
 }
 
@@ -692,7 +693,7 @@ void head_open_free(head *h, head_series *s)
     if (s->open_split) {
         drop_parts(h, s, false);
     }
-    xor_chunk_fini(&s->open);
+    xor_stream_fini(&s->open);
 }
 
 /* Bytes a chunk of a series starts with before its per-sample cost: the count (2), the first
@@ -717,7 +718,7 @@ static void split_open(head *h, head_series *s)
         return;
     }
     bool carried;
-    xor_chunk_carry(&s->open, HEAD_SPLIT_HEADER, &carried);
+    xor_stream_carry(&s->open, HEAD_SPLIT_HEADER, &carried);
     memcpy(s->open.b + 2, &mapped, sizeof(mapped));
     s->open.b[HEAD_SPLIT_HEADER - 1] = carried;
     s->open_split = true;
@@ -762,7 +763,7 @@ static void cut_open(head *h, head_series *s, bool in_pass)
     if (s->open_split) {
         drop_parts(h, s, !in_pass);
     }
-    xor_chunk_fini(&s->open);
+    xor_stream_fini(&s->open);
     s->open.len = len; /* stays, with open.n: the next open chunk's size hint */
     s->last = c.b;
     s->nchunks++;
@@ -792,7 +793,7 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
         return rc;
     }
     if (s->has_open &&
-        (t >= s->next_at || (!h->cf && t - s->open_mint >= HEAD_CHUNK_MAX_MS) ||
+        (t >= head_series_next_at(s) || (!h->cf && t - s->open_mint >= HEAD_CHUNK_MAX_MS) ||
          s->open.n >= TSDB_CHUNK_MAX_SAMPLES || s->open.n >= 2 * SAMPLES_PER_CHUNK)) {
         cut_open(h, s, false);
     }
@@ -809,11 +810,11 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
                                                   (HEAD_SPLIT_SAMPLES - 1) / (pn - 1));
         }
         uint32_t cap = prev ? prev + prev / 32 + 16 : head_first_chunk_cap(h);
-        xor_chunk_init_cap(&s->open, cap);
+        xor_stream_init_cap(&s->open, cap);
         s->has_open = true;
         atomic_fetch_add_explicit(&h->chunks_created, 1, memory_order_relaxed);
         s->open_mint = t;
-        s->next_at = range_end(t, h->chunk_range_ms);
+        head_series_set_next_at(s, range_end(t, h->chunk_range_ms));
     }
     if (s->open.len + FIRST_GROWTH_ROOM > s->open.cap && s->nchunks == 0 &&
         s->open.n >= FIRST_GROWTH_SAMPLES) {
@@ -822,12 +823,13 @@ int head_series_append_locked(head *h, head_series *s, int64_t t, double v, int 
     if (s->open.n % HEAD_SPLIT_SAMPLES == 0 && s->open.n > 0 && h->cf) {
         split_open(h, s);
     }
-    xor_chunk_append(&s->open, t, v);
-    if (s->open.n == SAMPLES_PER_CHUNK / 4) {
-        s->next_at = chunk_end_time(s->open_mint, t, s->next_at);
-    }
     uint64_t vb;
     memcpy(&vb, &v, 8);
+    xor_stream_append(&s->open, last_t, atomic_load_explicit(&s->last_v_bits, memory_order_relaxed),
+                      t, v);
+    if (s->open.n == SAMPLES_PER_CHUNK / 4) {
+        head_series_set_next_at(s, chunk_end_time(s->open_mint, t, head_series_next_at(s)));
+    }
     atomic_store_explicit(&s->last_t, t, memory_order_relaxed);
     atomic_store_explicit(&s->last_v_bits, vb, memory_order_relaxed);
     return 0;

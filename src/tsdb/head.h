@@ -151,7 +151,7 @@ enum { HEAD_MAX_LABELS = UINT16_MAX };
 /* Owned by the head, freed by head_fini. `ref`, `nlabels` and `labels` never change once the
  * series is published; everything else is guarded by the series' stripe (the two flags share the
  * first word with the immutable fields and `labels` comes last as the flexible array: the struct
- * is packed to 104 bytes, the labels-hash table keeps the hash, as the head holds one per active
+ * is packed to 80 bytes, the labels-hash table keeps the hash, as the head holds one per active
  * series). */
 typedef struct head_series {
     uint32_t ref;      /* refs are at most HEAD_MAX_REFS */
@@ -164,15 +164,32 @@ typedef struct head_series {
     bool removed;
     uint8_t *last;      /* the newest cut chunk's data, when nchunks > 0 (see head_chunk) */
     uint32_t nchunks;
-    xor_chunk open;     /* when !has_open, open.len is the last cut chunk's length (the next
-                           one's size hint: reading the record would fault its page back in) */
+    /* cut the open chunk at open_mint + this (Prometheus' chunk sizing; head_series_next_at) */
+    uint32_t next_at_off;
+    /* the open chunk, whose last sample is last_t and last_v_bits; when !has_open, open.len and
+     * open.n are the last cut chunk's (the next one's size hint: reading the record would fault
+     * its page back in) */
+    xor_stream open;
     int64_t open_mint;
-    int64_t next_at;    /* cut the open chunk at this time (Prometheus' chunk sizing) */
     /* written under the stripe, read without it by the appender's early checks */
     _Atomic int64_t last_t;        /* INT64_MIN before the first sample */
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
     head_postings *labels[];       /* sorted by name; in the series' own allocation */
 } head_series;
+
+/* When the open chunk is to be cut (with the series' stripe held). */
+static inline int64_t head_series_next_at(const head_series *s)
+{
+    return s->open_mint + (int64_t)s->next_at_off;
+}
+
+/* Sets it, after open_mint: at most UINT32_MAX ms (49 days) on, past which a chunk range is
+ * never configured (and 2 * SAMPLES_PER_CHUNK samples cut a chunk anyway). */
+static inline void head_series_set_next_at(head_series *s, int64_t at)
+{
+    int64_t d = at - s->open_mint;
+    s->next_at_off = d < 0 ? 0 : d > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
 
 /* With the series' stripe held: its cut chunks, oldest first, into out (room for nchunks). Reads
  * every chunk's prefix: for walks that cover the whole series anyway. */

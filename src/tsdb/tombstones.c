@@ -266,13 +266,26 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
         int64_t first = 0, last = 0;
         head_open_unsplit(h, s); /* its parts joined in one buffer: rewritten as one chunk */
         reencode(s->open.b, s->open.len, mint, maxt, &nc, &first, &last);
-        xor_chunk_fini(&s->open);
-        s->open = nc;
-        s->open_mint = first;
-        if (nc.n == 0) {
-            xor_chunk_fini(&s->open);
+        xor_stream_fini(&s->open);
+        if (nc.n > 0 && last == atomic_load(&s->last_t)) {
+            /* it still ends at the series' last sample, which the next append follows */
+            int64_t next_at = head_series_next_at(s);
+            s->open = nc.s;
+            s->open_mint = first;
+            head_series_set_next_at(s, next_at);
+        } else {
+            /* its tail went: appends still follow the series' last sample (above), which is no
+             * longer the chunk's, so what is left is cut and the next append opens a chunk */
+            if (nc.n > 0) {
+                s->last = head_chunk_heap(s->nchunks ? s->last : NULL, first, last, nc.b, nc.len).b;
+                s->nchunks++;
+                s->open.len = nc.len;
+                s->open.n = nc.n;
+            } else {
+                atomic_fetch_add(&h->chunks_removed, 1);
+            }
+            xor_chunk_fini(&nc);
             s->has_open = false;
-            atomic_fetch_add(&h->chunks_removed, 1);
         }
     }
     return touched;

@@ -72,7 +72,7 @@ static size_t alloc_size(size_t cap)
     return ((cap + 8 + 15) & ~(size_t)15) - 8;
 }
 
-void xor_chunk_init_cap(xor_chunk *c, uint32_t cap)
+void xor_stream_init_cap(xor_stream *c, uint32_t cap)
 {
     memset(c, 0, sizeof(*c));
     c->cap = (uint32_t)alloc_size(cap < 16 ? 16 : cap);
@@ -82,7 +82,14 @@ void xor_chunk_init_cap(xor_chunk *c, uint32_t cap)
     c->leading = 0xff;
 }
 
-void xor_chunk_reserve(xor_chunk *c, uint32_t cap)
+void xor_chunk_init_cap(xor_chunk *c, uint32_t cap)
+{
+    xor_stream_init_cap(&c->s, cap);
+    c->t = 0;
+    c->v = 0;
+}
+
+void xor_stream_reserve(xor_stream *c, uint32_t cap)
 {
     size_t ncap = alloc_size(cap);
     if (ncap > c->cap) {
@@ -91,10 +98,15 @@ void xor_chunk_reserve(xor_chunk *c, uint32_t cap)
     }
 }
 
-void xor_chunk_fini(xor_chunk *c)
+void xor_stream_fini(xor_stream *c)
 {
     free(c->b);
     c->b = NULL;
+}
+
+void xor_chunk_fini(xor_chunk *c)
+{
+    xor_stream_fini(&c->s);
 }
 
 void xor_chunk_compact(xor_chunk *c)
@@ -105,7 +117,7 @@ void xor_chunk_compact(xor_chunk *c)
     }
 }
 
-static void ensure(xor_chunk *c, size_t extra)
+static void ensure(xor_stream *c, size_t extra)
 {
     if (c->len + extra > c->cap) {
         /* an open chunk lives for its whole time range and is sized from its series' previous
@@ -121,12 +133,12 @@ static void ensure(xor_chunk *c, size_t extra)
     }
 }
 
-void xor_chunk_carry(xor_chunk *c, uint32_t at, bool *carried)
+void xor_stream_carry(xor_stream *c, uint32_t at, bool *carried)
 {
     *carried = c->bits_free != 0;
     uint8_t last = c->b[c->len - 1]; /* its free low bits are zero, as the writer needs */
     if (c->cap < at + 16) {
-        xor_chunk_reserve(c, at + 16);
+        xor_stream_reserve(c, at + 16);
     }
     if (*carried) {
         c->b[at] = last;
@@ -138,7 +150,7 @@ void xor_chunk_carry(xor_chunk *c, uint32_t at, bool *carried)
  * partial last byte are merged in and the bytes after it are overwritten. That store reaches at
  * most 8 bytes past len, hence the 9 bytes of room; bytes past len are never read. The free low
  * bits of the partial byte are always zero, which the merge relies on. */
-static inline void put_bits56(xor_chunk *c, uint64_t v, int nbits)
+static inline void put_bits56(xor_stream *c, uint64_t v, int nbits)
 {
     ensure(c, 9);
     size_t idx = c->bits_free ? c->len - 1 : c->len;
@@ -155,7 +167,7 @@ static inline void put_bits56(xor_chunk *c, uint64_t v, int nbits)
 }
 
 /* Appends the low nbits (0..64) of v, MSB first. */
-static inline void write_bits(xor_chunk *c, uint64_t v, int nbits)
+static inline void write_bits(xor_stream *c, uint64_t v, int nbits)
 {
     if (nbits > 56) {
         put_bits56(c, v >> 32, nbits - 32);
@@ -165,7 +177,7 @@ static inline void write_bits(xor_chunk *c, uint64_t v, int nbits)
     put_bits56(c, v, nbits);
 }
 
-static void write_bytes(xor_chunk *c, const uint8_t *p, size_t n)
+static void write_bytes(xor_stream *c, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         write_bits(c, p[i], 8);
@@ -191,9 +203,9 @@ static uint64_t fbits(double v)
 
 /* The value XOR, written after `npre` bits of prefix `pre` (the timestamp's delta-of-delta code,
  * at most 24 bits) so that a sample usually costs one or two stores instead of one per field. */
-static void write_value(xor_chunk *c, double v, uint64_t pre, int npre)
+static void write_value(xor_stream *c, uint64_t last_v, double v, uint64_t pre, int npre)
 {
-    uint64_t delta = fbits(v) ^ fbits(c->v);
+    uint64_t delta = fbits(v) ^ last_v;
     if (delta == 0) {
         write_bits(c, pre << 1, npre + 1);
         return;
@@ -226,41 +238,46 @@ static bool bit_range(int64_t x, int nbits)
     return -((1LL << (nbits - 1)) - 1) <= x && x <= (1LL << (nbits - 1));
 }
 
-void xor_chunk_append(xor_chunk *c, int64_t t, double v)
+void xor_stream_append(xor_stream *c, int64_t last_t, uint64_t last_v, int64_t t, double v)
 {
     uint8_t tmp[10];
     if (c->n == 0) {
         write_bytes(c, tmp, tsdb_put_varint(tmp, t));
         write_bits(c, fbits(v), 64);
     } else if (c->n == 1) {
-        uint64_t td = (uint64_t)(t - c->t);
+        uint64_t td = (uint64_t)(t - last_t);
         write_bytes(c, tmp, tsdb_put_uvarint(tmp, td));
-        write_value(c, v, 0, 0);
+        write_value(c, last_v, v, 0, 0);
         c->t_delta = td;
     } else {
-        uint64_t td = (uint64_t)(t - c->t);
+        uint64_t td = (uint64_t)(t - last_t);
         int64_t dod = (int64_t)(td - c->t_delta);
         uint64_t ud = (uint64_t)dod;
         if (dod == 0) {
-            write_value(c, v, 0, 1);
+            write_value(c, last_v, v, 0, 1);
         } else if (bit_range(dod, 14)) {
-            write_value(c, v, 0x2ULL << 14 | (ud & 0x3fff), 16);
+            write_value(c, last_v, v, 0x2ULL << 14 | (ud & 0x3fff), 16);
         } else if (bit_range(dod, 17)) {
-            write_value(c, v, 0x6ULL << 17 | (ud & 0x1ffff), 20);
+            write_value(c, last_v, v, 0x6ULL << 17 | (ud & 0x1ffff), 20);
         } else if (bit_range(dod, 20)) {
-            write_value(c, v, 0xeULL << 20 | (ud & 0xfffff), 24);
+            write_value(c, last_v, v, 0xeULL << 20 | (ud & 0xfffff), 24);
         } else {
             write_bits(c, 0xf, 4);
             write_bits(c, ud, 64);
-            write_value(c, v, 0, 0);
+            write_value(c, last_v, v, 0, 0);
         }
         c->t_delta = td;
     }
-    c->t = t;
-    c->v = v;
     c->n++;
     c->b[0] = (uint8_t)(c->n >> 8);
     c->b[1] = (uint8_t)c->n;
+}
+
+void xor_chunk_append(xor_chunk *c, int64_t t, double v)
+{
+    xor_stream_append(&c->s, c->t, fbits(c->v), t, v);
+    c->t = t;
+    c->v = v;
 }
 
 bool xor_chunk_resume(xor_chunk *c, const uint8_t *b, size_t len, uint32_t extra)

@@ -285,12 +285,52 @@ static void test_split_readers(void **state)
     free(dir);
 }
 
+/* A deletion of an open chunk's tail cuts what is left of it: its stream would otherwise go on
+ * from a sample that is gone (the series keeps its last time, so appends still follow that). The
+ * samples after it are all there, before and after a restart, and so are the earlier ones. */
+static void test_delete_open_tail(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    tsdb *db = open_db(dir);
+    append_steps(db, 0, 60);
+    head_series *hs = NULL;
+    for (size_t i = 0; i < db->head.nseries && hs == NULL; i++) {
+        hs = head_slot_locked(&db->head, i);
+    }
+    assert_non_null(hs);
+    assert_true(hs->has_open);
+    assert_int_equal(hs->nchunks, 0);
+    odin_err err = {0};
+    tsdb_matcher m;
+    assert_int_equal(
+        tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err), 0);
+    assert_int_equal(tsdb_delete_series(db, &m, 1, 50000, 59000, &err), 0);
+    tsdb_matcher_fini(&m);
+    assert_false(hs->has_open);
+    assert_int_equal(hs->nchunks, 1);
+    assert_int_equal(atomic_load(&hs->last_t), 59000);
+    check_steps(db, 0, 59000, 60, 50, 60);
+    append_steps(db, 60, 100);
+    check_steps(db, 0, 99000, 100, 50, 60);
+    check_steps(db, 61000, 99000, 100, -1, -1);
+    tsdb_close(db);
+    db = open_db(dir);
+    check_steps(db, 0, 99000, 100, 50, 60);
+    append_steps(db, 100, 110);
+    check_steps(db, 0, 109000, 110, 50, 60);
+    tsdb_close(db);
+    assert_int_equal(odin_remove_tree(dir), 0);
+    free(dir);
+}
+
 int tsdb_head_split_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_bytes_counter),  cmocka_unit_test(test_split_bytes_random),
         cmocka_unit_test(test_split_bytes_constant), cmocka_unit_test(test_split_bytes_stale),
         cmocka_unit_test(test_no_split_in_memory),   cmocka_unit_test(test_split_readers),
+        cmocka_unit_test(test_delete_open_tail),
     };
     return cmocka_run_group_tests_name("tsdb_head_split", tests, NULL, NULL);
 }
