@@ -112,8 +112,6 @@ void scrape_cache_fini(scrape_cache *c)
         free(c->table[i]);
     }
     free(c->table);
-    free(c->prev);
-    free(c->cur);
     free(c->order);
     free(c->next_order);
     memset(c, 0, sizeof *c);
@@ -390,14 +388,40 @@ static void append_stale(tsdb_appender *app, scrape_series *s, int64_t ts)
     (void)tsdb_append(app, &s->ref, (odin_labels){NULL, 0}, ts, tsdb_stale_nan(), &err);
 }
 
+/* Marks the series of the last good pass (the entries of `order` seen in it) that the pass
+ * under way has not seen, `seen` of them having been seen: each once, however many lines it had
+ * (the marked one's seen_gen leaves prev_gen: a value no later pass gives, save after 2^32). */
+static void mark_gone(scrape_cache *c, tsdb_appender *app, size_t seen, int64_t ts)
+{
+    for (size_t i = 0; seen < c->nprev && i < c->norder; i++) {
+        scrape_series *s = c->order[i];
+        if (s->seen_gen == c->prev_gen) {
+            append_stale(app, s, ts);
+            s->seen_gen = c->prev_gen - 1;
+            seen++;
+        }
+    }
+}
+
 /* The pass for an empty or failed scrape: everything the last good pass saw goes stale. */
 static void pass_empty(scrape_cache *c, tsdb_appender *app, int64_t ts)
 {
     c->gen++;
-    for (size_t i = 0; i < c->nprev; i++) {
-        append_stale(app, c->prev[i], ts);
-    }
+    mark_gone(c, app, 0, ts);
     c->nprev = 0;
+    c->prev_gen = c->gen; /* seen by no entry */
+}
+
+/* After a failed pass: the entries it saw get back what they had, so that the empty pass that
+ * follows marks exactly the last good pass's series. */
+static void unsee_pass(scrape_cache *c, uint32_t gen)
+{
+    for (size_t i = 0; i < c->nnext_order; i++) {
+        scrape_series *s = c->next_order[i];
+        if (s->seen_gen == gen) {
+            s->seen_gen = s->was_prev ? c->prev_gen : c->prev_gen - 1;
+        }
+    }
 }
 
 /* After a rolled-back pass, refs obtained during it may name nothing. */
@@ -494,8 +518,8 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     odin_err perr;
     odin_err_clear(&perr);
     bool over_limit = false;
-    /* entries of prev this pass saw again: when that is all of them, nothing goes stale and
-     * the walk over prev (a cache miss per entry) is skipped */
+    /* series of the last good pass this pass saw again: when that is all of them, nothing goes
+     * stale and the walk over its order (a cache miss per entry) is skipped */
     size_t prev_seen = 0;
     for (;;) {
         expect_in_place(c, p, om);
@@ -579,9 +603,10 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             count_refused(&l->faults, &aerr);
         }
         if ((!explicit_t || job->track_timestamps_staleness) && s->seen_gen != gen) {
-            prev_seen += c->nprev > 0 && s->seen_gen == c->prev_gen;
+            s->was_prev = s->seen_gen == c->prev_gen;
+            prev_seen += s->was_prev;
             s->seen_gen = gen;
-            push(&c->cur, &c->ncur, &c->cur_cap, s);
+            c->ncur++;
         }
     }
     if (over_limit && r->err == NULL) {
@@ -589,11 +614,14 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     }
     if (r->err != NULL) {
         forget_pass_refs(c, gen);
+        unsee_pass(c, gen);
         c->nnext_order = 0;
         return -1;
     }
     /* Only a good pass's order is kept: eviction (after a good pass) frees exactly the entries
      * that pass did not use, none of which is in its order. */
+    scrape_meta_sweep(&l->meta, gen);
+    mark_gone(c, app, prev_seen, ts); /* order is still the last good pass's */
     scrape_series **o = c->order;
     size_t oc = c->order_cap;
     c->order = c->next_order;
@@ -602,19 +630,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     c->next_order = o;
     c->next_order_cap = oc;
     c->nnext_order = 0;
-    scrape_meta_sweep(&l->meta, gen);
-    for (size_t i = 0; prev_seen < c->nprev && i < c->nprev; i++) {
-        if (c->prev[i]->seen_gen != gen) {
-            append_stale(app, c->prev[i], ts);
-        }
-    }
-    scrape_series **t = c->prev;
-    size_t tc = c->prev_cap;
-    c->prev = c->cur;
     c->nprev = c->ncur;
-    c->prev_cap = c->cur_cap;
-    c->cur = t;
-    c->cur_cap = tc;
     c->ncur = 0;
     c->prev_gen = gen;
     return 0;

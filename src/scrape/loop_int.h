@@ -60,6 +60,7 @@ typedef struct scrape_series {
     uint32_t epoch;    /* the loop's cfg_epoch its labels and dropped were worked out under */
     bool raw_om;       /* the text was parsed as OpenMetrics */
     bool dropped;
+    bool was_prev; /* seen by the last good pass as well (set when this pass sees it) */
     char text[]; /* rlen bytes of series text */
 } scrape_series;
 
@@ -68,14 +69,14 @@ typedef struct {
      * ever removed all at once (eviction rebuilds the table), so no deletion is needed. */
     scrape_series **table;
     uint32_t table_cap, table_len; /* cap: 0 or a power of two, at most 3/4 full */
-    scrape_series **prev; /* series seen (without explicit timestamp) by the last good pass */
-    size_t nprev, prev_cap;
-    uint32_t prev_gen; /* that pass: an entry is in prev exactly when its seen_gen equals this */
-    scrape_series **cur;
-    size_t ncur, cur_cap;
     /* Every sample line's entry in body order, from the last good pass (`order`) and the pass
      * under way (`next_order`). Targets repeat their order, so line i is first compared with
-     * order[i]: a hit skips hashing and a random probe into the table. */
+     * order[i]: a hit skips hashing and a random probe into the table. The series the last good
+     * pass saw without an explicit timestamp (Prometheus' seriesPrev, which staleness marks when
+     * they go) are the entries of `order` whose seen_gen is prev_gen: nprev of them. After a
+     * failed or empty pass marked them stale, prev_gen is a pass no entry was seen in. */
+    size_t nprev, ncur; /* ncur: distinct entries the pass under way saw */
+    uint32_t prev_gen;
     scrape_series **order, **next_order;
     size_t norder, order_cap, nnext_order, next_order_cap;
     uint32_t gen;

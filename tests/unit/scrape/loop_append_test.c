@@ -113,8 +113,9 @@ static void stale_markers(tsdb *db, char *out, size_t cap)
 
 /* Staleness across passes: a series the last good pass saw and this one does not gets a marker
  * (also when as many new series came as old ones went, and when the only change is that a
- * series now carries its own timestamp); a failed scrape marks everything; reordering alone
- * marks nothing. */
+ * series now carries its own timestamp); a failed scrape marks everything, also what it saw
+ * before it failed, and nothing it saw first; a series on two lines gets one marker; a second
+ * failed scrape marks nothing again; reordering alone marks nothing. */
 static void test_stale_markers(void **state)
 {
     (void)state;
@@ -128,6 +129,12 @@ static void test_stale_markers(void **state)
         "c{ 7\n",
         "c 8\n",
         "c 9\n",
+        "c 10\nd 10\nbad{ 10\n",
+        "a 11\na 11\nc 11\n",
+        "b 12\n",
+        "{ 13\n",
+        "{ 14\n",
+        "b 15\n",
     };
     scrape_loop *l;
     tsdb *db = open_loop(&l);
@@ -136,12 +143,14 @@ static void test_stale_markers(void **state)
         scrape_fetch f = {.ok = true, .body = bodies[i], .len = strlen(bodies[i])};
         double dur;
         const char *got = scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(i + 1), 0, &dur);
-        assert_true(i == 6 ? got != NULL : got == NULL);
+        bool fails = i == 6 || i == 9 || i == 12 || i == 13;
+        assert_true(fails ? got != NULL : got == NULL);
         odin_arena_reset(&l->arena);
     }
     char markers[256];
     stale_markers(db, markers, sizeof markers);
-    assert_string_equal(markers, "a@5000,b@3000,b@5000,c@7000,d@6000");
+    assert_string_equal(markers,
+                        "a@5000,a@12000,b@3000,b@5000,b@13000,c@7000,c@10000,c@12000,d@6000");
     scrape_loop_free(l);
     tsdb_close(db);
 }
