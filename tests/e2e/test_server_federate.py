@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""/federate, /api/v1/metadata and /api/v1/targets/metadata of `odin server` scraping `odin agent`
-and a fixed exposition file; when Debian's prometheus is installed it scrapes the same targets
-with the same config and the answers are compared structurally (values of changing metrics and
-timestamps aside)."""
+"""/federate, /api/v1/metadata, /api/v1/targets/metadata and /api/v1/status/tsdb of `odin server`
+scraping `odin agent` and a fixed exposition file; when Debian's prometheus is installed it
+scrapes the same targets with the same config and the answers are compared structurally (values
+of changing metrics and timestamps aside)."""
 import json
 import os
 import shutil
@@ -143,6 +143,27 @@ def check_odin(srv, problems):
         problems.append("targets/metadata: %r" % tm)
 
 
+def compare_tsdb_status(a, b, prom_version, problems):
+    """The head's cardinality as both count it: equal totals, and in each top-10 list the same
+    values, with the same names above the lowest value (Prometheus orders ties at random).
+    memoryInBytesByLabelName is Prometheus 2.45's (bytes of each value times its series); before
+    2.45 Prometheus summed the bytes of the distinct values, so it is compared from 2.45 on."""
+    for k in ("numSeries", "numLabelPairs"):
+        if a["headStats"][k] != b["headStats"][k]:
+            problems.append("status/tsdb %s: odin %r, prometheus %r" %
+                            (k, a["headStats"][k], b["headStats"][k]))
+    keys = ["seriesCountByMetricName", "labelValueCountByLabelName", "seriesCountByLabelValuePair"]
+    if prom_version >= (2, 45):
+        keys.append("memoryInBytesByLabelName")
+    for k in keys:
+        va, vb = [e["value"] for e in a[k]], [e["value"] for e in b[k]]
+        low = min(va + vb) if va + vb else 0
+        na = {e["name"]: e["value"] for e in a[k] if e["value"] > low}
+        nb = {e["name"]: e["value"] for e in b[k] if e["value"] > low}
+        if va != vb or na != nb:
+            problems.append("status/tsdb %s differs:\nodin %s\nprom %s" % (k, a[k], b[k]))
+
+
 def compare(srv, prom, problems):
     for path, params in (("/api/v1/metadata", {}),
                          ("/api/v1/metadata", {"metric": "fixed_temp_celsius"}),
@@ -161,6 +182,10 @@ def compare(srv, prom, problems):
     if a != b:
         diff = sorted(set(a) ^ set(b))[:10]
         problems.append("targets/metadata differs: %s" % "\n".join(diff))
+    version = tuple(int(x) for x in
+                    api(prom, "/api/v1/status/buildinfo")["version"].split(".")[:2])
+    compare_tsdb_status(api(srv, "/api/v1/status/tsdb"), api(prom, "/api/v1/status/tsdb"),
+                        version, problems)
     for sel in ('{job=~"fixed|agent"}', '{__name__=~"fixed_.*|up"}', 'up'):
         q = {"match[]": [sel, '{__name__="up"}']}
         fa = shape(parse_federate(get(srv, "/federate", **q)[2].decode()), True)
