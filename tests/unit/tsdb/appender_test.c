@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
+#include "tsdb_test.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -25,13 +26,7 @@ static odin_labels pod_labels(odin_label ls[2], const char *name)
 
 static tsdb *open_db(const char *dir)
 {
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(&(tsdb_opts){.dir = dir, .wal_fsync_ms = 0});
 }
 
 /* Samples of pod `name` in [mint, maxt]; their values summed into *sum when not NULL. */

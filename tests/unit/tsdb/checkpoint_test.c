@@ -7,6 +7,7 @@
 
 #include "tsdb/db_int.h"
 #include "tsdb/wal.h"
+#include "tsdb_test.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -21,13 +22,8 @@ static const int64_t HOUR = 3600 * 1000LL;
 static tsdb *open_db(const char *dir)
 {
     /* small segments, so a few hours of samples span many of them */
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000, .wal_segment_bytes = 32 * 1024};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(
+        &(tsdb_opts){.dir = dir, .wal_fsync_ms = 1000, .wal_segment_bytes = 32 * 1024});
 }
 
 /* Every pod gets sample value t/STEP_MS at each step in [from, to), one commit per step. */

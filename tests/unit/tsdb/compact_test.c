@@ -6,6 +6,7 @@
 #include "tsdb/block_int.h"
 #include "tsdb/db_int.h"
 #include "tsdb/tombstones.h"
+#include "tsdb_test.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -20,21 +21,13 @@ static const int64_t H = 3600 * 1000LL;
 
 static char *temp_dir(void)
 {
-    char tmpl[] = "/tmp/odin-compact-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return odin_strdup(d);
+    return tsdb_test_dir("compact");
 }
 
 static tsdb *open_db_enc(const char *dir, bool ro, bool odin_chunks)
 {
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0, .read_only = ro, .odin_chunks = odin_chunks};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(
+        &(tsdb_opts){.dir = dir, .wal_fsync_ms = 0, .read_only = ro, .odin_chunks = odin_chunks});
 }
 
 static tsdb *open_db(const char *dir, bool ro)

@@ -3,6 +3,7 @@
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
+#include "tsdb_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,21 +15,13 @@ enum { STEP_MS = 15000 };
 
 static char *temp_dir(void)
 {
-    char tmpl[] = "/tmp/odin-db-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return odin_strdup(d);
+    return tsdb_test_dir("db");
 }
 
 static tsdb *open_db(const char *dir, int64_t retention_ms)
 {
-    tsdb_opts o = {.dir = dir, .retention_ms = retention_ms, .wal_fsync_ms = 0};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(
+        &(tsdb_opts){.dir = dir, .retention_ms = retention_ms, .wal_fsync_ms = 0});
 }
 
 static void append_range(tsdb *db, int64_t from, int64_t to)

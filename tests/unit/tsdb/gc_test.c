@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
+#include "tsdb_test.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,21 +20,12 @@ static const int64_t HOUR = 3600 * 1000LL;
 
 static char *temp_dir(void)
 {
-    char tmpl[] = "/tmp/odin-gc-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return odin_strdup(d);
+    return tsdb_test_dir("gc");
 }
 
 static tsdb *open_db(const char *dir)
 {
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(&(tsdb_opts){.dir = dir, .wal_fsync_ms = 0});
 }
 
 /* Labels {__name__="m", pod="<name>"} in caller storage. */

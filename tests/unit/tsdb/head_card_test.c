@@ -4,6 +4,7 @@
 #include <cmocka.h>
 
 #include "tsdb/db_int.h"
+#include "tsdb_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,28 +16,17 @@ static const int64_t HOUR = 3600 * 1000LL;
 
 static char *temp_dir(void)
 {
-    char tmpl[] = "/tmp/odin-card-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return odin_strdup(d);
+    return tsdb_test_dir("card");
 }
 
 static tsdb *open_db(const char *dir)
 {
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 0};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(&(tsdb_opts){.dir = dir, .wal_fsync_ms = 0});
 }
 
 static void remove_dir(char *dir)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(odin_remove_tree(dir), 0);
     free(dir);
 }
 

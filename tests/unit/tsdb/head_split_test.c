@@ -7,6 +7,7 @@
 
 #include "tsdb/db_int.h"
 #include "tsdb/head.h"
+#include "tsdb_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +47,7 @@ static double value_of(int k, int64_t i, uint64_t *x)
 
 static char *temp_dir(void)
 {
-    char tmpl[] = "/tmp/odin-head-split-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
+    return tsdb_test_dir("head-split");
 }
 
 /* Appends samples a second apart (a few milliseconds late at random, so every delta-of-delta
@@ -220,13 +218,7 @@ static void check_steps(tsdb *db, int64_t mint, int64_t maxt, int64_t to, int64_
 
 static tsdb *open_db(const char *dir)
 {
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
-    odin_err err = {0};
-    tsdb *db = tsdb_open(&o, &err);
-    if (!db) {
-        fail_msg("open: %s", err.msg);
-    }
-    return db;
+    return tsdb_test_open(&(tsdb_opts){.dir = dir, .wal_fsync_ms = 1000});
 }
 
 /* Queries see every sample of split open chunks once, over all of the chunk and from inside
