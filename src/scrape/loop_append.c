@@ -113,7 +113,6 @@ void scrape_cache_fini(scrape_cache *c)
     }
     free(c->table);
     free(c->order);
-    free(c->next_order);
     memset(c, 0, sizeof *c);
 }
 
@@ -388,14 +387,15 @@ static void append_stale(tsdb_appender *app, scrape_series *s, int64_t ts)
     (void)tsdb_append(app, &s->ref, (odin_labels){NULL, 0}, ts, tsdb_stale_nan(), &err);
 }
 
-/* Marks the series of the last good pass (the entries of `order` seen in it) that the pass
- * under way has not seen, `seen` of them having been seen: each once, however many lines it had
- * (the marked one's seen_gen leaves prev_gen: a value no later pass gives, save after 2^32). */
+/* Marks the series of the last good pass that the pass under way has not seen, `seen` of them
+ * having been seen, by a walk over the table (only when some went: the order no longer holds
+ * that pass's entries); each once (its seen_gen leaves prev_gen: a value no later pass gives,
+ * save after 2^32 passes). */
 static void mark_gone(scrape_cache *c, tsdb_appender *app, size_t seen, int64_t ts)
 {
-    for (size_t i = 0; seen < c->nprev && i < c->norder; i++) {
-        scrape_series *s = c->order[i];
-        if (s->seen_gen == c->prev_gen) {
+    for (uint32_t i = 0; seen < c->nprev && i < c->table_cap; i++) {
+        scrape_series *s = c->table[i];
+        if (s != NULL && s->seen_gen == c->prev_gen) {
             append_stale(app, s, ts);
             s->seen_gen = c->prev_gen - 1;
             seen++;
@@ -416,8 +416,8 @@ static void pass_empty(scrape_cache *c, tsdb_appender *app, int64_t ts)
  * follows marks exactly the last good pass's series. */
 static void unsee_pass(scrape_cache *c, uint32_t gen)
 {
-    for (size_t i = 0; i < c->nnext_order; i++) {
-        scrape_series *s = c->next_order[i];
+    for (size_t i = 0; i < c->npos; i++) {
+        scrape_series *s = c->order[i];
         if (s->seen_gen == gen) {
             s->seen_gen = s->was_prev ? c->prev_gen : c->prev_gen - 1;
         }
@@ -466,10 +466,10 @@ typedef struct {
  * only text that was parsed in that format). */
 static void expect_in_place(scrape_cache *c, expfmt_parser *p, bool om)
 {
-    if (om || c->nnext_order >= c->norder) {
+    if (om || c->npos >= c->norder) {
         return;
     }
-    const scrape_series *s = c->order[c->nnext_order];
+    const scrape_series *s = c->order[c->npos];
     if (!s->raw_om) {
         expfmt_parser_expect(p, s->text, s->rlen, s->nlen);
     }
@@ -499,7 +499,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     scrape_cache *c = &l->cache;
     uint32_t gen = ++c->gen;
     c->ncur = 0;
-    c->nnext_order = 0;
+    c->npos = 0;
     /* Without a usable Content-Type, fallback_scrape_protocol decides (Prometheus 3). */
     bool om = f->content_type != NULL && expfmt_is_openmetrics(f->content_type);
     if ((f->content_type == NULL || f->content_type[0] == '\0') &&
@@ -543,12 +543,12 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             r->st.scraped++;
             continue;
         }
-        if (c->nnext_order + 4 < c->norder) {
+        if (c->npos + 4 < c->norder) {
             /* its entry was prefetched four lines ago; now warm its tsdb series */
-            tsdb_appender_prefetch(app, c->order[c->nnext_order + 4]->ref);
+            tsdb_appender_prefetch(app, c->order[c->npos + 4]->ref);
         }
         scrape_series *s;
-        if (cache_lookup(c, c->nnext_order, p, &e, om, &s, &perr) < 0) {
+        if (cache_lookup(c, c->npos, p, &e, om, &s, &perr) < 0) {
             r->err = odin_arena_strdup(&l->arena, perr.msg);
             break;
         }
@@ -575,7 +575,7 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
             s->used_gen = gen;
             r->used++;
         }
-        push(&c->next_order, &c->nnext_order, &c->next_order_cap, s);
+        push(&c->order, &c->npos, &c->order_cap, s); /* over the last pass's line */
         if (s->dropped) {
             continue;
         }
@@ -615,21 +615,16 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
     if (r->err != NULL) {
         forget_pass_refs(c, gen);
         unsee_pass(c, gen);
-        c->nnext_order = 0;
+        c->norder = c->npos > c->norder ? c->npos : c->norder;
+        c->npos = 0;
         return -1;
     }
-    /* Only a good pass's order is kept: eviction (after a good pass) frees exactly the entries
-     * that pass did not use, none of which is in its order. */
     scrape_meta_sweep(&l->meta, gen);
-    mark_gone(c, app, prev_seen, ts); /* order is still the last good pass's */
-    scrape_series **o = c->order;
-    size_t oc = c->order_cap;
-    c->order = c->next_order;
-    c->norder = c->nnext_order;
-    c->order_cap = c->next_order_cap;
-    c->next_order = o;
-    c->next_order_cap = oc;
-    c->nnext_order = 0;
+    mark_gone(c, app, prev_seen, ts);
+    /* eviction (after a good pass) frees exactly the entries this pass did not use, none of
+     * which is in the order from here on */
+    c->norder = c->npos;
+    c->npos = 0;
     c->nprev = c->ncur;
     c->ncur = 0;
     c->prev_gen = gen;

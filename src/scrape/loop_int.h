@@ -69,16 +69,19 @@ typedef struct {
      * ever removed all at once (eviction rebuilds the table), so no deletion is needed. */
     scrape_series **table;
     uint32_t table_cap, table_len; /* cap: 0 or a power of two, at most 3/4 full */
-    /* Every sample line's entry in body order, from the last good pass (`order`) and the pass
-     * under way (`next_order`). Targets repeat their order, so line i is first compared with
-     * order[i]: a hit skips hashing and a random probe into the table. The series the last good
-     * pass saw without an explicit timestamp (Prometheus' seriesPrev, which staleness marks when
-     * they go) are the entries of `order` whose seen_gen is prev_gen: nprev of them. After a
-     * failed or empty pass marked them stale, prev_gen is a pass no entry was seen in. */
+    /* Every sample line's entry in body order: the first norder from the last pass, the pass
+     * under way writing its own over them as it goes (npos so far). Targets repeat their order,
+     * so line i is first compared with order[i] before it is overwritten: a hit skips hashing and
+     * a random probe into the table. After a failed pass the order is a mix of both, all entries
+     * still in the table (nothing is evicted after a failed pass), which is all a guess needs. */
+    scrape_series **order;
+    size_t norder, npos, order_cap;
+    /* The series the last good pass saw without an explicit timestamp (Prometheus' seriesPrev,
+     * which staleness marks when they go) are the entries whose seen_gen is prev_gen: nprev of
+     * them. After a failed or empty pass marked them stale, prev_gen is a pass no entry was seen
+     * in. */
     size_t nprev, ncur; /* ncur: distinct entries the pass under way saw */
     uint32_t prev_gen;
-    scrape_series **order, **next_order;
-    size_t norder, order_cap, nnext_order, next_order_cap;
     uint32_t gen;
     uint64_t report_refs[5];
 } scrape_cache;
