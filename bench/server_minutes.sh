@@ -6,25 +6,13 @@
 #   e.g. bench/server_minutes.sh build 500 15 125      (1M series at 15 s, 2 h after start)
 set -eu
 B=$1 N=$2 I=$3 M=$4
-D=$(mktemp -d /tmp/odin-server-minutes.XXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-SP=0
-cleanup() {
-    kill "$SP" "$TP" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$D"
-}
-"$B/bench_scrape_targets" --targets "$N" --series 2000 --ports-file "$D/ports" >"$D/targets.log" 2>&1 &
-TP=$!
-trap cleanup EXIT
-for _ in $(seq 100); do [ -s "$D/ports" ] && break; sleep 0.1; done
-T=$(for p in $(cat "$D/ports"); do printf "'127.0.0.1:%s', " "$p"; done)
-TO=$((I < 10 ? I : 10))
-printf "global: {scrape_interval: %ss, scrape_timeout: %ss}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{targets: [%s]}]\n" \
-    "$I" "$TO" "${T%, }" >"$D/prometheus.yml"
+. "$(dirname "$0")/targets_lib.sh"
+start_targets "$B" "$N" "$I"
+PORT=$(free_port)
 "$B/odin" server --config.file="$D/prometheus.yml" --storage.tsdb.path="$D/data" \
     --web.listen-address=127.0.0.1:"$PORT" >"$D/server.log" 2>&1 &
 SP=$!
+PIDS="$PIDS $SP"
 for m in $(seq "$M"); do
     sleep 60
     mem=$(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s %s ", $1, $2}' /proc/$SP/status)
