@@ -299,7 +299,7 @@ static int head_source_next(void *ctx, odin_labels *labels, const block_chunk **
             hs->out[i] = (block_chunk){c->mint, head_chunk_maxt(c), c->b, head_chunk_len(c)};
         }
         odin_arena_reset(&hs->merged);
-        *labels = head_series_labels(s, &hs->lbuf);
+        *labels = head_series_labels(&hs->db->head, s, &hs->lbuf);
         *chunks = hs->out;
         *n = merge_short_chunks(hs, hs->out, nc);
         return 1;

@@ -295,7 +295,7 @@ static int log_all_series(tsdb *db, tsdb_wal *w, odin_err *err)
     for (size_t i = 0; i < h->nseries && rc == 0; i++) {
         const head_series *s = head_slot_locked(h, i);
         if (s != NULL) {
-            odin_labels ls = head_series_labels_arena(s, &la);
+            odin_labels ls = head_series_labels_arena(h, s, &la);
             if (ls.v == NULL) {
                 odin_oom();
             }
@@ -394,7 +394,7 @@ int tsdb_wal_log_commit_locked(tsdb *db, head_series *const *created, size_t ncr
         odin_arena la; /* the records' labels */
         odin_arena_init(&la, 0);
         for (size_t i = 0; i < ncreated; i++) {
-            odin_labels ls = head_series_labels_arena(created[i], &la);
+            odin_labels ls = head_series_labels_arena(&db->head, created[i], &la);
             if (ls.v == NULL) {
                 odin_oom();
             }

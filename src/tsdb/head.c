@@ -35,6 +35,7 @@ void head_init(head *h, int64_t chunk_range_ms)
     memset(h, 0, sizeof(*h));
     h->chunk_range_ms = chunk_range_ms;
     h->pages = odin_calloc(HEAD_PAGES, sizeof(*h->pages));
+    h->pair_pages = odin_calloc(HEAD_PAGES, sizeof(*h->pair_pages));
     pthread_rwlock_init(&h->map_lock, NULL);
     odin_map_init(&h->symbols);
     odin_map_init(&h->postings);
@@ -173,7 +174,12 @@ void head_fini(head *h)
     for (int i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_destroy(&h->stripes[i]);
     }
-    head_gc_fini(h);
+    head_gc_fini(h); /* the batches' pairs leave their pages */
+    for (size_t p = 0; p <= (h->npairs >> HEAD_PAGE_BITS) && p < HEAD_PAGES; p++) {
+        free((void *)atomic_load_explicit(&h->pair_pages[p], memory_order_relaxed));
+    }
+    free((void *)h->pair_pages);
+    free(h->free_pairs);
 }
 
 /* Takes one reference on the symbol for s, making it on first use. */
@@ -210,6 +216,29 @@ static void values_add(head_values *vals, const char *v)
     vals->v[vals->len++] = v;
 }
 
+/* Gives a new pair its number (a freed one first) and publishes it in the pair pages. */
+static void pair_number_locked(head *h, head_postings *p)
+{
+    uint32_t id;
+    if (h->nfree_pairs > 0) {
+        id = h->free_pairs[--h->nfree_pairs];
+    } else {
+        if (h->npairs == UINT32_MAX) {
+            odin_oom(); /* 4 billion label pairs at once: memory ran out long before */
+        }
+        id = h->npairs++;
+    }
+    size_t page = id >> HEAD_PAGE_BITS;
+    _Atomic(head_postings *) *slots =
+        atomic_load_explicit(&h->pair_pages[page], memory_order_relaxed);
+    if (slots == NULL) {
+        slots = odin_calloc(HEAD_PAGE_SLOTS, sizeof(*slots));
+        atomic_store_explicit(&h->pair_pages[page], slots, memory_order_release);
+    }
+    p->id = id;
+    atomic_store_explicit(&slots[id & (HEAD_PAGE_SLOTS - 1)], p, memory_order_release);
+}
+
 /* The postings list (and pair) of name=value, made on first use. Postings keys are
  * "name\xffvalue": 0xff never occurs in UTF-8 text. A new pair takes a reference on its key, its
  * value (for the values index) and, for a new name, on the name (the values index's key);
@@ -225,6 +254,7 @@ static head_postings *pair_locked(head *h, odin_label l, odin_strbuf *key)
         return p;
     }
     p = odin_calloc(1, sizeof(*p));
+    pair_number_locked(h, p);
     /* the key must outlive the map entry: intern it like any symbol */
     odin_str k = intern_locked(h, (odin_str){key->p, key->len});
     odin_map_put(&h->postings, k.p, k.len, p);
@@ -249,39 +279,40 @@ static void index_series_locked(head *h, head_series *s, odin_labels ls)
     odin_strbuf_init(&key, 0);
     for (size_t i = 0; i < ls.len; i++) {
         head_postings *p = pair_locked(h, ls.v[i], &key);
-        s->labels[i] = p;
+        s->labels[i] = p->id;
         postings_add(p, s->ref);
     }
     postings_add(&h->all, s->ref);
     odin_strbuf_fini(&key);
 }
 
-static void fill_labels(const head_series *s, odin_label *v)
+static void fill_labels(const head *h, const head_series *s, odin_label *v)
 {
     for (size_t i = 0; i < s->nlabels; i++) {
-        v[i] = (odin_label){head_sym_str(s->labels[i]->name), head_sym_str(s->labels[i]->value)};
+        const head_postings *p = head_pair(h, s->labels[i]);
+        v[i] = (odin_label){head_sym_str(p->name), head_sym_str(p->value)};
     }
 }
 
-odin_labels head_series_labels(const head_series *s, head_labels_buf *b)
+odin_labels head_series_labels(const head *h, const head_series *s, head_labels_buf *b)
 {
     size_t n = s->nlabels;
     if (n > b->cap) {
         b->cap = n;
         b->v = odin_realloc(b->v, n * sizeof(*b->v));
     }
-    fill_labels(s, b->v);
+    fill_labels(h, s, b->v);
     return (odin_labels){b->v, n};
 }
 
-odin_labels head_series_labels_arena(const head_series *s, odin_arena *a)
+odin_labels head_series_labels_arena(const head *h, const head_series *s, odin_arena *a)
 {
     size_t n = s->nlabels;
     odin_label *v = odin_arena_alloc(a, n ? n * sizeof(*v) : 1);
     if (v == NULL) {
         return (odin_labels){NULL, 0};
     }
-    fill_labels(s, v);
+    fill_labels(h, s, v);
     return (odin_labels){v, n};
 }
 
@@ -292,13 +323,14 @@ void head_labels_buf_fini(head_labels_buf *b)
     b->cap = 0;
 }
 
-bool head_series_label_get(const head_series *s, const char *name, odin_str *v)
+bool head_series_label_get(const head *h, const head_series *s, const char *name, odin_str *v)
 {
     size_t nlen = strlen(name);
     for (size_t i = 0; i < s->nlabels; i++) {
-        const char *n = s->labels[i]->name;
+        const head_postings *p = head_pair(h, s->labels[i]);
+        const char *n = p->name;
         if (head_sym_of(n)->len == nlen && memcmp(n, name, nlen) == 0) {
-            *v = head_sym_str(s->labels[i]->value);
+            *v = head_sym_str(p->value);
             return true;
         }
     }
@@ -307,13 +339,14 @@ bool head_series_label_get(const head_series *s, const char *name, odin_str *v)
 }
 
 /* Whether s's labels are ls (sorted, as given to head_get_or_create). */
-static bool labels_equal(const head_series *s, odin_labels ls)
+static bool labels_equal(const head *h, const head_series *s, odin_labels ls)
 {
     if (s->nlabels != ls.len) {
         return false;
     }
     for (size_t i = 0; i < ls.len; i++) {
-        const char *n = s->labels[i]->name, *v = s->labels[i]->value;
+        const head_postings *p = head_pair(h, s->labels[i]);
+        const char *n = p->name, *v = p->value;
         if (head_sym_of(n)->len != ls.v[i].name.len || head_sym_of(v)->len != ls.v[i].value.len ||
             memcmp(n, ls.v[i].name.p, ls.v[i].name.len) != 0 ||
             memcmp(v, ls.v[i].value.p, ls.v[i].value.len) != 0) {
@@ -331,12 +364,13 @@ struct head_table_slot {
 };
 
 /* s's labels hash, as head_labels_hash gives for its label set (the table keeps only 32 bits) */
-static uint64_t series_hash(const head_series *s)
+static uint64_t series_hash(const head *hd, const head_series *s)
 {
     uint64_t h = 0x243F6A8885A308D3ULL;
     for (size_t i = 0; i < s->nlabels; i++) {
-        h = mix(h, s->labels[i]->name, head_sym_of(s->labels[i]->name)->len);
-        h = mix(h, s->labels[i]->value, head_sym_of(s->labels[i]->value)->len);
+        const head_postings *p = head_pair(hd, s->labels[i]);
+        h = mix(h, p->name, head_sym_of(p->name)->len);
+        h = mix(h, p->value, head_sym_of(p->value)->len);
     }
     return h;
 }
@@ -355,7 +389,7 @@ static head_series *lookup_locked(head *h, odin_labels ls, uint64_t hash)
         }
         if (e.hash == tag) {
             head_series *s = head_slot_locked(h, e.ref - 1);
-            if (s != NULL && labels_equal(s, ls)) {
+            if (s != NULL && labels_equal(h, s, ls)) {
                 return s;
             }
         }
@@ -394,7 +428,7 @@ void head_table_remove_locked(head *h, head_series *s)
     if (h->table_cap == 0) {
         return;
     }
-    size_t mask = h->table_cap - 1, i = (uint32_t)series_hash(s) & mask;
+    size_t mask = h->table_cap - 1, i = (uint32_t)series_hash(h, s) & mask;
     while (h->table[i].ref != s->ref) {
         if (h->table[i].ref == 0) {
             return; /* not there (never happens: every live series is) */
@@ -857,11 +891,52 @@ int head_series_append(head *h, head_series *s, int64_t t, double v, int *kind)
     return rc;
 }
 
-static int series_ptr_cmp(const void *a, const void *b)
+/* A merge sort with the comparison inlined: glibc's qsort (an indirect call and a memcpy per
+ * move) was ~10% of a 4000-series sum(rate()). Label sets in the head are unique, so stability
+ * does not matter. */
+static void insertion_sort_series(const head *h, head_series **v, size_t n)
 {
-    const head_series *x = *(const head_series *const *)a;
-    const head_series *y = *(const head_series *const *)b;
-    return head_series_labels_cmp(x, y);
+    for (size_t i = 1; i < n; i++) {
+        head_series *x = v[i];
+        size_t j = i;
+        while (j > 0 && head_series_labels_cmp(h, x, v[j - 1]) < 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+static void merge_sort_series(const head *h, head_series **v, head_series **tmp, size_t n)
+{
+    if (n <= 16) {
+        insertion_sort_series(h, v, n);
+        return;
+    }
+    size_t m = n / 2;
+    merge_sort_series(h, v, tmp, m);
+    merge_sort_series(h, v + m, tmp, n - m);
+    if (head_series_labels_cmp(h, v[m - 1], v[m]) <= 0) {
+        return; /* already in order (a head's series often come sorted) */
+    }
+    memcpy(tmp, v, m * sizeof(*v));
+    size_t i = 0, j = m, k = 0;
+    while (i < m && j < n) {
+        v[k++] = head_series_labels_cmp(h, v[j], tmp[i]) < 0 ? v[j++] : tmp[i++];
+    }
+    while (i < m) {
+        v[k++] = tmp[i++];
+    }
+}
+
+void head_sort_series(const head *h, head_series **v, size_t n)
+{
+    if (n < 2) {
+        return;
+    }
+    head_series **tmp = odin_malloc((n / 2 + 1) * sizeof(*tmp));
+    merge_sort_series(h, v, tmp, n);
+    free(tmp);
 }
 
 head_series **head_sorted_series(head *h, size_t *n)
@@ -876,7 +951,7 @@ head_series **head_sorted_series(head *h, size_t *n)
         }
     }
     pthread_rwlock_unlock(&h->map_lock);
-    qsort(v, count, sizeof(*v), series_ptr_cmp);
+    head_sort_series(h, v, count);
     *n = count;
     return v;
 }

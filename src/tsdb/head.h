@@ -133,15 +133,16 @@ void head_chunk_heap_free(uint8_t *b);
 
 /* One label pair of the head: the refs of the series holding it, ascending (32 bits: refs are
  * never reused, and head_get_or_create refuses to hand out more than HEAD_MAX_REFS), and the pair
- * itself. A series' labels are pointers to these (8 bytes a label where an odin_label is 32: a
- * head of 100k series holds half a million labels, and far fewer distinct pairs). `name` and
+ * itself. A series' labels are the numbers of these (4 bytes a label where an odin_label is 32:
+ * a head of 100k series holds half a million labels, and far fewer distinct pairs). `name` and
  * `value` are interned symbols' text (head_sym), held by the values index while the list has
  * refs; the struct goes with the list once it is empty, after the readers that could still
- * hold a series pointing at it (head_gc). */
+ * hold a series naming it (head_gc). */
 typedef struct head_postings {
     uint32_t *refs;
     uint32_t len, cap;
     const char *name, *value;
+    uint32_t id; /* the pair's number in the head's pair pages (head_pair) */
 } head_postings;
 
 /* Labels per series at most (head_series.nlabels is 16 bits; Prometheus allows any number, but a
@@ -174,7 +175,7 @@ typedef struct head_series {
     /* written under the stripe, read without it by the appender's early checks */
     _Atomic int64_t last_t;        /* INT64_MIN before the first sample */
     _Atomic uint64_t last_v_bits;  /* bits of the last value */
-    head_postings *labels[];       /* sorted by name; in the series' own allocation */
+    uint32_t labels[]; /* pair numbers (head_pair), sorted by name; in the series' allocation */
 } head_series;
 
 /* When the open chunk is to be cut (with the series' stripe held). */
@@ -207,8 +208,8 @@ static inline odin_str head_sym_str(const char *p)
     return (odin_str){p, head_sym_of(p)->len};
 }
 
-/* Compares two series' label sets as odin_labels_cmp does; interned strings that are the same
- * pointer are equal without reading them (most are). */
+/* Compares two interned strings as odin_str_cmp does; the same pointer is equal without reading
+ * them (most are). */
 static inline int head_sym_cmp(const char *a, const char *b)
 {
     if (a == b) {
@@ -219,27 +220,6 @@ static inline int head_sym_cmp(const char *a, const char *b)
     }
     return odin_str_cmp(head_sym_str(a), head_sym_str(b));
 }
-
-static inline int head_series_labels_cmp(const head_series *x, const head_series *y)
-{
-    size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
-    for (size_t i = 0; i < n; i++) {
-        const head_postings *a = x->labels[i], *b = y->labels[i];
-        if (a == b) {
-            continue;
-        }
-        int c = head_sym_cmp(a->name, b->name);
-        if (c) {
-            return c;
-        }
-        c = head_sym_cmp(a->value, b->value);
-        if (c) {
-            return c;
-        }
-    }
-    return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
-}
-
 
 #define HEAD_MAX_REFS ((uint64_t)UINT32_MAX)
 /* Replay keeps the log's refs only up to here; series logged under higher ones get the next free
@@ -276,6 +256,15 @@ typedef struct {
      * NULL (and that new refs no longer fill) is freed, so a head whose series churn does not
      * keep 8 bytes for every series it ever had. Written under map_lock. */
     _Atomic(head_series *) *_Atomic *pages; /* HEAD_PAGES entries */
+    /* label pairs by number (head_series.labels), read like the series pages: a page and a
+     * slot are stored (release) before any series holding the number is published. Numbers are
+     * handed out under map_lock, a freed one first; a pair's number is freed with the
+     * pair itself (with head_gc's batches: no reader can hold a series naming it then) and
+     * reused after the next head_gc. */
+    _Atomic(head_postings *) *_Atomic *pair_pages; /* HEAD_PAGES entries */
+    uint32_t npairs;                               /* 0..npairs-1 handed out (map_lock) */
+    uint32_t *free_pairs;                          /* freed numbers, reusable (map_lock) */
+    size_t nfree_pairs, cap_free_pairs;
     head_postings all;
     /* guarded by the stripes */
     pthread_mutex_t stripes[HEAD_STRIPES];
@@ -296,6 +285,8 @@ typedef struct {
     size_t nreaders, cap_readers;
     struct head_zombies *zombies; /* unlinked batches waiting for their readers to go */
     size_t nzombies, cap_zombies;
+    uint32_t *freed_pairs; /* numbers of pairs the batches freed, for free_pairs (gc_mu) */
+    size_t nfreed_pairs, cap_freed_pairs;
 } head;
 
 /* Consecutive refs share a stripe in runs of 1 << HEAD_STRIPE_RUN_BITS: a target's series are
@@ -342,12 +333,12 @@ typedef struct {
 } head_labels_buf;
 /* s's labels as odin_labels (sorted; strings interned), written into b: valid until b is used
  * for another series or freed, and as long as s is. */
-odin_labels head_series_labels(const head_series *s, head_labels_buf *b);
+odin_labels head_series_labels(const head *h, const head_series *s, head_labels_buf *b);
 /* As head_series_labels, into memory from arena a (NULL when the arena is full). */
-odin_labels head_series_labels_arena(const head_series *s, odin_arena *a);
+odin_labels head_series_labels_arena(const head *h, const head_series *s, odin_arena *a);
 void head_labels_buf_fini(head_labels_buf *b);
 /* The value of s's label `name`: true with *v set, or false (and *v empty) without that label. */
-bool head_series_label_get(const head_series *s, const char *name, odin_str *v);
+bool head_series_label_get(const head *h, const head_series *s, const char *name, odin_str *v);
 
 void head_init(head *h, int64_t chunk_range_ms);
 /* The series of ref - 1 == idx, or NULL (removed, or never made); with map_lock held, or by the
@@ -359,6 +350,37 @@ static inline head_series *head_slot_locked(const head *h, size_t idx)
     return slots ? atomic_load_explicit(&slots[idx & (HEAD_PAGE_SLOTS - 1)], memory_order_relaxed)
                  : NULL;
 }
+
+/* The label pair numbered id, of a series the caller holds (see head.pair_pages). */
+static inline head_postings *head_pair(const head *h, uint32_t id)
+{
+    _Atomic(head_postings *) *slots =
+        atomic_load_explicit(&h->pair_pages[id >> HEAD_PAGE_BITS], memory_order_acquire);
+    return atomic_load_explicit(&slots[id & (HEAD_PAGE_SLOTS - 1)], memory_order_acquire);
+}
+
+/* Compares two series' label sets as odin_labels_cmp does. */
+static inline int head_series_labels_cmp(const head *h, const head_series *x,
+                                         const head_series *y)
+{
+    size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
+    for (size_t i = 0; i < n; i++) {
+        if (x->labels[i] == y->labels[i]) {
+            continue;
+        }
+        const head_postings *a = head_pair(h, x->labels[i]), *b = head_pair(h, y->labels[i]);
+        int c = head_sym_cmp(a->name, b->name);
+        if (c) {
+            return c;
+        }
+        c = head_sym_cmp(a->value, b->value);
+        if (c) {
+            return c;
+        }
+    }
+    return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
+}
+
 /* Moves cut chunks to files under <dir>/chunks_odin/ (recreated empty) from now on; call before the
  * WAL replay. On failure the head keeps chunks in memory and err is filled. */
 int head_open_chunk_files(head *h, const char *dir, odin_err *err);
@@ -392,6 +414,9 @@ void head_note_range(head *h, int64_t mint, int64_t maxt);
 void head_series_prefetch_struct(const head_series *s);
 void head_series_prefetch_append(head *h, head_series *s);
 uint64_t head_labels_hash(odin_labels ls);
+
+/* Sorts series the caller holds by their labels. */
+void head_sort_series(const head *h, head_series **v, size_t n);
 
 /* ---- For compaction and checkpoints ---- */
 /* Live series pointers sorted by labels (heap array; caller frees). They stay valid while the

@@ -52,6 +52,17 @@ static void free_zombies(head *h, struct head_zombies *z)
         free(z->pages[i]);
     }
     for (size_t i = 0; i < z->nposts; i++) {
+        /* its number is free for a new pair from the next head_gc on (free_pairs is map_lock's) */
+        uint32_t id = z->posts[i]->id;
+        _Atomic(head_postings *) *slots =
+            atomic_load_explicit(&h->pair_pages[id >> HEAD_PAGE_BITS], memory_order_relaxed);
+        atomic_store_explicit(&slots[id & (HEAD_PAGE_SLOTS - 1)], NULL, memory_order_relaxed);
+        if (h->nfreed_pairs == h->cap_freed_pairs) {
+            h->cap_freed_pairs = h->cap_freed_pairs ? h->cap_freed_pairs * 2 : 64;
+            h->freed_pairs =
+                odin_realloc(h->freed_pairs, h->cap_freed_pairs * sizeof(*h->freed_pairs));
+        }
+        h->freed_pairs[h->nfreed_pairs++] = id;
         free(z->posts[i]);
     }
     free(z->posts);
@@ -118,6 +129,9 @@ void head_gc_fini(head *h)
     }
     free(h->zombies);
     free(h->readers);
+    free(h->freed_pairs);
+    h->freed_pairs = NULL;
+    h->nfreed_pairs = h->cap_freed_pairs = 0;
     h->zombies = NULL;
     h->readers = NULL;
     h->nzombies = h->nreaders = 0;
@@ -213,7 +227,8 @@ static void fix_postings_locked(head *h, struct head_zombies *z, odin_map *dirty
 static void note_postings_locked(head *h, head_series *s, odin_map *dirty, odin_strbuf *key)
 {
     for (size_t i = 0; i < s->nlabels; i++) {
-        const odin_label lab = {head_sym_str(s->labels[i]->name), head_sym_str(s->labels[i]->value)};
+        const head_postings *pair = head_pair(h, s->labels[i]);
+        const odin_label lab = {head_sym_str(pair->name), head_sym_str(pair->value)};
         const odin_label *l = &lab;
         odin_strbuf_reset(key);
         odin_strbuf_putstr(key, l->name);
@@ -267,11 +282,33 @@ static void free_empty_page_locked(head *h, struct head_zombies *z, size_t page)
     z->pages[z->npages++] = (void *)slots;
 }
 
+/* The numbers of pairs freed since the last head_gc, into free_pairs (with map_lock held for
+ * writing; taken from gc_mu's list first, as gc_mu is never held with another head lock). */
+static void reuse_pair_numbers(head *h, uint32_t *ids, size_t n)
+{
+    if (h->nfree_pairs + n > h->cap_free_pairs) {
+        h->cap_free_pairs = h->nfree_pairs + n + 64;
+        h->free_pairs = odin_realloc(h->free_pairs, h->cap_free_pairs * sizeof(*h->free_pairs));
+    }
+    if (n > 0) {
+        memcpy(h->free_pairs + h->nfree_pairs, ids, n * sizeof(*ids));
+    }
+    h->nfree_pairs += n;
+}
+
 size_t head_gc(head *h)
 {
     struct head_zombies z = {0};
     size_t cap = 0;
+    pthread_mutex_lock(&h->gc_mu);
+    uint32_t *freed = h->freed_pairs;
+    size_t nfreed = h->nfreed_pairs;
+    h->freed_pairs = NULL;
+    h->nfreed_pairs = h->cap_freed_pairs = 0;
+    pthread_mutex_unlock(&h->gc_mu);
     pthread_rwlock_wrlock(&h->map_lock);
+    reuse_pair_numbers(h, freed, nfreed);
+    free(freed);
     uint64_t *dead = NULL;
     for (size_t i = 0; i < h->nseries; i++) {
         head_series *s = head_slot_locked(h, i);
@@ -345,7 +382,7 @@ size_t head_gc(head *h)
 head_series *head_resolve_removed(head *h, head_series *s, bool *created)
 {
     head_labels_buf b = {0};
-    head_series *r = head_get_or_create(h, head_series_labels(s, &b), created);
+    head_series *r = head_get_or_create(h, head_series_labels(h, s, &b), created);
     head_labels_buf_fini(&b);
     return r;
 }

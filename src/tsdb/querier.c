@@ -70,14 +70,15 @@ void tsdb_querier_close(tsdb_querier *q)
 /* Whether s satisfies every matcher except those flagged in `done` (bit i for matcher i < 64: its
  * postings already narrowed the candidates, so every candidate satisfies it; re-running a regex
  * on each of 200k candidates was ~10% of a count()). */
-static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t n, uint64_t done)
+static bool series_matches(const head *h, const head_series *s, const tsdb_matcher *ms, size_t n,
+                           uint64_t done)
 {
     for (size_t i = 0; i < n; i++) {
         if (i < 64 && (done >> i & 1)) {
             continue;
         }
         odin_str v;
-        head_series_label_get(s, ms[i].name, &v);
+        head_series_label_get(h, s, ms[i].name, &v);
         if (!tsdb_matcher_matches(&ms[i], v)) {
             return false;
         }
@@ -301,48 +302,6 @@ static size_t union_lists(tsdb_querier *q, head_postings **lists, size_t nlists,
     return k;
 }
 
-typedef struct {
-    head_series *s;
-} head_item;
-
-/* Sorts head items by labels: a merge sort with the comparison inlined and items moved as
- * values, since glibc's qsort (an indirect call and a memcpy per move) was ~10% of a
- * 4000-series sum(rate()). Label sets in the head are unique, so stability does not matter. */
-static void insertion_sort_items(head_item *v, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        head_item x = v[i];
-        size_t j = i;
-        while (j > 0 && head_series_labels_cmp(x.s, v[j - 1].s) < 0) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
-}
-
-static void merge_sort_items(head_item *v, head_item *tmp, size_t n)
-{
-    if (n <= 16) {
-        insertion_sort_items(v, n);
-        return;
-    }
-    size_t h = n / 2;
-    merge_sort_items(v, tmp, h);
-    merge_sort_items(v + h, tmp, n - h);
-    if (head_series_labels_cmp(v[h - 1].s, v[h].s) <= 0) {
-        return; /* already in order (a head's series often come sorted) */
-    }
-    memcpy(tmp, v, h * sizeof(*v));
-    size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) {
-        v[k++] = head_series_labels_cmp(v[j].s, tmp[i].s) < 0 ? v[j++] : tmp[i++];
-    }
-    while (i < h) {
-        v[k++] = tmp[i++];
-    }
-}
-
 /* The postings list of an equality matcher, or NULL when no series has that label value. */
 static head_postings *eq_postings_locked(head *h, const tsdb_matcher *m)
 {
@@ -442,23 +401,13 @@ static head_series **head_select(tsdb_querier *q, const tsdb_matcher *ms, size_t
     size_t k = 0;
     for (size_t i = 0; i < ncand; i++) {
         head_series *s = head_slot_locked(h, cand[i] - 1);
-        if (s != NULL && series_matches(s, ms, n, done)) {
+        if (s != NULL && series_matches(h, s, ms, n, done)) {
             out[k++] = s;
         }
     }
     pthread_rwlock_unlock(&h->map_lock);
-    if (sorted && k > 1) {
-        head_item *items = odin_malloc(k * sizeof(*items));
-        head_item *tmp = odin_malloc((k / 2 + 1) * sizeof(*tmp));
-        for (size_t i = 0; i < k; i++) {
-            items[i] = (head_item){out[i]};
-        }
-        merge_sort_items(items, tmp, k);
-        for (size_t i = 0; i < k; i++) {
-            out[i] = items[i].s;
-        }
-        free(tmp);
-        free(items);
+    if (sorted) {
+        head_sort_series(h, out, k);
     }
     *count = k;
     return out;
@@ -558,7 +507,7 @@ static tsdb_series_set *select_series(tsdb_querier *q, const tsdb_matcher *ms, s
     }
     for (size_t i = 0; i < nhead; i++) {
         if (head_series_in_range(q, hs[i])) {
-            odin_labels ls = head_series_labels_arena(hs[i], &q->arena);
+            odin_labels ls = head_series_labels_arena(&q->db->head, hs[i], &q->arena);
             if (ls.v == NULL) {
                 odin_oom();
             }
@@ -626,7 +575,7 @@ odin_labels tsdb_series_labels(const tsdb_series_set *s)
      * const memory) */
     tsdb_series_set *m = (tsdb_series_set *)s;
     if (m->view_pos != s->pos) {
-        m->view = head_series_labels_arena(s->head_only[s->pos - 1], &s->q->arena);
+        m->view = head_series_labels_arena(&s->q->db->head, s->head_only[s->pos - 1], &s->q->arena);
         if (m->view.v == NULL) {
             odin_oom();
         }
@@ -929,7 +878,7 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
             if (set->series) {
                 remember_labels(q, &seen, name, set->series[i].labels);
             } else {
-                remember_labels(q, &seen, name, head_series_labels(set->head_only[i], &lbuf));
+                remember_labels(q, &seen, name, head_series_labels(&q->db->head, set->head_only[i], &lbuf));
             }
         }
         head_labels_buf_fini(&lbuf);
@@ -939,7 +888,7 @@ static int collect_strings(tsdb_querier *q, const char *name, const tsdb_matcher
         for (size_t i = 0; i < h->nseries; i++) {
             const head_series *s = head_slot_locked(h, i);
             if (s != NULL) {
-                remember_labels(q, &seen, name, head_series_labels(s, &lbuf));
+                remember_labels(q, &seen, name, head_series_labels(h, s, &lbuf));
             }
         }
         pthread_rwlock_unlock(&h->map_lock);

@@ -130,7 +130,7 @@ static int snap_next(void *ctx, odin_labels *labels, const block_chunk **chunks,
         if (k == 0) {
             continue;
         }
-        *labels = head_series_labels(s, &ss->lbuf);
+        *labels = head_series_labels(&ss->db->head, s, &ss->lbuf);
         *chunks = ss->out;
         *n = k;
         return 1;

@@ -307,11 +307,12 @@ uint64_t tsdb_head_delete_locked(tsdb *db, head_series *const *v, size_t n, int6
 
 /* ---- The admin calls ------------------------------------------------------------------------- */
 
-static bool series_matches(const head_series *s, const tsdb_matcher *ms, size_t n)
+static bool series_matches(const head *h, const head_series *s, const tsdb_matcher *ms,
+                           size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         odin_str v;
-        head_series_label_get(s, ms[i].name, &v);
+        head_series_label_get(h, s, ms[i].name, &v);
         if (!tsdb_matcher_matches(&ms[i], v)) {
             return false;
         }
@@ -332,7 +333,7 @@ static int delete_head_locked(tsdb *db, const tsdb_matcher *ms, size_t n, int64_
     size_t nstones = 0, cap = 0;
     for (size_t i = 0; i < count; i++) {
         head_series *s = all[i];
-        if (!series_matches(s, ms, n)) {
+        if (!series_matches(&db->head, s, ms, n)) {
             continue;
         }
         pthread_mutex_t *mu = head_stripe(&db->head, s->ref);

@@ -262,7 +262,8 @@ static void test_gc_open_querier(void **state)
 }
 
 /* Pods replaced by new ones every two hours: after each cut the head holds about two generations,
- * never all of them. */
+ * never all of them; label pair numbers of removed pods are given to later pods' pairs (freed
+ * with a batch, reusable from the next head_gc on: three generations' worth at most). */
 static void test_gc_churn_bounded(void **state)
 {
     (void)state;
@@ -274,6 +275,13 @@ static void test_gc_churn_bounded(void **state)
     for (int r = 0; r < ROUNDS; r++) {
         append_pods(db, r * PODS, PODS, r * 2 * HOUR, (r + 1) * 2 * HOUR);
         assert_int_equal(tsdb_compact(db, &err), 0);
+        assert_true(db->head.npairs <= 3 * PODS + 1);
+        for (size_t i = 0; i < db->head.nseries; i++) { /* every live label names its pair */
+            const head_series *s = head_slot_locked(&db->head, i);
+            for (size_t k = 0; s != NULL && k < s->nlabels; k++) {
+                assert_int_equal(head_pair(&db->head, s->labels[k])->id, s->labels[k]);
+            }
+        }
         tsdb_stats st;
         tsdb_get_stats(db, &st);
         if (r >= 2) {

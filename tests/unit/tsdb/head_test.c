@@ -102,7 +102,7 @@ static void test_refs_run_out(void **state)
     head_fini(&h);
 }
 
-/* Labels are kept as references to the head's label pairs (its postings lists): views give back
+/* Labels are kept as numbers of the head's label pairs (its postings lists): views give back
  * the exact label set (empty values and bytes that sort differently from their first byte
  * included), series that share a pair share it and pairs share interned names, lookups by label set tell sets apart by every byte, and the sort order
  * of head_series_labels_cmp is odin_labels_cmp's. */
@@ -130,40 +130,42 @@ static void test_labels_as_symbols(void **state)
     assert_ptr_equal(head_get_or_create(&h, (odin_labels){b, 3}, &created), sb);
     assert_false(created);
     assert_int_equal(sa->nlabels, 3);
-    assert_ptr_equal(sa->labels[0], sb->labels[0]); /* one pair: __name__ */
-    assert_ptr_not_equal(sa->labels[1], sb->labels[1]);
-    assert_ptr_equal(sa->labels[1]->name, sb->labels[1]->name); /* one symbol: cpu */
-    assert_ptr_equal(sa->labels[1], sc->labels[1]);              /* cpu="" */
-    assert_int_equal(sa->labels[1]->len, 2);                     /* its postings: a and c */
+    assert_int_equal(sa->labels[0], sb->labels[0]); /* one pair: __name__ */
+    assert_int_not_equal(sa->labels[1], sb->labels[1]);
+    assert_ptr_equal(head_pair(&h, sa->labels[1])->name,
+                     head_pair(&h, sb->labels[1])->name); /* one symbol: cpu */
+    assert_int_equal(sa->labels[1], sc->labels[1]);       /* cpu="" */
+    assert_int_equal(head_pair(&h, sa->labels[1])->len, 2); /* its postings: a and c */
+    assert_int_equal(head_pair(&h, sa->labels[1])->id, sa->labels[1]);
 
     head_labels_buf buf = {0};
-    odin_labels v = head_series_labels(sa, &buf);
+    odin_labels v = head_series_labels(&h, sa, &buf);
     assert_int_equal(v.len, 3);
     assert_int_equal(odin_labels_cmp(v, (odin_labels){a, 3}), 0);
     assert_int_equal(v.v[1].value.len, 0);
-    v = head_series_labels(sb, &buf);
+    v = head_series_labels(&h, sb, &buf);
     assert_int_equal(odin_labels_cmp(v, (odin_labels){b, 3}), 0);
     odin_arena ar;
     odin_arena_init(&ar, 0);
-    v = head_series_labels_arena(sc, &ar);
+    v = head_series_labels_arena(&h, sc, &ar);
     assert_int_equal(odin_labels_cmp(v, (odin_labels){c, 2}), 0);
     odin_arena_fini(&ar);
     head_labels_buf_fini(&buf);
 
     odin_str val;
-    assert_true(head_series_label_get(sb, "mode", &val));
+    assert_true(head_series_label_get(&h, sb, "mode", &val));
     assert_true(odin_str_eq_c(val, "idlf"));
-    assert_true(head_series_label_get(sa, "cpu", &val));
+    assert_true(head_series_label_get(&h, sa, "cpu", &val));
     assert_int_equal(val.len, 0);
-    assert_false(head_series_label_get(sa, "mod", &val));
+    assert_false(head_series_label_get(&h, sa, "mod", &val));
     assert_int_equal(val.len, 0);
-    assert_false(head_series_label_get(sc, "mode", &val));
+    assert_false(head_series_label_get(&h, sc, "mode", &val));
 
     /* sorted as odin_labels_cmp: "" < "1", and a shorter set first on a common prefix */
-    assert_true(head_series_labels_cmp(sa, sb) < 0);
-    assert_true(head_series_labels_cmp(sb, sa) > 0);
-    assert_true(head_series_labels_cmp(sc, sa) < 0);
-    assert_int_equal(head_series_labels_cmp(sa, sa), 0);
+    assert_true(head_series_labels_cmp(&h, sa, sb) < 0);
+    assert_true(head_series_labels_cmp(&h, sb, sa) > 0);
+    assert_true(head_series_labels_cmp(&h, sc, sa) < 0);
+    assert_int_equal(head_series_labels_cmp(&h, sa, sa), 0);
     size_t n;
     head_series **sorted = head_sorted_series(&h, &n);
     assert_int_equal(n, 3);
