@@ -109,11 +109,11 @@ int main(int argc, char **argv)
             cpu_split(&u0, &s0);
             const char *e = scrape_loop_append(loops[i], db, &job, &f, t0 + k * 1000, 0, &dur);
             cpu_split(&u1, &s1);
-            scrape_loop_reset_arena(loops[i]);
             if (e != NULL) {
                 fprintf(stderr, "scrape of target %ld failed: %s\n", i, e);
                 return 1;
             }
+            scrape_loop_release_arena(loops[i]); /* e was in it */
             if (k >= warmup) {
                 cpu_user += u1 - u0;
                 cpu_sys += s1 - s0;

@@ -76,14 +76,11 @@ void scrape_loop_free(scrape_loop *l)
     free(l);
 }
 
-void scrape_loop_reset_arena(scrape_loop *l)
+void scrape_loop_release_arena(scrape_loop *l)
 {
-    odin_arena *a = &l->arena;
-    if (a->held_bytes > 64 * 1024 && a->held_bytes > 4 * a->used_bytes) {
-        odin_arena_fini(a);
-        odin_arena_init(a, 0);
-    } else {
-        odin_arena_reset(a);
+    if (l->arena.held_bytes > 0) {
+        odin_arena_fini(&l->arena);
+        odin_arena_init(&l->arena, 0);
     }
 }
 
@@ -205,6 +202,7 @@ static void loop_complete(scrape_worker *w, scrape_loop *l, const scrape_fetch *
     l->scraped_once = true;
     l->last_ts = l->scrape_ts;
     report_health(m, l, err, l->scrape_ts, dur);
+    scrape_loop_release_arena(l); /* err was in it: report_health keeps a copy */
 }
 
 int64_t scrape_loop_tick_ts(scrape_loop *l, int64_t now, int64_t ideal)
@@ -235,6 +233,22 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Hands the scrape under way to libcurl. The loop's easy handle is made and set up here, on
+ * first use: most loops scrape plain HTTP through loop_fast.c and never need one (~5 KiB of
+ * libcurl's memory each). cfg_lock read-held. */
+static void curl_start(scrape_worker *w, scrape_loop *l, const scrape_job *job, uint64_t gen)
+{
+    const char *msg = NULL;
+    if (scrape_http_prepare(l, job, gen, &msg) < 0) {
+        l->in_flight = false;
+        scrape_fetch f = {.ok = false, .err = msg};
+        loop_complete(w, l, &f);
+        return;
+    }
+    curl_multi_add_handle(w->multi, l->easy);
+    l->in_flight = true;
+}
+
 /* Starts the scrape of the tick that was due at due_mono_ms. */
 static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono_ms)
 {
@@ -242,7 +256,7 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
     if (job == NULL) {
         return;
     }
-    scrape_loop_reset_arena(l);
+    scrape_loop_release_arena(l); /* what a stale-marker pass may have left */
     int64_t wall = wall_ns();
     int64_t prev_start = l->start_mono_ns;
     l->start_mono_ns = odin_mono_ns();
@@ -264,11 +278,12 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
     if (iv != NULL) {
         odin_summary_observe(iv, (double)(l->start_mono_ns - prev_start) / 1e9);
     }
-    if (msg != NULL || scrape_http_prepare(l, job, gen, &msg) < 0) {
+    if (msg != NULL) {
         scrape_fetch f = {.ok = false, .err = msg};
         loop_complete(w, l, &f);
         return;
     }
+    scrape_http_begin(l, job);
     if (l->fast_gen != gen || gen == 0) {
         scrape_fast_configure(l, job, scrape_http_accept(job, &l->arena));
         l->fast_gen = gen;
@@ -292,8 +307,7 @@ static void loop_start_scrape(scrape_worker *w, scrape_loop *l, int64_t due_mono
         }
         /* a redirect: libcurl makes this scrape and the loop's next ones */
     }
-    curl_multi_add_handle(w->multi, l->easy);
-    l->in_flight = true;
+    curl_start(w, l, job, gen);
 }
 
 /* Clears l's fast_in_flight and takes it out of the worker's in-flight list. */
@@ -424,8 +438,15 @@ static void fast_progress(scrape_worker *w)
             continue;
         }
         fast_landed(w, l);
-        if (r < 0) {
-            curl_multi_add_handle(w->multi, l->easy); /* a redirect: libcurl takes over */
+        if (r < 0) { /* a redirect: libcurl takes over */
+            const scrape_job *job = loop_job(w->m, l);
+            l->in_flight = false;
+            if (job != NULL) {
+                pthread_mutex_lock(&w->m->lock);
+                uint64_t gen = w->m->config_gen;
+                pthread_mutex_unlock(&w->m->lock);
+                curl_start(w, l, job, gen);
+            }
             continue;
         }
         l->in_flight = false;

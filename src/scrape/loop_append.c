@@ -23,6 +23,62 @@ void scrape_cache_init(scrape_cache *c)
     memset(c, 0, sizeof *c);
 }
 
+struct scrape_series_block {
+    scrape_series_block *next;
+    size_t used, cap;
+    unsigned char data[]; /* entries, each at a multiple of 4 */
+};
+
+/* Blocks double from the first (a target of a few series holds little) to the last size. */
+enum { SERIES_BLOCK_FIRST = 1024, SERIES_BLOCK_MAX = 32 * 1024 };
+
+static size_t entry_size(size_t rlen)
+{
+    return (offsetof(scrape_series, text) + rlen + 3) & ~(size_t)3;
+}
+
+static scrape_series_block *block_new(scrape_cache *c, size_t cap)
+{
+    scrape_series_block *b = odin_malloc(offsetof(scrape_series_block, data) + cap);
+    b->next = c->blocks;
+    b->used = 0;
+    b->cap = cap;
+    c->blocks = b;
+    return b;
+}
+
+/* Room for an entry of `size` bytes (entry_size) at the end of the newest block, or of a new one. */
+static scrape_series *entry_alloc(scrape_cache *c, size_t size)
+{
+    scrape_series_block *b = c->blocks;
+    if (b == NULL || b->cap - b->used < size) {
+        size_t cap = b == NULL ? SERIES_BLOCK_FIRST : 2 * b->cap;
+        cap = cap < SERIES_BLOCK_MAX ? cap : SERIES_BLOCK_MAX;
+        b = block_new(c, size > cap ? size : cap);
+    }
+    scrape_series *s = (scrape_series *)(void *)(b->data + b->used);
+    b->used += size;
+    return s;
+}
+
+size_t scrape_cache_bytes(const scrape_cache *c)
+{
+    size_t n = 0;
+    for (const scrape_series_block *b = c->blocks; b != NULL; b = b->next) {
+        n += b->cap;
+    }
+    return n;
+}
+
+static void blocks_free(scrape_series_block *b)
+{
+    while (b != NULL) {
+        scrape_series_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
 /* The table key: the text's hash with the format folded in, as identical text may parse
  * differently in the two formats. */
 static uint32_t text_hash(const char *text, size_t len, bool om)
@@ -108,9 +164,7 @@ static void cache_add(scrape_cache *c, scrape_series *s)
 
 void scrape_cache_fini(scrape_cache *c)
 {
-    for (uint32_t i = 0; i < c->table_cap; i++) {
-        free(c->table[i]);
-    }
+    blocks_free(c->blocks);
     free(c->table);
     free(c->order);
     memset(c, 0, sizeof *c);
@@ -298,7 +352,7 @@ static scrape_series *series_new(scrape_loop *l, const scrape_job *job, const ex
         *msg = "series text too long";
         return NULL;
     }
-    scrape_series *se = odin_malloc(offsetof(scrape_series, text) + e->series.len);
+    scrape_series *se = entry_alloc(&l->cache, entry_size(e->series.len));
     memset(se, 0, offsetof(scrape_series, text));
     se->hash = text_hash(e->series.p, e->series.len, om);
     se->rlen = (uint32_t)e->series.len;
@@ -374,6 +428,16 @@ static int cache_lookup(scrape_cache *c, size_t pos, expfmt_parser *p, expfmt_en
 /* ---- Passes ------------------------------------------------------------------------------------
  */
 
+/* tsdb_append through the entry's 32-bit ref. */
+static int append_entry(tsdb_appender *app, scrape_series *s, odin_labels ls, int64_t t, double v,
+                        odin_err *err)
+{
+    uint64_t ref = s->ref;
+    int rc = tsdb_append(app, &ref, ls, t, v, err);
+    s->ref = ref <= UINT32_MAX ? (uint32_t)ref : 0;
+    return rc;
+}
+
 /* By ref alone: a series the head has dropped (no samples left in it) gets no marker, as
  * none of its samples is recent enough for one to hide. */
 static void append_stale(tsdb_appender *app, scrape_series *s, int64_t ts)
@@ -384,7 +448,7 @@ static void append_stale(tsdb_appender *app, scrape_series *s, int64_t ts)
     odin_err err;
     odin_err_clear(&err);
     /* An out-of-order marker (the series moved on) is expected and harmless. */
-    (void)tsdb_append(app, &s->ref, (odin_labels){NULL, 0}, ts, tsdb_stale_nan(), &err);
+    (void)append_entry(app, s, (odin_labels){NULL, 0}, ts, tsdb_stale_nan(), &err);
 }
 
 /* Marks the series of the last good pass that the pass under way has not seen, `seen` of them
@@ -436,22 +500,45 @@ static void forget_pass_refs(scrape_cache *c, uint32_t gen)
 }
 
 /* Drops entries the last pass did not see once they outnumber the live ones, so a target whose
- * series churn does not grow its cache without bound (Prometheus flushes its cache likewise). */
+ * series churn does not grow its cache without bound (Prometheus flushes its cache likewise).
+ * After a good pass (gen): the survivors are exactly the entries of its order, which are copied
+ * in that order into one new block; each old entry then holds its copy's address, which later
+ * occurrences of it in the order (a series sent twice) take. */
 static void evict(scrape_cache *c, size_t used)
 {
     if (c->table_len <= 2 * used + 64) {
         return;
     }
-    size_t n, kept = 0;
-    scrape_series **v = table_entries(c, &n);
-    for (size_t i = 0; i < n; i++) {
-        if (v[i]->used_gen != c->gen) {
-            free(v[i]);
-        } else {
-            v[kept++] = v[i];
+    size_t bytes = 0, kept = 0;
+    for (uint32_t i = 0; i < c->table_cap; i++) {
+        scrape_series *s = c->table[i];
+        if (s != NULL && s->used_gen == c->gen) {
+            bytes += entry_size(s->rlen);
+            kept++;
         }
     }
-    table_rebuild(c, table_cap_for(kept), v, kept); /* smaller again after churn */
+    scrape_series_block *old = c->blocks;
+    c->blocks = NULL;
+    scrape_series_block *nb = block_new(c, bytes > 0 ? bytes : SERIES_BLOCK_FIRST);
+    scrape_series **v = odin_malloc((kept + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < c->norder; i++) {
+        scrape_series *s = c->order[i], *ns;
+        if (s->used_gen == c->gen) {
+            size_t size = entry_size(s->rlen);
+            ns = (scrape_series *)(void *)(nb->data + nb->used);
+            nb->used += size;
+            memcpy(ns, s, size);
+            memcpy(s, &ns, sizeof ns); /* over its ref and hash, which the copy keeps */
+            s->used_gen = c->gen - 1;  /* moved */
+            v[n++] = ns;
+        } else {
+            memcpy(&ns, s, sizeof ns);
+        }
+        c->order[i] = ns;
+    }
+    blocks_free(old);
+    table_rebuild(c, table_cap_for(n), v, n); /* smaller again after churn */
     free(v);
 }
 
@@ -590,14 +677,14 @@ static int pass_body(scrape_loop *l, tsdb_appender *app, const scrape_job *job,
         odin_err aerr;
         odin_err_clear(&aerr);
         /* Out-of-order and duplicate samples are dropped one by one, as in Prometheus. */
-        int arc = tsdb_append(app, &s->ref, ls, t, e.value, &aerr);
+        int arc = append_entry(app, s, ls, t, e.value, &aerr);
         if (arc < 0 && aerr.code != ODIN_ERR_CONFLICT && ls.len == 0) {
             /* no ref, or the head dropped the series: its labels again, from this line */
             if (line_labels(l, job, p, &e, &ls, &r->err, &perr) <= 0) {
                 continue;
             }
             odin_err_clear(&aerr);
-            arc = tsdb_append(app, &s->ref, ls, t, e.value, &aerr);
+            arc = append_entry(app, s, ls, t, e.value, &aerr);
         }
         if (arc < 0) {
             count_refused(&l->faults, &aerr);

@@ -189,6 +189,15 @@ static int apply_auth(scrape_loop *l, const http_client_config *h, struct curl_s
     return 0;
 }
 
+void scrape_http_begin(scrape_loop *l, const scrape_job *job)
+{
+    l->errbuf[0] = '\0';
+    l->content_type = NULL;
+    l->body_over = false;
+    odin_strbuf_reset(&l->body);
+    l->body_limit = (size_t)job->body_size_limit;
+}
+
 int scrape_http_prepare(scrape_loop *l, const scrape_job *job, uint64_t config_gen,
                         const char **msg)
 {
@@ -210,11 +219,6 @@ int scrape_http_prepare(scrape_loop *l, const scrape_job *job, uint64_t config_g
         curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)RECV_BUFFER_BYTES);
     }
     CURL *e = l->easy;
-    l->errbuf[0] = '\0';
-    l->content_type = NULL;
-    l->body_over = false;
-    odin_strbuf_reset(&l->body);
-    l->body_limit = (size_t)job->body_size_limit;
     const http_client_config *h = &job->http;
     /* The options below follow from the job alone, unless a secret is read from a file (a
      * rotated one must be picked up at the next scrape): set once per configuration, not per

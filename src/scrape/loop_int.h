@@ -50,7 +50,9 @@ int64_t scrape_target_offset_ms(uint64_t hash, uint64_t seed, int64_t interval_m
  * has two entries with one ref. Owned by its loop's cache; a pass number (gen) wraps after 2^32
  * passes, which only equality tests read. */
 typedef struct scrape_series {
-    uint64_t ref;      /* tsdb ref, 0 before the first append */
+    /* tsdb ref, 0 before the first append: the head's refs are 32 bits (HEAD_MAX_REFS); one
+     * that is not is kept as 0 and the series found by its labels each time */
+    uint32_t ref;
     uint32_t hash;     /* of the text and format: the entry's place in the cache's table */
     uint32_t rlen;     /* the series text's length */
     uint32_t nlen;     /* ... and the metric name's at its start */
@@ -64,6 +66,12 @@ typedef struct scrape_series {
     char text[]; /* rlen bytes of series text */
 } scrape_series;
 
+/* Entries are cut from blocks the cache owns (no allocator header or 16-byte rounding per entry:
+ * a cache holds one per series a target exposes), one after another in the order the target
+ * first sent them. Eviction copies the survivors into fresh blocks in the order of the last
+ * pass and frees the old ones. */
+typedef struct scrape_series_block scrape_series_block;
+
 typedef struct {
     /* Open addressing with linear probing over hash; NULL marks an empty slot. Entries are only
      * ever removed all at once (eviction rebuilds the table), so no deletion is needed. */
@@ -76,6 +84,7 @@ typedef struct {
      * still in the table (nothing is evicted after a failed pass), which is all a guess needs. */
     scrape_series **order;
     size_t norder, npos, order_cap;
+    scrape_series_block *blocks; /* the newest first, entries cut from its free end */
     /* The series the last good pass saw without an explicit timestamp (Prometheus' seriesPrev,
      * which staleness marks when they go) are the entries whose seen_gen is prev_gen: nprev of
      * them. After a failed or empty pass marked them stale, prev_gen is a pass no entry was seen
@@ -123,6 +132,8 @@ enum { SCRAPE_SPARE_BUFFERS = 4 };
 odin_labels scrape_labels_dup(odin_labels in, char **storage);
 /* The cache's entry for series text (len bytes, parsed as OpenMetrics when om), or NULL. */
 scrape_series *scrape_cache_get(const scrape_cache *c, const char *text, size_t len, bool om);
+/* Bytes of the blocks holding the cache's entries. */
+size_t scrape_cache_bytes(const scrape_cache *c);
 
 typedef enum {
     SCRAPE_LOOP_RUNNING,
@@ -223,11 +234,11 @@ struct scrape_loop {
     odin_arena arena;       /* per scrape */
 };
 
-/* Rewinds the loop's per-scrape arena. A target's first scrape makes all its series and fills
- * the arena with their labels (~512 KiB at 2000 series), and a reset keeps the largest block for
- * reuse, which later scrapes (a few KiB each) never need: the arena lets go of its memory when it
- * holds over 64 KiB and four times what the last scrape used. */
-void scrape_loop_reset_arena(scrape_loop *l);
+/* Frees the loop's per-scrape arena, at the end of each scrape: nothing in it outlives the
+ * scrape, and a loop spends most of its interval waiting, so an arena kept between scrapes (one
+ * 16 KiB block for the few KiB a warm scrape uses, ~512 KiB after a first scrape of 2000 series)
+ * would be idle memory in every loop; one block's malloc and free per scrape cost far less. */
+void scrape_loop_release_arena(scrape_loop *l);
 
 /* Creates a loop for target t (copies what it keeps). The caller links it into a worker. */
 scrape_loop *scrape_loop_new(const scrape_target *t);
@@ -248,7 +259,11 @@ typedef struct {
     const char *content_type; /* may be NULL */
 } scrape_fetch;
 
-/* loop_http.c: configures the easy handle for one scrape of l under job's settings, which
+/* loop_http.c: resets what one scrape of l fills, whichever client makes it (the body, its
+ * limit from job, the error text). */
+void scrape_http_begin(scrape_loop *l, const scrape_job *job);
+/* loop_http.c: makes (on first use) and configures the easy handle for one scrape of l under
+ * job's settings, after scrape_http_begin, which
  * belong to the manager's configuration number config_gen (options already set for that number
  * are kept; 0 sets them every time). 0 or an error message in *msg (arena) when the request
  * cannot even be built (e.g. unreadable password_file). */

@@ -392,9 +392,62 @@ static void test_eviction(void **state)
     tsdb_close(db);
 }
 
-/* The per-scrape arena: after the first scrape of a big target (every series new, their labels
- * in it) a reset keeps its block while that scrape used it; once a scrape needs a fraction of it,
- * the next reset lets it go; small arenas are kept. */
+/* Eviction moves the surviving entries into one new block in the last pass's order: the order
+ * then names the moved entries (the ones the table finds, a series sent twice included), the
+ * next passes find every stable line without a miss, and the blocks shrink back after churn. */
+static void test_eviction_moves_entries(void **state)
+{
+    (void)state;
+    scrape_loop *l;
+    tsdb *db = open_loop(&l);
+    scrape_job job = {.honor_timestamps = true};
+    odin_strbuf body;
+    odin_strbuf_init(&body, 0);
+    size_t most = 0, after_churn = 0;
+    for (int pass = 0; pass < 30; pass++) {
+        odin_strbuf_reset(&body);
+        for (int i = 0; i < 50; i++) {
+            odin_strbuf_printf(&body, "stable{i=\"%d\"} %d\n", i, pass);
+            if (i == 7) { /* the same series twice: a duplicate, its entry twice in the order */
+                odin_strbuf_printf(&body, "stable{i=\"%d\"} %d\n", i, pass);
+            }
+        }
+        int churn = pass < 20 ? 200 : 0;
+        for (int i = 0; i < churn; i++) {
+            odin_strbuf_printf(&body, "churn{pass=\"%d\",i=\"%d\"} 1\n", pass, i);
+        }
+        scrape_fetch f = {.ok = true, .body = body.p, .len = body.len};
+        double dur;
+        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(pass + 1), 0, &dur));
+        scrape_loop_release_arena(l);
+        const scrape_cache *c = &l->cache;
+        assert_int_equal(c->norder, 51 + (size_t)churn);
+        for (size_t i = 0; i < c->norder; i++) {
+            const scrape_series *s = c->order[i];
+            assert_ptr_equal(scrape_cache_get(c, s->text, s->rlen, false), s);
+        }
+        assert_ptr_equal(c->order[7], c->order[8]);
+        size_t bytes = scrape_cache_bytes(c);
+        most = bytes > most ? bytes : most;
+        after_churn = bytes;
+    }
+    /* every stable sample is there (the duplicate's second line refused), one per pass */
+    for (int i = 0; i < 50; i += 7) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        assert_int_equal(samples_of(db, "stable", "i", v), 30);
+    }
+    /* the last eviction left the 50 stable entries in one block of their own bytes */
+    assert_true(after_churn < 50 * 64);
+    assert_true(most > 4 * after_churn);
+    odin_strbuf_fini(&body);
+    scrape_loop_free(l);
+    tsdb_close(db);
+}
+
+/* The per-scrape arena holds nothing between scrapes: the first scrape of a big target (every
+ * series new, their labels in it) needs a lot of it, a warm one a little, and the release after
+ * each gives all of it back and leaves the arena usable for the next. */
 static void test_arena_release(void **state)
 {
     (void)state;
@@ -412,12 +465,13 @@ static void test_arena_release(void **state)
         scrape_fetch f = {.ok = true, .body = body.p, .len = body.len};
         double dur;
         assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(pass + 1), 0, &dur));
-        scrape_loop_reset_arena(l);
         held[pass] = l->arena.held_bytes;
+        scrape_loop_release_arena(l);
+        assert_int_equal(l->arena.held_bytes, 0);
     }
-    assert_true(held[0] > 64 * 1024);                /* the first scrape used it all: kept */
-    assert_int_equal(held[1], 0);                    /* the second used a little: let go */
-    assert_true(held[2] > 0 && held[2] < 64 * 1024); /* small from then on, and kept */
+    assert_true(held[0] > 64 * 1024);                /* the first scrape: all labels */
+    assert_true(held[1] > 0 && held[1] < 64 * 1024); /* warm: the report series' labels */
+    assert_int_equal(samples_of(db, "series_7", "other", "x"), 3);
     odin_strbuf_fini(&body);
     scrape_loop_free(l);
     tsdb_close(db);
@@ -472,6 +526,7 @@ int scrape_loop_append_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_keys),
         cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_eviction_moves_entries),
         cmocka_unit_test(test_passes_match_eager),
         cmocka_unit_test(test_stale_markers),
         cmocka_unit_test(test_faults),

@@ -26,6 +26,20 @@ static int head(scrape_fast *f, const char *text, odin_arena *a)
     return scrape_fast_parse_head(f, text, strlen(text), a);
 }
 
+/* Whether some loop of m has a libcurl easy handle (made only for scrapes libcurl makes). */
+static bool any_easy_handle(scrape_manager *m)
+{
+    bool any = false;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->nworkers; i++) {
+        for (scrape_loop *l = m->workers[i].loops; l != NULL; l = l->next) {
+            any |= l->easy != NULL;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return any;
+}
+
 static void test_parse_head(void **state)
 {
     (void)state;
@@ -370,6 +384,7 @@ static void test_chunked_gzip_one_connection(void **state)
     assert_non_null(strstr(r, "\r\nAccept-Encoding: gzip\r\n"));
     assert_non_null(strstr(r, "\r\nX-Prometheus-Scrape-Timeout-Seconds: 0.1\r\n"));
     pthread_mutex_unlock(&e.tgt.lock);
+    assert_false(any_easy_handle(e.m)); /* plain HTTP: libcurl was never needed */
     raw_env_stop(&e);
     odin_strbuf_fini(&text);
     odin_strbuf_fini(&gz);
@@ -412,6 +427,7 @@ static void test_redirect_goes_to_libcurl(void **state)
     raw_env e;
     raw_env_start(&e, ANSWER_REDIRECT, resp, sizeof resp - 1);
     assert_true(wait_scraped(&e, "moved_thing", 7, 4, NULL));
+    assert_true(any_easy_handle(e.m));
     /* the sample came from /moved (not last_request: the next scrape's GET /metrics may be in) */
     pthread_mutex_lock(&e.tgt.lock);
     assert_true(e.tgt.moved >= 1);
