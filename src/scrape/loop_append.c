@@ -529,11 +529,14 @@ static void evict(scrape_cache *c, size_t used)
             ns = (scrape_series *)(void *)(nb->data + nb->used);
             nb->used += size;
             memcpy(ns, s, size);
-            memcpy(s, &ns, sizeof ns); /* over its ref and hash, which the copy keeps */
+            uintptr_t to = (uintptr_t)ns; /* over its ref and hash, which the copy keeps */
+            memcpy(s, &to, sizeof to);
             s->used_gen = c->gen - 1;  /* moved */
             v[n++] = ns;
         } else {
-            memcpy(&ns, s, sizeof ns);
+            uintptr_t to;
+            memcpy(&to, s, sizeof to);
+            ns = (scrape_series *)to;
         }
         c->order[i] = ns;
     }
