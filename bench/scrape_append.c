@@ -6,16 +6,20 @@
  * what a change to that code path is worth.
  *
  * Usage: bench_scrape_append [--targets 50] [--series 2000] [--ticks 60] [--warmup 20]
- *                            [--dir DIR] [--gap-kib 0]
+ *                            [--dir DIR] [--gap-kib 0] [--wal-compression 1]
  * Prints one JSON line: CPU per sample (process user and system time, background threads of the
  * tsdb included) over the ticks after the warm-up, and the RSS at the end. --gap-kib K walks K KiB
  * of unrelated memory between two scrapes, as the kernel's receive copy and the other targets'
  * traffic do between a worker's scrapes. Without --dir the data goes to a fresh directory under
- * /tmp, removed at the end. */
+ * /tmp, removed at the end. --wal-compression 0 writes the WAL uncompressed (the server's
+ * --storage.tsdb.wal-compression=false); wal_bytes_per_sample is the WAL's size over every
+ * sample appended, warm-up included. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench_args.h"
@@ -44,6 +48,31 @@ static long rss_kib(void)
     return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* Bytes in the regular files of dir/wal (segments; checkpoints are directories, not counted). */
+static uint64_t wal_bytes(const char *dir)
+{
+    odin_strbuf path;
+    odin_strbuf_init(&path, 0);
+    odin_strbuf_printf(&path, "%s/wal", dir);
+    size_t base = path.len;
+    uint64_t sum = 0;
+    DIR *d = opendir(path.p);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        struct stat st;
+        path.len = base;
+        odin_strbuf_printf(&path, "/%s", e->d_name);
+        if (stat(path.p, &st) == 0 && S_ISREG(st.st_mode)) {
+            sum += (uint64_t)st.st_size;
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    odin_strbuf_fini(&path);
+    return sum;
+}
+
 int main(int argc, char **argv)
 {
     long ntargets = arg_long(argc, argv, "--targets", 50);
@@ -51,6 +80,7 @@ int main(int argc, char **argv)
     long ticks = arg_long(argc, argv, "--ticks", 60);
     long warmup = arg_long(argc, argv, "--warmup", 20);
     long gap_kib = arg_long(argc, argv, "--gap-kib", 0);
+    bool wal_compression = arg_long(argc, argv, "--wal-compression", 1) != 0;
     const char *dir = arg_str(argc, argv, "--dir");
     char tmp[] = "/tmp/odin-scrape-append-XXXXXX";
     if (dir == NULL) {
@@ -68,7 +98,7 @@ int main(int argc, char **argv)
     build_catalog(&cat, (size_t)nseries);
     odin_err err;
     odin_err_clear(&err);
-    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000};
+    tsdb_opts o = {.dir = dir, .wal_fsync_ms = 1000, .wal_compression = wal_compression};
     tsdb *db = tsdb_open(&o, &err);
     if (db == NULL) {
         fprintf(stderr, "open %s: %s\n", dir, err.msg);
@@ -96,7 +126,7 @@ int main(int argc, char **argv)
     odin_strbuf body;
     odin_strbuf_init(&body, 0);
     double cpu_user = 0, cpu_sys = 0;
-    uint64_t samples = 0;
+    uint64_t samples = 0, all_samples = 0;
     int64_t t0 = 1700000000000;
     for (long k = 0; k < ticks; k++) {
         for (long i = 0; i < ntargets; i++) {
@@ -114,6 +144,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             scrape_loop_release_arena(loops[i]); /* e was in it */
+            all_samples += (uint64_t)nseries + 5;
             if (k >= warmup) {
                 cpu_user += u1 - u0;
                 cpu_sys += s1 - s0;
@@ -123,11 +154,13 @@ int main(int argc, char **argv)
     }
     long rss = rss_kib();
     printf("{\"targets\": %ld, \"series\": %ld, \"ticks\": %ld, \"warmup\": %ld, "
-           "\"gap_kib\": %ld, \"samples\": %llu, \"ns_per_sample\": %.1f, "
-           "\"user_ns_per_sample\": %.1f, \"sys_ns_per_sample\": %.1f, \"rss_kib\": %ld}\n",
-           ntargets, nseries, ticks, warmup, gap_kib, (unsigned long long)samples,
-           (cpu_user + cpu_sys) * 1e9 / (double)samples, cpu_user * 1e9 / (double)samples,
-           cpu_sys * 1e9 / (double)samples, rss);
+           "\"gap_kib\": %ld, \"wal_compression\": %s, \"samples\": %llu, "
+           "\"ns_per_sample\": %.1f, \"user_ns_per_sample\": %.1f, \"sys_ns_per_sample\": %.1f, "
+           "\"rss_kib\": %ld, \"wal_bytes_per_sample\": %.2f}\n",
+           ntargets, nseries, ticks, warmup, gap_kib, wal_compression ? "true" : "false",
+           (unsigned long long)samples, (cpu_user + cpu_sys) * 1e9 / (double)samples,
+           cpu_user * 1e9 / (double)samples, cpu_sys * 1e9 / (double)samples, rss,
+           (double)wal_bytes(dir) / (double)all_samples);
     for (long i = 0; i < ntargets; i++) {
         scrape_loop_free(loops[i]);
         free(instance[i]);

@@ -25,7 +25,7 @@ static const server_flag_def flag_defs[] = {
     {"storage.tsdb.retention", "", "[DEPRECATED] Use storage.tsdb.retention.time.", false},
     {"storage.tsdb.min-block-duration", "2h", "Minimum duration of a data block before being persisted.", false},
     {"storage.tsdb.max-block-duration", "", "Maximum duration compacted blocks may span (default 10% of the retention period, at most 31d).", false},
-    {"storage.tsdb.wal-compression", "true", "Compress the tsdb WAL (accepted; Odin writes it uncompressed and reads both).", true},
+    {"storage.tsdb.wal-compression", "true", "Compress the tsdb WAL (snappy, as Prometheus; either kind is read).", true},
     {"storage.tsdb.no-lockfile", "false", "Do not create lockfile in data directory.", true},
     {"storage.tsdb.chunk-encoding", "xor", "Chunk encoding of new blocks: xor (Prometheus', read by promtool, Thanos and Prometheus) or odin (denser, read only by Odin).", false},
     {"storage.tsdb.wal-fsync-interval", "1s", "How often the WAL is fsynced: what a power cut can lose at most (0s: every commit).", false},

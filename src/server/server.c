@@ -277,6 +277,7 @@ static int open_storage(server *s, odin_err *err)
                             "--storage.tsdb.chunk-encoding: \"%.64s\" is neither xor nor odin", enc);
     }
     o.odin_chunks = enc && strcmp(enc, "odin") == 0;
+    o.wal_compression = server_flag_bool(&s->flags, "storage.tsdb.wal-compression");
     const char *size = server_flag(&s->flags, "storage.tsdb.retention.size");
     if (server_parse_bytes(size, &o.retention_bytes) < 0) {
         return odin_err_set(err, ODIN_ERR_INVALID,

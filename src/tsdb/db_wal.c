@@ -343,7 +343,8 @@ int tsdb_wal_start(tsdb *db, odin_err *err)
     }
     if (rc == 0 && !db->opts.read_only) {
         wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
-                       .fsync_ms = db->opts.wal_fsync_ms};
+                       .fsync_ms = db->opts.wal_fsync_ms,
+                       .compress = db->opts.wal_compression};
         db->wal = wal_open(wdir, &wo, err);
         if (db->wal && first < 0) {
             db->wal_seg_base = wal_segment(db->wal);
@@ -662,7 +663,9 @@ static int write_checkpoint(tsdb *db, int n, odin_err *err)
     odin_strbuf_printf(&tmp, "%s.tmp", dst.p);
     odin_remove_tree(tmp.p);
     /* synced once, when closed */
-    wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes, .fsync_ms = 3600 * 1000};
+    wal_opts wo = {.segment_bytes = db->opts.wal_segment_bytes,
+                   .fsync_ms = 3600 * 1000,
+                   .compress = db->opts.wal_compression};
     tsdb_wal *w = wal_open(tmp.p, &wo, err);
     int rc = w ? log_all_series(db, w, err) : -ODIN_ERR_IO;
     wal_close(w);

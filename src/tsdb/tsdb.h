@@ -36,6 +36,8 @@ typedef struct {
     int64_t max_block_range_ms;   /* largest compacted block, default min(10% retention, 31d) */
     int64_t wal_fsync_ms;         /* bound on what a power cut loses; default 1000, 0 = every commit */
     uint64_t wal_segment_bytes;   /* default 128 MiB */
+    bool wal_compression;         /* snappy WAL records, as Prometheus' default; the server sets it
+                                   * from --storage.tsdb.wal-compression (default true) */
     bool read_only;               /* replay and read, never write (dump, analyze) */
     bool odin_chunks;             /* write blocks in Odin's denser chunk encoding, which Prometheus
                                    * and promtool cannot read (docs/format/chunks.md); default XOR */

@@ -26,6 +26,10 @@ struct tsdb_wal {
     int64_t fsync_ms;
     bool has_flusher;
     pthread_t flusher;
+    /* The writer's own (wal_log is called by one thread at a time): snappy output and the
+     * encoder's table, NULL when compression is off. */
+    odin_strbuf zbuf;
+    uint16_t *ztable;
 
     pthread_mutex_t mu;
     pthread_cond_t cond; /* signals the flusher: new dirty data or stop */
@@ -217,7 +221,7 @@ static int64_t segment_room(const tsdb_wal *w)
 /* Lays rec out as fragments starting at seg_off into w->frag; returns the end offset. Every
  * fragment fits its page; when fewer than 7 bytes would be left in a page they are zero-filled
  * (a padding byte 0 and zeros), so the next record always starts with room for a header. */
-static uint64_t build_fragments(tsdb_wal *w, const uint8_t *rec, size_t len)
+static uint64_t build_fragments(tsdb_wal *w, const uint8_t *rec, size_t len, uint8_t flags)
 {
     odin_strbuf_reset(&w->frag);
     uint64_t pos = w->seg_off;
@@ -229,7 +233,7 @@ static uint64_t build_fragments(tsdb_wal *w, const uint8_t *rec, size_t len)
             n = page_left - WAL_FRAGMENT_HEADER_BYTES;
         }
         bool last = done + n == len;
-        uint8_t type = i == 0 ? (last ? 1 : 2) : (last ? 4 : 3);
+        uint8_t type = (uint8_t)((i == 0 ? (last ? 1 : 2) : (last ? 4 : 3)) | flags);
         uint8_t h[WAL_FRAGMENT_HEADER_BYTES];
         h[0] = type;
         put_be16(h + 1, (uint16_t)n);
@@ -266,7 +270,7 @@ static int untear_locked(tsdb_wal *w, odin_err *err)
     return 0;
 }
 
-static int log_locked(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err)
+static int log_locked(tsdb_wal *w, const uint8_t *rec, size_t len, uint8_t flags, odin_err *err)
 {
     if (w->fd < 0) {
         int rc = create_segment(w, w->seg + 1, err);
@@ -285,7 +289,7 @@ static int log_locked(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err
             return rc;
         }
     }
-    uint64_t end = build_fragments(w, rec, len);
+    uint64_t end = build_fragments(w, rec, len, flags);
     if (!odin_strbuf_ok(&w->frag)) {
         return odin_err_set(err, ODIN_ERR_LIMIT, "WAL record of %zu bytes is too large", len);
     }
@@ -320,8 +324,17 @@ int wal_log(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err)
     if (len == 0) {
         rec = (const uint8_t *)""; /* an empty record is legal: one empty full fragment */
     }
+    /* As Prometheus: compressed only where that is smaller, flagged on every fragment. Done
+     * before taking mu, so the flusher never waits on it. */
+    uint8_t flags = 0;
+    if (w->ztable != NULL && len > 0 && tsdb_snappy_encode(rec, len, &w->zbuf, w->ztable) == 0 &&
+        w->zbuf.len < len) {
+        rec = (const uint8_t *)w->zbuf.p;
+        len = w->zbuf.len;
+        flags = WAL_FRAG_SNAPPY;
+    }
     pthread_mutex_lock(&w->mu);
-    int rc = log_locked(w, rec, len, err);
+    int rc = log_locked(w, rec, len, flags, err);
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
@@ -448,6 +461,10 @@ tsdb_wal *wal_open(const char *dir, const wal_opts *opts, odin_err *err)
     w->segment_bytes = o.segment_bytes;
     w->fsync_ms = o.fsync_ms;
     w->fd = -1;
+    odin_strbuf_init(&w->zbuf, 0);
+    if (o.compress) {
+        w->ztable = odin_malloc(sizeof(*w->ztable) << TSDB_SNAPPY_TABLE_BITS);
+    }
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -511,6 +528,8 @@ void wal_close(tsdb_wal *w)
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     odin_strbuf_fini(&w->frag);
+    odin_strbuf_fini(&w->zbuf);
+    free(w->ztable);
     free(w->dir);
     odin_summary_free(w->fsync_s);
     free(w);

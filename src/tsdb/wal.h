@@ -1,7 +1,8 @@
 /* Private to src/tsdb/: the write-ahead log in Prometheus' on-disk format (wal/ segments named
  * %08d, 32 KiB pages, fragments with a 7-byte header: type, length BE16, CRC32C BE32), so that
  * Odin replays a Prometheus WAL on migration and Prometheus replays ours. Records are written
- * uncompressed; snappy-compressed fragments (type bit 3) are read.
+ * snappy-compressed (type bit 3) where that makes them smaller, unless compression is off, and
+ * read either way.
  *
  * Threads: one writer at a time (the tsdb serializes commits under its wal lock); with fsync_ms > 0
  * the writer also owns a flusher thread, started by wal_open and joined by wal_close, that shares
@@ -20,6 +21,7 @@ typedef struct {
     uint64_t segment_bytes; /* default 128 MiB */
     int64_t fsync_ms;       /* 0: fsync every record before wal_log returns; else a background
                                flusher fsyncs at most this long after a write */
+    bool compress; /* snappy, as Prometheus' --storage.tsdb.wal-compression (on by default) */
     /* segment_bytes must be a multiple of WAL_PAGE_BYTES (else wal_open fails with INVALID). */
 } wal_opts;
 
@@ -80,6 +82,7 @@ enum {
     WAL_PAGE_BYTES = 32 * 1024,
     WAL_FRAGMENT_HEADER_BYTES = 7,
     WAL_MAX_RECORD_BYTES = 256 * 1024 * 1024,
+    WAL_FRAG_SNAPPY = 0x08, /* fragment type bit: the record is one snappy block */
 };
 
 /* Record encoding (Prometheus record package). Types: */
@@ -149,6 +152,12 @@ int wal_count_exemplars(const uint8_t *rec, size_t len, size_t *n, odin_err *err
 uint32_t tsdb_crc32c(uint32_t crc, const void *p, size_t n);
 uint32_t tsdb_crc32c_sw(uint32_t crc, const void *p, size_t n);
 
+/* Snappy (snappy.c). The encoder's scratch table: 1 << TSDB_SNAPPY_TABLE_BITS entries. */
+enum { TSDB_SNAPPY_TABLE_BITS = 14 };
+/* Compresses src into out (reset first) as one snappy block; -ODIN_ERR_LIMIT when out cannot hold
+ * tsdb_snappy_max_encoded(len) bytes. */
+int tsdb_snappy_encode(const uint8_t *src, size_t len, odin_strbuf *out, uint16_t *table);
+size_t tsdb_snappy_max_encoded(size_t len);
 /* Decompresses one snappy block (the raw format, no framing) into out, which is reset first; out's
  * cap bounds the result. -ODIN_ERR_CORRUPT with err on any malformed or out-of-bounds input,
  * -ODIN_ERR_LIMIT when the declared length passes out's cap. */

@@ -22,7 +22,7 @@ enum {
     FRAG_MIDDLE = 3,
     FRAG_LAST = 4,
     FRAG_KIND_MASK = 0x07,
-    FRAG_SNAPPY = 0x08,
+    FRAG_SNAPPY = WAL_FRAG_SNAPPY,
     FRAG_ZSTD = 0x10,
     FRAG_RESERVED = 0xe0,
     READ_BUF_BYTES = 4 * WAL_PAGE_BYTES,
@@ -128,95 +128,6 @@ int wal_last_checkpoint(const char *dir)
     }
     closedir(d);
     return best;
-}
-
-/* ---- snappy ---- */
-
-static uint32_t load_le(const uint8_t *p, int n)
-{
-    uint32_t v = 0;
-    for (int i = n - 1; i >= 0; i--) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-/* Element tags of the snappy block format: the low two bits say literal or one of three copy
- * forms. Every length and offset is checked against both buffers before a byte moves. */
-int tsdb_snappy_decode(const uint8_t *src, size_t len, odin_strbuf *out, odin_err *err)
-{
-    odin_strbuf_reset(out);
-    uint64_t ulen = 0;
-    size_t s = 0;
-    if (tsdb_get_uvarint(src, len, &ulen, &s) < 0 || ulen > UINT32_MAX) {
-        return odin_err_set(err, ODIN_ERR_CORRUPT, "snappy: bad uncompressed length");
-    }
-    /* No element expands more than 64 output bytes from 3 input bytes, so a larger claim is a
-     * lie; checking it first keeps hostile input from sizing the allocation. */
-    if (ulen > (uint64_t)(len - s) * 22) {
-        return odin_err_set(err, ODIN_ERR_CORRUPT,
-                            "snappy: uncompressed length %" PRIu64 " too large for %zu bytes", ulen,
-                            len);
-    }
-    uint8_t *d = (uint8_t *)odin_strbuf_reserve(out, (size_t)ulen);
-    if (d == NULL) {
-        return odin_err_set(err, ODIN_ERR_LIMIT,
-                            "snappy: uncompressed length %" PRIu64 " passes the cap", ulen);
-    }
-    size_t dpos = 0;
-    while (s < len) {
-        uint8_t tag = src[s++];
-        uint64_t n;
-        uint64_t off = 0;
-        if ((tag & 3) == 0) {
-            n = (uint64_t)(tag >> 2) + 1;
-            if (n > 60) {
-                int nb = (int)n - 60;
-                if (len - s < (size_t)nb) {
-                    return odin_err_set(err, ODIN_ERR_CORRUPT, "snappy: truncated literal length");
-                }
-                n = (uint64_t)load_le(src + s, nb) + 1;
-                s += (size_t)nb;
-            }
-            if (n > len - s || n > ulen - dpos) {
-                return odin_err_set(err, ODIN_ERR_CORRUPT,
-                                    "snappy: literal of %" PRIu64 " bytes overruns a buffer", n);
-            }
-            memcpy(d + dpos, src + s, (size_t)n);
-            s += (size_t)n;
-            dpos += (size_t)n;
-            continue;
-        }
-        int ob = (tag & 3) == 1 ? 1 : (tag & 3) == 2 ? 2 : 4;
-        if (len - s < (size_t)ob) {
-            return odin_err_set(err, ODIN_ERR_CORRUPT, "snappy: truncated copy element");
-        }
-        if ((tag & 3) == 1) {
-            n = 4 + (uint64_t)((tag >> 2) & 7);
-            off = (uint64_t)(tag >> 5) << 8 | src[s];
-        } else {
-            n = 1 + (uint64_t)(tag >> 2);
-            off = load_le(src + s, ob);
-        }
-        s += (size_t)ob;
-        if (off == 0 || off > dpos || n > ulen - dpos) {
-            return odin_err_set(err, ODIN_ERR_CORRUPT,
-                                "snappy: copy of %" PRIu64 " bytes at distance %" PRIu64
-                                " is out of bounds",
-                                n, off);
-        }
-        /* Byte by byte: a copy may overlap its own output (a run). */
-        for (uint64_t i = 0; i < n; i++) {
-            d[dpos] = d[dpos - off];
-            dpos++;
-        }
-    }
-    if (dpos != ulen) {
-        return odin_err_set(err, ODIN_ERR_CORRUPT,
-                            "snappy: %zu bytes decoded, %" PRIu64 " declared", dpos, ulen);
-    }
-    odin_strbuf_advance(out, dpos);
-    return 0;
 }
 
 /* ---- reader ---- */

@@ -7,7 +7,8 @@
    Odin could not read may be gone from the directory afterwards.
 2. `odin server` scrapes the agent with 20s blocks and external labels, answers the query set and is
    stopped; promtool tsdb analyze and dump read its directory (dump equals `odin tsdb dump`, blocks
-   carry the thanos section), and Prometheus 2.42 started on it answers the same as Odin did.
+   carry the thanos section, the WAL holds snappy records), and Prometheus 2.42 started on it
+   answers the same as Odin did, replaying that WAL.
 
 Skips (77) when prometheus or promtool is missing."""
 import json
@@ -210,6 +211,28 @@ def dump_lines(argv):
     return sorted(l for l in r.stdout.splitlines() if l.strip())
 
 
+def wal_records(data):
+    """(snappy, plain) record counts over the WAL's segments and checkpoints, from the fragment
+    headers (docs/format/wal.md): a record starts with a full (1) or first (2) fragment."""
+    counts = [0, 0]
+    for root, _, files in os.walk(os.path.join(data, "wal")):
+        for name in files:
+            if not name.isdigit():
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                seg = f.read()
+            off = 0
+            while off + 7 <= len(seg):
+                t = seg[off]
+                if t == 0:
+                    off = (off // 32768 + 1) * 32768
+                    continue
+                if t & 7 in (1, 2):
+                    counts[0 if t & 8 else 1] += 1
+                off += 7 + (seg[off + 1] << 8 | seg[off + 2])
+    return counts
+
+
 def odin_to_prometheus(odin, agent, work):
     data = os.path.join(work, "odin-data")
     cfg = os.path.join(work, "odin.yml")
@@ -233,6 +256,11 @@ def odin_to_prometheus(odin, agent, work):
                 thanos.get("downsample") != {"resolution": 0}:
             raise AssertionError("%s/meta.json: thanos section %r" % (b, thanos))
     print("odin wrote %d blocks with the thanos section" % len(blocks))
+    # Prometheus must replay Odin's snappy records (written by default, as Prometheus does)
+    snappy, plain = wal_records(data)
+    if snappy == 0:
+        raise AssertionError("no snappy-compressed WAL record in %s (%d plain)" % (data, plain))
+    print("odin's WAL: %d snappy records, %d plain" % (snappy, plain))
     r = subprocess.run([PROMTOOL, "tsdb", "analyze", data], capture_output=True, text=True,
                        timeout=120)
     if r.returncode != 0 or "Block ID" not in r.stdout:

@@ -38,11 +38,13 @@ static long parse_long(const char *s)
 }
 
 /* Years of retention: the cut mode writes months of minutes, none of which may age out. Small WAL
- * segments, so checkpoints have whole segments to drop. */
+ * segments, so checkpoints have whole segments to drop. Snappy records, as the server writes by
+ * default, so kills, truncation and bit flips land in compressed records. */
 static tsdb_opts crash_opts(const char *dir)
 {
     return (tsdb_opts){.dir = dir,
                        .wal_fsync_ms = 1000,
+                       .wal_compression = true,
                        .retention_ms = 10 * 365 * 86400000LL,
                        .wal_segment_bytes = 1 << 20};
 }

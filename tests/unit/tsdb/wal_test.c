@@ -1,4 +1,4 @@
-/* Unit tests for the WAL: src/tsdb/wal.c (writer), wal_reader.c (reader, snappy, repair),
+/* Unit tests for the WAL: src/tsdb/wal.c (writer), wal_reader.c (reader, repair), snappy.c,
  * record.c (record codecs) and crc32c.c. Hand-built segments check the byte layout; truncation
  * and bit-flip sweeps check that damage ends reading cleanly and that repair leaves a clean log. */
 #include <setjmp.h>
@@ -566,6 +566,95 @@ static void test_snappy_vectors(void **state)
     odin_strbuf_fini(&out);
 }
 
+/* Encoder round trips on inputs that take every path: shorter than the input margin, runs (copies
+ * that overlap themselves, longer than 64 bytes), repeats farther than 2047 bytes (2-byte offsets),
+ * more than one 64 KiB block, incompressible bytes, and a real samples record. */
+static void test_snappy_encode_roundtrip(void **state)
+{
+    (void)state;
+    enum { BIG = 300000 };
+    uint8_t *in = odin_malloc(BIG);
+    uint16_t *table = odin_malloc(sizeof(*table) << TSDB_SNAPPY_TABLE_BITS);
+    odin_strbuf enc, dec;
+    odin_strbuf_init(&enc, 0);
+    odin_strbuf_init(&dec, 0);
+    for (int kind = 0; kind < 7; kind++) {
+        static const size_t lens[] = {0,   1,    4,     15,    16,    17,     64,     65,
+                                      100, 4096, 65535, 65536, 65537, 131072, 200003, BIG};
+        for (size_t li = 0; li < ODIN_ARRAY_LEN(lens); li++) {
+            size_t n = lens[li];
+            for (size_t i = 0; i < n; i++) {
+                switch (kind) {
+                case 0:
+                    in[i] = 0;
+                    break; /* one long run */
+                case 1:
+                    in[i] = (uint8_t)rng();
+                    break; /* incompressible */
+                case 2:
+                    in[i] = (uint8_t) "abcdefghij"[i % 10];
+                    break; /* short period */
+                case 3:
+                    in[i] = i % 3000 < 2900 ? (uint8_t)((i % 3000) * 31 >> 3) : (uint8_t)rng();
+                    break;
+                case 4:
+                    in[i] = (uint8_t)(i % 5000 < 8 ? rng() : i % 5000 * 13 >> 4);
+                    break;
+                case 5:
+                    in[i] = (uint8_t)(rng() % 4 == 0 ? rng() : 'x');
+                    break;
+                default:
+                    in[i] = (uint8_t)(i / 70 % 2 ? i : 0xaa);
+                    break;
+                }
+            }
+            assert_int_equal(tsdb_snappy_encode(in, n, &enc, table), 0);
+            assert_true(enc.len <= tsdb_snappy_max_encoded(n));
+            odin_err err;
+            odin_err_clear(&err);
+            if (tsdb_snappy_decode((const uint8_t *)enc.p, enc.len, &dec, &err) != 0) {
+                fail_msg("kind %d len %zu: %s", kind, n, err.msg);
+            }
+            assert_int_equal(dec.len, n);
+            if (n > 0) {
+                assert_memory_equal(dec.p, in, n);
+            }
+            /* repetitive input must actually shrink, the long run by far */
+            if (n >= 4096 && kind == 0) {
+                assert_true(enc.len < n / 20);
+            }
+            if (n >= 65536 && (kind == 2 || kind == 3 || kind == 4)) {
+                if (enc.len >= n / 4) {
+                    fail_msg("kind %d len %zu: %zu bytes compressed", kind, n, enc.len);
+                }
+            }
+        }
+    }
+    /* What the WAL logs most: a scrape's samples record (counters and gauges, one timestamp). */
+    wal_sample *ss = odin_malloc(2000 * sizeof(*ss));
+    for (size_t i = 0; i < 2000; i++) {
+        ss[i] =
+            (wal_sample){1000 + i, 1700000000000 + (int64_t)(i % 3),
+                         i % 2 ? 19643.33 + (double)i * 0.01 : 4.2e11 + 4096.0 * (double)(i % 9)};
+    }
+    odin_strbuf rec;
+    odin_strbuf_init(&rec, 0);
+    wal_encode_samples(&rec, ss, 2000);
+    assert_int_equal(tsdb_snappy_encode((const uint8_t *)rec.p, rec.len, &enc, table), 0);
+    assert_true(enc.len < rec.len * 3 / 4);
+    odin_err err;
+    odin_err_clear(&err);
+    assert_int_equal(tsdb_snappy_decode((const uint8_t *)enc.p, enc.len, &dec, &err), 0);
+    assert_int_equal(dec.len, rec.len);
+    assert_memory_equal(dec.p, rec.p, rec.len);
+    odin_strbuf_fini(&rec);
+    free(ss);
+    odin_strbuf_fini(&enc);
+    odin_strbuf_fini(&dec);
+    free(table);
+    free(in);
+}
+
 /* ---- writer and reader ---- */
 
 static void test_roundtrip_layout(void **state)
@@ -614,6 +703,117 @@ static void test_roundtrip_layout(void **state)
     odin_strbuf_fini(&expect);
     free(seg);
     free(buf);
+    rmtree(dir);
+}
+
+/* Fragment types of a segment, in order (padding skipped). */
+static size_t fragment_types(const odin_strbuf *seg, uint8_t *types, size_t cap)
+{
+    size_t n = 0;
+    size_t off = 0;
+    while (off + 7 <= seg->len) {
+        uint8_t t = (uint8_t)seg->p[off];
+        if (t == 0) {
+            off = (off / WAL_PAGE_BYTES + 1) * WAL_PAGE_BYTES;
+            continue;
+        }
+        assert_true(n < cap);
+        types[n++] = t;
+        off += 7 + ((size_t)(uint8_t)seg->p[off + 1] << 8 | (uint8_t)seg->p[off + 2]);
+    }
+    return n;
+}
+
+/* With compression on, a record is written as snappy where that is smaller (every fragment
+ * flagged, as Prometheus) and as is where not; reading gives back the records either way. */
+static void test_compressed_writer(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    odin_err err;
+    odin_err_clear(&err);
+    wal_sample *ss = odin_malloc(2000 * sizeof(*ss));
+    for (size_t i = 0; i < 2000; i++) {
+        ss[i] = (wal_sample){1 + i, 1700000000000, 45.5 + (double)(i % 4) * 0.25};
+    }
+    odin_strbuf samples, text;
+    odin_strbuf_init(&samples, 0);
+    odin_strbuf_init(&text, 0);
+    wal_encode_samples(&samples, ss, 2000);
+    while (text.len < 100000) {
+        odin_strbuf_printf(&text, "node_cpu_seconds_total{cpu=\"%zu\",mode=\"idle\"}",
+                           text.len % 97);
+    }
+    uint8_t noise[5000];
+    for (size_t i = 0; i < sizeof(noise); i++) {
+        noise[i] = (uint8_t)rng();
+    }
+    const struct {
+        const uint8_t *p;
+        size_t len;
+        bool compressed;
+    } recs[] = {
+        {(const uint8_t *)samples.p, samples.len, true},
+        {noise, sizeof(noise), false},
+        {(const uint8_t *)"", 0, false},
+        {(const uint8_t *)text.p, text.len, true},
+        {(const uint8_t *)"ab", 2, false},
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        bool compress = pass == 0;
+        tsdb_wal *w = wal_open(dir, &(wal_opts){.fsync_ms = 0, .compress = compress}, &err);
+        assert_non_null(w);
+        size_t raw = 0;
+        for (size_t i = 0; i < ODIN_ARRAY_LEN(recs); i++) {
+            assert_int_equal(wal_log(w, recs[i].p, recs[i].len, &err), 0);
+            raw += recs[i].len;
+        }
+        int seg_no = wal_segment(w);
+        wal_close(w);
+        char *path = pathf("%s/%08d", dir, seg_no);
+        odin_strbuf seg;
+        odin_strbuf_init(&seg, 0);
+        read_whole(path, &seg);
+        uint8_t types[64];
+        size_t nt = fragment_types(&seg, types, ODIN_ARRAY_LEN(types));
+        /* one record's fragments run from a full or first fragment to a full or last one */
+        size_t r = 0;
+        for (size_t i = 0; i < nt; i++) {
+            uint8_t kind = types[i] & 7;
+            assert_true(r < ODIN_ARRAY_LEN(recs));
+            bool want = compress && recs[r].compressed;
+            if (((types[i] & WAL_FRAG_SNAPPY) != 0) != want) {
+                fail_msg("pass %d record %zu fragment type 0x%02x", pass, r, types[i]);
+            }
+            if (kind == 1 || kind == 4) {
+                r++;
+            }
+        }
+        assert_int_equal(r, ODIN_ARRAY_LEN(recs));
+        size_t used = 0;
+        for (size_t i = 0; i + 7 <= seg.len; i++) {
+            used = seg.p[i] != 0 ? i + 1 : used;
+        }
+        if (compress) {
+            assert_true(used < raw / 2);
+        } else {
+            assert_true(used > raw);
+        }
+        readback rb;
+        readback_all(dir, &rb);
+        assert_int_equal(rb.rc, 0);
+        assert_int_equal(rb.n, (size_t)(pass + 1) * ODIN_ARRAY_LEN(recs));
+        for (size_t i = 0; i < rb.n; i++) {
+            size_t k = i % ODIN_ARRAY_LEN(recs);
+            assert_record(&rb.v[i], recs[k].p, recs[k].len);
+        }
+        readback_free(&rb);
+        odin_strbuf_fini(&seg);
+        free(path);
+    }
+    odin_strbuf_fini(&samples);
+    odin_strbuf_fini(&text);
+    free(ss);
     rmtree(dir);
 }
 
@@ -1146,7 +1346,9 @@ int tsdb_wal_tests(void)
         cmocka_unit_test(test_series_roundtrip),
         cmocka_unit_test(test_tombstones_metadata),
         cmocka_unit_test(test_snappy_vectors),
+        cmocka_unit_test(test_snappy_encode_roundtrip),
         cmocka_unit_test(test_roundtrip_layout),
+        cmocka_unit_test(test_compressed_writer),
         cmocka_unit_test(test_segments_and_reopen),
         cmocka_unit_test(test_truncate_every_offset),
         cmocka_unit_test(test_bit_flips),
