@@ -7,11 +7,13 @@ its own data directory and port, at the same time. After a warm-up, over a measu
 CPU (utime+stime from /proc) per appended sample (prometheus_tsdb_head_samples_appended_total
 from each one's /metrics), RSS at the end, and scrapes made vs expected
 (count_over_time(up[window])), missed intervals and how late scrapes started after their tick
-(from the `up` timestamps, see up_timing), and RSS per active series (RSS over targets x series).
-Prints a Markdown table.
+(from the `up` timestamps, see up_timing), RSS per active series (RSS over targets x series), and
+WAL bytes per sample (the wal/ directory's size at the end over every sample appended since the
+start; both write snappy records by default). Prints a Markdown table.
 
 Usage: bench/scrape_bench.py [--targets 50] [--series 2000] [--interval 1] [--warmup 30]
                              [--duration 120] [--build build] [--only odin|prometheus]
+                             [--odin-flag=--storage.tsdb.wal-compression=false ...]
 Standard library only; every process it starts is stopped on exit."""
 import argparse
 import json
@@ -74,6 +76,17 @@ def appended(port):
     for line in http_get("http://127.0.0.1:%d/metrics" % port).splitlines():
         if line.startswith("prometheus_tsdb_head_samples_appended_total"):
             total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def dir_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass  # a segment deleted while walking
     return total
 
 
@@ -153,6 +166,8 @@ def main():
     ap.add_argument("--build", default=os.path.join(os.path.dirname(HERE), "build"))
     ap.add_argument("--prometheus", default=shutil.which("prometheus") or "/usr/bin/prometheus")
     ap.add_argument("--only", choices=["odin", "prometheus"])
+    ap.add_argument("--odin-flag", action="append", default=[],
+                    help="an extra flag for odin server (repeatable)")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="odin-scrape-bench-")
@@ -181,7 +196,7 @@ def main():
             port = free_port()
             argv = [os.path.join(args.build, "odin"), "server", "--config.file=" + config,
                     "--storage.tsdb.path=" + os.path.join(work, "odin-data"),
-                    "--web.listen-address=127.0.0.1:%d" % port]
+                    "--web.listen-address=127.0.0.1:%d" % port] + args.odin_flag
             servers.append(("odin", port, argv))
         if args.only != "odin" and os.path.exists(args.prometheus):
             port = free_port()
@@ -190,7 +205,10 @@ def main():
                     "--web.listen-address=127.0.0.1:%d" % port]
             servers.append(("prometheus", port, argv))
         procs = {}
+        data_dir = {}
         for name, port, argv in servers:
+            data_dir[name] = next(a.split("=", 1)[1] for a in argv
+                                  if a.startswith("--storage.tsdb.path="))
             p = run.start(argv, open(os.path.join(work, name + ".log"), "w"))
             wait_http("http://127.0.0.1:%d/-/ready" % port, p, name)
             procs[name] = p
@@ -216,6 +234,7 @@ def main():
                          "scrapes": made, "expected": expected, "scrape_s": dur,
                          "rss_per_series_b": rss_mib(procs[name].pid) * 1048576 /
                          (args.targets * args.series),
+                         "wal_b_per_sample": dir_bytes(os.path.join(data_dir[name], "wal")) / a1,
                          **up_timing(port, window, t1, args.interval)})
         tgt_cpu = cpu_seconds(tgt.pid) - tgt_cpu0
     finally:
@@ -227,16 +246,16 @@ def main():
                         tgt_cpu))
     print("| server | CPU-s | samples appended | us CPU/sample | samples/s | RSS MiB | RSS B/series "
           "| scrapes made/expected | missed | avg scrape s | on-interval deltas | late > 2 ms "
-          "| late ms p50/p90/p99/max |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| late ms p50/p90/p99/max | WAL B/sample |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| %s | %.2f | %.0f | %.3f | %.0f | %.0f | %.0f | %.0f/%d | %d | %.4f | %.1f%% | "
-              "%.1f%% | %d/%d/%d/%d |" % (
+              "%.1f%% | %d/%d/%d/%d | %.2f |" % (
                   r["name"], r["cpu_s"], r["samples"], r["us_per_sample"], r["samples_per_s"],
                   r["rss_mib"], r["rss_per_series_b"], r["scrapes"], r["expected"], r["missed"],
                   r["scrape_s"],
                   100 * r["on_interval"], 100 * r["late_over_2ms"], r["late_p50"], r["late_p90"],
-                  r["late_p99"], r["late_max"]))
+                  r["late_p99"], r["late_max"], r["wal_b_per_sample"]))
     if len(rows) == 2:
         o, p = rows
         print("\nratios odin/prometheus: CPU per sample %.3f, RSS %.3f" % (
