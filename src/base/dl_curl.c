@@ -97,9 +97,25 @@ static void nolib_fail(nolib_easy *e)
     }
 }
 
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init_once(void)
+{
+    global_rc = real.global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Once per process, with CURL_GLOBAL_DEFAULT (what every caller passes): scrape workers and
+ * Kubernetes discovery call it from their own threads when they first need libcurl, and the
+ * libcurl Odin builds against must not run it twice at once. */
 CURLcode curl_global_init(long flags)
 {
-    return have_curl() ? real.global_init(flags) : CURLE_FAILED_INIT;
+    (void)flags;
+    if (!have_curl()) {
+        return CURLE_FAILED_INIT;
+    }
+    pthread_once(&global_once, global_init_once);
+    return global_rc;
 }
 
 void curl_global_cleanup(void)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scrape/loop_int.h"
 
@@ -112,7 +113,10 @@ void scrape_worker_give_buffer(scrape_worker *w, odin_strbuf *b)
 void scrape_worker_wake(scrape_worker *w)
 {
     atomic_store(&w->dirty, true);
-    curl_multi_wakeup(w->multi);
+    uint64_t one = 1;
+    if (write(w->wake_fd, &one, sizeof one) < 0) {
+        /* only when the counter is full: a wake-up is pending anyway */
+    }
 }
 
 /* Records the outcome for /api/v1/targets and logs a change of health once. */
@@ -233,6 +237,37 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* libcurl keeps idle connections in the multi handle's cache, by default four per handle added
+ * at that moment. Scrapes are spread over the interval, so few are added at once and each scrape
+ * opened a new TCP connection (connect, handshake and teardown: about a tenth of the server's CPU
+ * at 50 targets). One idle connection per target is kept instead, as Prometheus' per-target HTTP
+ * client keeps its keep-alive connection. */
+static void size_connection_cache(scrape_worker *w, size_t nloops)
+{
+    if (w->multi != NULL && nloops != w->nloops) {
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(nloops + 4));
+    }
+    w->nloops = nloops;
+}
+
+/* The worker's multi handle, made (and libcurl loaded) when the first scrape needs it: plain
+ * HTTP goes through loop_fast.c, and a server with only such targets never maps libcurl and the
+ * TLS and Kerberos libraries it pulls in (~4 MB resident). */
+static CURLM *worker_multi(scrape_worker *w)
+{
+    if (w->multi == NULL) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        w->multi = curl_multi_init();
+        if (w->multi == NULL) {
+            odin_oom();
+        }
+        size_t n = w->nloops;
+        w->nloops = (size_t)-1;
+        size_connection_cache(w, n);
+    }
+    return w->multi;
+}
+
 /* Hands the scrape under way to libcurl. The loop's easy handle is made and set up here, on
  * first use: most loops scrape plain HTTP through loop_fast.c and never need one (~5 KiB of
  * libcurl's memory each). cfg_lock read-held. */
@@ -245,7 +280,7 @@ static void curl_start(scrape_worker *w, scrape_loop *l, const scrape_job *job, 
         loop_complete(w, l, &f);
         return;
     }
-    curl_multi_add_handle(w->multi, l->easy);
+    curl_multi_add_handle(worker_multi(w), l->easy);
     l->in_flight = true;
 }
 
@@ -419,6 +454,17 @@ static void drain_done(scrape_worker *w)
     }
 }
 
+/* Moves libcurl's transfers along and completes those that finished; nothing before the first
+ * scrape that needs libcurl. cfg_lock read-held. */
+static void perform(scrape_worker *w)
+{
+    if (w->multi != NULL) {
+        int running = 0;
+        curl_multi_perform(w->multi, &running);
+        drain_done(w);
+    }
+}
+
 /* Moves the plain-HTTP transfers given to the last poll along; completes those that finished.
  * cfg_lock read-held. */
 static void fast_progress(scrape_worker *w)
@@ -455,6 +501,15 @@ static void fast_progress(scrape_worker *w)
     w->nwaiting = 0;
 }
 
+/* Room for one more transfer in the poll arrays (which keep one entry more, for wake_fd). */
+static void grow_waiting(scrape_worker *w)
+{
+    w->waiting_cap = w->waiting_cap ? w->waiting_cap * 2 : 16;
+    w->waiting = odin_realloc(w->waiting, w->waiting_cap * sizeof *w->waiting);
+    w->waitfds = odin_realloc(w->waitfds, (w->waiting_cap + 1) * sizeof(struct curl_waitfd));
+    w->pollfds = odin_realloc(w->pollfds, (w->waiting_cap + 1) * sizeof *w->pollfds);
+}
+
 /* The descriptors of the plain-HTTP transfers in flight, for the next poll, which must end by
  * the first one's deadline (*wake_ms lowered to it). */
 static void fast_collect(scrape_worker *w, int64_t *wake_ms)
@@ -463,9 +518,7 @@ static void fast_collect(scrape_worker *w, int64_t *wake_ms)
     for (size_t i = 0; i < w->ninflight; i++) {
         scrape_loop *l = w->inflight[i];
         if (w->nwaiting == w->waiting_cap) {
-            w->waiting_cap = w->waiting_cap ? w->waiting_cap * 2 : 16;
-            w->waiting = odin_realloc(w->waiting, w->waiting_cap * sizeof *w->waiting);
-            w->waitfds = odin_realloc(w->waitfds, w->waiting_cap * sizeof(struct curl_waitfd));
+            grow_waiting(w);
         }
         if (l->fast.deadline_ns / 1000000 + 1 < *wake_ms) {
             *wake_ms = l->fast.deadline_ns / 1000000 + 1;
@@ -475,6 +528,46 @@ static void fast_collect(scrape_worker *w, int64_t *wake_ms)
         fd->events = scrape_fast_events(l) == POLLIN ? CURL_WAIT_POLLIN : CURL_WAIT_POLLOUT;
         fd->revents = 0;
         w->waiting[w->nwaiting++] = l;
+    }
+}
+
+/* Sleeps until a collected transfer's descriptor is ready, the worker is woken, or timeout_ms
+ * pass. Through libcurl once the worker has a multi handle (its transfers need the same wait),
+ * else with poll(2), reporting an error or hang-up as the event the transfer waited for so that
+ * its next read or write sees it. */
+static void worker_wait(scrape_worker *w, int timeout_ms)
+{
+    if (w->waiting_cap == 0) {
+        grow_waiting(w);
+    }
+    struct curl_waitfd *fds = w->waitfds;
+    size_t n = w->nwaiting;
+    fds[n] = (struct curl_waitfd){.fd = w->wake_fd, .events = CURL_WAIT_POLLIN};
+    if (w->multi != NULL) {
+        curl_multi_poll(w->multi, fds, (unsigned)n + 1, timeout_ms, NULL);
+    } else {
+        struct pollfd *p = w->pollfds;
+        for (size_t i = 0; i <= n; i++) {
+            p[i] = (struct pollfd){
+                .fd = fds[i].fd,
+                .events = (short)(((fds[i].events & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                                  ((fds[i].events & CURL_WAIT_POLLOUT) ? POLLOUT : 0))};
+        }
+        int ready = poll(p, (nfds_t)n + 1, timeout_ms);
+        for (size_t i = 0; i <= n; i++) {
+            short r = ready > 0 ? p[i].revents : 0;
+            if (r & (POLLERR | POLLHUP)) {
+                r |= p[i].events;
+            }
+            fds[i].revents = (short)(((r & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                                     ((r & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
+        }
+    }
+    if (fds[n].revents & CURL_WAIT_POLLIN) {
+        uint64_t v;
+        if (read(w->wake_fd, &v, sizeof v) < 0) {
+            /* EAGAIN: another wait already took the count */
+        }
     }
 }
 
@@ -500,19 +593,6 @@ static void reap(scrape_worker *w)
         scrape_loop *n = dead->next;
         scrape_loop_free(dead);
         dead = n;
-    }
-}
-
-/* libcurl keeps idle connections in the multi handle's cache, by default four per handle added
- * at that moment. Scrapes are spread over the interval, so few are added at once and each scrape
- * opened a new TCP connection (connect, handshake and teardown: about a tenth of the server's CPU
- * at 50 targets). One idle connection per target is kept instead, as Prometheus' per-target HTTP
- * client keeps its keep-alive connection. */
-static void size_connection_cache(scrape_worker *w, size_t nloops, size_t *sized)
-{
-    if (nloops != *sized) {
-        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(nloops + 4));
-        *sized = nloops;
     }
 }
 
@@ -571,7 +651,6 @@ void *scrape_worker_main(void *arg)
 {
     scrape_worker *w = arg;
     scrape_manager *m = w->m;
-    size_t cache_sized = 0;
     for (;;) {
         pthread_mutex_lock(&m->lock);
         bool stopping = m->stopping;
@@ -583,9 +662,7 @@ void *scrape_worker_main(void *arg)
         int64_t now = mono_ms();
         bool all = atomic_exchange(&w->dirty, false) || w->heap == NULL;
         pthread_rwlock_rdlock(&m->cfg_lock);
-        int running = 0;
-        curl_multi_perform(w->multi, &running);
-        drain_done(w);
+        perform(w);
         fast_progress(w);
         bool died = false;
         if (all) {
@@ -596,7 +673,7 @@ void *scrape_worker_main(void *arg)
                 died |= !step_and_file(w, l, now);
                 nloops++;
             }
-            size_connection_cache(w, nloops, &cache_sized);
+            size_connection_cache(w, nloops);
         } else {
             while (w->nheap > 0 && w->heap[0].due_ms <= now) {
                 died |= !step_and_file(w, heap_pop(w), now);
@@ -606,8 +683,7 @@ void *scrape_worker_main(void *arg)
         if (w->nheap > 0 && w->heap[0].due_ms < wake) {
             wake = w->heap[0].due_ms;
         }
-        curl_multi_perform(w->multi, &running);
-        drain_done(w);
+        perform(w);
         pthread_rwlock_unlock(&m->cfg_lock);
         if (died) {
             reap(w); /* loops die only when stepped, and leave the heap then */
@@ -617,8 +693,7 @@ void *scrape_worker_main(void *arg)
         if (wait < 0) {
             wait = 0;
         }
-        curl_multi_poll(w->multi, w->waitfds, (unsigned)w->nwaiting,
-                        (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait), NULL);
+        worker_wait(w, (int)(wait > MAX_POLL_MS ? MAX_POLL_MS : wait));
     }
     /* Shutdown: abort transfers, no stale markers (a restart continues the series). */
     pthread_mutex_lock(&m->lock);
@@ -642,6 +717,8 @@ void *scrape_worker_main(void *arg)
     w->ninflight = w->inflight_cap = 0;
     free(w->waiting);
     free(w->waitfds);
+    free(w->pollfds);
+    w->pollfds = NULL;
     w->waiting = NULL;
     w->waitfds = NULL;
     w->nwaiting = w->waiting_cap = 0;

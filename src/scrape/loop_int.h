@@ -12,6 +12,7 @@
 #ifndef ODIN_SCRAPE_LOOP_INT_H
 #define ODIN_SCRAPE_LOOP_INT_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -344,16 +345,23 @@ typedef struct {
     odin_summary *s; /* its own lock: workers observe without the manager's */
 } scrape_interval_summary;
 
-/* One scrape thread with its curl multi handle. m, thread and multi are fixed after start (any
- * thread may curl_multi_wakeup it); `loops` (a list linked through scrape_loop.next, new loops
- * pushed at the head) is guarded by the manager's lock, and only the worker unlinks. */
+/* One scrape thread. m, thread and wake_fd are fixed after start (any thread may wake it with
+ * scrape_worker_wake); `loops` (a list linked through scrape_loop.next, new loops pushed at the
+ * head) is guarded by the manager's lock, and only the worker unlinks. */
 struct scrape_worker {
     scrape_manager *m;
     pthread_t thread;
-    void *multi; /* CURLM * */
+    int wake_fd; /* eventfd: the worker's poll returns when it is written */
+    /* Worker only: the libcurl multi handle (CURLM *), made when the first scrape needs libcurl
+     * (worker_multi in loop.c), so a server whose targets are all plain HTTP never loads it;
+     * and the loop count its connection cache was last sized for. */
+    void *multi;
+    size_t nloops;
     scrape_loop *loops;
-    /* Worker only: the plain-HTTP transfers given to the last poll, and their events. */
+    /* Worker only: the plain-HTTP transfers given to the last poll, and their events; waitfds
+     * and pollfds have one more entry, for wake_fd. */
     void *waitfds; /* struct curl_waitfd * */
+    struct pollfd *pollfds;
     scrape_loop **waiting;
     size_t nwaiting, waiting_cap;
     /* Worker only: exactly the loops whose fast_in_flight is set, so that a wake-up for a

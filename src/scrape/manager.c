@@ -4,18 +4,12 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "scrape/loop_int.h"
 
 enum { MAX_WORKERS = 4 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- Group copies -----------------------------------------------------------------------------
  * A pool keeps the last groups discovery reported (valid only during the callback) so a reload
@@ -228,7 +222,6 @@ static void on_groups(void *ctx, const char *set_name, const discovery_group *gr
 
 scrape_manager *scrape_manager_new(tsdb *db)
 {
-    pthread_once(&curl_once, curl_init_once);
     scrape_manager *m = odin_calloc(1, sizeof *m);
     m->db = db;
     char host[256];
@@ -250,9 +243,9 @@ scrape_manager *scrape_manager_new(tsdb *db)
     for (size_t i = 0; i < m->nworkers; i++) {
         scrape_worker *w = &m->workers[i];
         w->m = m;
-        w->multi = curl_multi_init();
-        if (w->multi == NULL) {
-            odin_oom();
+        w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->wake_fd < 0) {
+            odin_oom(); /* out of descriptors at start-up, as good as out of memory */
         }
         if (pthread_create(&w->thread, NULL, scrape_worker_main, w) != 0) {
             odin_oom();
@@ -536,7 +529,10 @@ void scrape_manager_free(scrape_manager *m)
     for (size_t i = 0; i < m->nworkers; i++) {
         scrape_worker_wake(&m->workers[i]);
         pthread_join(m->workers[i].thread, NULL);
-        curl_multi_cleanup(m->workers[i].multi);
+        if (m->workers[i].multi != NULL) {
+            curl_multi_cleanup(m->workers[i].multi);
+        }
+        close(m->workers[i].wake_fd);
     }
     free(m->workers);
     for (size_t i = 0; i < m->nintervals; i++) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`odin server` scrapes `odin agent`, Debian's node_exporter and a target that goes down and comes
 back; /api/v1/targets shows health and lastError as Prometheus would, `up` goes 1 -> 0 -> 1, stale
-markers end the vanished target's series, the seed's checks answer, and data survives a restart."""
+markers end the vanished target's series, the seed's checks answer, libcurl is never loaded for
+plain-HTTP targets, and data survives a restart."""
 import json
 import os
 import shutil
@@ -157,6 +158,13 @@ def main():
                              "scrape_samples_post_metric_relabeling", "scrape_series_added"):
                     if not query(srv, '%s{job="odin-agent"}' % name):
                         problems.append("missing %s" % name)
+                # every target is plain HTTP at an IP address: Odin's own client scraped them
+                # all, so libcurl (and the TLS libraries it pulls in) was never loaded
+                checks += 1
+                with open("/proc/%d/maps" % srv.proc.pid) as f:
+                    maps = f.read()
+                if "libcurl" in maps:
+                    problems.append("libcurl is mapped though no scrape needed it")
                 # a range query over what was scraped
                 checks += 1
                 now = time.time()
