@@ -247,7 +247,7 @@ static void size_connection_cache(scrape_worker *w, size_t nloops)
     if (w->multi != NULL && nloops != w->nloops) {
         curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(nloops + 4));
     }
-    w->nloops = nloops;
+    w->nloops = nloops; /* a multi handle made later is sized from it */
 }
 
 /* The worker's multi handle, made (and libcurl loaded) when the first scrape needs it: plain
@@ -261,9 +261,7 @@ static CURLM *worker_multi(scrape_worker *w)
         if (w->multi == NULL) {
             odin_oom();
         }
-        size_t n = w->nloops;
-        w->nloops = (size_t)-1;
-        size_connection_cache(w, n);
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(w->nloops + 4));
     }
     return w->multi;
 }
@@ -469,15 +467,16 @@ static void perform(scrape_worker *w)
  * cfg_lock read-held. */
 static void fast_progress(scrape_worker *w)
 {
-    struct curl_waitfd *fds = w->waitfds;
+    const struct pollfd *p = w->pollfds;
     int64_t now = odin_mono_ns();
     for (size_t i = 0; i < w->nwaiting; i++) {
         scrape_loop *l = w->waiting[i];
         if (!l->fast_in_flight) {
             continue;
         }
-        short re = (short)(((fds[i].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
-                           ((fds[i].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+        /* an error or hang-up as the event the transfer waited for: its read or write sees it */
+        short re = p[i].revents & (POLLERR | POLLHUP) ? p[i].events
+                                                      : (short)(p[i].revents & (POLLIN | POLLOUT));
         scrape_fetch f;
         int r = scrape_fast_step(l, re, now, &f);
         if (r == 0) {
@@ -501,7 +500,8 @@ static void fast_progress(scrape_worker *w)
     w->nwaiting = 0;
 }
 
-/* Room for one more transfer in the poll arrays (which keep one entry more, for wake_fd). */
+/* Room for one more transfer in the poll arrays (which keep one entry more, for wake_fd;
+ * waitfds is libcurl's form of pollfds). */
 static void grow_waiting(scrape_worker *w)
 {
     w->waiting_cap = w->waiting_cap ? w->waiting_cap * 2 : 16;
@@ -523,47 +523,41 @@ static void fast_collect(scrape_worker *w, int64_t *wake_ms)
         if (l->fast.deadline_ns / 1000000 + 1 < *wake_ms) {
             *wake_ms = l->fast.deadline_ns / 1000000 + 1;
         }
-        struct curl_waitfd *fd = (struct curl_waitfd *)w->waitfds + w->nwaiting;
-        fd->fd = l->fast.fd;
-        fd->events = scrape_fast_events(l) == POLLIN ? CURL_WAIT_POLLIN : CURL_WAIT_POLLOUT;
-        fd->revents = 0;
+        w->pollfds[w->nwaiting] =
+            (struct pollfd){.fd = l->fast.fd, .events = scrape_fast_events(l)};
         w->waiting[w->nwaiting++] = l;
     }
 }
 
 /* Sleeps until a collected transfer's descriptor is ready, the worker is woken, or timeout_ms
- * pass. Through libcurl once the worker has a multi handle (its transfers need the same wait),
- * else with poll(2), reporting an error or hang-up as the event the transfer waited for so that
- * its next read or write sees it. */
+ * pass: with poll(2), or through libcurl once the worker has a multi handle (its transfers need
+ * the same wait), which takes the descriptors in its own form and reports only in, out and pri. */
 static void worker_wait(scrape_worker *w, int timeout_ms)
 {
     if (w->waiting_cap == 0) {
         grow_waiting(w);
     }
-    struct curl_waitfd *fds = w->waitfds;
+    struct pollfd *p = w->pollfds;
     size_t n = w->nwaiting;
-    fds[n] = (struct curl_waitfd){.fd = w->wake_fd, .events = CURL_WAIT_POLLIN};
+    p[n] = (struct pollfd){.fd = w->wake_fd, .events = POLLIN};
     if (w->multi != NULL) {
-        curl_multi_poll(w->multi, fds, (unsigned)n + 1, timeout_ms, NULL);
-    } else {
-        struct pollfd *p = w->pollfds;
+        struct curl_waitfd *fds = w->waitfds;
         for (size_t i = 0; i <= n; i++) {
-            p[i] = (struct pollfd){
-                .fd = fds[i].fd,
-                .events = (short)(((fds[i].events & CURL_WAIT_POLLIN) ? POLLIN : 0) |
-                                  ((fds[i].events & CURL_WAIT_POLLOUT) ? POLLOUT : 0))};
+            fds[i] = (struct curl_waitfd){
+                .fd = p[i].fd,
+                .events = (short)(p[i].events == POLLIN ? CURL_WAIT_POLLIN : CURL_WAIT_POLLOUT)};
         }
-        int ready = poll(p, (nfds_t)n + 1, timeout_ms);
+        curl_multi_poll(w->multi, fds, (unsigned)n + 1, timeout_ms, NULL);
         for (size_t i = 0; i <= n; i++) {
-            short r = ready > 0 ? p[i].revents : 0;
-            if (r & (POLLERR | POLLHUP)) {
-                r |= p[i].events;
-            }
-            fds[i].revents = (short)(((r & POLLIN) ? CURL_WAIT_POLLIN : 0) |
-                                     ((r & POLLOUT) ? CURL_WAIT_POLLOUT : 0));
+            p[i].revents = (short)(((fds[i].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                                   ((fds[i].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+        }
+    } else if (poll(p, (nfds_t)n + 1, timeout_ms) < 0) {
+        for (size_t i = 0; i <= n; i++) {
+            p[i].revents = 0; /* EINTR: nothing is known ready */
         }
     }
-    if (fds[n].revents & CURL_WAIT_POLLIN) {
+    if (p[n].revents & POLLIN) {
         uint64_t v;
         if (read(w->wake_fd, &v, sizeof v) < 0) {
             /* EAGAIN: another wait already took the count */

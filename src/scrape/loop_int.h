@@ -358,10 +358,10 @@ struct scrape_worker {
     void *multi;
     size_t nloops;
     scrape_loop *loops;
-    /* Worker only: the plain-HTTP transfers given to the last poll, and their events; waitfds
-     * and pollfds have one more entry, for wake_fd. */
-    void *waitfds; /* struct curl_waitfd * */
+    /* Worker only: the plain-HTTP transfers given to the last poll and their descriptors, one
+     * more entry for wake_fd; waitfds is the same in libcurl's form, used with a multi handle. */
     struct pollfd *pollfds;
+    void *waitfds; /* struct curl_waitfd * */
     scrape_loop **waiting;
     size_t nwaiting, waiting_cap;
     /* Worker only: exactly the loops whose fast_in_flight is set, so that a wake-up for a

@@ -336,6 +336,10 @@ int wal_log(tsdb_wal *w, const uint8_t *rec, size_t len, odin_err *err)
     pthread_mutex_lock(&w->mu);
     int rc = log_locked(w, rec, len, flags, err);
     pthread_mutex_unlock(&w->mu);
+    if (w->zbuf.alloc > (1u << 20)) {
+        odin_strbuf_fini(&w->zbuf); /* a huge record's output is not kept, as the tsdb's record */
+        odin_strbuf_init(&w->zbuf, 0);
+    }
     return rc;
 }
 
