@@ -359,6 +359,15 @@ static void test_text_keys(void **state)
     tsdb_close(db);
 }
 
+/* Hands body to l as one scrape at ts, which must succeed. */
+static void append_pass(scrape_loop *l, tsdb *db, const odin_strbuf *body, int64_t ts)
+{
+    scrape_job job = {.honor_timestamps = true};
+    scrape_fetch f = {.ok = true, .body = body->p, .len = body->len};
+    double dur;
+    assert_null(scrape_loop_append(l, db, &job, &f, ts, 0, &dur));
+}
+
 /* A target whose series all change every pass: the cache evicts what the last pass did not use,
  * and its table shrinks back, so it stays about the size of one pass. */
 static void test_eviction(void **state)
@@ -366,7 +375,6 @@ static void test_eviction(void **state)
     (void)state;
     scrape_loop *l;
     tsdb *db = open_loop(&l);
-    scrape_job job = {.honor_timestamps = true};
     odin_strbuf body;
     odin_strbuf_init(&body, 0);
     uint32_t most = 0;
@@ -375,9 +383,7 @@ static void test_eviction(void **state)
         for (int i = 0; i < 100; i++) {
             odin_strbuf_printf(&body, "churn{pass=\"%d\",i=\"%d\"} 1\n", pass, i);
         }
-        scrape_fetch f = {.ok = true, .body = body.p, .len = body.len};
-        double dur;
-        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(pass + 1), 0, &dur));
+        append_pass(l, db, &body, 1000 * (int64_t)(pass + 1));
         odin_arena_reset(&l->arena);
         most = l->cache.table_len > most ? l->cache.table_len : most;
         /* every line of this pass is found by its text */
@@ -400,7 +406,6 @@ static void test_eviction_moves_entries(void **state)
     (void)state;
     scrape_loop *l;
     tsdb *db = open_loop(&l);
-    scrape_job job = {.honor_timestamps = true};
     odin_strbuf body;
     odin_strbuf_init(&body, 0);
     size_t most = 0, after_churn = 0;
@@ -416,9 +421,7 @@ static void test_eviction_moves_entries(void **state)
         for (int i = 0; i < churn; i++) {
             odin_strbuf_printf(&body, "churn{pass=\"%d\",i=\"%d\"} 1\n", pass, i);
         }
-        scrape_fetch f = {.ok = true, .body = body.p, .len = body.len};
-        double dur;
-        assert_null(scrape_loop_append(l, db, &job, &f, 1000 * (int64_t)(pass + 1), 0, &dur));
+        append_pass(l, db, &body, 1000 * (int64_t)(pass + 1));
         scrape_loop_release_arena(l);
         const scrape_cache *c = &l->cache;
         assert_int_equal(c->norder, 51 + (size_t)churn);
