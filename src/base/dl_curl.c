@@ -5,6 +5,7 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -339,13 +340,43 @@ CURLMcode curl_multi_poll(CURLM *multi, struct curl_waitfd extra_fds[], unsigned
     if (have_curl()) {
         return real.multi_poll(multi, extra_fds, extra_nfds, timeout_ms, numfds);
     }
-    /* Nothing to wait for but the caller's timer; pending failures are reported at once. */
-    if (((nolib_multi *)multi)->pending == NULL && timeout_ms > 0) {
-        struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+    /* The stand-in multi handle has no transfers of its own: wait on the caller's descriptors
+     * alone, as libcurl would, so their transfers go on; pending failures return at once. */
+    int timeout = ((nolib_multi *)multi)->pending != NULL ? 0 : timeout_ms;
+    int ready = 0;
+    if (extra_nfds == 0) {
+        if (timeout > 0) {
+            struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    } else {
+        struct pollfd stack[8];
+        struct pollfd *p = extra_nfds <= 8 ? stack : calloc(extra_nfds, sizeof *p);
+        if (p == NULL) {
+            return CURLM_OUT_OF_MEMORY;
+        }
+        for (unsigned i = 0; i < extra_nfds; i++) {
+            short ev = 0;
+            ev |= (extra_fds[i].events & CURL_WAIT_POLLIN) ? POLLIN : 0;
+            ev |= (extra_fds[i].events & CURL_WAIT_POLLPRI) ? POLLPRI : 0;
+            ev |= (extra_fds[i].events & CURL_WAIT_POLLOUT) ? POLLOUT : 0;
+            p[i] = (struct pollfd){.fd = extra_fds[i].fd, .events = ev};
+        }
+        ready = poll(p, extra_nfds, timeout);
+        for (unsigned i = 0; i < extra_nfds; i++) {
+            /* as libcurl: POLLIN, POLLPRI and POLLOUT only (the caller sees errors on its recv) */
+            short rev = 0;
+            rev |= (p[i].revents & POLLIN) ? CURL_WAIT_POLLIN : 0;
+            rev |= (p[i].revents & POLLPRI) ? CURL_WAIT_POLLPRI : 0;
+            rev |= (p[i].revents & POLLOUT) ? CURL_WAIT_POLLOUT : 0;
+            extra_fds[i].revents = rev;
+        }
+        if (p != stack) {
+            free(p);
+        }
     }
     if (numfds != NULL) {
-        *numfds = 0;
+        *numfds = ready > 0 ? ready : 0;
     }
     return CURLM_OK;
 }
