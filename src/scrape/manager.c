@@ -2,6 +2,7 @@
  * across reloads when their target is unchanged, loops spread over a few worker threads, and the
  * snapshot behind /api/v1/targets. Locking is described in loop_int.h. */
 #include <curl/curl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -220,6 +221,17 @@ static void on_groups(void *ctx, const char *set_name, const discovery_group *gr
     wake_all(m);
 }
 
+/* The CPUs this process may run on (a cpuset or taskset narrows them, as a container's CPU
+ * pinning does), as Go's GOMAXPROCS counts them: more workers than that only take turns. */
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        return CPU_COUNT(&set);
+    }
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 scrape_manager *scrape_manager_new(tsdb *db)
 {
     scrape_manager *m = odin_calloc(1, sizeof *m);
@@ -237,7 +249,7 @@ scrape_manager *scrape_manager_new(tsdb *db)
     pthread_rwlock_init(&m->cfg_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&m->lock, NULL);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = usable_cpus();
     m->nworkers = ncpu < 1 ? 1 : ncpu > MAX_WORKERS ? MAX_WORKERS : (size_t)ncpu;
     m->workers = odin_calloc(m->nworkers, sizeof *m->workers);
     for (size_t i = 0; i < m->nworkers; i++) {

@@ -1,6 +1,7 @@
 /* Scrape loops end to end against in-process targets: samples with job/instance, report series,
  * staleness on disappearance, failure and removal, honor_labels, metric relabeling, sample_limit,
  * gzip and OpenMetrics bodies, file discovery, and the timestamp alignment rule. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,6 +656,31 @@ static void test_timestamp_alignment(void **state)
     scrape_set_timestamp_alignment(true, 2);
 }
 
+/* One worker per CPU the process may run on: a narrowed affinity (a container's cpuset, taskset)
+ * gives fewer workers than the machine has CPUs. */
+static void test_workers_follow_affinity(void **state)
+{
+    (void)state;
+    cpu_set_t saved, one;
+    assert_int_equal(sched_getaffinity(0, sizeof saved, &saved), 0);
+    int first = 0;
+    while (!CPU_ISSET(first, &saved)) {
+        first++;
+    }
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    tsdb *db = test_db_open();
+    scrape_manager *m = scrape_manager_new(db);
+    assert_int_equal(m->nworkers, 1);
+    scrape_manager_free(m);
+    assert_int_equal(sched_setaffinity(0, sizeof saved, &saved), 0);
+    m = scrape_manager_new(db);
+    assert_int_equal(m->nworkers, CPU_COUNT(&saved) < 4 ? CPU_COUNT(&saved) : 4); /* MAX_WORKERS */
+    scrape_manager_free(m);
+    tsdb_close(db);
+}
+
 int scrape_loop_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +697,7 @@ int scrape_loop_tests(void)
         cmocka_unit_test(test_http_settings_follow_reload_and_files),
         cmocka_unit_test(test_file_sd),
         cmocka_unit_test(test_dropped_and_kept_on_reload),
+        cmocka_unit_test(test_workers_follow_affinity),
     };
     return cmocka_run_group_tests_name("scrape_loop", tests, NULL, NULL);
 }
