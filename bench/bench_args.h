@@ -1,4 +1,4 @@
-/* Command-line flags of the bench programs: `--name value` pairs, looked up by name. Static
+/* Command-line flags of the bench programs: `--name value` pairs, looked up by name. Inline
  * functions: each bench program includes it once. */
 #ifndef ODIN_BENCH_ARGS_H
 #define ODIN_BENCH_ARGS_H
@@ -8,7 +8,7 @@
 #include "base/base.h"
 
 /* The value of --name as a whole decimal number, or def when absent or not a number. */
-static long arg_long(int argc, char **argv, const char *name, long def)
+static inline long arg_long(int argc, char **argv, const char *name, long def)
 {
     for (int i = 1; i + 1 < argc; i++) {
         int64_t v;
@@ -19,7 +19,7 @@ static long arg_long(int argc, char **argv, const char *name, long def)
     return def;
 }
 
-static const char *arg_str(int argc, char **argv, const char *name)
+static inline const char *arg_str(int argc, char **argv, const char *name)
 {
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], name) == 0) {
