@@ -1,11 +1,11 @@
 /* The plain-HTTP scrape client: one keep-alive HTTP/1.1 connection per loop to a target named by
- * an IP address, driven by the worker's poll next to libcurl's transfers. libcurl costs ~45 us of
- * CPU and ~28 allocations per transfer plus a copy of every body byte; this client sends one
- * prebuilt request, receives into a buffer the loop keeps and hands the body to the parser where
- * it landed. It only takes what it does the same way libcurl would (see scrape_fast_configure):
- * https, proxies, authentication and host names stay with libcurl, and a redirect (or a content
- * encoding other than gzip) hands the loop back to libcurl for good. Runs on the loop's worker
- * thread only. */
+ * an IP address (or localhost), driven by the worker's poll next to libcurl's transfers. libcurl
+ * costs ~45 us of CPU and ~28 allocations per transfer plus a copy of every body byte; this
+ * client sends one prebuilt request, receives into a buffer the loop keeps and hands the body to
+ * the parser where it landed. It only takes what it does the same way libcurl would (see
+ * scrape_fast_configure): https, proxies, authentication and other host names stay with libcurl,
+ * and a redirect (or a content encoding other than gzip) hands the loop back to libcurl for good.
+ * Runs on the loop's worker thread only. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -63,10 +63,13 @@ void scrape_fast_fini(scrape_fast *f)
 /* ---- Configuration ------------------------------------------------------------------------- */
 
 /* Splits an http:// URL into a numeric address and the request target. False for anything the
- * client leaves to libcurl: other schemes, user info, host names, odd bytes. */
+ * client leaves to libcurl: other schemes, user info, host names but localhost, odd bytes.
+ * localhost is the loopback address without a lookup, as libcurl and RFC 6761 have it: *local
+ * is set and the address is 127.0.0.1 (fast_connect tries ::1 after it). */
 static bool parse_url(const char *url, struct sockaddr_storage *ss, socklen_t *sl, odin_str *host,
-                      odin_str *target)
+                      odin_str *target, bool *local)
 {
+    *local = false;
     if (strncmp(url, "http://", 7) != 0) {
         return false;
     }
@@ -135,7 +138,10 @@ static bool parse_url(const char *url, struct sockaddr_storage *ss, socklen_t *s
         *sl = sizeof *a6;
     } else {
         struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-        if (inet_pton(AF_INET, addr, &a4->sin_addr) != 1) {
+        *local = strcasecmp(addr, "localhost") == 0;
+        if (*local) {
+            a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        } else if (inet_pton(AF_INET, addr, &a4->sin_addr) != 1) {
             return false; /* a host name: libcurl resolves it without blocking the worker */
         }
         a4->sin_family = AF_INET;
@@ -160,7 +166,7 @@ bool scrape_fast_configure(scrape_loop *l, const scrape_job *job, const char *ac
     odin_str host, target;
     if (f->redirected || h->has_basic_auth || h->has_authorization || h->proxy_url != NULL ||
         h->proxy_from_environment ||
-        !parse_url(l->url, &f->addr, &f->addrlen, &host, &target)) {
+        !parse_url(l->url, &f->addr, &f->addrlen, &host, &target, &f->localhost)) {
         return false;
     }
     odin_strbuf *r = &f->req;
@@ -455,7 +461,28 @@ static const char *errno_fail(scrape_loop *l, const char *op, int e)
     return fail(l, odin_arena_printf(&l->arena, "%s tcp %s: %s", op, addr, what));
 }
 
-static int fast_connect(scrape_loop *l, const char **err)
+/* localhost's addresses in turn: 127.0.0.1 first, then ::1 (Debian's /etc/hosts order, and
+ * what Go's dialer and libcurl fall back to when the first is refused). */
+static void set_loopback(scrape_fast *f, bool v6)
+{
+    uint16_t port = ((const struct sockaddr_in *)&f->addr)->sin_port; /* same offset in both */
+    memset(&f->addr, 0, sizeof f->addr);
+    if (v6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&f->addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = port;
+        a6->sin6_addr = in6addr_loopback;
+        f->addrlen = sizeof *a6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&f->addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = port;
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        f->addrlen = sizeof *a4;
+    }
+}
+
+static int connect_once(scrape_loop *l, const char **err)
 {
     scrape_fast *f = &l->fast;
     int fd = socket(f->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -478,6 +505,25 @@ static int fast_connect(scrape_loop *l, const char **err)
     *err = errno_fail(l, "connect", errno);
     fast_close(f);
     return -1;
+}
+
+/* A new connection; for localhost, ::1 when 127.0.0.1 refuses at once (a refusal that comes
+ * later is handled in scrape_fast_step). The error reported is the first address's, as Go's. */
+static int fast_connect(scrape_loop *l, const char **err)
+{
+    scrape_fast *f = &l->fast;
+    if (!f->localhost) {
+        return connect_once(l, err);
+    }
+    set_loopback(f, false);
+    f->first_err = NULL;
+    if (connect_once(l, err) == 0) {
+        return 0;
+    }
+    f->first_err = *err;
+    set_loopback(f, true);
+    const char *err6 = NULL;
+    return connect_once(l, &err6);
 }
 
 static void begin_request(scrape_fast *f)
@@ -741,8 +787,22 @@ int scrape_fast_step(scrape_loop *l, short revents, int64_t now_ns, scrape_fetch
         int e = 0;
         socklen_t el = sizeof e;
         getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &e, &el);
-        if (e != 0) {
-            out->err = errno_fail(l, "connect", e);
+        if (e != 0 && f->localhost && f->addr.ss_family == AF_INET) {
+            /* 127.0.0.1 refused: ::1 next, on a new socket; the error stays the first's */
+            const char *err6 = NULL;
+            f->first_err = errno_fail(l, "connect", e);
+            fast_close(f);
+            set_loopback(f, true);
+            if (connect_once(l, &err6) < 0) {
+                out->err = f->first_err;
+                return done(l, out, false);
+            }
+            if (f->state == FAST_CONNECTING) {
+                return 0; /* the caller polls the new socket */
+            }
+        } else if (e != 0) {
+            const char *err = errno_fail(l, "connect", e);
+            out->err = f->localhost && f->first_err != NULL ? f->first_err : err;
             return done(l, out, false);
         }
         if (revents & POLLOUT) {

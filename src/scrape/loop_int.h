@@ -154,6 +154,8 @@ typedef struct {
     bool got_bytes;        /* some of the answer arrived */
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    bool localhost;        /* the URL named localhost: 127.0.0.1, then ::1 when that is refused */
+    const char *first_err; /* localhost: 127.0.0.1's error, reported if ::1 fails too */
     odin_strbuf req; /* the request's bytes, built once per configuration */
     size_t req_off;
     odin_strbuf raw; /* the answer as received; chunk framing is removed in place */

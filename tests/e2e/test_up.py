@@ -15,8 +15,9 @@ def main():
     odin = odintest.odin_bin()
     work = odintest.tempdir("odin-up-")
     port, agent_port = odintest.free_port(), odintest.free_port()
-    argv = [odin, "up", "--web.listen-address=127.0.0.1:%d" % port,
-            "--agent.web.listen-address=127.0.0.1:%d" % agent_port]
+    # wildcard listen addresses, as the defaults are: the targets become localhost:PORT
+    argv = [odin, "up", "--web.listen-address=:%d" % port,
+            "--agent.web.listen-address=:%d" % agent_port]
     problems = []
     with odintest.Process(argv, port, "/-/ready", cwd=work) as up:
         deadline = time.time() + 40
@@ -36,6 +37,15 @@ def main():
         status, _, body = odintest.http_get("http://127.0.0.1:%d/metrics" % agent_port)
         if status != 200 or b"node_load1" not in body:
             problems.append("agent /metrics: %d" % status)
+        doc = json.loads(odintest.http_get(up.url("/api/v1/targets"))[2])
+        instances = sorted(t["labels"]["instance"] for t in doc["data"]["activeTargets"])
+        if instances != sorted(["localhost:%d" % port, "localhost:%d" % agent_port]):
+            problems.append("instances: %r" % instances)
+        # localhost is the loopback address to Odin's own client: libcurl (and the TLS
+        # libraries it pulls in) is not loaded for the embedded targets
+        with open("/proc/%d/maps" % up.proc.pid) as f:
+            if "libcurl" in f.read():
+                problems.append("libcurl is mapped though no scrape needed it")
     if not os.path.isdir(os.path.join(work, "data", "wal")):
         problems.append("no ./data/wal")
     for p in problems:

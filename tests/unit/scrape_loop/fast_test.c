@@ -220,21 +220,44 @@ static void *raw_serve(void *arg)
     }
 }
 
-static void raw_start(raw_target *t, answer_mode mode, const char *response, size_t len)
+/* A listening socket on the loopback address of `family` (::1 alone for AF_INET6); its port. */
+static int loopback_listener(int family, int *port)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t al;
+    if (family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_addr = in6addr_loopback;
+        al = sizeof *a6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        al = sizeof *a4;
+    }
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, al), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    getsockname(fd, (struct sockaddr *)&ss, &al);
+    /* the port sits at the same offset in both address structs */
+    *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static void raw_start_on(raw_target *t, answer_mode mode, const char *response, size_t len,
+                         int family)
 {
     memset(t, 0, sizeof *t);
     pthread_mutex_init(&t->lock, NULL);
     t->mode = mode;
     odin_strbuf_init(&t->response, 0);
     odin_strbuf_put(&t->response, response, len);
-    t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(t->lfd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(t->lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(t->lfd, 16), 0);
-    socklen_t al = sizeof a;
-    getsockname(t->lfd, (struct sockaddr *)&a, &al);
-    t->port = ntohs(a.sin_port);
+    t->lfd = loopback_listener(family, &t->port);
     assert_int_equal(pipe(t->stop_pipe), 0);
     assert_int_equal(pthread_create(&t->thread, NULL, raw_serve, t), 0);
 }
@@ -258,12 +281,13 @@ typedef struct {
     char addr[64];
 } raw_env;
 
-static void raw_env_start_limited(raw_env *e, answer_mode mode, const char *response, size_t len,
-                                  uint64_t body_size_limit)
+/* The target listening on `family`'s loopback address, scraped as host:port. */
+static void raw_env_start_at(raw_env *e, answer_mode mode, const char *response, size_t len,
+                             uint64_t body_size_limit, const char *host, int family)
 {
     memset(e, 0, sizeof *e);
-    raw_start(&e->tgt, mode, response, len);
-    snprintf(e->addr, sizeof e->addr, "127.0.0.1:%d", e->tgt.port);
+    raw_start_on(&e->tgt, mode, response, len, family);
+    snprintf(e->addr, sizeof e->addr, "%s:%d", host, e->tgt.port);
     e->db = test_db_open();
     e->m = scrape_manager_new(e->db);
     const char *t[] = {e->addr};
@@ -272,6 +296,12 @@ static void raw_env_start_limited(raw_env *e, answer_mode mode, const char *resp
     odin_err err;
     odin_err_clear(&err);
     assert_int_equal(scrape_manager_apply(e->m, e->cfg, &err), 0);
+}
+
+static void raw_env_start_limited(raw_env *e, answer_mode mode, const char *response, size_t len,
+                                  uint64_t body_size_limit)
+{
+    raw_env_start_at(e, mode, response, len, body_size_limit, "127.0.0.1", AF_INET);
 }
 
 static void raw_env_start(raw_env *e, answer_mode mode, const char *response, size_t len)
@@ -443,6 +473,52 @@ static void test_redirect_goes_to_libcurl(void **state)
     raw_env_stop(&e);
 }
 
+/* localhost is the loopback address, 127.0.0.1 first and ::1 when that is refused (as Go's
+ * dialer and libcurl go), taken by the plain-HTTP client without libcurl. */
+static void test_localhost_without_libcurl(void **state)
+{
+    (void)state;
+    const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nlocalhost 3\n";
+    int families[] = {AF_INET, AF_INET6};
+    for (size_t i = 0; i < 2; i++) {
+        raw_env e;
+        raw_env_start_at(&e, ANSWER_KEEP, resp, sizeof resp - 1, 0, "LocalHost", families[i]);
+        assert_true(wait_scraped(&e, "localhost", 3, 3, NULL));
+        pthread_mutex_lock(&e.tgt.lock);
+        assert_int_equal(e.tgt.accepts, 1); /* kept alive, on whichever address answered */
+        char host[80];
+        snprintf(host, sizeof host, "\r\nHost: LocalHost:%d\r\n", e.tgt.port);
+        assert_non_null(strstr(e.tgt.last_request, host));
+        pthread_mutex_unlock(&e.tgt.lock);
+        bool multi;
+        assert_false(any_easy_handle(e.m, &multi));
+        assert_false(multi);
+        raw_env_stop(&e);
+    }
+
+    /* nothing listens on either address: Go's error, for the first address */
+    int port;
+    close(loopback_listener(AF_INET, &port));
+    raw_env e;
+    memset(&e, 0, sizeof e);
+    pthread_mutex_init(&e.tgt.lock, NULL);
+    snprintf(e.addr, sizeof e.addr, "localhost:%d", port);
+    e.db = test_db_open();
+    e.m = scrape_manager_new(e.db);
+    const char *t[] = {e.addr};
+    e.cfg = test_config_new("test", t, 1);
+    odin_err err;
+    odin_err_clear(&err);
+    assert_int_equal(scrape_manager_apply(e.m, e.cfg, &err), 0);
+    char want[96];
+    snprintf(want, sizeof want, "dial tcp 127.0.0.1:%d: connect: connection refused", port);
+    assert_true(wait_scraped(&e, NULL, 0, 0, want));
+    scrape_manager_free(e.m);
+    tsdb_close(e.db);
+    test_config_free(e.cfg);
+    pthread_mutex_destroy(&e.tgt.lock);
+}
+
 /* Fails the test with what the target and the loop saw, for a wait that timed out. */
 static void fail_with_state(raw_env *e, const char *what)
 {
@@ -533,6 +609,7 @@ int scrape_fast_tests(void)
         cmocka_unit_test(test_idle_close_is_retried),
         cmocka_unit_test(test_body_to_eof_and_connection_close),
         cmocka_unit_test(test_redirect_goes_to_libcurl),
+        cmocka_unit_test(test_localhost_without_libcurl),
         cmocka_unit_test(test_informational_answers_skipped),
         cmocka_unit_test(test_timeout_and_malformed),
         cmocka_unit_test(test_gzip_body_limit),
