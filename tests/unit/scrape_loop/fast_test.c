@@ -432,7 +432,7 @@ static void test_idle_close_is_retried(void **state)
     (void)state;
     /* the target closes every connection after answering without saying so: each next
      * scrape's request meets a closed connection and is sent again on a new one */
-    const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nclosing_one 1\n";
+    const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nclosing_one 1\n";
     raw_env e;
     raw_env_start(&e, ANSWER_THEN_CLOSE, resp, sizeof resp - 1);
     assert_true(wait_scraped(&e, "closing_one", 1, 5, NULL));
@@ -459,7 +459,7 @@ static void test_body_to_eof_and_connection_close(void **state)
 static void test_redirect_goes_to_libcurl(void **state)
 {
     (void)state;
-    const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nmoved_thing 7\n";
+    const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nmoved_thing 7\n";
     raw_env e;
     raw_env_start(&e, ANSWER_REDIRECT, resp, sizeof resp - 1);
     assert_true(wait_scraped(&e, "moved_thing", 7, 4, NULL));
