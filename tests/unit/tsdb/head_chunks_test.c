@@ -117,7 +117,7 @@ static void round_trip(bool pwritev_only)
     assert_int_equal(bytes, total + 2 * HEAD_CHUNK_FILE_HEADER);
     assert_int_equal(files_in(dir), 2);
     /* the sealed file's written pages left the page tables, its last partial unmapping step
-     * too (it kept up to 64 KiB resident for its life) */
+     * too (it kept up to a step resident for its life) */
     odin_strbuf p;
     odin_strbuf_init(&p, 0);
     odin_strbuf_printf(&p, "%s/chunks_odin/000001", dir);
