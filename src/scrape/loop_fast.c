@@ -507,8 +507,19 @@ static int connect_once(scrape_loop *l, const char **err)
     return -1;
 }
 
+/* localhost after 127.0.0.1 refused with `first`: ::1 on a new socket. The error a failure
+ * reports stays the first address's, as Go's dialer reports it (kept in first_err). */
+static int connect_loopback_v6(scrape_loop *l, const char *first)
+{
+    scrape_fast *f = &l->fast;
+    f->first_err = first;
+    set_loopback(f, true);
+    const char *err6 = NULL;
+    return connect_once(l, &err6);
+}
+
 /* A new connection; for localhost, ::1 when 127.0.0.1 refuses at once (a refusal that comes
- * later is handled in scrape_fast_step). The error reported is the first address's, as Go's. */
+ * later is handled in scrape_fast_step). On failure *err is the first address's error. */
 static int fast_connect(scrape_loop *l, const char **err)
 {
     scrape_fast *f = &l->fast;
@@ -520,10 +531,7 @@ static int fast_connect(scrape_loop *l, const char **err)
     if (connect_once(l, err) == 0) {
         return 0;
     }
-    f->first_err = *err;
-    set_loopback(f, true);
-    const char *err6 = NULL;
-    return connect_once(l, &err6);
+    return connect_loopback_v6(l, *err);
 }
 
 static void begin_request(scrape_fast *f)
@@ -788,12 +796,10 @@ int scrape_fast_step(scrape_loop *l, short revents, int64_t now_ns, scrape_fetch
         socklen_t el = sizeof e;
         getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &e, &el);
         if (e != 0 && f->localhost && f->addr.ss_family == AF_INET) {
-            /* 127.0.0.1 refused: ::1 next, on a new socket; the error stays the first's */
-            const char *err6 = NULL;
-            f->first_err = errno_fail(l, "connect", e);
+            /* 127.0.0.1 refused: ::1 next */
+            const char *first = errno_fail(l, "connect", e);
             fast_close(f);
-            set_loopback(f, true);
-            if (connect_once(l, &err6) < 0) {
+            if (connect_loopback_v6(l, first) < 0) {
                 out->err = f->first_err;
                 return done(l, out, false);
             }
