@@ -61,8 +61,16 @@ void xor_stream_init_cap(xor_stream *c, uint32_t cap);
 void xor_stream_reserve(xor_stream *c, uint32_t cap);
 void xor_stream_fini(xor_stream *c);
 /* Appends (t, v) after the stream's last sample (last_t, bits last_v; ignored while it is empty).
- */
+ * The sample count in the first two bytes is left as it was: c->n has it, and a reader that
+ * takes the bytes as a chunk calls xor_stream_put_count first. Written on every append, it was
+ * a store to a cache line of its own once a chunk passed 64 bytes (the head's open chunks). */
 void xor_stream_append(xor_stream *c, int64_t last_t, uint64_t last_v, int64_t t, double v);
+/* Writes c->n to the stream's first two bytes, the sample count of Prometheus' XOR chunk. */
+static inline void xor_stream_put_count(xor_stream *c)
+{
+    c->b[0] = (uint8_t)(c->n >> 8);
+    c->b[1] = (uint8_t)c->n;
+}
 /* After the caller copied the bytes of c's stream elsewhere: empties the buffer save its first
  * `at` bytes (the sample count stays in 0..1, bytes 2..at-1 are the caller's) and a partial last
  * byte, carried to byte `at` (*carried set). Appends go on with the same stream, so the bytes

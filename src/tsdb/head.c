@@ -562,11 +562,10 @@ void head_series_prefetch_append(head *h, head_series *s)
     const uint8_t *b = __atomic_load_n(&s->open.b, __ATOMIC_RELAXED);
     uint32_t len = __atomic_load_n(&s->open.len, __ATOMIC_RELAXED);
     if (b != NULL && len > 0) {
-        /* both ends: every append rewrites the sample count in the chunk's first two bytes, a
-         * line of its own once the chunk is past 64 bytes. Unwarmed, that store missed on every
-         * sample and the stripe mutex's locked instructions waited for it to drain: the largest
-         * stall of the commit (13-16 % of a scrape's CPU, see bench/RESULTS.md) */
-        __builtin_prefetch(b, 1);
+        /* the tail, which the append rewrites. Unwarmed, that store missed on every sample and
+         * the stripe mutex's locked instructions waited for it to drain: the largest stall of
+         * the commit (13-16 % of a scrape's CPU, see bench/RESULTS.md). The first line is not
+         * written by appends (xor_stream_append leaves the count to readers). */
         __builtin_prefetch(b + len - 1, 1);
     }
 }
@@ -787,6 +786,7 @@ static void cut_open(head *h, head_series *s, bool in_pass)
                                          &mapped) == 0) {
         c = (head_chunk){s->open_mint, (uint8_t *)(uintptr_t)mapped}; /* see head_chunk.b */
     } else if (v.np == 1) {
+        xor_stream_put_count(&s->open);
         c = head_chunk_heap(prev, s->open_mint, last_t, s->open.b, len);
     } else {
         uint8_t *joined = odin_malloc(len);

@@ -265,6 +265,7 @@ static bool delete_in_series_locked(head *h, head_series *s, int64_t mint, int64
         xor_chunk nc;
         int64_t first = 0, last = 0;
         head_open_unsplit(h, s); /* its parts joined in one buffer: rewritten as one chunk */
+        xor_stream_put_count(&s->open);
         reencode(s->open.b, s->open.len, mint, maxt, &nc, &first, &last);
         xor_stream_fini(&s->open);
         if (nc.n > 0 && last == atomic_load(&s->last_t)) {

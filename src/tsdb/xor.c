@@ -269,13 +269,12 @@ void xor_stream_append(xor_stream *c, int64_t last_t, uint64_t last_v, int64_t t
         c->t_delta = td;
     }
     c->n++;
-    c->b[0] = (uint8_t)(c->n >> 8);
-    c->b[1] = (uint8_t)c->n;
 }
 
 void xor_chunk_append(xor_chunk *c, int64_t t, double v)
 {
     xor_stream_append(&c->s, c->t, fbits(c->v), t, v);
+    xor_stream_put_count(&c->s);
     c->t = t;
     c->v = v;
 }

@@ -134,7 +134,9 @@ static void test_split_bytes_stale(void **state)
     split_matches_writer(3);
 }
 
-/* An in-memory head (no chunk files) never splits: parts need a file to go to. */
+/* An in-memory head (no chunk files) never splits: parts need a file to go to. Its chunks are
+ * cut from the open buffer as it is, so each cut chunk, count included (appends leave the count
+ * to readers), is the plain writer's chunk byte for byte. */
 static void test_no_split_in_memory(void **state)
 {
     (void)state;
@@ -143,11 +145,29 @@ static void test_no_split_in_memory(void **state)
     odin_label ls[1] = {{ODIN_STR("__name__"), ODIN_STR("m")}};
     bool created;
     head_series *s = head_get_or_create(&h, (odin_labels){ls, 1}, &created);
-    for (int64_t i = 0; i < 100; i++) {
+    xor_chunk ref;
+    xor_chunk_init(&ref);
+    uint64_t x = 5;
+    uint32_t cuts = 0;
+    for (int64_t i = 0; i < 1000; i++) {
+        int64_t t = i * 15000;
+        double v = value_of(0, i, &x);
         int k = 0;
-        assert_int_equal(head_series_append(&h, s, i * 1000, (double)i, &k), 0);
+        uint32_t before = s->nchunks;
+        assert_int_equal(head_series_append(&h, s, t, v, &k), 0);
         assert_false(s->open_split);
+        if (s->nchunks != before) {
+            head_chunk c = head_chunk_at(s->last);
+            assert_int_equal(head_chunk_len(&c), ref.len);
+            assert_memory_equal(c.b, ref.b, ref.len);
+            xor_chunk_fini(&ref);
+            xor_chunk_init(&ref);
+            cuts++;
+        }
+        xor_chunk_append(&ref, t, v);
     }
+    assert_true(cuts >= 5);
+    xor_chunk_fini(&ref);
     head_fini(&h);
 }
 
@@ -316,13 +336,48 @@ static void test_delete_open_tail(void **state)
     free(dir);
 }
 
+/* A deletion inside an open chunk that was never split rewrites it from its own buffer, whose
+ * sample count appends leave to readers: the samples around the hole stay, appends go on after
+ * them, and a restart (WAL replay with the tombstone) sees the same. */
+static void test_delete_in_unsplit_open(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    tsdb *db = open_db(dir);
+    append_steps(db, 0, 20);
+    head_series *hs = NULL;
+    for (size_t i = 0; i < db->head.nseries && hs == NULL; i++) {
+        hs = head_slot_locked(&db->head, i);
+    }
+    assert_non_null(hs);
+    assert_true(hs->has_open);
+    assert_false(hs->open_split);
+    odin_err err = {0};
+    tsdb_matcher m;
+    assert_int_equal(
+        tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err), 0);
+    assert_int_equal(tsdb_delete_series(db, &m, 1, 5000, 9000, &err), 0);
+    tsdb_matcher_fini(&m);
+    assert_true(hs->has_open);
+    assert_int_equal(hs->open.n, 15);
+    check_steps(db, 0, 19000, 20, 5, 10);
+    append_steps(db, 20, 70);
+    check_steps(db, 0, 69000, 70, 5, 10);
+    tsdb_close(db);
+    db = open_db(dir);
+    check_steps(db, 0, 69000, 70, 5, 10);
+    tsdb_close(db);
+    assert_int_equal(odin_remove_tree(dir), 0);
+    free(dir);
+}
+
 int tsdb_head_split_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_bytes_counter),  cmocka_unit_test(test_split_bytes_random),
         cmocka_unit_test(test_split_bytes_constant), cmocka_unit_test(test_split_bytes_stale),
         cmocka_unit_test(test_no_split_in_memory),   cmocka_unit_test(test_split_readers),
-        cmocka_unit_test(test_delete_open_tail),
+        cmocka_unit_test(test_delete_open_tail),     cmocka_unit_test(test_delete_in_unsplit_open),
     };
     return cmocka_run_group_tests_name("tsdb_head_split", tests, NULL, NULL);
 }
