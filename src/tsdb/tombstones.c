@@ -64,6 +64,10 @@ void tombstones_normalize(tsdb_tombstones *ts)
 
 size_t tombstones_get(const tsdb_tombstones *ts, uint64_t ref, const tsdb_tombstone **out)
 {
+    if (ts->n == 0) {
+        *out = NULL; /* v may be NULL: no offset is applied to it */
+        return 0;
+    }
     size_t lo = 0, hi = ts->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
