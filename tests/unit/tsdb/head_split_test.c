@@ -241,6 +241,28 @@ static tsdb *open_db(const char *dir)
     return tsdb_test_open(&(tsdb_opts){.dir = dir, .wal_fsync_ms = 1000});
 }
 
+/* The head's first series (every pod's chunks are alike). */
+static head_series *first_series(tsdb *db)
+{
+    head_series *hs = NULL;
+    for (size_t i = 0; i < db->head.nseries && hs == NULL; i++) {
+        hs = head_slot_locked(&db->head, i);
+    }
+    assert_non_null(hs);
+    return hs;
+}
+
+/* Deletes [mint, maxt] from every pod. */
+static void delete_steps(tsdb *db, int64_t mint, int64_t maxt)
+{
+    odin_err err = {0};
+    tsdb_matcher m;
+    assert_int_equal(
+        tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err), 0);
+    assert_int_equal(tsdb_delete_series(db, &m, 1, mint, maxt, &err), 0);
+    tsdb_matcher_fini(&m);
+}
+
 /* Queries see every sample of split open chunks once, over all of the chunk and from inside
  * its parts; a restart rebuilds them from the WAL; a deletion inside a split open chunk drops
  * just its samples; a snapshot with the head holds them all. */
@@ -251,11 +273,7 @@ static void test_split_readers(void **state)
     tsdb *db = open_db(dir);
     /* 75 steps: the open chunks hold 75 samples in three pieces */
     append_steps(db, 0, 75);
-    head_series *hs = NULL;
-    for (size_t i = 0; i < db->head.nseries && hs == NULL; i++) {
-        hs = head_slot_locked(&db->head, i);
-    }
-    assert_non_null(hs);
+    head_series *hs = first_series(db);
     assert_true(hs->open_split);
     check_steps(db, 0, 74000, 75, -1, -1);
     check_steps(db, 40000, 74000, 75, -1, -1); /* from inside the second part */
@@ -268,16 +286,12 @@ static void test_split_readers(void **state)
     check_steps(db, 0, 99000, 100, -1, -1);
 
     /* delete steps 35..49 (within the second and third parts) of every pod */
-    odin_err err = {0};
-    tsdb_matcher m;
-    assert_int_equal(
-        tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err), 0);
-    assert_int_equal(tsdb_delete_series(db, &m, 1, 35000, 49000, &err), 0);
-    tsdb_matcher_fini(&m);
+    delete_steps(db, 35000, 49000);
     check_steps(db, 0, 99000, 100, 35, 50);
     append_steps(db, 100, 130);
     check_steps(db, 0, 129000, 130, 35, 50);
 
+    odin_err err = {0};
     odin_strbuf name;
     odin_strbuf_init(&name, 0);
     assert_int_equal(tsdb_snapshot(db, true, &name, &err), 0);
@@ -306,19 +320,10 @@ static void test_delete_open_tail(void **state)
     char *dir = temp_dir();
     tsdb *db = open_db(dir);
     append_steps(db, 0, 60);
-    head_series *hs = NULL;
-    for (size_t i = 0; i < db->head.nseries && hs == NULL; i++) {
-        hs = head_slot_locked(&db->head, i);
-    }
-    assert_non_null(hs);
+    head_series *hs = first_series(db);
     assert_true(hs->has_open);
     assert_int_equal(hs->nchunks, 0);
-    odin_err err = {0};
-    tsdb_matcher m;
-    assert_int_equal(
-        tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err), 0);
-    assert_int_equal(tsdb_delete_series(db, &m, 1, 50000, 59000, &err), 0);
-    tsdb_matcher_fini(&m);
+    delete_steps(db, 50000, 59000);
     assert_false(hs->has_open);
     assert_int_equal(hs->nchunks, 1);
     assert_int_equal(atomic_load(&hs->last_t), 59000);
@@ -345,19 +350,10 @@ static void test_delete_in_unsplit_open(void **state)
     char *dir = temp_dir();
     tsdb *db = open_db(dir);
     append_steps(db, 0, 20);
-    head_series *hs = NULL;
-    for (size_t i = 0; i < db->head.nseries && hs == NULL; i++) {
-        hs = head_slot_locked(&db->head, i);
-    }
-    assert_non_null(hs);
+    head_series *hs = first_series(db);
     assert_true(hs->has_open);
     assert_false(hs->open_split);
-    odin_err err = {0};
-    tsdb_matcher m;
-    assert_int_equal(
-        tsdb_matcher_init(&m, TSDB_MATCH_EQ, ODIN_STR("__name__"), ODIN_STR("m"), &err), 0);
-    assert_int_equal(tsdb_delete_series(db, &m, 1, 5000, 9000, &err), 0);
-    tsdb_matcher_fini(&m);
+    delete_steps(db, 5000, 9000);
     assert_true(hs->has_open);
     assert_int_equal(hs->open.n, 15);
     check_steps(db, 0, 19000, 20, 5, 10);
