@@ -50,6 +50,25 @@ static char *temp_dir(void)
     return tsdb_test_dir("head-split");
 }
 
+/* Appends (t, v) to s and to the plain writer ref; when the append cut a chunk, that chunk is the
+ * writer's chunk so far, byte for byte, and ref starts over: 1 then, else 0. */
+static uint32_t append_beside(head *h, head_series *s, xor_chunk *ref, int64_t t, double v)
+{
+    int k = 0;
+    uint32_t before = s->nchunks;
+    assert_int_equal(head_series_append(h, s, t, v, &k), 0);
+    uint32_t cut = s->nchunks != before;
+    if (cut) {
+        head_chunk c = head_chunk_at(s->last);
+        assert_int_equal(head_chunk_len(&c), ref->len);
+        assert_memory_equal(c.b, ref->b, ref->len);
+        xor_chunk_fini(ref);
+        xor_chunk_init(ref);
+    }
+    xor_chunk_append(ref, t, v);
+    return cut;
+}
+
 /* Appends samples a second apart (a few milliseconds late at random, so every delta-of-delta
  * width occurs) to a head with chunk files, and keeps a plain XOR writer fed the same samples:
  * after every append the open chunk's joined bytes equal the writer's, and every chunk cut equals
@@ -74,19 +93,7 @@ static void split_matches_writer(int kind)
     for (int64_t i = 0; i < 1500; i++) {
         t += 1000 + (int64_t)(next_rand(&x) % 8 == 0 ? next_rand(&x) % 40 : 0);
         double v = value_of(kind, i, &x);
-        int k = 0;
-        uint32_t before = s->nchunks;
-        assert_int_equal(head_series_append(&h, s, t, v, &k), 0);
-        if (s->nchunks != before) {
-            /* the cut chunk is the writer's chunk so far, byte for byte */
-            head_chunk c = head_chunk_at(s->last);
-            assert_int_equal(head_chunk_len(&c), ref.len);
-            assert_memory_equal(c.b, ref.b, ref.len);
-            xor_chunk_fini(&ref);
-            xor_chunk_init(&ref);
-            cuts++;
-        }
-        xor_chunk_append(&ref, t, v);
+        cuts += append_beside(&h, s, &ref, t, v);
         head_open_view ov = head_open_bytes(s);
         assert_int_equal(head_open_view_len(&ov), ref.len);
         assert_true(ov.np >= 1 && ov.np <= HEAD_OPEN_PIECES);
@@ -152,19 +159,8 @@ static void test_no_split_in_memory(void **state)
     for (int64_t i = 0; i < 1000; i++) {
         int64_t t = i * 15000;
         double v = value_of(0, i, &x);
-        int k = 0;
-        uint32_t before = s->nchunks;
-        assert_int_equal(head_series_append(&h, s, t, v, &k), 0);
+        cuts += append_beside(&h, s, &ref, t, v);
         assert_false(s->open_split);
-        if (s->nchunks != before) {
-            head_chunk c = head_chunk_at(s->last);
-            assert_int_equal(head_chunk_len(&c), ref.len);
-            assert_memory_equal(c.b, ref.b, ref.len);
-            xor_chunk_fini(&ref);
-            xor_chunk_init(&ref);
-            cuts++;
-        }
-        xor_chunk_append(&ref, t, v);
     }
     assert_true(cuts >= 5);
     xor_chunk_fini(&ref);
