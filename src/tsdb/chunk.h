@@ -65,11 +65,16 @@ void xor_stream_fini(xor_stream *c);
  * takes the bytes as a chunk calls xor_stream_put_count first. Written on every append, it was
  * a store to a cache line of its own once a chunk passed 64 bytes (the head's open chunks). */
 void xor_stream_append(xor_stream *c, int64_t last_t, uint64_t last_v, int64_t t, double v);
-/* Writes c->n to the stream's first two bytes, the sample count of Prometheus' XOR chunk. */
+/* Writes n as the sample count of Prometheus' XOR chunk: its first two bytes, big-endian. */
+static inline void xor_put_count(uint8_t *b, uint32_t n)
+{
+    b[0] = (uint8_t)(n >> 8);
+    b[1] = (uint8_t)n;
+}
+/* Writes c->n to the stream's first two bytes. */
 static inline void xor_stream_put_count(xor_stream *c)
 {
-    c->b[0] = (uint8_t)(c->n >> 8);
-    c->b[1] = (uint8_t)c->n;
+    xor_put_count(c->b, c->n);
 }
 /* After the caller copied the bytes of c's stream elsewhere: empties the buffer save its first
  * `at` bytes (the sample count stays in 0..1, bytes 2..at-1 are the caller's) and a partial last

@@ -685,8 +685,7 @@ void head_open_view_copy(const head_open_view *v, uint8_t *dst)
         memcpy(p, v->p[i], v->len[i]);
         p += v->len[i];
     }
-    dst[0] = (uint8_t)(v->n >> 8);
-    dst[1] = (uint8_t)v->n;
+    xor_put_count(dst, v->n);
 }
 
 /* Drops a split open chunk's parts; reread: their bytes were just read through the mapping, and
@@ -771,7 +770,8 @@ static void cut_open(head *h, head_series *s, bool in_pass)
     uint32_t len = head_open_view_len(&v);
     /* the pieces with the count fixed: it is the first piece's first two bytes */
     head_chunk_piece d[HEAD_OPEN_PIECES + 1];
-    uint8_t count[2] = {(uint8_t)(v.n >> 8), (uint8_t)v.n};
+    uint8_t count[2];
+    xor_put_count(count, v.n);
     d[0] = (head_chunk_piece){count, 2};
     d[1] = (head_chunk_piece){v.p[0] + 2, v.len[0] - 2};
     for (int i = 1; i < v.np; i++) {
