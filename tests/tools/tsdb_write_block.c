@@ -37,7 +37,7 @@ static void out_str(const odin_strbuf *b, FILE *f)
     fwrite(b->p, 1, b->len, f);
 }
 
-static void die(const char *what, const odin_err *err)
+static _Noreturn void die(const char *what, const odin_err *err)
 {
     odin_strbuf b;
     odin_strbuf_init(&b, 0);
