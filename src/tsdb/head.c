@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum { SAMPLES_PER_CHUNK = HEAD_SAMPLES_PER_CHUNK };
 
@@ -30,12 +31,30 @@ uint64_t head_labels_hash(odin_labels ls)
     return h;
 }
 
+/* A page directory: HEAD_PAGES pointers (8 MiB), zero, mapped rather than calloc'd so that only
+ * the pages of it in use are ever touched, whatever malloc's mmap threshold has become (calloc
+ * from the heap clears all of it), and a sanitizer's allocator does not clear it either. */
+static void *directory_new(void)
+{
+    void *p = mmap(NULL, (size_t)HEAD_PAGES * sizeof(void *), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        odin_oom();
+    }
+    return p;
+}
+
+static void directory_free(void *p)
+{
+    munmap(p, (size_t)HEAD_PAGES * sizeof(void *));
+}
+
 void head_init(head *h, int64_t chunk_range_ms)
 {
     memset(h, 0, sizeof(*h));
     h->chunk_range_ms = chunk_range_ms;
-    h->pages = odin_calloc(HEAD_PAGES, sizeof(*h->pages));
-    h->pair_pages = odin_calloc(HEAD_PAGES, sizeof(*h->pair_pages));
+    h->pages = directory_new();
+    h->pair_pages = directory_new();
     pthread_rwlock_init(&h->map_lock, NULL);
     odin_map_init(&h->symbols);
     odin_map_init(&h->postings);
@@ -164,7 +183,7 @@ void head_fini(head *h)
     for (size_t p = 0; p <= (h->nseries >> HEAD_PAGE_BITS) && p < HEAD_PAGES; p++) {
         free((void *)atomic_load_explicit(&h->pages[p], memory_order_relaxed));
     }
-    free((void *)h->pages);
+    directory_free((void *)h->pages);
     free(h->all.refs);
     free(h->table);
     free_map_values(&h->postings, MAP_POSTINGS);
@@ -178,7 +197,7 @@ void head_fini(head *h)
     for (size_t p = 0; p <= (h->npairs >> HEAD_PAGE_BITS) && p < HEAD_PAGES; p++) {
         free((void *)atomic_load_explicit(&h->pair_pages[p], memory_order_relaxed));
     }
-    free((void *)h->pair_pages);
+    directory_free((void *)h->pair_pages);
     free(h->free_pairs);
 }
 

@@ -23,7 +23,7 @@
 #include <string.h>
 
 /* Refs index pages of 4096 series slots; the page directory covers every 32-bit ref (it is
- * 8 MiB of address space, calloc'd, so only the part in use is ever touched). */
+ * 8 MiB of address space, mapped, so only the part in use is ever touched). */
 enum { HEAD_STRIPES = 1024, HEAD_PAGE_BITS = 12, HEAD_PAGE_SLOTS = 1 << HEAD_PAGE_BITS,
        HEAD_PAGES = 1 << (32 - HEAD_PAGE_BITS) };
 
