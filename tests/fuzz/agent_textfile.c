@@ -12,16 +12,11 @@
 
 #include "agent/textfile_util.h"
 
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(bool ok, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "agent_textfile: check at line %d failed\n", line);
-        abort();
-    }
-}
+#define check(ok) fuzz_check_at((ok), "agent_textfile", __LINE__)
 
 static const char dir[] = "/var/lib/node_exporter/textfile_collector";
 static const char path[] = "/var/lib/node_exporter/textfile_collector/gpu.prom";

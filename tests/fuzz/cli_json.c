@@ -13,16 +13,11 @@
 
 #include "cli/cli_int.h"
 
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(bool ok, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "cli_json: check at line %d failed\n", line);
-        abort();
-    }
-}
+#define check(ok) fuzz_check_at((ok), "cli_json", __LINE__)
 
 static void write_value(odin_strbuf *b, const cli_json *v)
 {

@@ -10,16 +10,11 @@
 
 #include "agent/gpu/gpu_int.h"
 
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(bool ok, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "gpu_counters: check at line %d failed\n", line);
-        abort();
-    }
-}
+#define check(ok) fuzz_check_at((ok), "gpu_counters", __LINE__)
 
 static const char source[] = "/etc/odin/counters.csv";
 

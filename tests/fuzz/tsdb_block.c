@@ -20,6 +20,8 @@
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { SECTIONS = 4, MAX_SERIES_READ = 4096 };
@@ -32,34 +34,12 @@ static const char default_meta[] =
     "\"stats\":{\"numSamples\":1,\"numSeries\":1,\"numChunks\":1},"
     "\"compaction\":{\"level\":1,\"sources\":[\"01HZZZZZZZZZZZZZZZZZZZZZZZ\"]},\"version\":1}";
 
-/* Aborts naming the line of the failed check, so a replayed input says which claim broke. */
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(bool ok, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "tsdb_block: check at line %d failed\n", line);
-        abort();
-    }
-}
-
-static char *root;
-
-static void remove_root(void)
-{
-    odin_remove_tree(root);
-    free(root);
-}
+#define check(ok) fuzz_check_at((ok), "tsdb_block", __LINE__)
 
 /* One directory for the process's inputs, removed at exit. */
 static const char *root_dir(void)
 {
-    if (root == NULL) {
-        char tmpl[] = "/tmp/odin-fuzz-block.XXXXXX";
-        check(mkdtemp(tmpl) != NULL);
-        root = strdup(tmpl);
-        atexit(remove_root);
-    }
-    return root;
+    return fuzz_root_dir("tsdb_block");
 }
 
 static void write_file(const char *dir, const char *name, const uint8_t *b, size_t len)

@@ -23,6 +23,8 @@
 #include "tsdb/tsdb.h"
 #include "tsdb/wal.h"
 
+#include "fuzz_util.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
@@ -36,35 +38,14 @@ enum {
 };
 #define T0 1700000000000LL
 
-/* Aborts naming the line of the failed check, so a replayed input says which claim broke. */
-#define check(ok) check_at((ok), __LINE__)
-static void check_at(bool ok, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "tsdb_head_chunks: check at line %d failed\n", line);
-        abort();
-    }
-}
+#define check(ok) fuzz_check_at((ok), "tsdb_head_chunks", __LINE__)
 
-static char *root;
-
-static void remove_root(void)
-{
-    odin_remove_tree(root);
-    free(root);
-}
-
-/* One directory for the process's inputs, removed at exit. */
+/* One directory for the process's inputs, removed at exit; errors alone are logged (every open
+ * logs its replay). */
 static const char *root_dir(void)
 {
-    if (root == NULL) {
-        char tmpl[] = "/tmp/odin-fuzz-head-chunks.XXXXXX";
-        check(mkdtemp(tmpl) != NULL);
-        root = strdup(tmpl);
-        atexit(remove_root);
-        odin_log_set_level("error"); /* every open logs its replay */
-    }
-    return root;
+    odin_log_set_level("error");
+    return fuzz_root_dir("tsdb_head_chunks");
 }
 
 static void write_file(const char *path, const uint8_t *b, size_t len)
